@@ -1,0 +1,96 @@
+/**
+ * Configuration of one Raft core, with the defaults a node starts from.
+ *
+ * @module
+ */
+
+import type { NodeId } from "./types.ts";
+
+/**
+ * Deliberate bugs that the simulator's tests switch on to prove that each safety check can
+ * fail. Never set them outside tests.
+ */
+export interface UnsafeBugs {
+  /** Grant a vote even after voting for someone else in the same term (breaks election safety). */
+  voteTwice?: boolean;
+  /**
+   * Commit entries of older terms by counting replicas, with no no-op of the leader's own term
+   * to commit through (Raft paper, figure 8).
+   */
+  commitOldTerm?: boolean;
+  /** Grant votes without the log up-to-date check (breaks leader completeness). */
+  skipUpToDateCheck?: boolean;
+  /** Accept AppendEntries without checking the previous entry's term (breaks log matching). */
+  skipPrevLogCheck?: boolean;
+  /** A leader accepts AppendEntries of a stale leader into its own log (breaks append-only). */
+  leaderAcceptsStaleAppend?: boolean;
+}
+
+/**
+ * Settings of a Raft core. Time is counted in ticks; the driver decides how long a tick is.
+ *
+ * @example
+ * ```ts
+ * import { withDefaults } from "./config.ts";
+ * const cfg = withDefaults({ id: 1, random: () => 0.5 });
+ * console.log(cfg.electionTicks); // 15
+ * ```
+ */
+export interface RaftConfig {
+  /** This node's id; never 0. */
+  id: NodeId;
+  /** Ticks without hearing from a leader before a follower campaigns (randomized up to 2x). */
+  electionTicks: number;
+  /** Ticks between a leader's heartbeats; must be well below electionTicks. */
+  heartbeatTicks: number;
+  /** The byte budget of one AppendEntries message (at least one entry is always sent). */
+  maxSizePerMsg: number;
+  /** How many AppendEntries may be in flight to one follower in the replicate state. */
+  maxInflightMsgs: number;
+  /** The size of one InstallSnapshot chunk. */
+  snapshotChunkBytes: number;
+  /** Pre-vote (thesis 9.6): a partitioned node does not disrupt the cluster when it returns. */
+  preVote: boolean;
+  /** Check-quorum (thesis 6.2): a leader that cannot reach a majority steps down. */
+  checkQuorum: boolean;
+  /** A seeded source of randomness in [0, 1) for the election timeout jitter. */
+  random: () => number;
+  /** Bugs to inject in tests; see {@linkcode UnsafeBugs}. */
+  unsafe?: UnsafeBugs;
+}
+
+/** The defaults; with 10 ms ticks: elections after 150-300 ms, heartbeats every 50 ms. */
+export const DEFAULT_CONFIG: Omit<RaftConfig, "id" | "random"> = {
+  electionTicks: 15,
+  heartbeatTicks: 5,
+  maxSizePerMsg: 1024 * 1024,
+  maxInflightMsgs: 256,
+  snapshotChunkBytes: 1024 * 1024,
+  preVote: true,
+  checkQuorum: true,
+};
+
+/**
+ * Fills in defaults and rejects settings that would make the protocol unsafe or stuck.
+ *
+ * @example
+ * ```ts
+ * import { withDefaults } from "./config.ts";
+ * const cfg = withDefaults({ id: 2, random: Math.random, electionTicks: 20 });
+ * ```
+ */
+export function withDefaults(
+  partial: Partial<RaftConfig> & Pick<RaftConfig, "id" | "random">,
+): RaftConfig {
+  const cfg: RaftConfig = { ...DEFAULT_CONFIG, ...partial };
+  if (!Number.isSafeInteger(cfg.id) || cfg.id <= 0) {
+    throw new RangeError(`raft: node id must be a positive integer, got ${cfg.id}`);
+  }
+  if (cfg.heartbeatTicks < 1) throw new RangeError("raft: heartbeatTicks must be >= 1");
+  if (cfg.electionTicks <= cfg.heartbeatTicks) {
+    throw new RangeError("raft: electionTicks must be greater than heartbeatTicks");
+  }
+  if (cfg.maxInflightMsgs < 1) throw new RangeError("raft: maxInflightMsgs must be >= 1");
+  if (cfg.snapshotChunkBytes < 1) throw new RangeError("raft: snapshotChunkBytes must be >= 1");
+  return cfg;
+}

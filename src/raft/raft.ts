@@ -1,0 +1,436 @@
+/**
+ * The Raft protocol as one deterministic state machine: `step(message)` and `tick()` change
+ * state and queue outgoing messages; nothing here does I/O or reads a clock.
+ *
+ * Roles are handled by the per-role step functions in `step_leader.ts` and
+ * `step_follower.ts`; this file holds the state, role changes, elections and the handling of
+ * terms that is common to all roles (Raft paper, figure 2 "Rules for all servers").
+ *
+ * @module
+ */
+
+import type { RaftConfig } from "./config.ts";
+import { RaftInvariantError, RaftLog } from "./raft_log.ts";
+import { ReadOnlyQueue } from "./read_only.ts";
+import { stepCandidate, stepFollower } from "./step_follower.ts";
+import { bcastAppend, stepLeader } from "./step_leader.ts";
+import { ProgressTracker } from "./tracker/tracker.ts";
+import {
+  type ConfChange,
+  type ConfState,
+  type Entry,
+  type HardState,
+  type Message,
+  type MessageType,
+  type NodeId,
+  NONE,
+  type ReadState,
+  type Role,
+  type Snapshot,
+  type SnapshotMetadata,
+} from "./types.ts";
+
+/** The context of a vote that a leadership transfer asked for: it may break a leader lease. */
+export const TRANSFER_CONTEXT: Uint8Array = new TextEncoder().encode("transfer");
+
+function isTransfer(ctx: Uint8Array | undefined): boolean {
+  return ctx !== undefined && ctx.length === TRANSFER_CONTEXT.length &&
+    ctx.every((b, i) => b === TRANSFER_CONTEXT[i]);
+}
+
+/** What a node had on disk when it started, plus the membership to boot with if it has none. */
+export interface StoredState {
+  hardState: HardState;
+  snapshot?: Snapshot;
+  entries: Entry[];
+  /** The membership to start with when there is no snapshot (a new cluster's peers). */
+  conf: ConfState;
+}
+
+/** A snapshot that is arriving in chunks from the leader. */
+interface IncomingSnapshot {
+  metadata: SnapshotMetadata;
+  buf: Uint8Array;
+  received: number;
+}
+
+/**
+ * One node's Raft state. Drive it through {@linkcode RawNode}; the fields are public so that the
+ * role step functions and tests can read them.
+ *
+ * @example
+ * ```ts
+ * import { Raft } from "./raft.ts";
+ * import { withDefaults } from "./config.ts";
+ * const r = new Raft(withDefaults({ id: 1, random: () => 0 }), {
+ *   hardState: { term: 0, vote: 0, commit: 0 }, entries: [], conf: { voters: [1], learners: [] },
+ * });
+ * for (let i = 0; i < 40 && r.role !== "leader"; i++) r.tick();
+ * console.log(r.role); // "leader"
+ * ```
+ */
+export class Raft {
+  readonly id: NodeId;
+  term = 0;
+  vote: NodeId = NONE;
+  lead: NodeId = NONE;
+  role: Role = "follower";
+  readonly log: RaftLog;
+  readonly tracker: ProgressTracker;
+  /** Messages to send, drained by each Ready. */
+  msgs: Message[] = [];
+  /** Confirmed linearizable reads, drained by each Ready. */
+  readStates: ReadState[] = [];
+  readonly readOnly = new ReadOnlyQueue();
+  /** Reads that arrived before this leader committed an entry of its own term. */
+  pendingReadIndex: Message[] = [];
+  electionElapsed = 0;
+  heartbeatElapsed = 0;
+  randomizedElectionTimeout = 0;
+  /** The node a leadership transfer is handing over to, or NONE. */
+  leadTransferee: NodeId = NONE;
+  /** The index of the last membership change proposed; a new one waits until it is applied. */
+  pendingConfIndex = 0;
+  /** All ticks since start; used to pace snapshot chunk resends. */
+  ticks = 0;
+  incomingSnapshot?: IncomingSnapshot;
+
+  constructor(readonly cfg: RaftConfig, stored: StoredState) {
+    this.id = cfg.id;
+    this.log = RaftLog.restore(stored.snapshot, stored.entries, stored.hardState.commit);
+    this.tracker = new ProgressTracker(
+      stored.snapshot?.metadata.conf ?? stored.conf,
+      cfg.maxInflightMsgs,
+    );
+    this.term = stored.hardState.term;
+    this.vote = stored.hardState.vote;
+    this.becomeFollower(this.term, NONE);
+  }
+
+  hardState(): HardState {
+    return { term: this.term, vote: this.vote, commit: this.log.committed };
+  }
+
+  /** Whether this node may become leader: only voters campaign. */
+  promotable(): boolean {
+    return this.tracker.isVoter(this.id);
+  }
+
+  // ---- role changes ------------------------------------------------------------------------
+
+  #reset(term: number): void {
+    if (term !== this.term) {
+      this.term = term;
+      this.vote = NONE;
+    }
+    this.lead = NONE;
+    this.electionElapsed = 0;
+    this.heartbeatElapsed = 0;
+    this.randomizedElectionTimeout = this.cfg.electionTicks +
+      Math.floor(this.cfg.random() * this.cfg.electionTicks);
+    this.leadTransferee = NONE;
+    this.tracker.resetVotes();
+    this.readOnly.clear();
+    this.pendingReadIndex = [];
+  }
+
+  becomeFollower(term: number, lead: NodeId): void {
+    this.#reset(term);
+    this.role = "follower";
+    this.lead = lead;
+  }
+
+  becomePreCandidate(): void {
+    if (this.role === "leader") throw new RaftInvariantError("raft: leader cannot pre-campaign");
+    // A pre-candidate changes neither term nor vote: losing must leave no trace (thesis 9.6).
+    this.tracker.resetVotes();
+    this.role = "preCandidate";
+    this.lead = NONE;
+  }
+
+  becomeCandidate(): void {
+    if (this.role === "leader") throw new RaftInvariantError("raft: leader cannot campaign");
+    this.#reset(this.term + 1);
+    this.vote = this.id;
+    this.role = "candidate";
+  }
+
+  becomeLeader(): void {
+    if (this.role === "follower") throw new RaftInvariantError("raft: follower cannot lead");
+    this.#reset(this.term);
+    this.role = "leader";
+    this.lead = this.id;
+    const last = this.log.lastIndex();
+    this.tracker.resetProgress(last + 1, this.id, this.log.stabled);
+    this.tracker.progress.get(this.id)?.becomeReplicate();
+    // Membership changes wait until the no-op below is applied (DESIGN.md section 3).
+    this.pendingConfIndex = last;
+    if (this.cfg.unsafe?.commitOldTerm) return; // the figure-8 bug: no no-op to commit through
+    this.appendEntries([{ term: 0, index: 0, type: "normal", data: new Uint8Array() }]);
+  }
+
+  /** Appends new entries at the end of the leader's log, stamping term and index. */
+  appendEntries(ents: Entry[]): void {
+    let index = this.log.lastIndex();
+    const stamped = ents.map((e) => ({ ...e, term: this.term, index: ++index }));
+    this.log.append(stamped);
+  }
+
+  // ---- elections ---------------------------------------------------------------------------
+
+  /** Starts an election (or a pre-vote first), unless this node may not lead right now. */
+  hup(transfer: boolean): void {
+    if (this.role === "leader" || !this.promotable()) return;
+    if (this.#hasUnappliedConfChange()) return;
+    if (this.cfg.preVote && !transfer) this.campaign("preVote", false);
+    else this.campaign("vote", transfer);
+  }
+
+  #hasUnappliedConfChange(): boolean {
+    for (let i = this.log.applying + 1; i <= this.log.committed; i++) {
+      if (this.log.entry(i)?.type === "conf") return true;
+    }
+    return false;
+  }
+
+  campaign(kind: "preVote" | "vote", transfer: boolean): void {
+    let term: number;
+    if (kind === "preVote") {
+      this.becomePreCandidate();
+      term = this.term + 1; // the term it would campaign in; its own term is unchanged
+    } else {
+      this.becomeCandidate();
+      term = this.term;
+    }
+    this.tracker.recordVote(this.id, true);
+    if (this.tracker.tallyVotes() === "won") {
+      // A one-voter cluster wins at once.
+      if (kind === "preVote") this.campaign("vote", transfer);
+      else {
+        this.becomeLeader();
+        bcastAppend(this); // learners, if any
+      }
+      return;
+    }
+    for (const to of this.tracker.voters) {
+      if (to === this.id) continue;
+      this.send({
+        type: kind,
+        to,
+        term,
+        index: this.log.lastIndex(),
+        logTerm: this.log.lastTerm(),
+        context: transfer ? TRANSFER_CONTEXT : undefined,
+      });
+    }
+  }
+
+  /** Counts a vote answer; returns the election's state. */
+  poll(from: NodeId, granted: boolean): "won" | "lost" | "pending" {
+    this.tracker.recordVote(from, granted);
+    return this.tracker.tallyVotes();
+  }
+
+  // ---- messages ----------------------------------------------------------------------------
+
+  /** Queues a message, filling in `from`, the defaults, and the term where the type wants it. */
+  send(m: Partial<Message> & { type: MessageType; to: NodeId }): void {
+    const msg: Message = {
+      from: this.id,
+      term: 0,
+      logTerm: 0,
+      index: 0,
+      entries: [],
+      commit: 0,
+      reject: false,
+      rejectHint: 0,
+      ...m,
+    };
+    const explicitTerm = msg.type === "vote" || msg.type === "voteResp" ||
+      msg.type === "preVote" || msg.type === "preVoteResp";
+    // Proposals and reads forwarded to the leader travel without a term, as local messages do.
+    if (!explicitTerm && msg.type !== "prop" && msg.type !== "readIndex") msg.term = this.term;
+    this.msgs.push(msg);
+  }
+
+  /** The entry point for every message, local or remote. */
+  step(m: Message): void {
+    if (m.term === 0) {
+      // local message, or a forwarded proposal / read
+    } else if (m.term > this.term) {
+      if (m.type === "vote" || m.type === "preVote") {
+        const inLease = this.cfg.checkQuorum && this.lead !== NONE &&
+          this.electionElapsed < this.cfg.electionTicks;
+        // A node that heard from a leader recently ignores campaigns: this keeps a node that
+        // rejoins from a partition from deposing a healthy leader (thesis 4.2.3).
+        if (inLease && !isTransfer(m.context)) return;
+      }
+      if (m.type === "preVote" || (m.type === "preVoteResp" && !m.reject)) {
+        // A pre-vote does not change terms; a granted pre-vote carries the future term.
+      } else if (m.type === "app" || m.type === "heartbeat" || m.type === "snap") {
+        this.becomeFollower(m.term, m.from);
+      } else {
+        this.becomeFollower(m.term, NONE);
+      }
+    } else if (m.term < this.term) {
+      this.#stepStale(m);
+      return;
+    }
+
+    switch (m.type) {
+      case "hup":
+        this.hup(false);
+        return;
+      case "vote":
+      case "preVote":
+        this.#decideVote(m);
+        return;
+    }
+    if (this.role === "leader") stepLeader(this, m);
+    else if (this.role === "follower") stepFollower(this, m);
+    else stepCandidate(this, m);
+  }
+
+  #stepStale(m: Message): void {
+    if (
+      this.cfg.unsafe?.leaderAcceptsStaleAppend && this.role === "leader" && m.type === "app"
+    ) {
+      // The bug: overwrite the leader's own log from the first differing entry.
+      const conflict = this.log.findConflict(m.entries);
+      if (conflict > this.log.offset && conflict <= this.log.lastIndex() + 1) {
+        this.log.append(m.entries.filter((e) => e.index >= conflict), true);
+      }
+      return;
+    }
+    if (
+      (this.cfg.checkQuorum || this.cfg.preVote) && (m.type === "app" || m.type === "heartbeat")
+    ) {
+      // A stale leader cut off by a partition learns the new term from this answer and steps
+      // down; without it, with pre-vote on, the two could stay stuck.
+      this.send({ type: "appResp", to: m.from });
+    } else if (m.type === "preVote") {
+      this.send({ type: "preVoteResp", to: m.from, term: this.term, reject: true });
+    }
+  }
+
+  #decideVote(m: Message): void {
+    const respType = m.type === "vote" ? "voteResp" : "preVoteResp";
+    const canVote = this.vote === m.from ||
+      (this.vote === NONE && this.lead === NONE) ||
+      (m.type === "preVote" && m.term > this.term) ||
+      (this.cfg.unsafe?.voteTwice === true && m.term === this.term && this.role === "follower");
+    const upToDate = this.cfg.unsafe?.skipUpToDateCheck === true ||
+      this.log.isUpToDate(m.index, m.logTerm);
+    if (canVote && upToDate) {
+      // The vote answer carries the candidate's term so it counts in that election.
+      this.send({ type: respType, to: m.from, term: m.term });
+      if (m.type === "vote") {
+        this.electionElapsed = 0;
+        this.vote = m.from;
+      }
+    } else {
+      this.send({ type: respType, to: m.from, term: this.term, reject: true });
+    }
+  }
+
+  // ---- time --------------------------------------------------------------------------------
+
+  tick(): void {
+    this.ticks++;
+    if (this.role === "leader") this.#tickLeader();
+    else this.#tickElection();
+  }
+
+  #tickElection(): void {
+    this.electionElapsed++;
+    if (this.promotable() && this.electionElapsed >= this.randomizedElectionTimeout) {
+      this.electionElapsed = 0;
+      this.hup(false);
+    }
+  }
+
+  #tickLeader(): void {
+    this.heartbeatElapsed++;
+    this.electionElapsed++;
+    if (this.electionElapsed >= this.cfg.electionTicks) {
+      this.electionElapsed = 0;
+      if (this.cfg.checkQuorum && !this.tracker.quorumActive(this.id)) {
+        // Check-quorum (thesis 6.2): a leader cut off from a majority steps down, so that
+        // clients stop waiting on it and its lease-based promises end.
+        this.becomeFollower(this.term, NONE);
+        return;
+      }
+      this.leadTransferee = NONE; // a transfer that did not finish in time is abandoned
+    }
+    if (this.heartbeatElapsed >= this.cfg.heartbeatTicks) {
+      this.heartbeatElapsed = 0;
+      this.bcastHeartbeat();
+    }
+  }
+
+  /** Sends heartbeats; they carry the newest pending read's context, so one round confirms it. */
+  bcastHeartbeat(context = this.readOnly.lastContext()): void {
+    for (const [id, pr] of this.tracker.progress) {
+      if (id === this.id) continue;
+      this.send({
+        type: "heartbeat",
+        to: id,
+        commit: Math.min(pr.match, this.log.committed),
+        context,
+      });
+    }
+  }
+
+  // ---- commit and membership ---------------------------------------------------------------
+
+  /**
+   * Advances the commit index to what a majority has, but only through an entry of the current
+   * term (Raft paper 5.4.2, figure 8): older entries are committed indirectly by it.
+   */
+  maybeCommit(): boolean {
+    const index = this.tracker.committed();
+    if (index <= this.log.committed) return false;
+    if (this.log.term(index) !== this.term && !this.cfg.unsafe?.commitOldTerm) return false;
+    this.log.commitTo(index);
+    return true;
+  }
+
+  /** Whether this leader has committed an entry of its own term (needed for ReadIndex). */
+  committedInCurrentTerm(): boolean {
+    return this.log.term(this.log.committed) === this.term;
+  }
+
+  /** Changes membership as a committed `conf` entry is applied; returns the new membership. */
+  applyConfChange(cc: ConfChange): ConfState {
+    const voters = new Set(this.tracker.voters);
+    const learners = new Set(this.tracker.learners);
+    switch (cc.type) {
+      case "addVoter":
+        learners.delete(cc.nodeId);
+        voters.add(cc.nodeId);
+        break;
+      case "addLearner":
+        voters.delete(cc.nodeId);
+        learners.add(cc.nodeId);
+        break;
+      case "removeNode":
+        voters.delete(cc.nodeId);
+        learners.delete(cc.nodeId);
+        break;
+    }
+    this.tracker.setConf({ voters: [...voters], learners: [...learners] });
+    if (this.role === "leader") {
+      for (const id of this.tracker.members()) {
+        this.tracker.addProgress(id, this.log.lastIndex() + 1);
+      }
+      this.tracker.pruneProgress();
+      if (!this.tracker.isVoter(this.id)) {
+        this.becomeFollower(this.term, NONE);
+      } else {
+        if (!this.tracker.isMember(this.leadTransferee)) this.leadTransferee = NONE;
+        if (this.maybeCommit()) bcastAppend(this);
+      }
+    }
+    return this.tracker.confState();
+  }
+}

@@ -1,0 +1,258 @@
+/**
+ * The in-memory Raft log: a snapshot, the entries after it, and how far they are committed,
+ * persisted and handed out for apply.
+ *
+ * @module
+ */
+
+import type { Entry, Snapshot } from "./types.ts";
+
+/** Thrown when the core is asked to break an invariant; it means a bug or corrupt storage. */
+export class RaftInvariantError extends Error {
+  override name = "RaftInvariantError";
+}
+
+/** The approximate encoded size of an entry, used for message byte limits. */
+export function entrySize(e: Entry): number {
+  return e.data.byteLength + 24;
+}
+
+/**
+ * The log of one node. Indexes start at 1; index `offset` is covered by the snapshot (or is 0
+ * for an empty log), and `entries[i]` has index `offset + 1 + i`.
+ *
+ * @example
+ * ```ts
+ * import { RaftLog } from "./raft_log.ts";
+ * const log = new RaftLog();
+ * log.append([{ term: 1, index: 1, type: "normal", data: new Uint8Array() }]);
+ * console.log(log.lastIndex(), log.term(1)); // 1 1
+ * ```
+ */
+export class RaftLog {
+  /** The index covered by the latest snapshot (0 when there is none). */
+  offset = 0;
+  /** The term of the entry at `offset`. */
+  offsetTerm = 0;
+  entries: Entry[] = [];
+  /** The latest snapshot, kept to send to followers that are too far behind. */
+  snapshot?: Snapshot;
+  /** A snapshot received from a leader that the driver has not persisted yet. */
+  pendingSnapshot?: Snapshot;
+  committed = 0;
+  /** The last index handed to the driver for apply. */
+  applying = 0;
+  /** The last index known to be on disk. */
+  stabled = 0;
+
+  /** Restores the log a node had on disk. */
+  static restore(snapshot: Snapshot | undefined, entries: Entry[], commit: number): RaftLog {
+    const log = new RaftLog();
+    if (snapshot) {
+      log.snapshot = snapshot;
+      log.offset = snapshot.metadata.index;
+      log.offsetTerm = snapshot.metadata.term;
+    }
+    let expected = log.offset + 1;
+    for (const e of entries) {
+      if (e.index < expected) continue; // covered by the snapshot
+      if (e.index !== expected) {
+        throw new RaftInvariantError(`raft log: stored entries have a hole at ${expected}`);
+      }
+      log.entries.push(e);
+      expected++;
+    }
+    log.stabled = log.lastIndex();
+    log.committed = Math.min(Math.max(commit, log.offset), log.lastIndex());
+    log.applying = log.offset;
+    return log;
+  }
+
+  firstIndex(): number {
+    return this.offset + 1;
+  }
+
+  lastIndex(): number {
+    return this.offset + this.entries.length;
+  }
+
+  lastTerm(): number {
+    return this.term(this.lastIndex()) ?? 0;
+  }
+
+  /** The term of entry `index`, or undefined when it is compacted away or beyond the end. */
+  term(index: number): number | undefined {
+    if (index === this.offset) return this.offsetTerm;
+    if (index < this.offset || index > this.lastIndex()) return undefined;
+    return this.entries[index - this.offset - 1].term;
+  }
+
+  matchTerm(index: number, term: number): boolean {
+    return this.term(index) === term;
+  }
+
+  /** Whether a log ending at (lastIndex, lastTerm) is at least as up to date (paper 5.4.1). */
+  isUpToDate(lastIndex: number, lastTerm: number): boolean {
+    const myTerm = this.lastTerm();
+    return lastTerm > myTerm || (lastTerm === myTerm && lastIndex >= this.lastIndex());
+  }
+
+  entry(index: number): Entry | undefined {
+    if (index <= this.offset || index > this.lastIndex()) return undefined;
+    return this.entries[index - this.offset - 1];
+  }
+
+  /** Entries in [lo, hi), at most `maxBytes` (but always at least one). */
+  slice(lo: number, hi: number, maxBytes = Infinity): Entry[] {
+    if (lo <= this.offset) throw new RaftInvariantError(`raft log: slice ${lo} is compacted`);
+    hi = Math.min(hi, this.lastIndex() + 1);
+    const out: Entry[] = [];
+    let bytes = 0;
+    for (let i = lo; i < hi; i++) {
+      const e = this.entries[i - this.offset - 1];
+      bytes += entrySize(e);
+      if (out.length > 0 && bytes > maxBytes) break;
+      out.push(e);
+    }
+    return out;
+  }
+
+  /**
+   * Appends entries, replacing any existing suffix that starts at the first one's index.
+   * `unsafeOverwrite` lets a test-only bug overwrite committed entries.
+   */
+  append(ents: Entry[], unsafeOverwrite = false): void {
+    if (ents.length === 0) return;
+    const after = ents[0].index - 1;
+    if (after < this.committed && !unsafeOverwrite) {
+      throw new RaftInvariantError(
+        `raft log: append after ${after} would overwrite committed entries up to ${this.committed}`,
+      );
+    }
+    if (after > this.lastIndex() || after < this.offset) {
+      throw new RaftInvariantError(`raft log: append after ${after} leaves a hole`);
+    }
+    this.entries.length = after - this.offset;
+    for (const e of ents) this.entries.push(e);
+    if (this.stabled > after) this.stabled = after;
+  }
+
+  /**
+   * The index of the first entry in `ents` that conflicts with the log (same index, other term)
+   * or is new; 0 when every entry is already present. Only a real conflict truncates the log,
+   * so an old or duplicated AppendEntries never deletes entries (a trap listed in DESIGN.md).
+   */
+  findConflict(ents: Entry[]): number {
+    for (const e of ents) {
+      if (e.index <= this.offset) continue;
+      if (!this.matchTerm(e.index, e.term)) return e.index;
+    }
+    return 0;
+  }
+
+  /**
+   * The follower's side of AppendEntries: if the entry at `prevIndex` has `prevTerm`, appends
+   * what is new and returns the index of the last entry the message covered; else undefined.
+   */
+  maybeAppend(
+    prevIndex: number,
+    prevTerm: number,
+    commit: number,
+    ents: Entry[],
+    skipPrevCheck = false,
+  ): number | undefined {
+    if (!skipPrevCheck && !this.matchTerm(prevIndex, prevTerm)) return undefined;
+    const lastNew = prevIndex + ents.length;
+    const conflict = this.findConflict(ents);
+    if (conflict !== 0) {
+      if (conflict <= this.committed) {
+        throw new RaftInvariantError(
+          `raft log: entry ${conflict} conflicts with committed entries up to ${this.committed}`,
+        );
+      }
+      this.append(ents.slice(conflict - ents[0].index));
+    }
+    this.commitTo(Math.min(commit, lastNew));
+    return lastNew;
+  }
+
+  /**
+   * For fast backtracking (thesis 5.3 optimisation): the largest index <= `index` whose term is
+   * <= `term`, with that term. The leader skips a whole term of mismatching entries at once.
+   */
+  findConflictByTerm(index: number, term: number): [number, number] {
+    let i = Math.min(index, this.lastIndex());
+    while (i > this.offset) {
+      const t = this.term(i)!;
+      if (t <= term) return [i, t];
+      i--;
+    }
+    return [this.offset, this.offsetTerm];
+  }
+
+  commitTo(index: number): void {
+    if (index > this.committed) {
+      if (index > this.lastIndex()) {
+        throw new RaftInvariantError(`raft log: commit ${index} beyond last ${this.lastIndex()}`);
+      }
+      this.committed = index;
+    }
+  }
+
+  /** Entries not yet on disk. */
+  unstableEntries(): Entry[] {
+    const from = Math.max(this.stabled, this.offset) + 1;
+    return from > this.lastIndex() ? [] : this.entries.slice(from - this.offset - 1);
+  }
+
+  /** Marks entries up to `index` as on disk, unless the log changed under them meanwhile. */
+  stableTo(index: number, term: number): void {
+    if (this.matchTerm(index, term) && index > this.stabled) this.stabled = index;
+  }
+
+  /** Committed entries that have not been handed out for apply yet. */
+  nextCommitted(): Entry[] {
+    const lo = Math.max(this.applying, this.offset) + 1;
+    const hi = this.committed;
+    if (hi < lo) return [];
+    return this.entries.slice(lo - this.offset - 1, hi - this.offset);
+  }
+
+  /**
+   * Replaces the log with a snapshot received from the leader; returns false if the log already
+   * has it (then it only fast-forwards the commit index).
+   */
+  restoreSnapshot(snap: Snapshot): boolean {
+    const { index, term } = snap.metadata;
+    if (index <= this.committed) return false;
+    if (this.matchTerm(index, term)) {
+      this.commitTo(index);
+      return false;
+    }
+    this.offset = index;
+    this.offsetTerm = term;
+    this.entries = [];
+    this.snapshot = snap;
+    this.pendingSnapshot = snap;
+    this.committed = index;
+    this.applying = index;
+    this.stabled = index;
+    return true;
+  }
+
+  /** Drops the entries covered by a snapshot the driver took locally at `snap.metadata.index`. */
+  compact(snap: Snapshot): void {
+    const { index, term } = snap.metadata;
+    if (index <= this.offset) return;
+    if (index > this.applying || index > this.stabled) {
+      throw new RaftInvariantError(`raft log: cannot compact ${index} before it is applied`);
+    }
+    if (this.term(index) !== term) {
+      throw new RaftInvariantError(`raft log: snapshot term ${term} differs at ${index}`);
+    }
+    this.entries = this.entries.slice(index - this.offset);
+    this.offset = index;
+    this.offsetTerm = term;
+    this.snapshot = snap;
+  }
+}

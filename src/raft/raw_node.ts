@@ -1,0 +1,286 @@
+/**
+ * The interface a driver uses to run the Raft core (modelled on etcd-io/raft's RawNode):
+ * inputs are ticks, messages and requests; output is a {@linkcode Ready} to act on.
+ *
+ * @module
+ */
+
+import type { RaftConfig } from "./config.ts";
+import { Raft, type StoredState } from "./raft.ts";
+import { RaftInvariantError } from "./raft_log.ts";
+import { bcastAppend, commitAndRelease } from "./step_leader.ts";
+import type {
+  ConfChange,
+  ConfState,
+  HardState,
+  Message,
+  MessageType,
+  NodeId,
+  Ready,
+  Role,
+  Snapshot,
+  SoftState,
+} from "./types.ts";
+import { NONE } from "./types.ts";
+
+/** Thrown by `propose` when the proposal cannot be taken now; the caller may retry elsewhere. */
+export class ProposalDroppedError extends Error {
+  override name = "ProposalDroppedError";
+}
+
+/** Message types that only the local driver may inject, never a peer. */
+const LOCAL_ONLY: ReadonlySet<MessageType> = new Set(["hup", "beat", "unreachable", "snapStatus"]);
+
+/** A snapshot of a follower's replication progress, for status pages. */
+export interface ProgressStatus {
+  match: number;
+  next: number;
+  state: string;
+  recentActive: boolean;
+  isLearner: boolean;
+}
+
+/** What the node is doing, for `/v1/cluster` and logs. */
+export interface Status {
+  id: NodeId;
+  term: number;
+  vote: NodeId;
+  commit: number;
+  applied: number;
+  lastIndex: number;
+  leader: NodeId;
+  role: Role;
+  conf: ConfState;
+  /** Only on the leader. */
+  progress: Map<NodeId, ProgressStatus>;
+}
+
+/**
+ * Runs one Raft node. The driver calls `tick()` on a timer, `step()` for each message from a
+ * peer, and after any input drains `ready()`, acts on it in order, then calls `advance()`.
+ *
+ * @example
+ * ```ts
+ * import { RawNode } from "./raw_node.ts";
+ * import { withDefaults } from "./config.ts";
+ * const node = new RawNode(withDefaults({ id: 1, random: () => 0 }), {
+ *   hardState: { term: 0, vote: 0, commit: 0 }, entries: [], conf: { voters: [1], learners: [] },
+ * });
+ * while (node.status().role !== "leader") {
+ *   node.tick();
+ *   if (node.hasReady()) node.advance(node.ready());
+ * }
+ * node.propose(new TextEncoder().encode("hello"));
+ * ```
+ */
+export class RawNode {
+  readonly raft: Raft;
+  #prevHard: HardState;
+  #prevSoft: SoftState;
+  #outstanding = false;
+
+  constructor(cfg: RaftConfig, stored: StoredState) {
+    this.raft = new Raft(cfg, stored);
+    this.#prevHard = { ...stored.hardState };
+    this.#prevSoft = { leader: NONE, role: "follower" };
+  }
+
+  /** Advances logical time by one tick. */
+  tick(): void {
+    this.raft.tick();
+  }
+
+  /** Starts an election now (for tests and operators; elections normally follow timeouts). */
+  campaign(): void {
+    this.raft.step(this.#local("hup"));
+  }
+
+  /**
+   * Hands the core a message from a peer. Returns false, changing nothing, for kinds only the
+   * driver may inject and for messages without a sender.
+   */
+  step(m: Message): boolean {
+    if (LOCAL_ONLY.has(m.type) || m.from === NONE || m.to !== this.raft.id) return false;
+    this.raft.step(m);
+    return true;
+  }
+
+  /** Proposes a command for the log. Throws ProposalDroppedError when no leader can take it. */
+  propose(data: Uint8Array): void {
+    this.#propose("normal", data);
+  }
+
+  /** Proposes a membership change (one at a time; see `applyConfChange`). */
+  proposeConfChange(cc: ConfChange): void {
+    this.#propose("conf", new TextEncoder().encode(JSON.stringify(cc)));
+  }
+
+  #propose(type: "normal" | "conf", data: Uint8Array): void {
+    const r = this.raft;
+    if (r.role === "leader" && r.leadTransferee !== NONE) {
+      throw new ProposalDroppedError("leadership transfer in progress");
+    }
+    if (r.role !== "leader" && (r.role !== "follower" || r.lead === NONE)) {
+      throw new ProposalDroppedError("no leader");
+    }
+    if (type === "conf" && r.role === "leader" && r.pendingConfIndex > r.log.applying) {
+      throw new ProposalDroppedError("a membership change is still pending");
+    }
+    r.step({ ...this.#local("prop"), entries: [{ term: 0, index: 0, type, data }] });
+  }
+
+  /**
+   * Asks for a linearizable read point. When confirmed, a `ReadState` with this `context`
+   * appears in a Ready; serve the read once that index is applied. Use a unique context.
+   */
+  readIndex(context: Uint8Array): void {
+    this.raft.step({ ...this.#local("readIndex"), context });
+  }
+
+  /** Asks the leader to hand leadership to `target` (thesis 3.10). */
+  transferLeader(target: NodeId): void {
+    this.raft.step({ ...this.#local("transferLeader"), from: target });
+  }
+
+  /** Tells the core that `peer` could not be reached, so the leader goes back to probing it. */
+  reportUnreachable(peer: NodeId): void {
+    this.raft.step({ ...this.#local("unreachable"), from: peer });
+  }
+
+  /** Tells the leader whether sending a snapshot to `peer` failed. */
+  reportSnapshot(peer: NodeId, ok: boolean): void {
+    this.raft.step({ ...this.#local("snapStatus"), from: peer, reject: !ok });
+  }
+
+  /** Applies a committed membership change; call it when the `conf` entry is applied. */
+  applyConfChange(cc: ConfChange): ConfState {
+    return this.raft.applyConfChange(cc);
+  }
+
+  /**
+   * Compacts the log up to `index` (already applied), keeping `data` as the state machine
+   * snapshot at that index. Returns the snapshot for the driver to persist.
+   */
+  compact(index: number, data: Uint8Array): Snapshot {
+    const r = this.raft;
+    const term = r.log.term(index);
+    if (term === undefined) throw new RaftInvariantError(`raft: cannot compact at ${index}`);
+    const snap: Snapshot = { metadata: { index, term, conf: r.tracker.confState() }, data };
+    r.log.compact(snap);
+    return snap;
+  }
+
+  #local(type: MessageType): Message {
+    return {
+      type,
+      from: this.raft.id,
+      to: this.raft.id,
+      term: 0,
+      logTerm: 0,
+      index: 0,
+      entries: [],
+      commit: 0,
+      reject: false,
+      rejectHint: 0,
+    };
+  }
+
+  #softState(): SoftState {
+    return { leader: this.raft.lead, role: this.raft.role };
+  }
+
+  /** Whether there is anything for the driver to do. */
+  hasReady(): boolean {
+    const r = this.raft;
+    const hs = r.hardState();
+    const ss = this.#softState();
+    return r.msgs.length > 0 || r.readStates.length > 0 ||
+      r.log.pendingSnapshot !== undefined ||
+      r.log.unstableEntries().length > 0 ||
+      r.log.nextCommitted().length > 0 ||
+      hs.term !== this.#prevHard.term || hs.vote !== this.#prevHard.vote ||
+      hs.commit !== this.#prevHard.commit ||
+      ss.leader !== this.#prevSoft.leader || ss.role !== this.#prevSoft.role;
+  }
+
+  /**
+   * Collects what the driver must do now. Call `advance` with it before the next `ready`.
+   * Entries and commits handed out here are never handed out again.
+   */
+  ready(): Ready {
+    if (this.#outstanding) throw new RaftInvariantError("raft: ready() before advance()");
+    this.#outstanding = true;
+    const r = this.raft;
+    const hs = r.hardState();
+    const ss = this.#softState();
+    const rd: Ready = {
+      entries: r.log.unstableEntries(),
+      committedEntries: r.log.nextCommitted(),
+      messages: r.msgs,
+      readStates: r.readStates,
+    };
+    if (
+      hs.term !== this.#prevHard.term || hs.vote !== this.#prevHard.vote ||
+      hs.commit !== this.#prevHard.commit
+    ) {
+      rd.hardState = hs;
+    }
+    if (ss.leader !== this.#prevSoft.leader || ss.role !== this.#prevSoft.role) {
+      rd.softState = ss;
+      this.#prevSoft = ss;
+    }
+    if (r.log.pendingSnapshot) {
+      rd.snapshot = r.log.pendingSnapshot;
+      r.log.pendingSnapshot = undefined;
+    }
+    r.msgs = [];
+    r.readStates = [];
+    const lastCommitted = rd.committedEntries.at(-1);
+    if (lastCommitted) r.log.applying = lastCommitted.index;
+    return rd;
+  }
+
+  /** Tells the core that everything in `rd` was persisted (and is being applied). */
+  advance(rd: Ready): void {
+    if (!this.#outstanding) throw new RaftInvariantError("raft: advance() without ready()");
+    this.#outstanding = false;
+    const r = this.raft;
+    if (rd.hardState) this.#prevHard = rd.hardState;
+    const last = rd.entries.at(-1);
+    if (last) r.log.stableTo(last.index, last.term);
+    if (r.role === "leader") {
+      // Thesis 10.2.1: the leader counts its own copy only once it is on disk.
+      const self = r.tracker.progress.get(r.id);
+      if (self && self.maybeUpdate(r.log.stabled) && commitAndRelease(r)) bcastAppend(r);
+    }
+  }
+
+  /** A summary of the node's state. */
+  status(): Status {
+    const r = this.raft;
+    const progress = new Map<NodeId, ProgressStatus>();
+    if (r.role === "leader") {
+      for (const [id, p] of r.tracker.progress) {
+        progress.set(id, {
+          match: p.match,
+          next: p.next,
+          state: p.state,
+          recentActive: p.recentActive,
+          isLearner: p.isLearner,
+        });
+      }
+    }
+    return {
+      id: r.id,
+      term: r.term,
+      vote: r.vote,
+      commit: r.log.committed,
+      applied: r.log.applying,
+      lastIndex: r.log.lastIndex(),
+      leader: r.lead,
+      role: r.role,
+      conf: r.tracker.confState(),
+      progress,
+    };
+  }
+}

@@ -1,0 +1,172 @@
+/**
+ * How followers and candidates handle messages: AppendEntries, heartbeats, InstallSnapshot
+ * chunks, vote answers, and requests they pass on to the leader.
+ *
+ * @module
+ */
+
+import type { Raft } from "./raft.ts";
+import { bcastAppend } from "./step_leader.ts";
+import { type Message, NONE, type Snapshot } from "./types.ts";
+
+/**
+ * The follower's step function.
+ *
+ * @example
+ * ```ts ignore
+ * stepFollower(raft, appendEntriesFromLeader);
+ * ```
+ */
+export function stepFollower(r: Raft, m: Message): void {
+  switch (m.type) {
+    case "prop":
+    case "transferLeader":
+    case "readIndex":
+      // Passed on to the leader; without one it is dropped and the caller times out.
+      if (r.lead !== NONE) r.msgs.push({ ...m, to: r.lead });
+      return;
+    case "app":
+      heardFromLeader(r, m);
+      handleAppendEntries(r, m);
+      return;
+    case "heartbeat":
+      heardFromLeader(r, m);
+      handleHeartbeat(r, m);
+      return;
+    case "snap":
+      heardFromLeader(r, m);
+      handleSnapshotChunk(r, m);
+      return;
+    case "timeoutNow":
+      r.hup(true);
+      return;
+    case "readIndexResp":
+      r.readStates.push({ index: m.index, context: m.context ?? new Uint8Array() });
+      return;
+  }
+}
+
+/**
+ * The step function of pre-candidates and candidates.
+ *
+ * @example
+ * ```ts ignore
+ * stepCandidate(raft, voteResponse);
+ * ```
+ */
+export function stepCandidate(r: Raft, m: Message): void {
+  const myVoteResp = r.role === "preCandidate" ? "preVoteResp" : "voteResp";
+  switch (m.type) {
+    case "app":
+    case "heartbeat":
+    case "snap":
+      // A leader of this term exists: stand down and take what it sent.
+      r.becomeFollower(m.term, m.from);
+      stepFollower(r, m);
+      return;
+    case myVoteResp:
+      switch (r.poll(m.from, !m.reject)) {
+        case "won":
+          if (r.role === "preCandidate") r.campaign("vote", false);
+          else {
+            r.becomeLeader();
+            bcastAppend(r); // the no-op tells everyone at once, so followers stop campaigning
+          }
+          return;
+        case "lost":
+          r.becomeFollower(r.term, NONE);
+          return;
+      }
+  }
+}
+
+function heardFromLeader(r: Raft, m: Message): void {
+  r.electionElapsed = 0;
+  r.lead = m.from;
+}
+
+function handleAppendEntries(r: Raft, m: Message): void {
+  const log = r.log;
+  if (m.index < log.committed) {
+    // Everything up to the commit index is settled; say how far this log is known good.
+    r.send({ type: "appResp", to: m.from, index: log.committed });
+    return;
+  }
+  const skipCheck = r.cfg.unsafe?.skipPrevLogCheck === true && m.index <= log.lastIndex();
+  const lastNew = log.maybeAppend(m.index, m.logTerm, m.commit, m.entries, skipCheck);
+  if (lastNew !== undefined) {
+    r.send({ type: "appResp", to: m.from, index: lastNew });
+    return;
+  }
+  // Reject with a hint: the last index at or below m.index whose term is <= m.logTerm, so the
+  // leader can skip a whole term of mismatches in one round trip.
+  const [hintIndex, hintTerm] = log.findConflictByTerm(
+    Math.min(m.index, log.lastIndex()),
+    m.logTerm,
+  );
+  r.send({
+    type: "appResp",
+    to: m.from,
+    index: m.index,
+    reject: true,
+    rejectHint: hintIndex,
+    logTerm: hintTerm,
+  });
+}
+
+function handleHeartbeat(r: Raft, m: Message): void {
+  // The leader sends at most what it knows this follower has, so this never overtakes the log.
+  r.log.commitTo(Math.min(m.commit, r.log.lastIndex()));
+  r.send({ type: "heartbeatResp", to: m.from, context: m.context });
+}
+
+/** Assembles snapshot chunks in order; any gap makes the leader resend from `received`. */
+function handleSnapshotChunk(r: Raft, m: Message): void {
+  const chunk = m.snapshot;
+  if (!chunk) return;
+  const meta = chunk.metadata;
+  if (meta.index <= r.log.committed) {
+    r.incomingSnapshot = undefined;
+    r.send({ type: "appResp", to: m.from, index: r.log.committed });
+    return;
+  }
+  let inc = r.incomingSnapshot;
+  if (!inc || inc.metadata.index !== meta.index || inc.metadata.term !== meta.term) {
+    if (chunk.offset !== 0) {
+      r.send({ type: "snapResp", to: m.from, index: meta.index, rejectHint: 0, reject: true });
+      return;
+    }
+    inc = { metadata: meta, buf: new Uint8Array(chunk.total), received: 0 };
+    r.incomingSnapshot = inc;
+  }
+  const fits = inc.received + chunk.data.byteLength <= inc.buf.byteLength;
+  if (chunk.offset !== inc.received || !fits || chunk.total !== inc.buf.byteLength) {
+    r.send({
+      type: "snapResp",
+      to: m.from,
+      index: meta.index,
+      rejectHint: fits ? inc.received : 0,
+      reject: true,
+    });
+    if (!fits) r.incomingSnapshot = undefined;
+    return;
+  }
+  inc.buf.set(chunk.data, inc.received);
+  inc.received += chunk.data.byteLength;
+  if (!chunk.done) {
+    r.send({ type: "snapResp", to: m.from, index: meta.index, rejectHint: inc.received });
+    return;
+  }
+  r.incomingSnapshot = undefined;
+  if (inc.received !== inc.buf.byteLength) {
+    r.send({ type: "snapResp", to: m.from, index: meta.index, rejectHint: 0, reject: true });
+    return;
+  }
+  const snap: Snapshot = { metadata: meta, data: inc.buf };
+  if (r.log.restoreSnapshot(snap)) {
+    r.tracker.setConf(meta.conf);
+    r.send({ type: "appResp", to: m.from, index: r.log.lastIndex() });
+  } else {
+    r.send({ type: "appResp", to: m.from, index: r.log.committed });
+  }
+}
