@@ -1,0 +1,278 @@
+/**
+ * The replicated state machine: config values, locks and the exactly-once tables, driven only
+ * by the log. It is pure and deterministic: no clock, timer or randomness; time is the largest
+ * leader stamp seen so far, so the same log gives the same state and answers on every node.
+ *
+ * The driver applies every committed entry in index order:
+ * - a normal entry with data: `applyEntry(index, term, data)`;
+ * - the empty entry a new leader appends, and membership (conf) entries, which change nothing
+ *   here but still carry an index and a term: `applyNoop(index, term)`.
+ *
+ * @module
+ */
+
+import { type Command, decodeCommand, type Envelope, validateEnvelope } from "./commands.ts";
+import { ConfigStore, type KeyValue, type ListOptions, type ListPage } from "./config_store.ts";
+import { type LockInfo, LockTable } from "./lock_table.ts";
+import type { ApplyOutcome, CommandResult, StateEvent } from "./results.ts";
+import { Sessions } from "./sessions.ts";
+import { decodeSnapshot, encodeSnapshot, SNAPSHOT_FORMAT } from "./snapshot.ts";
+import type { WatchAnswer } from "./watch_history.ts";
+
+/**
+ * Bounds of the state machine. They must be the same on every node (a snapshot carries them,
+ * and `restore` uses the snapshot's).
+ *
+ * @example
+ * ```ts
+ * import type { StateMachineOptions } from "./state_machine.ts";
+ * const o: StateMachineOptions = { historyLimit: 1000 };
+ * ```
+ */
+export interface StateMachineOptions {
+  /** How many config changes the watch history keeps. */
+  historyLimit?: number;
+  /** Log time after which an unused client session or idempotency key is forgotten. */
+  sessionIdleMs?: number;
+  /** How many client sessions are kept at most (least recently used go first). */
+  maxSessions?: number;
+  /** How many idempotency keys are kept at most (least recently used go first). */
+  maxIdempotencyKeys?: number;
+}
+
+/**
+ * The defaults: 10,000 changes of history; sessions and keys kept for an hour of log time, at
+ * most 10,000 of each.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_STATE_MACHINE_OPTIONS } from "./state_machine.ts";
+ * DEFAULT_STATE_MACHINE_OPTIONS.historyLimit; // 10000
+ * ```
+ */
+export const DEFAULT_STATE_MACHINE_OPTIONS: Readonly<Required<StateMachineOptions>> = Object
+  .freeze({
+    historyLimit: 10_000,
+    sessionIdleMs: 3_600_000,
+    maxSessions: 10_000,
+    maxIdempotencyKeys: 10_000,
+  });
+
+/**
+ * The state machine.
+ *
+ * @example
+ * ```ts
+ * import { StateMachine } from "./state_machine.ts";
+ * const sm = new StateMachine();
+ * sm.applyNoop(1, 1);
+ * sm.apply(2, 1, { cmd: { op: "put", key: "a", value: 1 }, time: 1000 });
+ * sm.get("a")?.value; // 1
+ * const copy = StateMachine.restore(sm.snapshot());
+ * copy.get("a")?.revision; // 1
+ * ```
+ */
+export class StateMachine {
+  readonly options: Readonly<Required<StateMachineOptions>>;
+  #config: ConfigStore;
+  #locks = new LockTable();
+  #sessions: Sessions;
+  #term = 0;
+  #appliedIndex = 0;
+  #now = 0;
+  /** A term began and none of its entries has carried a stamp yet. */
+  #awaitingStamp = false;
+
+  constructor(options: StateMachineOptions = {}) {
+    const d = DEFAULT_STATE_MACHINE_OPTIONS;
+    this.options = Object.freeze({
+      historyLimit: options.historyLimit ?? d.historyLimit,
+      sessionIdleMs: options.sessionIdleMs ?? d.sessionIdleMs,
+      maxSessions: options.maxSessions ?? d.maxSessions,
+      maxIdempotencyKeys: options.maxIdempotencyKeys ?? d.maxIdempotencyKeys,
+    });
+    const { historyLimit, sessionIdleMs, maxSessions, maxIdempotencyKeys } = this.options;
+    this.#config = new ConfigStore(historyLimit);
+    this.#sessions = new Sessions({ idleMs: sessionIdleMs, maxSessions, maxIdempotencyKeys });
+  }
+
+  /** The log time: the largest stamp applied so far (ms since the epoch). */
+  get now(): number {
+    return this.#now;
+  }
+
+  /** The term of the last applied entry. */
+  get term(): number {
+    return this.#term;
+  }
+
+  /** The index of the last applied entry. */
+  get appliedIndex(): number {
+    return this.#appliedIndex;
+  }
+
+  /** The config revision (`X-Revision`). */
+  get revision(): number {
+    return this.#config.revision;
+  }
+
+  /** The newest revision the watch history no longer holds. */
+  get compactedRevision(): number {
+    return this.#config.compactedRevision;
+  }
+
+  /** A key's value and revisions. The value is frozen: it is shared with the state. */
+  get(key: string): KeyValue | undefined {
+    return this.#config.get(key);
+  }
+
+  /** One page of the keys under a prefix, in code point order. */
+  list(options?: ListOptions): ListPage {
+    return this.#config.list(options);
+  }
+
+  /** The changes under `prefix` from `fromRevision` on, or the news they were compacted. */
+  eventsSince(prefix: string, fromRevision: number, limit?: number): WatchAnswer {
+    return this.#config.eventsSince(prefix, fromRevision, limit);
+  }
+
+  /** A lock's holder and queue. */
+  lockInfo(name: string): LockInfo {
+    return this.#locks.info(name);
+  }
+
+  /**
+   * The earliest log time at which a lease expires or a wait times out: the leader proposes a
+   * `tick` stamped then. While a new term has not stamped any entry yet and something is
+   * pending, it is `now` (already due): the sooner the new term's first stamp, the less time a
+   * leader change adds to leases.
+   */
+  nextDeadline(): number | undefined {
+    const next = this.#locks.nextDeadline();
+    return next !== undefined && this.#awaitingStamp ? this.#now : next;
+  }
+
+  /** Applies a committed normal entry's data; empty data is a new leader's no-op. */
+  applyEntry(index: number, term: number, data: Uint8Array): ApplyOutcome {
+    if (data.length === 0) return this.applyNoop(index, term);
+    const check = decodeCommand(data);
+    if (!check.ok) return this.#reject(index, term, check.detail);
+    return this.#applyValid(index, term, check.envelope);
+  }
+
+  /**
+   * Applies a command envelope (validated first: a bad one is answered `bad_command`). A put's
+   * value is kept as given, frozen. Nodes should use `applyEntry`: only values that went
+   * through msgpack are sure to be what every other node stores (e.g. -0 becomes 0).
+   */
+  apply(index: number, term: number, envelope: Envelope): ApplyOutcome {
+    const check = validateEnvelope(envelope);
+    if (!check.ok) return this.#reject(index, term, check.detail);
+    return this.#applyValid(index, term, check.envelope);
+  }
+
+  /** Applies an entry without a command; `time`, when given, stamps it like a tick. */
+  applyNoop(index: number, term: number, time?: number): ApplyOutcome {
+    if (time !== undefined && !(Number.isSafeInteger(time) && time >= 0)) {
+      throw new RangeError(`time must be an integer >= 0, got ${time}`);
+    }
+    const events: StateEvent[] = [];
+    this.#begin(index, term, time, events);
+    return this.#outcome(index, { ok: true }, events, false);
+  }
+
+  #reject(index: number, term: number, detail: string): ApplyOutcome {
+    // No stamp is trusted from a bad envelope: the entry only moves the index and the term.
+    this.#begin(index, term, undefined, []);
+    return this.#outcome(index, { ok: false, reason: "bad_command", detail }, [], false);
+  }
+
+  /** Moves the index, the term and the clock to this entry's. */
+  #begin(index: number, term: number, time: number | undefined, events: StateEvent[]): void {
+    if (!Number.isSafeInteger(index) || index <= this.#appliedIndex) {
+      throw new RangeError(`entry ${index} applied after entry ${this.#appliedIndex}`);
+    }
+    if (!Number.isSafeInteger(term) || term < this.#term) {
+      throw new RangeError(`entry of term ${term} applied after term ${this.#term}`);
+    }
+    this.#appliedIndex = index;
+    if (term > this.#term) {
+      this.#term = term;
+      this.#awaitingStamp = true;
+    }
+    if (time === undefined) return;
+    if (this.#awaitingStamp) {
+      this.#locks.preserveAcrossTerms(this.#now, time);
+      this.#awaitingStamp = false;
+    }
+    this.#now = Math.max(this.#now, time);
+    this.#locks.advance(this.#now, index, events);
+    this.#sessions.expire(this.#now);
+  }
+
+  #applyValid(index: number, term: number, envelope: Envelope): ApplyOutcome {
+    const events: StateEvent[] = [];
+    this.#begin(index, term, envelope.time, events);
+    const cached = this.#sessions.answer(envelope);
+    const result = cached ?? this.#execute(envelope.cmd, index, events);
+    this.#sessions.remember(envelope, result, this.#now);
+    return this.#outcome(index, result, events, cached !== undefined);
+  }
+
+  #execute(cmd: Command, index: number, events: StateEvent[]): CommandResult {
+    switch (cmd.op) {
+      case "put":
+      case "delete": {
+        const { result, change } = cmd.op === "put"
+          ? this.#config.put(cmd)
+          : this.#config.delete(cmd);
+        if (change !== null) events.push(change);
+        return result;
+      }
+      case "acquire":
+        return this.#locks.acquire(cmd, index, this.#now, events);
+      case "renew":
+        return this.#locks.renew(cmd, index, this.#now);
+      case "release":
+        return this.#locks.release(cmd, index, this.#now, events);
+      case "cancelWait":
+        return this.#locks.cancelWait(cmd);
+      case "tick":
+        return { ok: true };
+    }
+  }
+
+  #outcome(
+    index: number,
+    result: CommandResult,
+    events: StateEvent[],
+    duplicate: boolean,
+  ): ApplyOutcome {
+    return { index, result, events, revision: this.#config.revision, duplicate };
+  }
+
+  /** The whole state as bytes (msgpack); equal logs give equal bytes. */
+  snapshot(): Uint8Array {
+    const o = this.options;
+    return encodeSnapshot({
+      format: SNAPSHOT_FORMAT,
+      options: [o.historyLimit, o.sessionIdleMs, o.maxSessions, o.maxIdempotencyKeys],
+      clock: [this.#term, this.#appliedIndex, this.#now, this.#awaitingStamp],
+      config: this.#config.toSnapshot(),
+      locks: this.#locks.toSnapshot(),
+      sessions: this.#sessions.toSnapshot(),
+    });
+  }
+
+  /** A state machine in the state `snapshot()` captured. Throws a `TypeError` on bad bytes. */
+  static restore(bytes: Uint8Array): StateMachine {
+    const data = decodeSnapshot(bytes);
+    const [historyLimit, sessionIdleMs, maxSessions, maxIdempotencyKeys] = data.options;
+    const sm = new StateMachine({ historyLimit, sessionIdleMs, maxSessions, maxIdempotencyKeys });
+    [sm.#term, sm.#appliedIndex, sm.#now, sm.#awaitingStamp] = data.clock;
+    sm.#config = ConfigStore.fromSnapshot(historyLimit, data.config);
+    sm.#locks = LockTable.fromSnapshot(data.locks);
+    sm.#sessions = Sessions.fromSnapshot(sm.#sessions.limits, data.sessions);
+    return sm;
+  }
+}
