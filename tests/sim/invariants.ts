@@ -51,8 +51,12 @@ interface LeaderMark {
 export class SafetyChecker {
   /** term -> the leader of that term. */
   readonly #leaderOfTerm = new Map<number, NodeId>();
-  /** The committed log as far as any node has reported it: index i at [i - 1]. */
-  readonly committed: { term: number; print: string }[] = [];
+  /**
+   * The committed log as far as any node has reported it: index i at [i - 1]. `seenInTerm` is
+   * the term of the node that first reported the commit: the entry was committed in that term
+   * or earlier.
+   */
+  readonly committed: { term: number; print: string; seenInTerm: number }[] = [];
   /** "index:term" -> the command and the term of the entry before it. */
   readonly #seen = new Map<string, { print: string; prevTerm: number | undefined }>();
   readonly #leaderMarks = new Map<NodeId, LeaderMark>();
@@ -104,10 +108,14 @@ export class SafetyChecker {
     this.#leaderMarks.set(id, { term: r.term, index: last, entry: r.log.entry(last) });
   }
 
-  /** A new leader's log holds every entry committed so far (paper 5.4.1). */
+  /**
+   * A new leader's log holds every entry committed in an earlier term (paper 5.4.1). A leader
+   * elected late with old votes may lack entries committed in later terms; that is allowed.
+   */
   #checkCompleteness(id: NodeId, r: Raft): void {
     for (let i = r.log.offset + 1; i <= this.committed.length; i++) {
       const want = this.committed[i - 1];
+      if (want.seenInTerm >= r.term) continue;
       const e = r.log.entry(i);
       if (!e || e.term !== want.term || fingerprint(e) !== want.print) {
         throw new SafetyViolation(
@@ -118,7 +126,7 @@ export class SafetyChecker {
     }
     if (r.log.offset > 0 && r.log.offset <= this.committed.length) {
       const want = this.committed[r.log.offset - 1];
-      if (want.term !== r.log.offsetTerm) {
+      if (want.seenInTerm < r.term && want.term !== r.log.offsetTerm) {
         throw new SafetyViolation(
           "leader completeness",
           `leader ${id}'s snapshot at ${r.log.offset} has term ${r.log.offsetTerm}, not ${want.term}`,
@@ -142,7 +150,7 @@ export class SafetyChecker {
           );
         }
       } else if (i === this.committed.length + 1) {
-        this.committed.push({ term: e.term, print });
+        this.committed.push({ term: e.term, print, seenInTerm: r.term });
       } // Beyond a gap (the node learned commits past what anyone reported) we cannot append
       // here; a later observation fills the gap in order.
       else break;
