@@ -1,0 +1,113 @@
+/**
+ * One owner per data directory. Two nodes writing one Raft log would each believe its own
+ * history, so the second `open` is refused.
+ *
+ * The lock is an OS advisory lock (`flock`) on `<dataDir>/LOCK`, taken without blocking. The
+ * kernel drops it when the process dies, even by SIGKILL, so a restart never finds a stale lock;
+ * the pid written into the file only serves the error message.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+
+/**
+ * The name of the lock file inside a data directory.
+ *
+ * @example
+ * ```ts
+ * import { LOCK_FILE_NAME } from "./data_dir_lock.ts";
+ * const lockPath = `/var/lib/edgeraft/${LOCK_FILE_NAME}`;
+ * ```
+ */
+export const LOCK_FILE_NAME = "LOCK";
+
+/**
+ * Thrown when another process (or another `open` in this process) owns the data directory.
+ *
+ * @example
+ * ```ts
+ * import { DataDirLockedError } from "./data_dir_lock.ts";
+ * const error = new DataDirLockedError("/var/lib/edgeraft", 1234);
+ * error.message; // "data directory /var/lib/edgeraft is locked by process 1234"
+ * ```
+ */
+export class DataDirLockedError extends Error {
+  /** The directory that could not be locked. */
+  readonly dataDir: string;
+  /** The pid recorded by the holder, when it could be read. */
+  readonly holderPid: number | undefined;
+
+  /** Builds the message from the directory and the holder's pid. */
+  constructor(dataDir: string, holderPid: number | undefined) {
+    const holder = holderPid === undefined ? "another process" : `process ${holderPid}`;
+    super(`data directory ${dataDir} is locked by ${holder}`);
+    this.name = "DataDirLockedError";
+    this.dataDir = dataDir;
+    this.holderPid = holderPid;
+  }
+}
+
+/**
+ * An exclusive lock on a data directory, held until `release()` or the death of the process.
+ *
+ * @example
+ * ```ts
+ * import { DataDirLock } from "./data_dir_lock.ts";
+ * const dir = await Deno.makeTempDir();
+ * const lock = await DataDirLock.acquire(dir);
+ * lock.release();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export class DataDirLock {
+  readonly #file: Deno.FsFile;
+
+  private constructor(file: Deno.FsFile) {
+    this.#file = file;
+  }
+
+  /**
+   * Creates `dataDir` if needed and locks it, or throws `DataDirLockedError` at once (it never
+   * waits for the holder).
+   */
+  static async acquire(dataDir: string): Promise<DataDirLock> {
+    await Deno.mkdir(dataDir, { recursive: true });
+    const path = join(dataDir, LOCK_FILE_NAME);
+    // No truncate on open: until we hold the lock the pid in the file is the holder's.
+    const file = await Deno.open(path, { read: true, write: true, create: true });
+    let locked = false;
+    try {
+      locked = await file.tryLock(true);
+    } finally {
+      if (!locked) file.close();
+    }
+    if (!locked) throw new DataDirLockedError(dataDir, await readHolderPid(path));
+    try {
+      // A second descriptor is fine: flock belongs to the first one and outlives this write.
+      await Deno.writeTextFile(path, `${Deno.pid}\n`);
+    } catch (error) {
+      file.close();
+      throw error;
+    }
+    return new DataDirLock(file);
+  }
+
+  /** Unlocks the directory. Calling it again does nothing. */
+  release(): void {
+    try {
+      this.#file.close(); // closing the only descriptor drops the flock
+    } catch (error) {
+      if (!(error instanceof Deno.errors.BadResource)) throw error;
+    }
+  }
+}
+
+async function readHolderPid(path: string): Promise<number | undefined> {
+  try {
+    const pid = Number.parseInt(await Deno.readTextFile(path), 10);
+    return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined; // the holder is mid-write or gone; the message just omits the pid
+  }
+}

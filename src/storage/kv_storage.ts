@@ -1,0 +1,280 @@
+/**
+ * Durable Raft storage in Deno KV (the local SQLite backend), in `<dataDir>/raft.kv`.
+ *
+ * Every `commit()` is one fsync and Deno KV has no group commit, so each call here writes with
+ * as few commits as the KV limits allow: an append of a Ready is normally exactly one. The hot
+ * path does not read: the layout of the stored log, including the entries of its last block, is
+ * kept in memory (`kv_log_layout.ts`). What the keys hold is described in `kv_keys.ts`, and the
+ * rule that makes multi-commit writes crash-safe in `kv_scan.ts`.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import type { Entry, HardState, Snapshot } from "../raft/types.ts";
+import { DataDirLock } from "./data_dir_lock.ts";
+import {
+  commitAtomically,
+  commitInBatches,
+  KV_MAX_VALUE_BYTES,
+  type KvMutation,
+  splitIntoCommits,
+} from "./kv_commits.ts";
+import { HARD_STATE_KEY, logPartKey, SNAPSHOT_POINTER_KEY, snapshotChunkKey } from "./kv_keys.ts";
+import type { BlockInfo, KvLogLayout } from "./kv_log_layout.ts";
+import { encodeHardState, encodeSnapshotPointer, type SnapshotPointer } from "./kv_records.ts";
+import { scanKv, type ScanResult } from "./kv_scan.ts";
+import { decodeBlock, decodeBlockPart } from "./log_block_codec.ts";
+import { checkAppendRange, checkSnapshotNotOlder } from "./log_rules.ts";
+import type { AppendUpdate, PersistedState, RaftStorage } from "./raft_storage.ts";
+
+/**
+ * The file name of the KV database inside the data directory.
+ *
+ * @example
+ * ```ts
+ * import { join } from "node:path";
+ * import { KV_FILE_NAME } from "./kv_storage.ts";
+ * const path = join("/var/lib/edgeraft", KV_FILE_NAME);
+ * ```
+ */
+export const KV_FILE_NAME = "raft.kv";
+
+/** Room for the hard state in every commit of an append: one small `set`. */
+const HARD_STATE_RESERVE = { mutations: 1, bytes: 256 };
+/** Deno KV answers at most this many keys per `getMany`. */
+const GET_MANY_LIMIT = 10;
+
+/**
+ * Raft storage on disk. Holds the data directory's lock from `open` to `close`.
+ *
+ * Calls run one at a time in call order. Do not mutate entry or snapshot data passed in until
+ * its call resolved. If a write fails half-way, the instance refuses further calls (the disk is
+ * still consistent; reopen to continue from what is durable).
+ *
+ * @example
+ * ```ts
+ * import { KvStorage } from "./kv_storage.ts";
+ * const dir = await Deno.makeTempDir();
+ * const storage = await KvStorage.open(dir);
+ * await storage.append({
+ *   entries: [{ term: 1, index: 1, type: "normal", data: new Uint8Array([1]) }],
+ *   hardState: { term: 1, vote: 1, commit: 0 },
+ * });
+ * const { entries, hardState } = await storage.load();
+ * storage.close();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export class KvStorage implements RaftStorage {
+  readonly #kv: Deno.Kv;
+  readonly #lock: DataDirLock;
+  readonly #dataDir: string;
+  #layout: KvLogLayout;
+  #pointer: SnapshotPointer | undefined;
+  #nextSnapshotId: number;
+  /** What `open` read, handed out by the first `load` so that it does not read twice. */
+  #opened: PersistedState | undefined;
+  #queue: Promise<unknown> = Promise.resolve();
+  #closed = false;
+  #failure: unknown;
+
+  private constructor(kv: Deno.Kv, lock: DataDirLock, dataDir: string, scan: ScanResult) {
+    this.#kv = kv;
+    this.#lock = lock;
+    this.#dataDir = dataDir;
+    this.#layout = scan.layout;
+    this.#pointer = scan.pointer;
+    this.#nextSnapshotId = scan.nextSnapshotId;
+    this.#opened = scan.state;
+  }
+
+  /**
+   * Locks `dataDir` (creating it if needed; throws `DataDirLockedError` if another process or
+   * instance owns it), opens its KV, reads it and clears the leftovers of an interrupted write.
+   */
+  static async open(dataDir: string): Promise<KvStorage> {
+    const lock = await DataDirLock.acquire(dataDir);
+    let kv: Deno.Kv | undefined;
+    try {
+      kv = await Deno.openKv(join(dataDir, KV_FILE_NAME));
+      const scan = await scanKv(kv);
+      await deleteKeys(kv, scan.garbage);
+      return new KvStorage(kv, lock, dataDir, scan);
+    } catch (error) {
+      kv?.close();
+      lock.release();
+      throw error;
+    }
+  }
+
+  /** The data directory this storage owns. */
+  get dataDir(): string {
+    return this.#dataDir;
+  }
+
+  /** Reads everything stored (the first call returns what `open` already read). */
+  load(): Promise<PersistedState> {
+    return this.#serialize(async () => {
+      const opened = this.#opened;
+      this.#opened = undefined;
+      if (opened) return opened;
+      const scan = await scanKv(this.#kv);
+      await deleteKeys(this.#kv, scan.garbage);
+      this.#layout = scan.layout;
+      this.#pointer = scan.pointer;
+      this.#nextSnapshotId = Math.max(this.#nextSnapshotId, scan.nextSnapshotId);
+      return scan.state;
+    });
+  }
+
+  /** Stores entries and hard state in one atomic commit when it fits the KV limits. */
+  append(update: AppendUpdate): Promise<void> {
+    const entries = [...update.entries];
+    const hardState = update.hardState && { ...update.hardState };
+    return this.#serialize(() => this.#append(entries, hardState));
+  }
+
+  /** Stores the snapshot in chunks, then makes it current and compacts in one commit. */
+  saveSnapshot(snapshot: Snapshot): Promise<void> {
+    const { index, term, conf } = snapshot.metadata;
+    const metadata = {
+      index,
+      term,
+      conf: { voters: [...conf.voters], learners: [...conf.learners] },
+    };
+    return this.#serialize(() => this.#saveSnapshot({ metadata, data: snapshot.data }));
+  }
+
+  /** Closes the KV and releases the data directory. Calls still queued will fail. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#opened = undefined;
+    this.#kv.close();
+    this.#lock.release();
+  }
+
+  async #append(entries: Entry[], hardState: HardState | undefined): Promise<void> {
+    this.#opened = undefined; // stale from now on
+    const floor = this.#pointer?.metadata.index ?? 0;
+    checkAppendRange(entries, floor, this.#layout.lastIndex);
+    if (entries.length === 0 && !hardState) return;
+    const plan = entries.length > 0
+      ? await this.#layout.planAppend(entries, this.#readBlock)
+      : { mutations: [], durableThrough: [], apply: () => {} };
+    const groups = splitIntoCommits(plan.mutations, hardState ? HARD_STATE_RESERVE : undefined);
+    if (groups.length === 0) groups.push([]);
+    await this.#writeOrFail(async () => {
+      let done = 0;
+      for (const [i, group] of groups.entries()) {
+        done += group.length;
+        const mutations = [...group];
+        if (hardState) {
+          // An intermediate commit must not claim a commit index past what is durable so far.
+          const isLast = i === groups.length - 1;
+          const commit = isLast ? hardState.commit : Math.min(
+            hardState.commit,
+            plan.durableThrough[done - 1],
+          );
+          const value = encodeHardState({ ...hardState, commit });
+          mutations.push({ type: "set", key: HARD_STATE_KEY, value });
+        }
+        await commitAtomically(this.#kv, mutations);
+      }
+    });
+    plan.apply();
+  }
+
+  async #saveSnapshot(snapshot: Snapshot): Promise<void> {
+    this.#opened = undefined; // stale from now on
+    const { index, term } = snapshot.metadata;
+    const floor = this.#pointer?.metadata.index ?? 0;
+    checkSnapshotNotOlder(index, floor);
+    const storedTerm = index === floor
+      ? (this.#pointer?.metadata.term ?? 0)
+      : await this.#layout.termAt(index, this.#readBlock);
+    const keepLog = storedTerm === term;
+
+    // Chunks first, under a fresh id: until the pointer names them they are invisible.
+    const id = this.#nextSnapshotId++;
+    const chunks: KvMutation[] = [];
+    for (let offset = 0; offset < snapshot.data.byteLength; offset += KV_MAX_VALUE_BYTES) {
+      const value = snapshot.data.subarray(offset, offset + KV_MAX_VALUE_BYTES);
+      chunks.push({ type: "set", key: snapshotChunkKey(id, chunks.length), value });
+    }
+    await commitInBatches(this.#kv, chunks);
+
+    const pointer: SnapshotPointer = {
+      metadata: snapshot.metadata,
+      id,
+      chunks: chunks.length,
+      size: snapshot.data.byteLength,
+      logGeneration: this.#layout.generation + (keepLog ? 0 : 1),
+    };
+    const logPlan = this.#layout.planSnapshot(index, keepLog);
+    const old = this.#pointer;
+    const oldChunks: KvMutation[] = old
+      ? Array.from({ length: old.chunks }, (_, n) => ({
+        type: "delete",
+        key: snapshotChunkKey(old.id, n),
+      }))
+      : [];
+    // The pointer goes first: its commit is the switch; the deletions after it only collect
+    // what it made unreachable (and a crash before they finish leaves garbage for `open`).
+    await this.#writeOrFail(() =>
+      commitInBatches(this.#kv, [
+        { type: "set", key: SNAPSHOT_POINTER_KEY, value: encodeSnapshotPointer(pointer) },
+        ...logPlan.mutations,
+        ...oldChunks,
+      ])
+    );
+    logPlan.apply();
+    this.#pointer = pointer;
+  }
+
+  #readBlock = async (generation: number, block: BlockInfo): Promise<Entry[]> => {
+    const keys = Array.from(
+      { length: block.parts },
+      (_, p) => logPartKey(generation, block.first, p),
+    );
+    const chunks: Uint8Array[] = [];
+    for (let i = 0; i < keys.length; i += GET_MANY_LIMIT) {
+      const found = await this.#kv.getMany<Uint8Array[]>(keys.slice(i, i + GET_MANY_LIMIT));
+      for (const { key, value } of found) {
+        if (!(value instanceof Uint8Array)) throw new Error(`log block part ${key} is missing`);
+        chunks.push(decodeBlockPart(value).chunk);
+      }
+    }
+    return decodeBlock(chunks, block.first, block.last);
+  };
+
+  /** Runs a write; if it fails, the memory no longer matches the disk, so stop serving. */
+  async #writeOrFail(write: () => Promise<void>): Promise<void> {
+    try {
+      await write();
+    } catch (error) {
+      this.#failure = error;
+      throw error;
+    }
+  }
+
+  #serialize<T>(operation: () => Promise<T>): Promise<T> {
+    const run = () => {
+      if (this.#closed) throw new Error(`KvStorage for ${this.#dataDir} is closed`);
+      if (this.#failure !== undefined) {
+        throw new Error(`KvStorage for ${this.#dataDir} failed a write; reopen it`, {
+          cause: this.#failure,
+        });
+      }
+      return operation();
+    };
+    const result = this.#queue.then(run, run);
+    this.#queue = result.catch(() => {});
+    return result;
+  }
+}
+
+async function deleteKeys(kv: Deno.Kv, keys: Deno.KvKey[]): Promise<void> {
+  await commitInBatches(kv, keys.map((key) => ({ type: "delete", key })));
+}
