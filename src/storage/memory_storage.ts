@@ -53,6 +53,18 @@ export class MemoryStorage implements RaftStorage {
     return settle(() => this.#saveSnapshot(snapshot));
   }
 
+  /**
+   * The same stored data in a new, open instance, as a process restart would find it. Use it
+   * after `close()`; the closed instance stays closed, so the two never share writes.
+   */
+  reopen(): MemoryStorage {
+    const again = new MemoryStorage();
+    again.#hardState = this.#hardState;
+    again.#snapshot = this.#snapshot;
+    again.#entries = [...this.#entries];
+    return again;
+  }
+
   /** Makes later calls throw. */
   close(): void {
     this.#closed = true;

@@ -1,0 +1,416 @@
+/**
+ * The driver of one node: it owns a Raft core, a storage, a transport and the state machine,
+ * ticks time, and runs each Ready in the order the core requires.
+ *
+ * @module
+ */
+
+import { decode, encode } from "@msgpack/msgpack";
+import { decodeConfChange } from "../raft/conf_change.ts";
+import { type RaftConfig, withDefaults } from "../raft/config.ts";
+import { ProposalDroppedError, RawNode, type Status } from "../raft/raw_node.ts";
+import type { Entry, HardState, Message, NodeId, Ready } from "../raft/types.ts";
+import { encodeCommand, validateEnvelope } from "../state/commands.ts";
+import type { ApplyOutcome } from "../state/results.ts";
+import { StateMachine } from "../state/state_machine.ts";
+import type { RaftStorage } from "../storage/raft_storage.ts";
+import { CallError, type Transport, type TransportEvents } from "../transport/transport.ts";
+import type { Logger } from "./logger.ts";
+import { unwrapProposal, wrapProposal } from "./proposal_envelope.ts";
+import { ReadBarrier } from "./read_barrier.ts";
+
+/** A command as a client submits it; the leader adds the time stamp. */
+export type Submission = Omit<Parameters<typeof encodeCommand>[0], "time">;
+
+/** No leader is known, or the leader could not be reached: the caller may retry. */
+export class NoLeaderError extends Error {
+  override name = "NoLeaderError";
+}
+
+/** The proposal was sent but its outcome is unknown (it may still be applied). */
+export class ProposalTimeoutError extends Error {
+  override name = "ProposalTimeoutError";
+}
+
+/** Settings of a node. */
+export interface RaftNodeOptions {
+  id: NodeId;
+  /** Every voter's id and peer URL, this node included. */
+  peers: Map<NodeId, string>;
+  storage: RaftStorage;
+  /** Builds the transport once the node can receive its events. */
+  transport: (events: TransportEvents) => Transport;
+  logger: Logger;
+  /** Milliseconds per tick. Default 10. */
+  tickMs?: number;
+  /** Core settings (election and heartbeat ticks, ...). */
+  raft?: Partial<Omit<RaftConfig, "id" | "random">>;
+  /** Compact the log after this many applied entries. Default 10,000. */
+  snapshotEntries?: number;
+  /** How long a proposal or a read may wait. Default 5000 ms. */
+  requestTimeoutMs?: number;
+  /** The clock (ms since epoch); tests may pass their own. */
+  clock?: () => number;
+  /** The source of election jitter. Default Math.random. */
+  random?: () => number;
+}
+
+/** Something a node reports to its listeners after applying an entry. */
+export type ApplyListener = (outcome: ApplyOutcome) => void;
+
+/**
+ * A running node. Start it with {@linkcode RaftNode.start}, stop it with `stop()`.
+ *
+ * @example
+ * ```ts ignore
+ * const node = await RaftNode.start({ id: 1, peers, storage, transport, logger });
+ * const outcome = await node.submit({ cmd: { op: "put", key: "a", value: 1 } });
+ * await node.stop();
+ * ```
+ */
+export class RaftNode {
+  readonly id: NodeId;
+  readonly raw: RawNode;
+  sm: StateMachine;
+  readonly transport: Transport;
+  readonly #opts: RaftNodeOptions;
+  readonly #log: Logger;
+  readonly #clock: () => number;
+  readonly #reads: ReadBarrier;
+  readonly #pending = new Map<number, (o: ApplyOutcome) => void>();
+  readonly #listeners = new Set<ApplyListener>();
+  readonly #inbox: Message[] = [];
+  #seq = 0;
+  #persisted: HardState;
+  #ticker?: ReturnType<typeof setInterval>;
+  #running = false;
+  #loopDone: Promise<void> = Promise.resolve();
+  #again = false;
+  #stopped = false;
+  #tickProposedAt = 0;
+  #lastLeader: NodeId = 0;
+  /** When this node last heard from a leader (ms), for stale reads. */
+  lastContact = 0;
+  #failure?: Error;
+
+  private constructor(opts: RaftNodeOptions, raw: RawNode, sm: StateMachine, persisted: HardState) {
+    this.#opts = opts;
+    this.id = opts.id;
+    this.raw = raw;
+    this.sm = sm;
+    this.#persisted = persisted;
+    this.#log = opts.logger;
+    this.#clock = opts.clock ?? Date.now;
+    this.#reads = new ReadBarrier(opts.requestTimeoutMs ?? 5000);
+    this.transport = opts.transport({
+      onMessages: (msgs) => this.#receive(msgs),
+      onUnreachable: (peer) => {
+        this.raw.reportUnreachable(peer);
+        this.#kick();
+      },
+      onSnapshotStatus: (peer, ok) => {
+        this.raw.reportSnapshot(peer, ok);
+        this.#kick();
+      },
+      onCall: (method, body, from) => this.#answerCall(method, body, from),
+    });
+    this.transport.setPeers(new Map([...opts.peers].filter(([id]) => id !== opts.id)));
+  }
+
+  /** Loads what is on disk, restores the state machine and starts ticking. */
+  static async start(opts: RaftNodeOptions): Promise<RaftNode> {
+    const stored = await opts.storage.load();
+    const cfg = withDefaults({ id: opts.id, random: opts.random ?? Math.random, ...opts.raft });
+    const raw = new RawNode(cfg, {
+      ...stored,
+      conf: { voters: [...opts.peers.keys()], learners: [] },
+    });
+    const sm = stored.snapshot ? StateMachine.restore(stored.snapshot.data) : new StateMachine();
+    const node = new RaftNode(opts, raw, sm, stored.hardState);
+    node.#log.log("info", "node started", {
+      term: stored.hardState.term,
+      entries: stored.entries.length,
+      snapshotIndex: stored.snapshot?.metadata.index ?? 0,
+      voters: [...opts.peers.keys()],
+    });
+    node.#ticker = setInterval(() => node.#tick(), opts.tickMs ?? 10);
+    return node;
+  }
+
+  /** The core's status. */
+  status(): Status {
+    return this.raw.status();
+  }
+
+  isLeader(): boolean {
+    return this.raw.raft.role === "leader";
+  }
+
+  leaderId(): NodeId {
+    return this.raw.raft.lead;
+  }
+
+  /** Listens to every applied entry's outcome (for watches and lock waits). */
+  onApply(listener: ApplyListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /**
+   * Replicates a command and resolves with its outcome once applied here. A follower passes it
+   * to the leader, which stamps the time (DESIGN.md section 6).
+   */
+  async submit(sub: Submission, signal?: AbortSignal): Promise<ApplyOutcome> {
+    this.#checkAlive();
+    if (this.isLeader()) return await this.#proposeLocal(sub);
+    const leader = this.leaderId();
+    if (leader === 0) throw new NoLeaderError("no leader is known");
+    let reply: Uint8Array;
+    try {
+      reply = await this.transport.call(leader, "propose", encode(sub), signal);
+    } catch (e) {
+      if (e instanceof CallError && e.status === 503) throw new NoLeaderError(e.message);
+      if (e instanceof CallError && e.status === 504) throw new ProposalTimeoutError(e.message);
+      if (e instanceof CallError && e.status === 400) throw new TypeError(e.message);
+      throw new NoLeaderError(`the leader could not be reached: ${(e as Error).message}`);
+    }
+    const outcome = decode(reply) as ApplyOutcome;
+    // Answer only once this node has applied it too, so a read here right after sees it.
+    await this.waitApplied(outcome.index);
+    return outcome;
+  }
+
+  async #proposeLocal(sub: Submission): Promise<ApplyOutcome> {
+    // Time never goes backwards in the log, even if this clock does (DESIGN.md section 6).
+    const time = Math.max(this.#clock(), this.sm.now);
+    const command = encodeCommand({ ...sub, time } as Parameters<typeof encodeCommand>[0]);
+    const seq = ++this.#seq;
+    try {
+      this.raw.propose(wrapProposal({ proposer: this.id, seq, command }));
+    } catch (e) {
+      if (e instanceof ProposalDroppedError) throw new NoLeaderError(e.message);
+      throw e;
+    }
+    const done = new Promise<ApplyOutcome>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(seq);
+        reject(new ProposalTimeoutError("the proposal was not applied in time; it may still be"));
+      }, this.#opts.requestTimeoutMs ?? 5000);
+      this.#pending.set(seq, (o) => {
+        clearTimeout(timer);
+        resolve(o);
+      });
+    });
+    this.#kick();
+    return await done;
+  }
+
+  /** Resolves once entries up to `index` are applied on this node. */
+  async waitApplied(index: number): Promise<void> {
+    if (this.sm.appliedIndex >= index) return;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        off();
+        reject(new ProposalTimeoutError(`entry ${index} was not applied here in time`));
+      }, this.#opts.requestTimeoutMs ?? 5000);
+      const off = this.onApply(() => {
+        if (this.sm.appliedIndex >= index) {
+          clearTimeout(timer);
+          off();
+          resolve();
+        }
+      });
+    });
+  }
+
+  /** Resolves when a linearizable read may be served from this node's state machine. */
+  async linearizableRead(): Promise<void> {
+    this.#checkAlive();
+    const wait = this.#reads.wait();
+    this.#kick();
+    await wait;
+  }
+
+  async #answerCall(method: string, body: Uint8Array, _from: NodeId): Promise<Uint8Array> {
+    if (method !== "propose") throw new CallError(404, `unknown method ${method}`);
+    if (!this.isLeader()) throw new CallError(503, "this node is not the leader");
+    let sub: Submission;
+    try {
+      sub = decode(body) as Submission;
+      const check = validateEnvelope({ ...(sub as object), time: 0 });
+      if (!check.ok) throw new CallError(400, check.detail);
+    } catch (e) {
+      if (e instanceof CallError) throw e;
+      throw new CallError(400, "the forwarded command does not decode");
+    }
+    try {
+      return encode(await this.#proposeLocal(sub));
+    } catch (e) {
+      if (e instanceof NoLeaderError) throw new CallError(503, e.message);
+      if (e instanceof ProposalTimeoutError) throw new CallError(504, e.message);
+      throw e;
+    }
+  }
+
+  // ---- the loop ----------------------------------------------------------------------------
+
+  #receive(msgs: Message[]): void {
+    for (const m of msgs) this.#inbox.push(m);
+    this.#kick();
+  }
+
+  #tick(): void {
+    if (this.#stopped) return;
+    this.raw.tick();
+    this.#maybeProposeTick();
+    this.#kick();
+  }
+
+  /** The leader stamps the log when a lease or a wait may have run out. */
+  #maybeProposeTick(): void {
+    if (!this.isLeader()) return;
+    const deadline = this.sm.nextDeadline();
+    const now = this.#clock();
+    if (deadline === undefined || deadline > now) return;
+    if (now - this.#tickProposedAt < (this.#opts.tickMs ?? 10) * 5) return;
+    this.#tickProposedAt = now;
+    this.#proposeLocal({ cmd: { op: "tick" } }).catch(() => {});
+  }
+
+  /** Runs the Ready loop soon; calls made while it runs make it go round again. */
+  #kick(): void {
+    if (this.#running) {
+      this.#again = true;
+      return;
+    }
+    this.#running = true;
+    this.#loopDone = Promise.resolve().then(() => this.#loop());
+  }
+
+  async #loop(): Promise<void> {
+    try {
+      do {
+        this.#again = false;
+        if (this.#stopped) return;
+        for (const m of this.#inbox.splice(0)) this.#step(m);
+        const ctx = this.#reads.start();
+        if (ctx) this.raw.readIndex(ctx);
+        while (this.raw.hasReady() && !this.#stopped) {
+          await this.#handleReady(this.raw.ready());
+          for (const m of this.#inbox.splice(0)) this.#step(m);
+        }
+      } while (this.#again && !this.#stopped);
+    } catch (e) {
+      this.#fail(e as Error);
+    } finally {
+      this.#running = false;
+    }
+  }
+
+  #step(m: Message): void {
+    if (m.from === this.raw.raft.lead && (m.type === "app" || m.type === "heartbeat")) {
+      this.lastContact = this.#clock();
+    }
+    this.raw.step(m);
+  }
+
+  async #handleReady(rd: Ready): Promise<void> {
+    if (rd.softState) this.#onSoftState(rd.softState.leader, rd.softState.role);
+    // Thesis 10.2.1: a leader may send AppendEntries while its own write is in flight, but
+    // anything sent after a vote or a term change must wait for the disk.
+    const hs = rd.hardState;
+    const early = this.isLeader() &&
+      (!hs || (hs.term === this.#persisted.term && hs.vote === this.#persisted.vote));
+    if (early) this.transport.send(rd.messages);
+    if (rd.snapshot) {
+      await this.#opts.storage.saveSnapshot(rd.snapshot);
+      this.sm = StateMachine.restore(rd.snapshot.data);
+      this.#log.log("info", "snapshot installed", { index: rd.snapshot.metadata.index });
+    }
+    if (rd.entries.length > 0 || hs) {
+      await this.#opts.storage.append({ entries: rd.entries, hardState: hs });
+      if (hs) this.#persisted = hs;
+    }
+    if (!early) this.transport.send(rd.messages);
+    for (const e of rd.committedEntries) this.#apply(e);
+    for (const rs of rd.readStates) this.#reads.confirmed(rs.context, rs.index);
+    this.raw.advance(rd);
+    this.#reads.applied(this.sm.appliedIndex);
+    await this.#maybeCompact();
+  }
+
+  #apply(e: Entry): void {
+    let outcome: ApplyOutcome;
+    if (e.type === "conf") {
+      this.raw.applyConfChange(decodeConfChange(e.data));
+      outcome = this.sm.applyNoop(e.index, e.term);
+    } else if (e.data.length === 0) {
+      outcome = this.sm.applyNoop(e.index, e.term);
+    } else {
+      const p = unwrapProposal(e.data);
+      outcome = this.sm.applyEntry(e.index, e.term, p ? p.command : e.data);
+      if (p && p.proposer === this.id) {
+        this.#pending.get(p.seq)?.(outcome);
+        this.#pending.delete(p.seq);
+      }
+    }
+    for (const listener of this.#listeners) {
+      try {
+        listener(outcome);
+      } catch (err) {
+        this.#log.log("error", "apply listener failed", { error: String(err) });
+      }
+    }
+  }
+
+  async #maybeCompact(): Promise<void> {
+    const applied = this.sm.appliedIndex;
+    const raft = this.raw.raft;
+    if (applied - raft.log.offset < (this.#opts.snapshotEntries ?? 10_000)) return;
+    if (applied > raft.log.stabled) return;
+    const snap = this.raw.compact(applied, this.sm.snapshot());
+    await this.#opts.storage.saveSnapshot(snap);
+    this.#log.log("info", "log compacted", { index: applied, bytes: snap.data.byteLength });
+  }
+
+  #onSoftState(leader: NodeId, role: string): void {
+    if (leader !== this.#lastLeader) {
+      this.#log.log("info", leader === 0 ? "leader lost" : "leader changed", {
+        leader,
+        term: this.raw.raft.term,
+        role,
+      });
+      this.#lastLeader = leader;
+    }
+    if (leader === this.id) this.lastContact = this.#clock();
+  }
+
+  #checkAlive(): void {
+    if (this.#failure) throw this.#failure;
+    if (this.#stopped) throw new NoLeaderError("the node is stopping");
+  }
+
+  #fail(e: Error): void {
+    // A failed disk write leaves the core ahead of the disk: the only safe move is to stop.
+    this.#failure = e;
+    this.#log.log("error", "node failed; stopping", { error: String(e), stack: e.stack });
+    void this.stop();
+  }
+
+  /** Whether the node stopped because of an error (the process should exit). */
+  get failure(): Error | undefined {
+    return this.#failure;
+  }
+
+  /** Stops ticking, closes the transport and the storage. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    clearInterval(this.#ticker);
+    this.#reads.close();
+    await this.transport.close();
+    await this.#loopDone; // a Ready in progress finishes its disk write before storage closes
+    this.#opts.storage.close();
+    this.#log.log("info", "node stopped");
+  }
+}
