@@ -10,6 +10,7 @@
  */
 
 import type { RaftConfig } from "./config.ts";
+import { newMessage } from "./message.ts";
 import { RaftInvariantError, RaftLog } from "./raft_log.ts";
 import { ReadOnlyQueue } from "./read_only.ts";
 import { stepCandidate, stepFollower } from "./step_follower.ts";
@@ -235,17 +236,7 @@ export class Raft {
 
   /** Queues a message, filling in `from`, the defaults, and the term where the type wants it. */
   send(m: Partial<Message> & { type: MessageType; to: NodeId }): void {
-    const msg: Message = {
-      from: this.id,
-      term: 0,
-      logTerm: 0,
-      index: 0,
-      entries: [],
-      commit: 0,
-      reject: false,
-      rejectHint: 0,
-      ...m,
-    };
+    const msg = newMessage({ from: this.id, ...m });
     const explicitTerm = msg.type === "vote" || msg.type === "voteResp" ||
       msg.type === "preVote" || msg.type === "preVoteResp";
     // Proposals and reads forwarded to the leader travel without a term, as local messages do.

@@ -6,6 +6,7 @@
  */
 
 import type { RaftConfig } from "./config.ts";
+import { newMessage } from "./message.ts";
 import { Raft, type StoredState } from "./raft.ts";
 import { RaftInvariantError } from "./raft_log.ts";
 import { bcastAppend, commitAndRelease } from "./step_leader.ts";
@@ -171,18 +172,7 @@ export class RawNode {
   }
 
   #local(type: MessageType): Message {
-    return {
-      type,
-      from: this.raft.id,
-      to: this.raft.id,
-      term: 0,
-      logTerm: 0,
-      index: 0,
-      entries: [],
-      commit: 0,
-      reject: false,
-      rejectHint: 0,
-    };
+    return newMessage({ type, from: this.raft.id, to: this.raft.id });
   }
 
   #softState(): SoftState {

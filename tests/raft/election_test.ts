@@ -3,12 +3,10 @@
 import assert from "node:assert/strict";
 import { withDefaults } from "../../src/raft/config.ts";
 import { RawNode } from "../../src/raft/raw_node.ts";
-import type { Message } from "../../src/raft/types.ts";
+import { newMessage } from "../../src/raft/message.ts";
 import { TestNetwork } from "./network.ts";
 
-function msg(m: Partial<Message> & Pick<Message, "type" | "from" | "to" | "term">): Message {
-  return { logTerm: 0, index: 0, entries: [], commit: 0, reject: false, rejectHint: 0, ...m };
-}
+const msg = newMessage;
 
 Deno.test("5.2 a follower that hears nothing becomes leader, and the others follow it", () => {
   const net = new TestNetwork({ voters: 3 });
