@@ -1,0 +1,282 @@
+/**
+ * Everything the transport keeps per peer: its HTTP client (`peer_client.ts`), three outgoing
+ * lanes, and the back-off state after a failure.
+ *
+ * Lanes keep small messages from waiting behind big ones, as etcd's rafthttp does:
+ * - `control`: heartbeats, votes and every response; small, up to `maxInFlight` requests;
+ * - `append`: `app` and `prop`, which carry entries; up to `maxInFlight` requests;
+ * - `snapshot`: `snap` chunks, one per request, one request at a time.
+ * Each request carries everything its lane queued meanwhile (up to `maxBatchBytes`).
+ *
+ * When a request fails the link reports the peer unreachable once, drops what it queued, and
+ * drops new messages until the back-off (doubling from `initialMs` to `maxMs`) has passed;
+ * the next message after that reconnects. Raft retransmits, so nothing is buffered for a peer
+ * that is down. A success resets the back-off.
+ *
+ * @module
+ */
+
+import type { MessageType, NodeId } from "../raft/types.ts";
+import { batchHeader } from "./codec.ts";
+import type { PeerClient } from "./peer_client.ts";
+import {
+  bearer,
+  CALL_PATH_PREFIX,
+  FROM_HEADER,
+  MESSAGES_MEDIA_TYPE,
+  MESSAGES_PATH,
+  problemDetail,
+} from "./peer_protocol.ts";
+import { CallError, PeerUnreachableError } from "./transport.ts";
+
+/**
+ * A message encoded when it was queued; `snapDone` is set for snapshot chunks.
+ *
+ * @example
+ * ```ts
+ * import type { QueuedMessage } from "./peer_link.ts";
+ * const q: QueuedMessage = { type: "heartbeat", bytes: new Uint8Array([0x9c]) };
+ * ```
+ */
+export interface QueuedMessage {
+  type: MessageType;
+  bytes: Uint8Array;
+  /** For a `snap` chunk: whether it is the last one. */
+  snapDone?: boolean;
+}
+
+/**
+ * The settings of a link, shared by all links of a transport.
+ *
+ * @example
+ * ```ts
+ * import type { PeerLinkSettings } from "./peer_link.ts";
+ * type Backoff = PeerLinkSettings["backoffInitialMs"];
+ * ```
+ */
+export interface PeerLinkSettings {
+  nodeId: NodeId;
+  clusterSecret: string;
+  /** Makes the HTTP client for a peer's base URL. */
+  createClient(url: string): PeerClient;
+  requestTimeoutMs: number;
+  snapshotTimeoutMs: number;
+  backoffInitialMs: number;
+  backoffMaxMs: number;
+  maxInFlight: number;
+  maxQueuedMessages: number;
+  maxQueuedBytes: number;
+  maxBatchBytes: number;
+  maxCallAnswerBytes: number;
+  /** Runs a callback of the node later (never inside `send()`), shielding the link from it. */
+  defer(callback: () => void): void;
+  onUnreachable(peer: NodeId): void;
+  onSnapshotStatus(peer: NodeId, ok: boolean): void;
+}
+
+interface Lane {
+  queue: QueuedMessage[];
+  queuedBytes: number;
+  inFlight: number;
+  maxInFlight: number;
+  timeoutMs: number;
+  /** A snapshot lane sends one chunk per request. */
+  single: boolean;
+}
+
+/** An error status from the peer, as opposed to a failure to reach it. */
+class PeerAnswerError extends Error {}
+
+/**
+ * The connection to one peer and its outgoing queues.
+ *
+ * @example
+ * ```ts
+ * import { PeerLink, type PeerLinkSettings } from "./peer_link.ts";
+ * declare const settings: PeerLinkSettings;
+ * const link = new PeerLink(2, "http://127.0.0.1:7102", settings);
+ * await link.close();
+ * ```
+ */
+export class PeerLink {
+  readonly #lanes: Record<"control" | "append" | "snapshot", Lane>;
+  readonly #pending = new Set<Promise<void>>();
+  readonly #client: PeerClient;
+  #retryAt = 0;
+  #backoffMs = 0;
+  #flushScheduled = false;
+  #closed = false;
+
+  constructor(readonly peer: NodeId, readonly url: string, private readonly s: PeerLinkSettings) {
+    this.#client = s.createClient(url);
+    const lane = (maxInFlight: number, timeoutMs: number, single: boolean): Lane => ({
+      queue: [],
+      queuedBytes: 0,
+      inFlight: 0,
+      maxInFlight,
+      timeoutMs,
+      single,
+    });
+    this.#lanes = {
+      control: lane(s.maxInFlight, s.requestTimeoutMs, false),
+      append: lane(s.maxInFlight, s.requestTimeoutMs, false),
+      snapshot: lane(1, s.snapshotTimeoutMs, true),
+    };
+  }
+
+  /** Queues an encoded message, or drops it when the peer is backing off or the lane is full. */
+  enqueue(message: QueuedMessage): void {
+    if (this.#closed) return;
+    const lane = this.#laneFor(message.type);
+    const full = lane.queue.length >= this.s.maxQueuedMessages ||
+      lane.queuedBytes + message.bytes.byteLength > this.s.maxQueuedBytes;
+    if (performance.now() < this.#retryAt || full) {
+      this.#drop([message]);
+      if (full) this.s.defer(() => this.s.onUnreachable(this.peer));
+      return;
+    }
+    lane.queue.push(message);
+    lane.queuedBytes += message.bytes.byteLength;
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      // Everything queued in this turn of the event loop goes out in one request per lane.
+      queueMicrotask(() => this.#flush());
+    }
+  }
+
+  /** Asks the peer's `onCall`; see `Transport.call`. */
+  async call(method: string, body: Uint8Array, signal?: AbortSignal): Promise<Uint8Array> {
+    if (this.#closed) throw new PeerUnreachableError(this.peer, "the transport is closed");
+    const headers = this.#headers("application/octet-stream", body);
+    headers[FROM_HEADER] = String(this.s.nodeId);
+    let answer;
+    try {
+      answer = await this.#client.post({
+        path: CALL_PATH_PREFIX + method,
+        headers,
+        parts: [body],
+        timeoutMs: this.s.requestTimeoutMs,
+        maxAnswerBytes: this.s.maxCallAnswerBytes,
+        signal,
+      });
+    } catch (e) {
+      if (signal?.aborted) throw signal.reason;
+      const reason = e instanceof Error ? e.message : String(e);
+      throw new PeerUnreachableError(this.peer, reason, { cause: e });
+    }
+    if (answer.status === 200) return answer.body;
+    throw new CallError(answer.status, problemDetail(answer.body));
+  }
+
+  /** Drops the queues, cancels what is in flight and closes the client. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const lane of Object.values(this.#lanes)) {
+      lane.queue = [];
+      lane.queuedBytes = 0;
+    }
+    await this.#client.close();
+    await Promise.allSettled([...this.#pending]);
+  }
+
+  #laneFor(type: MessageType): Lane {
+    if (type === "snap") return this.#lanes.snapshot;
+    if (type === "app" || type === "prop") return this.#lanes.append;
+    return this.#lanes.control;
+  }
+
+  #flush(): void {
+    this.#flushScheduled = false;
+    if (this.#closed) return;
+    for (const lane of Object.values(this.#lanes)) {
+      while (lane.inFlight < lane.maxInFlight && lane.queue.length > 0) {
+        this.#post(lane, this.#takeBatch(lane));
+      }
+    }
+  }
+
+  #takeBatch(lane: Lane): QueuedMessage[] {
+    let count = 0;
+    let bytes = 0;
+    while (count < lane.queue.length) {
+      const next = lane.queue[count].bytes.byteLength;
+      if (count > 0 && (lane.single || bytes + next > this.s.maxBatchBytes)) break;
+      bytes += next;
+      count++;
+    }
+    lane.queuedBytes -= bytes;
+    return lane.queue.splice(0, count);
+  }
+
+  #post(lane: Lane, batch: QueuedMessage[]): void {
+    const sent = this.#send(lane, batch);
+    this.#pending.add(sent);
+    sent.finally(() => this.#pending.delete(sent));
+  }
+
+  /** Never rejects: a failure is reported and handled here. */
+  async #send(lane: Lane, batch: QueuedMessage[]): Promise<void> {
+    lane.inFlight++;
+    try {
+      const parts = [batchHeader(batch.length), ...batch.map((m) => m.bytes)];
+      const answer = await this.#client.post({
+        path: MESSAGES_PATH,
+        headers: this.#headers(MESSAGES_MEDIA_TYPE, ...parts),
+        parts,
+        timeoutMs: lane.timeoutMs,
+        maxAnswerBytes: 64 * 1024,
+      });
+      if (answer.status < 200 || answer.status > 299) {
+        throw new PeerAnswerError(`${answer.status} ${problemDetail(answer.body)}`);
+      }
+      this.#backoffMs = 0;
+      this.#retryAt = 0;
+      if (batch.some((m) => m.snapDone)) {
+        this.s.defer(() => this.s.onSnapshotStatus(this.peer, true));
+      }
+    } catch (e) {
+      this.#fail(batch, e);
+    } finally {
+      lane.inFlight--;
+      this.#flush();
+    }
+  }
+
+  /** One failure report and one back-off step per outage, however many requests were out. */
+  #fail(batch: QueuedMessage[], error: unknown): void {
+    if (this.#closed) return;
+    this.#drop(batch);
+    if (!(error instanceof PeerAnswerError)) {
+      // A refused, reset or silent connection: start over with a fresh one after the back-off.
+      this.#client.reset();
+    }
+    if (performance.now() < this.#retryAt) return;
+    this.#backoffMs = this.#backoffMs === 0
+      ? this.s.backoffInitialMs
+      : Math.min(this.#backoffMs * 2, this.s.backoffMaxMs);
+    this.#retryAt = performance.now() + this.#backoffMs;
+    for (const lane of Object.values(this.#lanes)) {
+      this.#drop(lane.queue);
+      lane.queue = [];
+      lane.queuedBytes = 0;
+    }
+    this.s.defer(() => this.s.onUnreachable(this.peer));
+  }
+
+  /** Dropped snapshot chunks must be reported, or the core would wait for them forever. */
+  #drop(messages: QueuedMessage[]): void {
+    if (messages.some((m) => m.type === "snap")) {
+      this.s.defer(() => this.s.onSnapshotStatus(this.peer, false));
+    }
+  }
+
+  #headers(contentType: string, ...parts: Uint8Array[]): Record<string, string> {
+    let length = 0;
+    for (const p of parts) length += p.byteLength;
+    return {
+      "authorization": bearer(this.s.clusterSecret),
+      "content-type": contentType,
+      "content-length": String(length),
+    };
+  }
+}

@@ -1,0 +1,284 @@
+/**
+ * The server side of the peer transport: a `fetch`-style handler that authenticates, bounds,
+ * decodes and validates every request before the node sees it, and a helper that serves it
+ * over h2c (plain) or h2 over TLS.
+ *
+ * The handler never throws and never hands `onMessages` anything the codec did not validate.
+ *
+ * @module
+ */
+
+import type { Message, NodeId } from "../raft/types.ts";
+import { type DecodeLimits, decodeMessages, MessageDecodeError } from "./codec.ts";
+import {
+  CALL_PATH_PREFIX,
+  FROM_HEADER,
+  isCallMethod,
+  MESSAGES_PATH,
+  problem,
+  secretChecker,
+} from "./peer_protocol.ts";
+import { CallError } from "./transport.ts";
+
+/**
+ * The largest request body accepted by default: a snapshot chunk of a few MiB fits with room
+ * to spare, while a flood of bodies this size still fits in memory.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_MAX_BODY_BYTES } from "./peer_server.ts";
+ * console.log(DEFAULT_MAX_BODY_BYTES / 1024 / 1024); // 32
+ * ```
+ */
+export const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
+
+/**
+ * What the peer handler serves.
+ *
+ * @example
+ * ```ts
+ * import type { PeerHandlerOptions } from "./peer_server.ts";
+ * const options: PeerHandlerOptions = { clusterSecret: "s3cret", onMessages: () => {} };
+ * ```
+ */
+export interface PeerHandlerOptions {
+  /** Every request must carry `Authorization: Bearer <clusterSecret>`. */
+  clusterSecret: string;
+  /** Receives each validated batch; it should only queue them (the response waits for it). */
+  onMessages(messages: Message[]): void;
+  /** Answers `call`s; without it, calls get 404. Throw `CallError` to choose the status. */
+  onCall?: (method: string, body: Uint8Array, from: NodeId) => Promise<Uint8Array>;
+  /** When set, a batch holding a message for another node is refused (a stale peer map). */
+  nodeId?: NodeId;
+  /** Bodies larger than this get 413. Default `DEFAULT_MAX_BODY_BYTES`. */
+  maxBodyBytes?: number;
+  /** Further bounds for the decoder (message and entry counts...). */
+  limits?: Partial<Omit<DecodeLimits, "maxBytes">>;
+  /** Told when `onMessages` or `onCall` fails unexpectedly. Default: `console.error`. */
+  onError?: (error: unknown) => void;
+}
+
+/**
+ * Builds the handler the node mounts on its peer port.
+ *
+ * @example
+ * ```ts
+ * import { createPeerHandler } from "./peer_server.ts";
+ * const handler = createPeerHandler({ clusterSecret: "s3cret", onMessages: () => {} });
+ * const res = await handler(new Request("http://x/raft/v1/messages", { method: "POST" }));
+ * console.log(res.status); // 401
+ * ```
+ */
+export function createPeerHandler(
+  options: PeerHandlerOptions,
+): (req: Request) => Promise<Response> {
+  const authorized = secretChecker(options.clusterSecret);
+  const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const limits: Partial<DecodeLimits> = { ...options.limits, maxBytes: maxBody };
+  const onError = options.onError ?? ((e: unknown) => console.error("peer handler:", e));
+
+  async function receiveMessages(req: Request): Promise<Response> {
+    const body = await readBody(req, maxBody);
+    if (body instanceof Response) return body;
+    let messages: Message[];
+    try {
+      messages = decodeMessages(body, limits);
+    } catch (e) {
+      const detail = e instanceof MessageDecodeError ? e.message : "undecodable body";
+      return problem(400, "Bad Request", detail);
+    }
+    if (options.nodeId !== undefined) {
+      const stray = messages.find((m) => m.to !== options.nodeId);
+      if (stray) {
+        const detail = `a message for node ${stray.to} reached node ${options.nodeId}`;
+        return problem(400, "Bad Request", detail);
+      }
+    }
+    try {
+      options.onMessages(messages);
+    } catch (e) {
+      onError(e);
+      return problem(500, "Internal Server Error", "the node could not accept the messages");
+    }
+    return new Response(null, { status: 204 });
+  }
+
+  async function answerCall(req: Request, method: string): Promise<Response> {
+    if (!options.onCall) {
+      discard(req);
+      return problem(404, "Not Found", "this node serves no calls");
+    }
+    if (!isCallMethod(method)) {
+      discard(req);
+      return problem(404, "Not Found", `no call method "${method.slice(0, 64)}"`);
+    }
+    const fromText = req.headers.get(FROM_HEADER) ?? "";
+    const from = /^[1-9][0-9]{0,15}$/.test(fromText) ? Number(fromText) : NaN;
+    if (!Number.isSafeInteger(from)) {
+      discard(req);
+      return problem(400, "Bad Request", `the ${FROM_HEADER} header must be a node id`);
+    }
+    const body = await readBody(req, maxBody);
+    if (body instanceof Response) return body;
+    try {
+      const answer = await options.onCall(method, body, from);
+      return new Response(ownBuffer(answer), {
+        status: 200,
+        headers: { "content-type": "application/octet-stream" },
+      });
+    } catch (e) {
+      if (e instanceof CallError && e.status >= 400 && e.status <= 599) {
+        return problem(e.status, "Call Failed", e.message);
+      }
+      onError(e);
+      return problem(500, "Internal Server Error", `call "${method}" failed`);
+    }
+  }
+
+  async function route(req: Request): Promise<Response> {
+    if (!authorized(req.headers.get("authorization"))) {
+      discard(req);
+      return problem(401, "Unauthorized", "a valid cluster secret is required", {
+        "www-authenticate": 'Bearer realm="edgeraft-peer"',
+      });
+    }
+    const path = new URL(req.url).pathname;
+    const known = path === MESSAGES_PATH || path.startsWith(CALL_PATH_PREFIX);
+    if (!known) {
+      discard(req);
+      return problem(404, "Not Found", `no peer endpoint at ${path.slice(0, 200)}`);
+    }
+    if (req.method !== "POST") {
+      discard(req);
+      return problem(405, "Method Not Allowed", "peer endpoints take POST", { allow: "POST" });
+    }
+    if (path === MESSAGES_PATH) return await receiveMessages(req);
+    return await answerCall(req, path.slice(CALL_PATH_PREFIX.length));
+  }
+
+  return async (req) => {
+    try {
+      return await route(req);
+    } catch (e) {
+      // A body stream that broke off mid-way (the peer went away), or a bug: answer, carry on.
+      onError(e);
+      return problem(500, "Internal Server Error", "the request could not be handled");
+    }
+  };
+}
+
+/** `Response` wants bytes over a plain `ArrayBuffer`; copy only when they are not. */
+function ownBuffer(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
+  return bytes.buffer instanceof ArrayBuffer ? bytes as Uint8Array<ArrayBuffer> : bytes.slice();
+}
+
+/** Drops a body we will not read, so its stream is released at once. */
+function discard(req: Request): void {
+  if (req.body && !req.bodyUsed) req.body.cancel().catch(() => {});
+}
+
+/**
+ * Reads a request body of at most `limit` bytes, or returns the 400/413 response to send.
+ * With a `content-length` the buffer is allocated once and filled in place.
+ */
+async function readBody(req: Request, limit: number): Promise<Uint8Array | Response> {
+  const tooLarge = (size: string) =>
+    problem(413, "Content Too Large", `body of ${size} bytes exceeds the limit of ${limit}`);
+  const declared = req.headers.get("content-length");
+  let expected: number | undefined;
+  if (declared !== null) {
+    if (!/^[0-9]{1,15}$/.test(declared)) {
+      discard(req);
+      return problem(400, "Bad Request", "invalid content-length");
+    }
+    expected = Number(declared);
+    if (expected > limit) {
+      discard(req);
+      return tooLarge(declared);
+    }
+  }
+  if (!req.body) return new Uint8Array(0);
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  const whole = expected === undefined ? undefined : new Uint8Array(expected);
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    const capacity = whole ? whole.byteLength : limit;
+    if (size + value.byteLength > capacity) {
+      reader.cancel().catch(() => {});
+      return whole
+        ? problem(400, "Bad Request", "body longer than its content-length")
+        : tooLarge(`more than ${limit}`);
+    }
+    if (whole) whole.set(value, size);
+    else chunks.push(value);
+    size += value.byteLength;
+  }
+  if (whole) {
+    if (size !== whole.byteLength) return problem(400, "Bad Request", "body shorter than declared");
+    return whole;
+  }
+  if (chunks.length === 1) return chunks[0];
+  const joined = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    joined.set(c, at);
+    at += c.byteLength;
+  }
+  return joined;
+}
+
+/**
+ * Where and how to serve the peer handler.
+ *
+ * @example
+ * ```ts
+ * import type { ServePeerOptions } from "./peer_server.ts";
+ * const o: Omit<ServePeerOptions, "handler"> = { hostname: "127.0.0.1", port: 7101 };
+ * ```
+ */
+export interface ServePeerOptions {
+  /** The address to listen on, e.g. "127.0.0.1" or "0.0.0.0". */
+  hostname: string;
+  /** 0 picks a free port; read it from the returned server's `addr`. */
+  port: number;
+  /** Usually made by `createPeerHandler`. */
+  handler: (req: Request) => Promise<Response>;
+  /** PEM certificate chain: with `key`, for TLS (h2 by ALPN, or HTTP/1.1). */
+  cert?: string;
+  /** PEM private key of `cert`. */
+  key?: string;
+  /** Aborting it shuts the server down. */
+  signal?: AbortSignal;
+  /** Told the bound address; by default nothing is printed. */
+  onListen?: (addr: Deno.NetAddr) => void;
+}
+
+/**
+ * Serves the peer handler. Without `cert`/`key` it speaks HTTP/1.1 and h2c with prior
+ * knowledge; with them, TLS with h2 or HTTP/1.1 by ALPN. Stop it with `server.shutdown()`
+ * (which sends GOAWAY to h2 clients: see `node_http2_client.ts`).
+ *
+ * @example
+ * ```ts
+ * import { createPeerHandler, servePeer } from "./peer_server.ts";
+ * const handler = createPeerHandler({ clusterSecret: "s3cret", onMessages: () => {} });
+ * const server = servePeer({ hostname: "127.0.0.1", port: 0, handler });
+ * console.log(server.addr.port);
+ * await server.shutdown();
+ * ```
+ */
+export function servePeer(options: ServePeerOptions): Deno.HttpServer<Deno.NetAddr> {
+  const { hostname, port, handler, cert, key, signal } = options;
+  if ((cert === undefined) !== (key === undefined)) {
+    throw new TypeError("servePeer needs both cert and key for TLS, or neither for h2c");
+  }
+  const onListen = options.onListen ?? (() => {});
+  const onError = () => problem(500, "Internal Server Error", "the request could not be handled");
+  if (cert !== undefined && key !== undefined) {
+    return Deno.serve({ hostname, port, cert, key, signal, onListen, onError }, handler);
+  }
+  return Deno.serve({ hostname, port, signal, onListen, onError }, handler);
+}
