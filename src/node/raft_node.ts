@@ -134,6 +134,11 @@ export class RaftNode {
       voters: [...opts.peers.keys()],
     });
     node.#ticker = setInterval(() => node.#tick(), opts.tickMs ?? 10);
+    // A cluster of one need not wait out an election timeout to lead.
+    if (opts.peers.size === 1 && opts.peers.has(opts.id)) {
+      raw.campaign();
+      node.#kick();
+    }
     return node;
   }
 

@@ -1,0 +1,201 @@
+/**
+ * The node's configuration from flags and environment variables, validated into one object;
+ * a mistake becomes one clear sentence (the CLI prints it and exits with code 2).
+ *
+ * @module
+ */
+
+import type { NodeId } from "../raft/types.ts";
+
+/** A configuration mistake, worded for the operator. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/** Everything a node process needs to start. */
+export interface NodeConfig {
+  id: NodeId;
+  dataDir: string;
+  clientHost: string;
+  clientPort: number;
+  peerHost: string;
+  peerPort: number;
+  /** id -> peer URL, this node included. */
+  peers: Map<NodeId, string>;
+  /** id -> client URL, when known (for X-Leader). */
+  clientUrls: Map<NodeId, string>;
+  clusterSecret: string;
+  /** True when no secret was given and the development default is used. */
+  defaultSecret: boolean;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsCa?: string;
+  tickMs: number;
+  electionTicks: number;
+  heartbeatTicks: number;
+  snapshotEntries: number;
+  logFormat?: "json" | "pretty";
+  /** Path of a JSON file of API tokens (see docs/api.md). */
+  tokensFile?: string;
+}
+
+/** The flags, each also readable from EDGERAFT_<NAME> (dashes as underscores). */
+export const FLAGS = [
+  "id",
+  "data-dir",
+  "client-addr",
+  "peer-addr",
+  "peers",
+  "client-urls",
+  "cluster-secret",
+  "tls-cert",
+  "tls-key",
+  "tls-ca",
+  "tick-ms",
+  "election-ticks",
+  "heartbeat-ticks",
+  "snapshot-entries",
+  "log-format",
+  "tokens-file",
+] as const;
+
+/** The development secret used when none is given (the node warns about it). */
+export const DEV_SECRET = "edgeraft-dev-secret";
+
+/**
+ * Parses flags (`--name value` or `--name=value`) over environment variables over defaults.
+ *
+ * @example
+ * ```ts
+ * import { parseNodeConfig } from "./node_config.ts";
+ * const cfg = parseNodeConfig(["--id", "1"], {});
+ * console.log(cfg.clientPort, cfg.peers.get(1)); // 7001 http://127.0.0.1:7101
+ * ```
+ */
+export function parseNodeConfig(
+  args: string[],
+  env: Record<string, string | undefined>,
+): NodeConfig {
+  const given = new Map<string, string>();
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (!arg.startsWith("--")) throw new ConfigError(`unexpected argument "${arg}"`);
+    const eq = arg.indexOf("=");
+    const name = eq > 0 ? arg.slice(2, eq) : arg.slice(2);
+    if (name === "help") throw new ConfigError(usage());
+    if (!(FLAGS as readonly string[]).includes(name)) {
+      throw new ConfigError(
+        `unknown flag --${name} (known: ${FLAGS.map((f) => "--" + f).join(" ")})`,
+      );
+    }
+    const value = eq > 0 ? arg.slice(eq + 1) : args[++i];
+    if (value === undefined) throw new ConfigError(`--${name} needs a value`);
+    given.set(name, value);
+  }
+  const get = (name: (typeof FLAGS)[number]) =>
+    given.get(name) ?? env[`EDGERAFT_${name.toUpperCase().replaceAll("-", "_")}`];
+
+  const id = int("id", get("id") ?? "1", 1, 1_000_000);
+  const [clientHost, clientPort] = addr(
+    "client-addr",
+    get("client-addr") ?? `127.0.0.1:${7000 + id}`,
+  );
+  const [peerHost, peerPort] = addr("peer-addr", get("peer-addr") ?? `127.0.0.1:${7100 + id}`);
+  const peers = idMap("peers", get("peers") ?? `${id}=http://127.0.0.1:${peerPort}`);
+  if (!peers.has(id)) {
+    throw new ConfigError(`--peers must include this node (id ${id}), got ${get("peers")}`);
+  }
+  const clientUrls = get("client-urls") ? idMap("client-urls", get("client-urls")!) : new Map([[
+    id,
+    `http://${clientHost === "0.0.0.0" ? "127.0.0.1" : clientHost}:${clientPort}`,
+  ]]);
+  const secret = get("cluster-secret");
+  const tlsCert = get("tls-cert");
+  const tlsKey = get("tls-key");
+  if ((tlsCert === undefined) !== (tlsKey === undefined)) {
+    throw new ConfigError("--tls-cert and --tls-key go together: give both or neither");
+  }
+  const tickMs = int("tick-ms", get("tick-ms") ?? "10", 1, 10_000);
+  const electionTicks = int("election-ticks", get("election-ticks") ?? "15", 2, 100_000);
+  const heartbeatTicks = int("heartbeat-ticks", get("heartbeat-ticks") ?? "5", 1, 100_000);
+  if (heartbeatTicks >= electionTicks) {
+    throw new ConfigError("--heartbeat-ticks must be smaller than --election-ticks");
+  }
+  const logFormat = get("log-format");
+  if (logFormat !== undefined && logFormat !== "json" && logFormat !== "pretty") {
+    throw new ConfigError(`--log-format must be json or pretty, got "${logFormat}"`);
+  }
+  return {
+    id,
+    dataDir: get("data-dir") ?? "./data",
+    clientHost,
+    clientPort,
+    peerHost,
+    peerPort,
+    peers,
+    clientUrls,
+    clusterSecret: secret ?? DEV_SECRET,
+    defaultSecret: secret === undefined,
+    tlsCert,
+    tlsKey,
+    tlsCa: get("tls-ca"),
+    tickMs,
+    electionTicks,
+    heartbeatTicks,
+    snapshotEntries: int("snapshot-entries", get("snapshot-entries") ?? "10000", 2, 1e9),
+    logFormat,
+    tokensFile: get("tokens-file"),
+  };
+}
+
+function int(name: string, text: string, min: number, max: number): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
+    throw new ConfigError(`--${name} must be a whole number from ${min} to ${max}, got "${text}"`);
+  }
+  return n;
+}
+
+function addr(name: string, text: string): [string, number] {
+  const i = text.lastIndexOf(":");
+  if (i <= 0) throw new ConfigError(`--${name} must look like host:port, got "${text}"`);
+  return [text.slice(0, i).replace(/^\[|\]$/g, ""), int(name, text.slice(i + 1), 0, 65535)];
+}
+
+function idMap(name: string, text: string): Map<NodeId, string> {
+  const map = new Map<NodeId, string>();
+  for (const part of text.split(",").map((s) => s.trim()).filter(Boolean)) {
+    const eq = part.indexOf("=");
+    if (eq <= 0) throw new ConfigError(`--${name} must be a list of id=url, got "${part}"`);
+    const id = int(name, part.slice(0, eq), 1, 1_000_000);
+    const url = part.slice(eq + 1);
+    try {
+      const u = new URL(url);
+      if (u.protocol !== "http:" && u.protocol !== "https:") throw new Error();
+    } catch {
+      throw new ConfigError(`--${name}: "${url}" is not an http(s) URL`);
+    }
+    if (map.has(id)) throw new ConfigError(`--${name} names node ${id} twice`);
+    map.set(id, url.replace(/\/$/, ""));
+  }
+  if (map.size === 0) throw new ConfigError(`--${name} is empty`);
+  return map;
+}
+
+/** The help text. */
+export function usage(): string {
+  return [
+    "usage: deno task start [flags]   (each flag also as EDGERAFT_<FLAG>, e.g. EDGERAFT_DATA_DIR)",
+    "  --id N                 this node's id (default 1)",
+    "  --data-dir DIR         where the Raft log lives (default ./data)",
+    "  --client-addr H:P      client HTTP API (default 127.0.0.1:700<id>)",
+    "  --peer-addr H:P        peer HTTP/2 port (default 127.0.0.1:710<id>)",
+    "  --peers LIST           id=url of every node's peer port, e.g. 1=http://127.0.0.1:7101,...",
+    "  --client-urls LIST     id=url of every node's client port (names the leader in X-Leader)",
+    "  --cluster-secret S     shared secret of the peer port",
+    "  --tls-cert F --tls-key F [--tls-ca F]   h2 over TLS between peers",
+    "  --tick-ms N --election-ticks N --heartbeat-ticks N   timing (10 ms, 15, 5)",
+    "  --snapshot-entries N   compact the log after N applied entries (10000)",
+    "  --log-format json|pretty   --tokens-file F (API tokens, see docs/api.md)",
+  ].join("\n");
+}
