@@ -1,0 +1,83 @@
+/**
+ * What the API needs from a node: exactly the members it uses, so that the real `RaftNode`
+ * satisfies it structurally and tests can pass an in-memory fake.
+ *
+ * @module
+ */
+
+import type { Submission } from "../node/raft_node.ts";
+import type { NodeId } from "../raft/types.ts";
+import type { KeyValue, ListOptions, ListPage } from "../state/config_store.ts";
+import type { LockInfo } from "../state/lock_table.ts";
+import type { ApplyOutcome } from "../state/results.ts";
+import type { WatchAnswer } from "../state/watch_history.ts";
+
+/**
+ * The reads the API makes on the state machine.
+ *
+ * @example
+ * ```ts
+ * import type { StateView } from "./api_node.ts";
+ * import { StateMachine } from "../state/state_machine.ts";
+ * const view: StateView = new StateMachine();
+ * ```
+ */
+export interface StateView {
+  readonly revision: number;
+  readonly appliedIndex: number;
+  readonly now: number;
+  get(key: string): KeyValue | undefined;
+  list(options?: ListOptions): ListPage;
+  eventsSince(prefix: string, fromRevision: number, limit?: number): WatchAnswer;
+  lockInfo(name: string): LockInfo;
+}
+
+/**
+ * The part of the Raft status that `/v1/cluster`, `/readyz` and `/metrics` show.
+ *
+ * @example
+ * ```ts
+ * import type { NodeStatusView } from "./api_node.ts";
+ * const s: NodeStatusView = {
+ *   term: 2, commit: 9, applied: 9, leader: 1, role: "leader",
+ *   conf: { voters: [1], learners: [] }, progress: new Map([[1, { match: 9 }]]),
+ * };
+ * ```
+ */
+export interface NodeStatusView {
+  term: number;
+  commit: number;
+  applied: number;
+  leader: NodeId;
+  role: string;
+  conf: { voters: NodeId[]; learners: NodeId[] };
+  /** Only on the leader: each member's replication progress. */
+  progress: Map<NodeId, { match: number }>;
+}
+
+/**
+ * A node as the API drives it. `sm` is read anew on every use: a node replaces its state
+ * machine when it installs a snapshot.
+ *
+ * @example
+ * ```ts ignore
+ * import type { ApiNode } from "./api_node.ts";
+ * import type { RaftNode } from "../node/raft_node.ts";
+ * const asApiNode = (node: RaftNode): ApiNode => node;
+ * ```
+ */
+export interface ApiNode {
+  readonly id: NodeId;
+  readonly sm: StateView;
+  /** When this node last heard from a leader (ms since the epoch; 0: never). */
+  readonly lastContact: number;
+  /** Replicates a command; resolves with its outcome once it is applied on this node. */
+  submit(sub: Submission, signal?: AbortSignal): Promise<ApplyOutcome>;
+  /** Resolves when reading `sm` is linearizable (ReadIndex). */
+  linearizableRead(): Promise<void>;
+  /** Calls `listener` with every applied entry's outcome; returns the unsubscribe call. */
+  onApply(listener: (outcome: ApplyOutcome) => void): () => void;
+  status(): NodeStatusView;
+  leaderId(): NodeId;
+  isLeader(): boolean;
+}

@@ -1,0 +1,117 @@
+/**
+ * The HTTP API of a node (DESIGN.md section 7) as a Hono app: mount it with
+ * `Deno.serve({ hostname, port }, app.fetch)`.
+ *
+ * @module
+ */
+
+import { Hono } from "hono";
+import type { Logger } from "../node/logger.ts";
+import type { NodeId } from "../raft/types.ts";
+import type { ApiNode } from "./api_node.ts";
+import type { ApiDeps, ApiEnv } from "./app_env.ts";
+import { type Limits, resolveLimits } from "./limits.ts";
+import { ApiMetrics } from "./metrics.ts";
+import { bearerAuth } from "./middleware/auth/auth.ts";
+import type { TokenConfig } from "./middleware/auth/principal.ts";
+import { bodyLimit } from "./middleware/body_limit/body_limit.ts";
+import { clusterHeaders } from "./middleware/headers/headers.ts";
+import {
+  methodNotAllowed,
+  problemErrorHandler,
+  problemNotFound,
+} from "./middleware/problem_errors/problem_errors.ts";
+import { requestMetrics } from "./middleware/request_metrics/request_metrics.ts";
+import { openApiDocument } from "./openapi.ts";
+import { clusterRoutes } from "./routes/cluster.ts";
+import { configRoutes } from "./routes/config.ts";
+import { healthRoutes } from "./routes/health.ts";
+import { lockRoutes } from "./routes/locks.ts";
+import { watchRoutes } from "./routes/watch.ts";
+import { buildSchemas } from "./schemas.ts";
+import { OpenAPIRegistry } from "./zod.ts";
+
+/**
+ * How to build the API of one node.
+ *
+ * @example
+ * ```ts
+ * import type { ApiOptions } from "./app.ts";
+ * const options: ApiOptions = {
+ *   clusterId: "dev",
+ *   peers: new Map([[1, "http://127.0.0.1:7101"]]),
+ *   clientUrls: new Map([[1, "http://127.0.0.1:7001"]]),
+ * };
+ * ```
+ */
+export interface ApiOptions {
+  clusterId: string;
+  /** Each member's client URL, for `X-Leader` and `/v1/cluster` (else the leader's id). */
+  clientUrls?: Map<NodeId, string>;
+  /** Each member's peer URL, for `/v1/cluster`. */
+  peers: Map<NodeId, string>;
+  /** Bearer tokens; none (the default) leaves the API open. */
+  tokens?: TokenConfig[];
+  /** Overrides of DESIGN.md section 7's limits. */
+  limits?: Partial<Limits>;
+  logger?: Logger;
+  /** Between watch heartbeats (comments). Default 15 s. */
+  watchHeartbeatMs?: number;
+  /** ms since the epoch, for `X-Last-Contact-Ms`. Default `Date.now`. */
+  clock?: () => number;
+}
+
+/**
+ * Builds the API of `node`. Throws a `RangeError` or `TypeError` for bad limits or tokens.
+ *
+ * @example
+ * ```ts ignore
+ * const app = createApp(node, { clusterId: "dev", peers });
+ * Deno.serve({ hostname: "127.0.0.1", port: 7001 }, app.fetch);
+ * ```
+ */
+export function createApp(node: ApiNode, options: ApiOptions): Hono<ApiEnv> {
+  const limits = resolveLimits(options.limits);
+  const tokens = options.tokens ?? [];
+  const deps: ApiDeps = {
+    node,
+    clusterId: options.clusterId,
+    limits,
+    schemas: buildSchemas(limits),
+    metrics: new ApiMetrics(),
+    registry: new OpenAPIRegistry(),
+    clock: options.clock ?? Date.now,
+    open: tokens.length === 0,
+    clientUrls: options.clientUrls ?? new Map(),
+    peers: options.peers,
+    watchHeartbeatMs: options.watchHeartbeatMs ?? 15_000,
+    logger: options.logger,
+  };
+  if (deps.open) {
+    options.logger?.log("warn", "no API tokens configured: the API is open to anyone", {});
+  }
+
+  const app = new Hono<ApiEnv>();
+  app.onError(problemErrorHandler(options.logger));
+  app.notFound(problemNotFound);
+  app.use("*", requestMetrics(deps.metrics));
+  app.use("*", clusterHeaders(node, deps.clientUrls));
+  app.use("*", bearerAuth(tokens));
+  app.use("*", bodyLimit(() => limits.maxBodyBytes));
+
+  configRoutes(app, deps);
+  lockRoutes(app, deps);
+  watchRoutes(app, deps);
+  clusterRoutes(app, deps);
+  healthRoutes(app, deps);
+
+  let document: string | undefined;
+  app.get("/openapi.json", (c) => {
+    document ??= JSON.stringify(openApiDocument(deps.registry));
+    c.header("content-type", "application/json");
+    c.header("cache-control", "public, max-age=300");
+    return c.body(document);
+  });
+  app.all("/openapi.json", methodNotAllowed("GET", "HEAD"));
+  return app;
+}

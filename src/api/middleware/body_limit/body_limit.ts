@@ -1,0 +1,94 @@
+/**
+ * Reads a request's body once, refusing it (413, naming `maxBodyBytes`) as soon as it is
+ * larger than the limit: from `Content-Length` before reading, or while reading a body sent
+ * without one. Handlers get the bytes from the context variable `body`.
+ *
+ * @module
+ */
+
+import type { MiddlewareHandler } from "hono";
+import type { ApiEnv } from "../../app_env.ts";
+import { invalidRequest, limitExceeded } from "../../problem.ts";
+
+/** Methods whose bodies the API reads; others are never read (so never limited). */
+const WITH_BODY = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+
+function tooLarge(maxBytes: number, what: string) {
+  return limitExceeded(
+    "maxBodyBytes",
+    `the request body is ${what}, over the limit maxBodyBytes = ${maxBytes}`,
+    413,
+  );
+}
+
+/**
+ * Reads at most `maxBytes` of a stream; throws the 413 problem beyond that.
+ *
+ * @example
+ * ```ts
+ * import { readBounded } from "./body_limit.ts";
+ * const bytes = await readBounded(new Response("hello").body!, 10); // 5 bytes
+ * ```
+ */
+export async function readBounded(
+  stream: ReadableStream<Uint8Array>,
+  maxBytes: number,
+): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const reader = stream.getReader();
+  try {
+    while (true) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.byteLength;
+      if (total > maxBytes) {
+        await reader.cancel().catch(() => {});
+        throw tooLarge(maxBytes, `more than ${maxBytes} bytes`);
+      }
+      chunks.push(value);
+    }
+  } finally {
+    reader.releaseLock();
+  }
+  const bytes = new Uint8Array(total);
+  let at = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return bytes;
+}
+
+/**
+ * The middleware. `maxBytes` is read per request, so limits may be changed by a test.
+ *
+ * @example
+ * ```ts
+ * import { Hono } from "hono";
+ * import { bodyLimit } from "./body_limit.ts";
+ * import type { ApiEnv } from "../../app_env.ts";
+ * const app = new Hono<ApiEnv>();
+ * app.use("*", bodyLimit(() => 1024 * 1024));
+ * ```
+ */
+export function bodyLimit(maxBytes: () => number): MiddlewareHandler<ApiEnv> {
+  return async (c, next) => {
+    const raw = c.req.raw;
+    if (!WITH_BODY.has(raw.method) || raw.body === null) {
+      c.set("body", undefined);
+      return await next();
+    }
+    const max = maxBytes();
+    const declared = raw.headers.get("content-length");
+    if (declared !== null) {
+      if (!/^[0-9]{1,16}$/.test(declared.trim())) {
+        throw invalidRequest("Content-Length must be a decimal number of bytes");
+      }
+      const length = Number(declared.trim());
+      if (length > max) throw tooLarge(max, `${length} bytes`);
+    }
+    c.set("body", await readBounded(raw.body, max));
+    await next();
+  };
+}

@@ -1,0 +1,105 @@
+/**
+ * Turns every error into an `application/problem+json` answer: problems thrown on purpose,
+ * the node's errors (no leader: 503 with `Retry-After`; unknown outcome: 504), and anything
+ * unexpected (500, logged, without internals in the body).
+ *
+ * @module
+ */
+
+import type { ErrorHandler, NotFoundHandler } from "hono";
+import type { Logger } from "../../../node/logger.ts";
+import { NoLeaderError, ProposalTimeoutError } from "../../../node/raft_node.ts";
+import { ReadTimeoutError } from "../../../node/read_barrier.ts";
+import { ProblemError } from "../../problem.ts";
+
+/** Seconds a client should wait before retrying while no leader is known (an election). */
+const RETRY_AFTER_S = "1";
+
+/**
+ * The problem an error amounts to.
+ *
+ * @example
+ * ```ts
+ * import { problemFor } from "./problem_errors.ts";
+ * import { NoLeaderError } from "../../../node/raft_node.ts";
+ * problemFor(new NoLeaderError("no leader is known")).status; // 503
+ * ```
+ */
+export function problemFor(error: unknown): ProblemError {
+  if (error instanceof ProblemError) return error;
+  const retry = { "retry-after": RETRY_AFTER_S };
+  if (error instanceof NoLeaderError) {
+    return new ProblemError(503, "no-leader", error.message, {}, retry);
+  }
+  if (error instanceof ReadTimeoutError) {
+    return new ProblemError(
+      503,
+      "no-leader",
+      `linearizable read failed: ${error.message}`,
+      {},
+      retry,
+    );
+  }
+  if (error instanceof ProposalTimeoutError) {
+    return new ProblemError(504, "timeout", error.message);
+  }
+  return new ProblemError(500, "internal", "an unexpected error occurred; it has been logged");
+}
+
+/**
+ * The app's error handler (`app.onError`).
+ *
+ * @example
+ * ```ts
+ * import { Hono } from "hono";
+ * import { problemErrorHandler } from "./problem_errors.ts";
+ * const app = new Hono();
+ * app.onError(problemErrorHandler());
+ * ```
+ */
+export function problemErrorHandler(logger?: Logger): ErrorHandler {
+  return (error, c) => {
+    const problem = problemFor(error);
+    if (problem.status >= 500 && problem.kind === "internal") {
+      logger?.log("error", "api request failed", {
+        method: c.req.method,
+        path: c.req.path,
+        error: String(error),
+        stack: error instanceof Error ? error.stack : undefined,
+      });
+    }
+    return problem.toResponse();
+  };
+}
+
+/**
+ * The app's not-found handler (`app.notFound`).
+ *
+ * @example
+ * ```ts
+ * import { Hono } from "hono";
+ * import { problemNotFound } from "./problem_errors.ts";
+ * const app = new Hono();
+ * app.notFound(problemNotFound);
+ * ```
+ */
+export const problemNotFound: NotFoundHandler = (c) =>
+  new ProblemError(404, "not-found", `no route for ${c.req.method} ${c.req.path}`).toResponse();
+
+/**
+ * A handler for a known path called with a method it does not take: 405 with `Allow`.
+ *
+ * @example
+ * ```ts
+ * import { Hono } from "hono";
+ * import { methodNotAllowed } from "./problem_errors.ts";
+ * const app = new Hono();
+ * app.all("/healthz", methodNotAllowed("GET"));
+ * ```
+ */
+export function methodNotAllowed(...allowed: string[]): () => Response {
+  const allow = allowed.join(", ");
+  return () =>
+    new ProblemError(405, "method-not-allowed", `this path takes ${allow}`, {}, { allow })
+      .toResponse();
+}

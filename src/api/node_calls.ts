@@ -1,0 +1,167 @@
+/**
+ * The API's calls into the node: writes through the log (with exactly-once fields and
+ * latency metrics), reads at the requested consistency, and the mapping of the state
+ * machine's refusals to problems.
+ *
+ * @module
+ */
+
+import type { Context } from "hono";
+import type { Command } from "../state/commands.ts";
+import type { ApplyOutcome, CommandResult, Failure } from "../state/results.ts";
+import type { ApiDeps, ApiEnv } from "./app_env.ts";
+import { invalidRequest, ProblemError, type ProblemKind } from "./problem.ts";
+import { sessionOf } from "./request_parts.ts";
+
+/**
+ * Proposes `cmd` with the request's exactly-once headers; resolves with its outcome once it is
+ * applied on this node. A command the node refuses to encode is a 400 problem; the node's own
+ * errors (no leader, timeout) go on to the error handler.
+ *
+ * @example
+ * ```ts ignore
+ * const outcome = await submitCommand(deps, c, { op: "delete", key });
+ * ```
+ */
+export async function submitCommand(
+  deps: ApiDeps,
+  c: Context<ApiEnv>,
+  cmd: Command,
+  options: { session?: boolean; signal?: AbortSignal } = {},
+): Promise<ApplyOutcome> {
+  const session = options.session === false ? {} : sessionOf(c, deps.schemas);
+  const started = performance.now();
+  let outcome: ApplyOutcome;
+  try {
+    outcome = await deps.node.submit({ cmd, ...session }, options.signal);
+  } catch (error) {
+    // The node validates the envelope before proposing it: whatever slipped past the
+    // schemas is still the client's mistake, and nothing was proposed.
+    if (error instanceof TypeError) throw invalidRequest(error.message);
+    throw error;
+  }
+  deps.metrics.observeProposal(performance.now() - started);
+  for (const [name, value] of Object.entries(outcomeHeaders(outcome))) c.header(name, value);
+  return outcome;
+}
+
+/**
+ * Waits until reading the node's state is linearizable, unless the client asked for a stale
+ * read; for a stale read, says how stale in `X-Last-Contact-Ms` (-1: never heard from a
+ * leader). Returns whether the read is stale.
+ *
+ * @example
+ * ```ts ignore
+ * const stale = await readAt(deps, c, query.consistency);
+ * ```
+ */
+export async function readAt(
+  deps: ApiDeps,
+  c: Context<ApiEnv>,
+  consistency: "linearizable" | "stale" | undefined,
+): Promise<boolean> {
+  if (consistency === "stale") {
+    const { node } = deps;
+    const since = node.isLeader()
+      ? 0
+      : node.lastContact === 0
+      ? -1
+      : Math.max(0, deps.clock() - node.lastContact);
+    c.header("x-last-contact-ms", String(since));
+    return true;
+  }
+  await deps.node.linearizableRead();
+  return false;
+}
+
+/**
+ * The headers that say which revision an outcome reflects and whether it was a replay.
+ *
+ * @example
+ * ```ts
+ * import { outcomeHeaders } from "./node_calls.ts";
+ * outcomeHeaders({ index: 3, result: { ok: true }, events: [], revision: 2, duplicate: true });
+ * // { "x-revision": "2", "idempotent-replayed": "true" }
+ * ```
+ */
+export function outcomeHeaders(outcome: ApplyOutcome): Record<string, string> {
+  const headers: Record<string, string> = { "x-revision": String(outcome.revision) };
+  if (outcome.duplicate) headers["idempotent-replayed"] = "true";
+  return headers;
+}
+
+/**
+ * The result of a command that must have succeeded, or the problem its failure amounts to
+ * (carrying the outcome's headers: a replayed refusal says it is one).
+ *
+ * @example
+ * ```ts ignore
+ * const result = succeeded<PutResult>(outcome);
+ * ```
+ */
+export function succeeded<R extends CommandResult>(outcome: ApplyOutcome): Exclude<R, Failure> {
+  const result = outcome.result;
+  if (result.ok) return result as Exclude<R, Failure>;
+  throw problemOfFailure(result, outcomeHeaders(outcome));
+}
+
+/**
+ * The problem a state machine refusal amounts to.
+ *
+ * @example
+ * ```ts
+ * import { problemOfFailure } from "./node_calls.ts";
+ * problemOfFailure({ ok: false, reason: "not_found", key: "k" }).status; // 404
+ * ```
+ */
+export function problemOfFailure(
+  failure: Failure,
+  headers: Record<string, string> = {},
+): ProblemError {
+  const problem = (
+    status: number,
+    kind: ProblemKind,
+    detail: string,
+    extensions: Record<string, unknown> = {},
+  ) => new ProblemError(status, kind, detail, extensions, headers);
+  switch (failure.reason) {
+    case "revision_mismatch":
+      return problem(
+        412,
+        "precondition-failed",
+        `the key ${failure.key} is at revision ${failure.current?.revision ?? 0} (0: absent)`,
+        { currentRevision: failure.current?.revision ?? 0 },
+      );
+    case "exists":
+      return problem(
+        412,
+        "precondition-failed",
+        `the key ${failure.key} exists (If-None-Match: *)`,
+        { currentRevision: failure.current.revision },
+      );
+    case "not_found":
+      return problem(404, "not-found", `the key ${failure.key} has no value`);
+    case "held":
+      return problem(409, "lock-held", `the lock ${failure.name} is held`, {
+        holder: failure.holder,
+        expiresAt: failure.expiresAt,
+      });
+    case "not_holder":
+      return problem(
+        409,
+        "not-holder",
+        `the token does not hold the lock ${failure.name} (released, expired or never granted)`,
+      );
+    case "not_waiting":
+      return problem(409, "not-holder", `no such waiter on the lock ${failure.name}`);
+    case "stale_sequence":
+      return problem(
+        409,
+        "stale-sequence",
+        `X-Client-Seq ${failure.seq} is below the client's last sequence ${failure.lastSeq}`,
+        { lastSeq: failure.lastSeq },
+      );
+    case "bad_command":
+      return problem(400, "invalid-request", failure.detail);
+  }
+}

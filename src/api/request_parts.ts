@@ -1,0 +1,207 @@
+/**
+ * Reading the parts of a request the routes need, each decoded exactly once and validated
+ * with the schemas: path segments (keys may hold `/`), the JSON body, conditional headers
+ * and the exactly-once headers.
+ *
+ * @module
+ */
+
+import type { Context } from "hono";
+import type { ApiEnv } from "./app_env.ts";
+import { invalidRequest, ProblemError } from "./problem.ts";
+import { parseWith, type Schemas } from "./schemas.ts";
+
+/**
+ * The raw (still percent-encoded) path of a request. Hono's own path is already partly
+ * decoded, and decoding twice would turn a key's `%2541` into `A`.
+ *
+ * @example
+ * ```ts
+ * import { rawPath } from "./request_parts.ts";
+ * rawPath("http://h/v1/config/a%2Fb?x=1"); // "/v1/config/a%2Fb"
+ * ```
+ */
+export function rawPath(url: string): string {
+  return new URL(url).pathname;
+}
+
+/**
+ * Percent-decodes a path segment; a bad escape or invalid UTF-8 is a 400 problem.
+ *
+ * @example
+ * ```ts
+ * import { decodeSegment } from "./request_parts.ts";
+ * decodeSegment("app%2Fflags", "key"); // "app/flags"
+ * ```
+ */
+export function decodeSegment(segment: string, what: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw invalidRequest(`${what} is not valid percent-encoded UTF-8`);
+  }
+}
+
+/**
+ * The config key of a `/v1/config/{key}` request: everything after the prefix, decoded once.
+ *
+ * @example
+ * ```ts ignore
+ * const key = configKey(c, schemas);
+ * ```
+ */
+export function configKey(c: Context<ApiEnv>, schemas: Schemas): string {
+  const path = rawPath(c.req.url);
+  const tail = path.slice("/v1/config/".length);
+  return parseWith(schemas.key, decodeSegment(tail, "the key"), "key");
+}
+
+/**
+ * The lock name of a `/v1/locks/{name}[/action]` request.
+ *
+ * @example
+ * ```ts ignore
+ * const name = lockName(c, schemas);
+ * ```
+ */
+export function lockName(c: Context<ApiEnv>, schemas: Schemas): string {
+  const segment = rawPath(c.req.url).split("/")[3] ?? "";
+  return parseWith(schemas.lockName, decodeSegment(segment, "the lock name"), "name");
+}
+
+const JSON_TYPE = /^application\/([a-z0-9.+-]+\+)?json\s*(;.*)?$/is;
+
+/**
+ * The request body parsed as JSON (`undefined` when there is none). A body must be declared
+ * `application/json` (415 otherwise), be UTF-8 and parse (400 otherwise).
+ *
+ * @example
+ * ```ts ignore
+ * const value = parseWith(schemas.value, jsonBody(c), "body");
+ * ```
+ */
+export function jsonBody(c: Context<ApiEnv>): unknown {
+  const bytes = c.get("body");
+  if (bytes === undefined || bytes.byteLength === 0) return undefined;
+  const type = c.req.header("content-type") ?? "";
+  if (!JSON_TYPE.test(type)) {
+    throw new ProblemError(
+      415,
+      "unsupported-media-type",
+      `the body must be sent as application/json, not ${JSON.stringify(type.slice(0, 100))}`,
+    );
+  }
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
+  } catch {
+    throw invalidRequest("the body is not valid UTF-8");
+  }
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw invalidRequest(`the body is not valid JSON: ${(error as Error).message.slice(0, 200)}`);
+  }
+}
+
+/** An entity tag as the API makes them: a revision in double quotes. */
+const STRONG_TAG = /^"(0|[1-9][0-9]{0,15})"$/;
+
+/**
+ * What `If-Match` asks of a write: the key's current revision (0: absent), or nothing.
+ *
+ * @example
+ * ```ts
+ * import { ifMatchRevision } from "./request_parts.ts";
+ * ifMatchRevision('"7"'); // 7
+ * ```
+ */
+export function ifMatchRevision(header: string | undefined): number | undefined {
+  if (header === undefined) return undefined;
+  const match = STRONG_TAG.exec(header.trim());
+  if (match === null || !Number.isSafeInteger(Number(match[1]))) {
+    throw invalidRequest(
+      'If-Match must be one entity tag "<revision>" (as ETag gives it); lists, * and weak tags ' +
+        "are not supported",
+    );
+  }
+  return Number(match[1]);
+}
+
+/**
+ * Whether a PUT is create-only: `If-None-Match: *`. Any other value is a 400 problem.
+ *
+ * @example
+ * ```ts
+ * import { ifNoneMatchStar } from "./request_parts.ts";
+ * ifNoneMatchStar("*"); // true
+ * ```
+ */
+export function ifNoneMatchStar(header: string | undefined): boolean {
+  if (header === undefined) return false;
+  if (header.trim() === "*") return true;
+  throw invalidRequest("a write takes only If-None-Match: * (create only)");
+}
+
+/**
+ * Whether a GET's `If-None-Match` matches the representation tagged `etag` (weak comparison,
+ * RFC 9110 section 13.1.2). A malformed header never matches.
+ *
+ * @example
+ * ```ts
+ * import { noneMatch } from "./request_parts.ts";
+ * noneMatch('W/"5", "6"', '"6"'); // true: answer 304
+ * ```
+ */
+export function noneMatch(header: string | undefined, etag: string): boolean {
+  if (header === undefined) return false;
+  if (header.trim() === "*") return true;
+  return header.split(",").some((tag) => tag.trim().replace(/^W\//, "") === etag);
+}
+
+/**
+ * The exactly-once fields of a write: `X-Client-Id` with `X-Client-Seq`, and
+ * `Idempotency-Key`.
+ *
+ * @example
+ * ```ts ignore
+ * const session = sessionOf(c, schemas); // { clientId: "c1", seq: 4 }
+ * ```
+ */
+export function sessionOf(
+  c: Context<ApiEnv>,
+  schemas: Schemas,
+): { clientId?: string; seq?: number; idempotencyKey?: string } {
+  const clientId = c.req.header("x-client-id");
+  const seq = c.req.header("x-client-seq");
+  const key = c.req.header("idempotency-key");
+  if ((clientId === undefined) !== (seq === undefined)) {
+    throw invalidRequest("X-Client-Id and X-Client-Seq go together");
+  }
+  const session: { clientId?: string; seq?: number; idempotencyKey?: string } = {};
+  if (clientId !== undefined && seq !== undefined) {
+    session.clientId = parseWith(schemas.clientId, clientId, "X-Client-Id");
+    session.seq = parseWith(schemas.clientSeq, seq, "X-Client-Seq");
+  }
+  if (key !== undefined) {
+    session.idempotencyKey = parseWith(schemas.idempotencyKey, key, "Idempotency-Key");
+  }
+  return session;
+}
+
+/**
+ * The validated query parameters of a request.
+ *
+ * @example
+ * ```ts ignore
+ * const { prefix, limit } = queryOf(c, schemas.listQuery);
+ * ```
+ */
+export function queryOf<
+  S extends Schemas["listQuery"] | Schemas["watchQuery"] | Schemas["readQuery"],
+>(
+  c: Context<ApiEnv>,
+  schema: S,
+): ReturnType<S["parse"]> {
+  return parseWith(schema, c.req.query(), "query") as ReturnType<S["parse"]>;
+}

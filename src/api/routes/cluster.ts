@@ -1,0 +1,67 @@
+/**
+ * `GET /v1/cluster`: the cluster as this node sees it. Any valid token may read it.
+ *
+ * @module
+ */
+
+import type { Hono } from "hono";
+import type { ApiDeps, ApiEnv } from "../app_env.ts";
+import { authorize } from "../middleware/auth/auth.ts";
+import { methodNotAllowed } from "../middleware/problem_errors/problem_errors.ts";
+import { describeRoute, jsonResponse } from "../openapi.ts";
+import { ClusterSchema } from "../response_schemas.ts";
+
+/**
+ * The `/v1/cluster` body. Roles are "unknown" while no leader is known; match indexes are
+ * known only on the leader.
+ *
+ * @example
+ * ```ts ignore
+ * const body = clusterView(deps);
+ * ```
+ */
+export function clusterView(deps: ApiDeps) {
+  const { node } = deps;
+  const status = node.status();
+  const leader = node.leaderId();
+  const ids = new Set([...status.conf.voters, ...status.conf.learners, ...deps.peers.keys()]);
+  const members = [...ids].sort((a, b) => a - b).map((id) => ({
+    id,
+    url: deps.clientUrls.get(id) ?? null,
+    peerUrl: deps.peers.get(id) ?? null,
+    role: leader === 0 ? "unknown" : id === leader ? "leader" : "follower",
+    matchIndex: node.isLeader() ? status.progress.get(id)?.match ?? null : null,
+  }));
+  return {
+    clusterId: deps.clusterId,
+    nodeId: node.id,
+    leaderId: leader === 0 ? null : leader,
+    term: status.term,
+    commitIndex: status.commit,
+    appliedIndex: node.sm.appliedIndex,
+    members,
+  };
+}
+
+/**
+ * Mounts the route and describes it in the registry.
+ *
+ * @example
+ * ```ts ignore
+ * clusterRoutes(app, deps);
+ * ```
+ */
+export function clusterRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
+  app.get("/v1/cluster", (c) => {
+    authorize(c, { scopes: [] });
+    c.header("cache-control", "no-store");
+    return c.json(clusterView(deps));
+  });
+  app.all("/v1/cluster", methodNotAllowed("GET", "HEAD"));
+  describeRoute(deps.registry, {
+    method: "get",
+    path: "/v1/cluster",
+    summary: "Members, roles, term and indexes as this node sees them",
+    responses: { 200: jsonResponse("The cluster", ClusterSchema) },
+  }, { auth: !deps.open });
+}

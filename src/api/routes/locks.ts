@@ -1,0 +1,141 @@
+/**
+ * Locks: `POST /v1/locks/{name}/acquire|renew|release` and `GET /v1/locks/{name}`
+ * (DESIGN.md section 7). Every grant carries its fencing token.
+ *
+ * @module
+ */
+
+import type { Hono } from "hono";
+import type { ReleaseResult, RenewResult } from "../../state/results.ts";
+import type { ApiDeps, ApiEnv } from "../app_env.ts";
+import { authorize } from "../middleware/auth/auth.ts";
+import { methodNotAllowed } from "../middleware/problem_errors/problem_errors.ts";
+import { acquireLock } from "../lock_wait.ts";
+import { readAt, submitCommand, succeeded } from "../node_calls.ts";
+import { describeRoute, jsonResponse, problemResponses } from "../openapi.ts";
+import { jsonBody, lockName, queryOf } from "../request_parts.ts";
+import {
+  LockGrantSchema,
+  LockHeldSchema,
+  LockInfoSchema,
+  ReleaseResultSchema,
+  RenewResultSchema,
+} from "../response_schemas.ts";
+import { parseWith } from "../schemas.ts";
+import { z } from "../zod.ts";
+
+/**
+ * Mounts the lock routes and describes them in the registry.
+ *
+ * @example
+ * ```ts ignore
+ * lockRoutes(app, deps);
+ * ```
+ */
+export function lockRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
+  const { node, schemas } = deps;
+
+  app.post("/v1/locks/:name/acquire", async (c) => {
+    const name = lockName(c, schemas);
+    authorize(c, { scopes: ["lock"], lock: name });
+    const body = parseWith(schemas.acquireBody, jsonBody(c), "body");
+    const grant = await acquireLock(deps, c, {
+      op: "acquire",
+      name,
+      owner: body.owner ?? "",
+      ttlMs: body.ttlMs,
+      waitMs: body.waitMs ?? 0,
+    });
+    return c.json(grant);
+  });
+
+  app.post("/v1/locks/:name/renew", async (c) => {
+    const name = lockName(c, schemas);
+    authorize(c, { scopes: ["lock"], lock: name });
+    const { token } = parseWith(schemas.tokenBody, jsonBody(c), "body");
+    const outcome = await submitCommand(deps, c, { op: "renew", name, token });
+    const { expiresAt } = succeeded<RenewResult>(outcome);
+    return c.json({ name, token, expiresAt });
+  });
+
+  app.post("/v1/locks/:name/release", async (c) => {
+    const name = lockName(c, schemas);
+    authorize(c, { scopes: ["lock"], lock: name });
+    const { token } = parseWith(schemas.tokenBody, jsonBody(c), "body");
+    const outcome = await submitCommand(deps, c, { op: "release", name, token });
+    succeeded<ReleaseResult>(outcome);
+    return c.json({ name, token });
+  });
+  app.all("/v1/locks/:name/:action{acquire|renew|release}", methodNotAllowed("POST"));
+
+  app.get("/v1/locks/:name", async (c) => {
+    const name = lockName(c, schemas);
+    authorize(c, { scopes: ["read", "lock"], lock: name });
+    const query = queryOf(c, schemas.readQuery);
+    await readAt(deps, c, query.consistency);
+    const sm = node.sm;
+    const { holder, waiters } = sm.lockInfo(name);
+    c.header("x-revision", String(sm.revision));
+    c.header("cache-control", "no-store");
+    return c.json({
+      name,
+      holder: holder && { token: holder.token, owner: holder.owner, expiresAt: holder.expiresAt },
+      waiters: waiters.map(({ waiterId, owner, deadline }) => ({ waiterId, owner, deadline })),
+    });
+  });
+  app.all("/v1/locks/:name", methodNotAllowed("GET", "HEAD"));
+
+  describe(deps);
+}
+
+function describe({ registry, schemas, open }: ApiDeps): void {
+  const auth = { auth: !open };
+  const params = z.object({ name: schemas.lockName });
+  const sessionHeaders = z.object({
+    "X-Client-Id": schemas.clientId.optional(),
+    "X-Client-Seq": z.string().optional().openapi({ description: "With X-Client-Id." }),
+    "Idempotency-Key": schemas.idempotencyKey.optional(),
+  });
+  const body = (schema: z.ZodType) => ({
+    required: true,
+    content: { "application/json": { schema } },
+  });
+  describeRoute(registry, {
+    method: "post",
+    path: "/v1/locks/{name}/acquire",
+    summary: "Take a lock (try-lock, or wait in line up to waitMs as a long poll)",
+    request: { params, headers: sessionHeaders, body: body(schemas.acquireBody) },
+    responses: {
+      200: jsonResponse("Granted; `token` is the fencing token", LockGrantSchema),
+      ...problemResponses({ 409: "The lock is held (or stayed held for waitMs)" }, LockHeldSchema),
+      ...problemResponses({ 504: "The wait did not end in time and was withdrawn" }),
+    },
+  }, auth);
+  describeRoute(registry, {
+    method: "post",
+    path: "/v1/locks/{name}/renew",
+    summary: "Extend the lease of the holder with this token",
+    request: { params, headers: sessionHeaders, body: body(schemas.tokenBody) },
+    responses: {
+      200: jsonResponse("Renewed", RenewResultSchema),
+      ...problemResponses({ 409: "The token no longer holds the lock" }),
+    },
+  }, auth);
+  describeRoute(registry, {
+    method: "post",
+    path: "/v1/locks/{name}/release",
+    summary: "Release the lock held with this token",
+    request: { params, headers: sessionHeaders, body: body(schemas.tokenBody) },
+    responses: {
+      200: jsonResponse("Released", ReleaseResultSchema),
+      ...problemResponses({ 409: "The token no longer holds the lock" }),
+    },
+  }, auth);
+  describeRoute(registry, {
+    method: "get",
+    path: "/v1/locks/{name}",
+    summary: "A lock's holder and waiters",
+    request: { params, query: schemas.readQuery },
+    responses: { 200: jsonResponse("The lock", LockInfoSchema) },
+  }, auth);
+}

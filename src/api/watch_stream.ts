@@ -1,0 +1,139 @@
+/**
+ * A watch as a Server-Sent Events stream: the changes under a prefix from a revision on, first
+ * from the state machine's history (catch-up), then live as entries are applied, without gaps
+ * or duplicates.
+ *
+ * One cursor does both: after every applied entry, the stream asks the history for the changes
+ * after the last revision it has covered. So the live phase cannot skip a change (even when a
+ * snapshot replaces the state machine and revisions jump) and cannot repeat one.
+ *
+ * Events: `id:` is the revision (so `Last-Event-ID` resumes), `event:` is `put` or `delete`,
+ * `data:` the change as JSON. When the history no longer reaches back to the requested
+ * revision the stream sends `event: compacted` with the compacted revision and closes: the
+ * client must re-read and watch from the current revision. Comments keep idle connections
+ * open. A client that reads too slowly is disconnected (it may resume with `Last-Event-ID`).
+ *
+ * @module
+ */
+
+import type { ApiNode } from "./api_node.ts";
+import type { ChangeEvent } from "../state/results.ts";
+
+/** Bytes a slow client may leave unread before it is disconnected. */
+const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+
+/**
+ * What to watch.
+ *
+ * @example
+ * ```ts
+ * import type { WatchSpec } from "./watch_stream.ts";
+ * const spec: WatchSpec = { prefix: "app/", fromRevision: 10, heartbeatMs: 15_000 };
+ * ```
+ */
+export interface WatchSpec {
+  prefix: string;
+  /** The first revision to send. */
+  fromRevision: number;
+  heartbeatMs: number;
+  /** Called once when the stream ends, however it ends. */
+  onClose?: () => void;
+  /** The request's signal: the stream ends when the client goes away. */
+  signal?: AbortSignal;
+}
+
+/**
+ * One SSE event's text.
+ *
+ * @example
+ * ```ts
+ * import { sseEvent } from "./watch_stream.ts";
+ * sseEvent("delete", { key: "a", revision: 3 }, 3); // "id: 3\nevent: delete\ndata: {...}\n\n"
+ * ```
+ */
+export function sseEvent(event: string, data: unknown, id?: number): string {
+  // JSON.stringify escapes line breaks, so the data is always one `data:` line.
+  return `${id === undefined ? "" : `id: ${id}\n`}event: ${event}\ndata: ${
+    JSON.stringify(data)
+  }\n\n`;
+}
+
+function changeData(change: ChangeEvent): unknown {
+  if (change.type === "delete") return { key: change.key, revision: change.revision };
+  const { key, value, revision, createRevision, version } = change;
+  return { key, value, revision, createRevision, version };
+}
+
+/**
+ * The stream of a watch. It starts with a comment naming the first revision, so that the
+ * response's headers go out at once.
+ *
+ * @example
+ * ```ts ignore
+ * return new Response(watchStream(node, { prefix: "", fromRevision: 1, heartbeatMs: 15_000 }), {
+ *   headers: { "content-type": "text/event-stream" },
+ * });
+ * ```
+ */
+export function watchStream(node: ApiNode, spec: WatchSpec): ReadableStream<Uint8Array> {
+  const encoder = new TextEncoder();
+  let cursor = spec.fromRevision - 1;
+  let closed = false;
+  let unsubscribe = () => {};
+  let heartbeat: ReturnType<typeof setInterval> | undefined;
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
+
+  const onAbort = () => {
+    if (closed) return;
+    finish();
+    controller.close();
+  };
+  const finish = () => {
+    if (closed) return;
+    closed = true;
+    unsubscribe();
+    clearInterval(heartbeat);
+    spec.signal?.removeEventListener("abort", onAbort);
+    spec.onClose?.();
+  };
+  const send = (text: string) => {
+    if (closed) return;
+    if ((controller.desiredSize ?? 0) < -MAX_BUFFERED_BYTES) {
+      finish();
+      controller.error(new Error("the watcher reads too slowly"));
+      return;
+    }
+    controller.enqueue(encoder.encode(text));
+  };
+  const catchUp = () => {
+    const sm = node.sm;
+    if (closed || sm.revision <= cursor) return;
+    const answer = sm.eventsSince(spec.prefix, cursor + 1);
+    if (answer.compacted) {
+      const { compactedRevision } = answer;
+      send(sseEvent("compacted", { compactedRevision, fromRevision: cursor + 1 }));
+      finish();
+      controller.close();
+      return;
+    }
+    for (const change of answer.events) {
+      send(sseEvent(change.type, changeData(change), change.revision));
+    }
+    cursor = sm.revision;
+  };
+
+  return new ReadableStream<Uint8Array>({
+    start(c) {
+      controller = c;
+      send(`: watching ${JSON.stringify(spec.prefix)} from revision ${spec.fromRevision}\n\n`);
+      unsubscribe = node.onApply(catchUp);
+      heartbeat = setInterval(() => send(": heartbeat\n\n"), spec.heartbeatMs);
+      spec.signal?.addEventListener("abort", onAbort, { once: true });
+      catchUp();
+      if (spec.signal?.aborted) onAbort();
+    },
+    cancel() {
+      finish();
+    },
+  }, new ByteLengthQueuingStrategy({ highWaterMark: 64 * 1024 }));
+}
