@@ -28,7 +28,7 @@ export interface ClusterOptions {
   args?: string[];
 }
 
-async function freePort(): Promise<number> {
+function freePort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (l.addr as Deno.NetAddr).port;
   l.close();
@@ -68,8 +68,8 @@ export class TestCluster {
     for (let id = 1; id <= n; id++) {
       c.members.set(id, {
         id,
-        clientPort: await freePort(),
-        peerPort: await freePort(),
+        clientPort: freePort(),
+        peerPort: freePort(),
         dataDir: `${c.#root}/n${id}`,
         output: [],
       });
