@@ -66,6 +66,7 @@ async function main(): Promise<void> {
         new Http2Transport({
           nodeId: cfg.id,
           clusterSecret: cfg.clusterSecret,
+          client: cfg.peerProtocol === "h2" ? "node-http2" : "fetch-http1",
           events,
           ca: tls.ca,
           listen: { hostname: cfg.peerHost, port: cfg.peerPort, cert: tls.cert, key: tls.key },

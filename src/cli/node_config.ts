@@ -37,6 +37,8 @@ export interface NodeConfig {
   logFormat?: "json" | "pretty";
   /** Path of a JSON file of API tokens (see docs/api.md). */
   tokensFile?: string;
+  /** The peer client: HTTP/1.1 keep-alive (default) or HTTP/2 (see README, "Choices"). */
+  peerProtocol: "http1" | "h2";
 }
 
 /** The flags, each also readable from EDGERAFT_<NAME> (dashes as underscores). */
@@ -57,6 +59,7 @@ export const FLAGS = [
   "snapshot-entries",
   "log-format",
   "tokens-file",
+  "peer-protocol",
 ] as const;
 
 /** The development secret used when none is given (the node warns about it). */
@@ -125,8 +128,13 @@ export function parseNodeConfig(
   if (logFormat !== undefined && logFormat !== "json" && logFormat !== "pretty") {
     throw new ConfigError(`--log-format must be json or pretty, got "${logFormat}"`);
   }
+  const peerProtocol = get("peer-protocol") ?? "http1";
+  if (peerProtocol !== "http1" && peerProtocol !== "h2") {
+    throw new ConfigError(`--peer-protocol must be http1 or h2, got "${peerProtocol}"`);
+  }
   return {
     id,
+    peerProtocol,
     dataDir: get("data-dir") ?? "./data",
     clientHost,
     clientPort,
@@ -197,5 +205,6 @@ export function usage(): string {
     "  --tick-ms N --election-ticks N --heartbeat-ticks N   timing (10 ms, 15, 5)",
     "  --snapshot-entries N   compact the log after N applied entries (10000)",
     "  --log-format json|pretty   --tokens-file F (API tokens, see docs/api.md)",
+    "  --peer-protocol http1|h2   peer client (http1: HTTP/1.1 keep-alive, the default; see README)",
   ].join("\n");
 }

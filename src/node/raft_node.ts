@@ -80,6 +80,7 @@ export class RaftNode {
   readonly #pending = new Map<number, (o: ApplyOutcome) => void>();
   readonly #listeners = new Set<ApplyListener>();
   readonly #inbox: Message[] = [];
+  readonly #downPeers = new Set<NodeId>();
   #seq = 0;
   #persisted: HardState;
   #ticker?: ReturnType<typeof setInterval>;
@@ -105,6 +106,7 @@ export class RaftNode {
     this.transport = opts.transport({
       onMessages: (msgs) => this.#receive(msgs),
       onUnreachable: (peer) => {
+        this.#peerDown(peer);
         this.raw.reportUnreachable(peer);
         this.#kick();
       },
@@ -260,8 +262,20 @@ export class RaftNode {
   // ---- the loop ----------------------------------------------------------------------------
 
   #receive(msgs: Message[]): void {
-    for (const m of msgs) this.#inbox.push(m);
+    for (const m of msgs) {
+      if (this.#downPeers.delete(m.from)) {
+        this.#log.log("info", "peer up", { peer: m.from });
+      }
+      this.#inbox.push(m);
+    }
     this.#kick();
+  }
+
+  /** Logs a peer going down once, not at every failed send. */
+  #peerDown(peer: NodeId): void {
+    if (this.#downPeers.has(peer)) return;
+    this.#downPeers.add(peer);
+    this.#log.log("warn", "peer down", { peer });
   }
 
   #tick(): void {

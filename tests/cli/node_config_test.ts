@@ -1,0 +1,61 @@
+/** The node's flags and environment variables, and how a mistake is reported. */
+
+import assert from "node:assert/strict";
+import { ConfigError, DEV_SECRET, parseNodeConfig } from "../../src/cli/node_config.ts";
+
+Deno.test("node config: defaults make a one-node cluster on the documented ports", () => {
+  const cfg = parseNodeConfig([], {});
+  assert.equal(cfg.id, 1);
+  assert.equal(cfg.clientPort, 7001);
+  assert.equal(cfg.peerPort, 7101);
+  assert.deepEqual([...cfg.peers], [[1, "http://127.0.0.1:7101"]]);
+  assert.equal(cfg.clusterSecret, DEV_SECRET);
+  assert.equal(cfg.defaultSecret, true);
+  assert.equal(cfg.peerProtocol, "http1");
+});
+
+Deno.test("node config: flags win over environment variables", () => {
+  const cfg = parseNodeConfig(["--id=2", "--data-dir", "/tmp/d"], {
+    EDGERAFT_ID: "3",
+    EDGERAFT_PEERS: "1=http://a:1,2=http://b:2",
+    EDGERAFT_CLUSTER_SECRET: "s",
+  });
+  assert.equal(cfg.id, 2);
+  assert.equal(cfg.dataDir, "/tmp/d");
+  assert.equal(cfg.peers.size, 2);
+  assert.equal(cfg.defaultSecret, false);
+});
+
+Deno.test("node config: each mistake is one clear sentence", () => {
+  const cases: [string[], RegExp][] = [
+    [["--id", "0"], /--id must be a whole number from 1/],
+    [["--id", "x"], /--id must be a whole number/],
+    [["--bogus", "1"], /unknown flag --bogus/],
+    [["--client-addr", "nohost"], /host:port/],
+    [["--peers", "2=http://x:1"], /must include this node/],
+    [["--peers", "1=ftp://x"], /not an http\(s\) URL/],
+    [["--tls-cert", "a.pem"], /--tls-cert and --tls-key go together/],
+    [["--heartbeat-ticks", "20"], /smaller than --election-ticks/],
+    [["--peer-protocol", "spdy"], /http1 or h2/],
+    [["--id"], /needs a value/],
+  ];
+  for (const [args, message] of cases) {
+    assert.throws(() => parseNodeConfig(args, {}), (e: unknown) => {
+      assert.ok(e instanceof ConfigError);
+      assert.match(e.message, message);
+      return true;
+    });
+  }
+});
+
+Deno.test("node process: bad configuration exits with code 2 and one line, no stack trace", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("../../src/cli/node.ts", import.meta.url).pathname, "--id", "zero"],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(out.code, 2);
+  const err = new TextDecoder().decode(out.stderr).trim();
+  assert.equal(err.split("\n").length, 1);
+  assert.match(err, /^edgeraft: --id must be a whole number/);
+});
