@@ -233,6 +233,8 @@ export class RaftNode {
   /** Resolves when a linearizable read may be served from this node's state machine. */
   async linearizableRead(): Promise<void> {
     this.#checkAlive();
+    // Without a known leader no quorum can confirm the read: say so now, not after a timeout.
+    if (this.leaderId() === 0) throw new NoLeaderError("no leader is known");
     const wait = this.#reads.wait();
     this.#kick();
     await wait;
