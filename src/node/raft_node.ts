@@ -83,6 +83,8 @@ export class RaftNode {
   readonly #downPeers = new Set<NodeId>();
   #seq = 0;
   #persisted: HardState;
+  /** The newest hard state the core reported; its commit may not be on disk yet. */
+  #latestHard: HardState;
   #ticker?: ReturnType<typeof setInterval>;
   #running = false;
   #loopDone: Promise<void> = Promise.resolve();
@@ -100,6 +102,7 @@ export class RaftNode {
     this.raw = raw;
     this.sm = sm;
     this.#persisted = persisted;
+    this.#latestHard = persisted;
     this.#log = opts.logger;
     this.#clock = opts.clock ?? Date.now;
     this.#reads = new ReadBarrier(opts.requestTimeoutMs ?? 5000);
@@ -348,9 +351,20 @@ export class RaftNode {
       this.sm = StateMachine.restore(rd.snapshot.data);
       this.#log.log("info", "snapshot installed", { index: rd.snapshot.metadata.index });
     }
-    if (rd.entries.length > 0 || hs) {
-      await this.#opts.storage.append({ entries: rd.entries, hardState: hs });
-      if (hs) this.#persisted = hs;
+    if (hs) this.#latestHard = hs;
+    // Like etcd's MustSync: a change of term or vote, or new entries, must reach the disk now;
+    // a commit index alone is volatile state (paper, figure 2) and rides along with the next
+    // write, which keeps an fsync off the path between commit and apply.
+    const latest = this.#latestHard;
+    const p = this.#persisted;
+    if (rd.entries.length > 0 || latest.term !== p.term || latest.vote !== p.vote) {
+      const changed = latest.term !== p.term || latest.vote !== p.vote ||
+        latest.commit !== p.commit;
+      await this.#opts.storage.append({
+        entries: rd.entries,
+        hardState: changed ? latest : undefined,
+      });
+      this.#persisted = latest;
     }
     if (!early) this.transport.send(rd.messages);
     for (const e of rd.committedEntries) this.#apply(e);

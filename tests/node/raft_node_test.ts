@@ -120,3 +120,22 @@ Deno.test("node: an isolated leader's reads and writes fail instead of answering
     await h.stop();
   }
 });
+
+Deno.test("node: a commit index alone is not worth a disk write (one fsync per write)", async () => {
+  const h = await cluster(3);
+  try {
+    const leader = await h.leader();
+    const storage = h.storages.get(leader.id)!;
+    let appends = 0;
+    const original = storage.append.bind(storage);
+    storage.append = (u) => {
+      appends++;
+      return original(u);
+    };
+    for (let i = 0; i < 20; i++) await leader.submit({ cmd: { op: "put", key: "k", value: i } });
+    // One write per entry (sometimes fewer, when entries share a Ready); never two.
+    assert.ok(appends <= 20, `${appends} appends for 20 writes`);
+  } finally {
+    await h.stop();
+  }
+});
