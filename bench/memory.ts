@@ -1,0 +1,96 @@
+/**
+ * Memory per node: resident set size (`/proc/<pid>/status` VmRSS) of every member of a fresh
+ * cluster before and after it took 100k keys of 100 bytes, once every member has applied them.
+ *
+ * @module
+ */
+
+import type { BenchCluster, SystemName } from "./bench_cluster.ts";
+import { waitFor } from "./bench_cluster.ts";
+import { type HttpClientKind, openHttpClient } from "./http_clients.ts";
+import { loadKeys } from "./key_loader.ts";
+import { rssBytes } from "./proc_stats.ts";
+import type { SystemApi } from "./system_api.ts";
+import { keyName } from "./workloads.ts";
+
+/**
+ * What the memory measurement found.
+ *
+ * @example
+ * ```ts
+ * import type { MemoryResult } from "./memory.ts";
+ * const m: MemoryResult = {
+ *   system: "edgeraft", keys: 100_000, leaderId: 1, putsPerSec: 6000,
+ *   rssBeforeBytes: [6e7, 6e7, 6e7], rssAfterBytes: [9e7, 9e7, 9e7],
+ * };
+ * ```
+ */
+export interface MemoryResult {
+  system: SystemName;
+  keys: number;
+  /** Which member led (and took the writes). */
+  leaderId: number;
+  /** How fast the keys went in (64 workers), for the record. */
+  putsPerSec: number;
+  /** Per member, in member id order; null when /proc could not tell. */
+  rssBeforeBytes: (number | null)[];
+  rssAfterBytes: (number | null)[];
+}
+
+const MEMORY_KEY_PREFIX = "mem-k";
+
+/**
+ * Starts a fresh cluster with `start`, measures, and stops it.
+ *
+ * @example
+ * ```ts ignore
+ * import { measureMemory } from "./memory.ts";
+ * const m = await measureMemory(() => EdgeraftCluster.start(), edgeraftApi, { keys: 100_000 });
+ * ```
+ */
+export async function measureMemory(
+  start: () => Promise<BenchCluster>,
+  api: SystemApi,
+  opts: { keys: number; httpClient?: HttpClientKind; onProgress?: (written: number) => void },
+): Promise<MemoryResult> {
+  const cluster = await start();
+  try {
+    const rss = () =>
+      cluster.ids.map((id) => {
+        const pid = cluster.pid(id);
+        return pid === undefined ? null : rssBytes(pid) ?? null;
+      });
+    const rssBeforeBytes = rss();
+    const leader = await cluster.leaderId();
+    const load = await loadKeys(api, cluster.clientUrl(leader), {
+      prefix: MEMORY_KEY_PREFIX,
+      count: opts.keys,
+      httpClient: opts.httpClient,
+      onProgress: opts.onProgress,
+    });
+    // Followers apply a moment after the leader answered: wait until each serves the last
+    // key from its own state (the few writes still in flight then do not matter).
+    const lastKey = keyName(MEMORY_KEY_PREFIX, opts.keys - 1);
+    for (const id of cluster.ids) {
+      const http = openHttpClient(opts.httpClient ?? "raw", cluster.clientUrl(id));
+      try {
+        await waitFor(`member ${id} to apply the keys`, async () => {
+          await api.get(http, lastKey, "stale");
+          return true;
+        }, 30_000);
+      } finally {
+        http.close();
+      }
+    }
+    return {
+      system: cluster.system,
+      keys: load.keys,
+      leaderId: leader,
+      putsPerSec: load.putsPerSec,
+      rssBeforeBytes,
+      rssAfterBytes: rss(),
+    };
+  } finally {
+    await cluster.stop();
+  }
+}

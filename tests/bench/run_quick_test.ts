@@ -1,0 +1,69 @@
+import assert from "node:assert/strict";
+import type { BenchRun } from "../../bench/results.ts";
+
+const RUN = new URL("../../bench/run.ts", import.meta.url).pathname;
+const REPO_ROOT = new URL("../../", import.meta.url).pathname;
+const TMP = Deno.env.get("TMPDIR") ?? "/tmp";
+
+/** The bench's cluster directories; each is removed only after its processes were killed. */
+const clusterDirs = () =>
+  new Set(
+    [...Deno.readDirSync(TMP)].map((e) => e.name).filter((n) => n.startsWith("edgeraft-bench-")),
+  );
+
+Deno.test({
+  name: "bench --quick: a real 3-node edgeraft cluster, a report, and no process left behind",
+  async fn() {
+    const before = clusterDirs();
+    const dir = await Deno.makeTempDir({ prefix: "bench-quick-" });
+    try {
+      // On the deadline the child gets SIGTERM, on which it stops its cluster.
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "--allow-all",
+          RUN,
+          "--quick",
+          "--only",
+          "edgeraft",
+          "--workloads",
+          "put,lock-contended,failover",
+          "--clients",
+          "2",
+          "--duration",
+          "0.5",
+          "--failover-runs",
+          "1",
+          "--out",
+          `${dir}/report`,
+        ],
+        cwd: REPO_ROOT,
+        stdout: "piped",
+        stderr: "piped",
+        signal: AbortSignal.timeout(90_000),
+      }).output();
+      const stderr = new TextDecoder().decode(out.stderr);
+      assert.equal(out.code, 0, stderr);
+      assert.match(new TextDecoder().decode(out.stdout), /## Targets of issue 6/);
+      const run: BenchRun = JSON.parse(await Deno.readTextFile(`${dir}/report/raw.json`));
+      assert.deepEqual(run.systems, ["edgeraft"]);
+      assert.deepEqual(run.cells.map((c) => [c.workload, c.clients]), [
+        ["put", 2],
+        ["lock-contended", 2],
+      ]);
+      for (const c of run.cells) {
+        assert.equal(c.load.errors, 0, c.load.errorSamples.join("; "));
+        assert.ok(c.load.ops > 0);
+      }
+      assert.equal(run.failover[0].samples.length, 1);
+      assert.notEqual(run.failover[0].samples[0].ms, null);
+      assert.ok(run.generatorCeiling && run.generatorCeiling.opsPerSec > 0);
+      const report = await Deno.readTextFile(`${dir}/report/report.md`);
+      assert.match(report, /\| config put \| 2 \|/);
+      assert.ok((await Deno.readTextFile(`${dir}/report/chart.svg`)).startsWith("<svg"));
+      assert.deepEqual([...clusterDirs()].filter((n) => !before.has(n)), []);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
