@@ -14,6 +14,7 @@ import {
   waitFor,
 } from "./bench_cluster.ts";
 import { ChildProcess } from "./child_process.ts";
+import { loopbackNodeArgs } from "../src/cli/node_command.ts";
 
 const REPO_ROOT = new URL("../", import.meta.url).pathname;
 
@@ -145,32 +146,13 @@ export class EdgeraftCluster implements BenchCluster {
   #spawn(id: number): void {
     const m = this.#members.get(id)!;
     const all = [...this.#members.values()];
-    const peers = all.map((p) => `${p.id}=http://127.0.0.1:${p.peerPort}`).join(",");
-    const clientUrls = all.map((p) => `${p.id}=http://127.0.0.1:${p.clientPort}`).join(",");
     const profile = this.#cpuProfileDir
       ? ["--cpu-prof", "--cpu-prof-dir", `${this.#cpuProfileDir}/n${id}`]
       : [];
-    m.process = ChildProcess.spawn(Deno.execPath(), [
-      "run",
-      "--allow-all",
-      ...profile,
-      "src/cli/node.ts",
-      "--id",
-      String(id),
-      "--data-dir",
-      m.dataDir,
-      "--client-addr",
-      `127.0.0.1:${m.clientPort}`,
-      "--peer-addr",
-      `127.0.0.1:${m.peerPort}`,
-      "--peers",
-      peers,
-      "--client-urls",
-      clientUrls,
-      "--cluster-secret",
-      this.#secret,
-      "--log-format",
-      "json",
-    ], { cwd: REPO_ROOT });
+    m.process = ChildProcess.spawn(
+      Deno.execPath(),
+      loopbackNodeArgs(m, all, { secret: this.#secret, denoFlags: profile }),
+      { cwd: REPO_ROOT },
+    );
   }
 }

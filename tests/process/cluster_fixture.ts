@@ -5,10 +5,8 @@
  * @module
  */
 
+import { loopbackNodeArgs } from "../../src/cli/node_command.ts";
 import { poll } from "./poll.ts";
-
-const NODE_MAIN = new URL("../../src/cli/node.ts", import.meta.url).pathname;
-const CONFIG = new URL("../../deno.json", import.meta.url).pathname;
 
 /** What `GET /v1/cluster` answers. */
 export interface ClusterStatus {
@@ -88,35 +86,11 @@ export class TestCluster {
 
   #spawn(id: number): void {
     const m = this.members.get(id)!;
-    const peers = [...this.members.values()].map((p) => `${p.id}=http://127.0.0.1:${p.peerPort}`);
-    const clientUrls = [...this.members.values()].map((p) =>
-      `${p.id}=http://127.0.0.1:${p.clientPort}`
-    );
     const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-all",
-        "--config",
-        CONFIG,
-        NODE_MAIN,
-        "--id",
-        String(id),
-        "--data-dir",
-        m.dataDir,
-        "--client-addr",
-        `127.0.0.1:${m.clientPort}`,
-        "--peer-addr",
-        `127.0.0.1:${m.peerPort}`,
-        "--peers",
-        peers.join(","),
-        "--client-urls",
-        clientUrls.join(","),
-        "--cluster-secret",
-        "test-secret",
-        "--log-format",
-        "json",
-        ...this.#args,
-      ],
+      args: loopbackNodeArgs(m, [...this.members.values()], {
+        secret: "test-secret",
+        extra: this.#args,
+      }),
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
