@@ -182,7 +182,11 @@ export class RaftNode {
       if (e instanceof CallError && e.status === 503) throw new NoLeaderError(e.message);
       if (e instanceof CallError && e.status === 504) throw new ProposalTimeoutError(e.message);
       if (e instanceof CallError && e.status === 400) throw new TypeError(e.message);
-      throw new NoLeaderError(`the leader could not be reached: ${(e as Error).message}`);
+      // The request may have reached the leader before the connection failed: the outcome
+      // is unknown, so this must not read as a refusal (a retry needs the idempotency key).
+      throw new ProposalTimeoutError(
+        `the leader did not answer (${(e as Error).message}); the write may have been applied`,
+      );
     }
     const outcome = decode(reply) as ApplyOutcome;
     // Answer only once this node has applied it too, so a read here right after sees it.
