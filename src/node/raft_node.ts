@@ -16,6 +16,7 @@ import { StateMachine } from "../state/state_machine.ts";
 import type { RaftStorage } from "../storage/raft_storage.ts";
 import { CallError, type Transport, type TransportEvents } from "../transport/transport.ts";
 import type { Logger } from "./logger.ts";
+import { PendingProposals, ProposalTimeoutError } from "./pending_proposals.ts";
 import { unwrapProposal, wrapProposal } from "./proposal_envelope.ts";
 import { ReadBarrier } from "./read_barrier.ts";
 
@@ -27,10 +28,7 @@ export class NoLeaderError extends Error {
   override name = "NoLeaderError";
 }
 
-/** The proposal was sent but its outcome is unknown (it may still be applied). */
-export class ProposalTimeoutError extends Error {
-  override name = "ProposalTimeoutError";
-}
+export { ProposalTimeoutError };
 
 /** Settings of a node. */
 export interface RaftNodeOptions {
@@ -77,11 +75,10 @@ export class RaftNode {
   readonly #log: Logger;
   readonly #clock: () => number;
   readonly #reads: ReadBarrier;
-  readonly #pending = new Map<number, (o: ApplyOutcome) => void>();
+  readonly #pending: PendingProposals;
   readonly #listeners = new Set<ApplyListener>();
   readonly #inbox: Message[] = [];
   readonly #downPeers = new Set<NodeId>();
-  #seq = 0;
   #persisted: HardState;
   /** The newest hard state the core reported; its commit may not be on disk yet. */
   #latestHard: HardState;
@@ -106,6 +103,7 @@ export class RaftNode {
     this.#log = opts.logger;
     this.#clock = opts.clock ?? Date.now;
     this.#reads = new ReadBarrier(opts.requestTimeoutMs ?? 5000);
+    this.#pending = new PendingProposals(opts.requestTimeoutMs ?? 5000);
     this.transport = opts.transport({
       onMessages: (msgs) => this.#receive(msgs),
       onUnreachable: (peer) => {
@@ -198,23 +196,14 @@ export class RaftNode {
     // Time never goes backwards in the log, even if this clock does (DESIGN.md section 6).
     const time = Math.max(this.#clock(), this.sm.now);
     const command = encodeCommand({ ...sub, time } as Parameters<typeof encodeCommand>[0]);
-    const seq = ++this.#seq;
+    const seq = this.#pending.next();
     try {
       this.raw.propose(wrapProposal({ proposer: this.id, seq, command }));
     } catch (e) {
       if (e instanceof ProposalDroppedError) throw new NoLeaderError(e.message);
       throw e;
     }
-    const done = new Promise<ApplyOutcome>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#pending.delete(seq);
-        reject(new ProposalTimeoutError("the proposal was not applied in time; it may still be"));
-      }, this.#opts.requestTimeoutMs ?? 5000);
-      this.#pending.set(seq, (o) => {
-        clearTimeout(timer);
-        resolve(o);
-      });
-    });
+    const done = this.#pending.wait(seq);
     this.#kick();
     return await done;
   }
@@ -389,8 +378,7 @@ export class RaftNode {
       const p = unwrapProposal(e.data);
       outcome = this.sm.applyEntry(e.index, e.term, p ? p.command : e.data);
       if (p && p.proposer === this.id) {
-        this.#pending.get(p.seq)?.(outcome);
-        this.#pending.delete(p.seq);
+        this.#pending.settle(p.seq, outcome);
       }
     }
     for (const listener of this.#listeners) {
