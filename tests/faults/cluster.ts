@@ -1,0 +1,413 @@
+/**
+ * A cluster of real `deno` node processes for fault runs: each node's peer traffic to each
+ * other node goes through a {@linkcode TcpProxy} of that ordered pair, and each node's clock
+ * can be shifted through libfaketime (Debian's `faketime`) when it is installed.
+ *
+ * Every process this module starts is ended by `stop()`, paused ones resumed first.
+ *
+ * @module
+ */
+
+import { setTimeout as delay } from "node:timers/promises";
+import { faketimeAvailable, fetchNodeStatus, type NodeStatus, spawnNode } from "./node_process.ts";
+import { type BlockMode, TcpProxy } from "./tcp_proxy.ts";
+
+/**
+ * Settings of a {@linkcode FaultCluster}.
+ *
+ * @example
+ * ```ts
+ * import type { FaultClusterOptions } from "./cluster.ts";
+ * const options: FaultClusterOptions = { nodes: 3, logDir: "/tmp/run" };
+ * ```
+ */
+export interface FaultClusterOptions {
+  nodes: 3 | 5;
+  /** Each node's output goes to `<logDir>/node-<id>.log`. */
+  logDir: string;
+  /** Extra flags for every node. */
+  args?: string[];
+  /** Start every node under libfaketime (needed for clock faults). */
+  fakeClocks?: boolean;
+}
+
+interface Member {
+  id: number;
+  clientPort: number;
+  peerPort: number;
+  dataDir: string;
+  clockFile: string;
+  child?: Deno.ChildProcess;
+  paused: boolean;
+  exited?: Promise<unknown>;
+  log: Deno.FsFile;
+}
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = listener.addr.port;
+  listener.close();
+  return port;
+}
+
+/**
+ * A running fault cluster.
+ *
+ * @example
+ * ```ts ignore
+ * const cluster = await FaultCluster.start({ nodes: 3, logDir });
+ * try {
+ *   const leader = await cluster.waitForLeader(20_000);
+ *   await cluster.pause(leader);
+ *   await cluster.resume(leader);
+ * } finally {
+ *   await cluster.stop();
+ * }
+ * ```
+ */
+export class FaultCluster {
+  /**
+   * Every cluster started and not yet stopped, so that a signal handler can end them all.
+   *
+   * @example
+   * ```ts ignore
+   * await Promise.all([...FaultCluster.running].map((cluster) => cluster.stop()));
+   * ```
+   */
+  static readonly running = new Set<FaultCluster>();
+  readonly ids: number[];
+  readonly #members = new Map<number, Member>();
+  /** proxies.get(`${from}>${to}`) carries what `from` sends to `to`. */
+  readonly #proxies = new Map<string, TcpProxy>();
+  readonly #options: FaultClusterOptions;
+  readonly #root: string;
+
+  private constructor(options: FaultClusterOptions, root: string) {
+    this.#options = options;
+    this.#root = root;
+    this.ids = Array.from({ length: options.nodes }, (_, i) => i + 1);
+  }
+
+  /**
+   * Picks ports, starts the proxies and spawns every node.
+   *
+   * @example
+   * ```ts ignore
+   * const cluster = await FaultCluster.start({ nodes: 5, logDir: "/tmp/x", fakeClocks: true });
+   * ```
+   */
+  static async start(options: FaultClusterOptions): Promise<FaultCluster> {
+    if (options.fakeClocks && !faketimeAvailable()) {
+      throw new Error("clock faults need libfaketime: apt-get install faketime");
+    }
+    const root = await Deno.makeTempDir({ prefix: "edgeraft-faults-" });
+    const cluster = new FaultCluster(options, root);
+    FaultCluster.running.add(cluster);
+    try {
+      for (const id of cluster.ids) {
+        const clockFile = `${root}/clock-${id}`;
+        await Deno.writeTextFile(clockFile, "+0\n");
+        cluster.#members.set(id, {
+          id,
+          clientPort: freePort(),
+          peerPort: freePort(),
+          dataDir: `${root}/n${id}`,
+          clockFile,
+          paused: false,
+          log: await Deno.open(`${options.logDir}/node-${id}.log`, {
+            create: true,
+            append: true,
+          }),
+        });
+      }
+      for (const from of cluster.ids) {
+        for (const to of cluster.ids) {
+          if (from === to) continue;
+          const target = { hostname: "127.0.0.1", port: cluster.#members.get(to)!.peerPort };
+          cluster.#proxies.set(`${from}>${to}`, await TcpProxy.start(target));
+        }
+      }
+      for (const id of cluster.ids) cluster.#spawn(id);
+    } catch (error) {
+      await cluster.stop();
+      throw error;
+    }
+    return cluster;
+  }
+
+  /**
+   * The base URL of node `id`'s client API.
+   *
+   * @example
+   * ```ts ignore
+   * await fetch(`${cluster.clientUrl(1)}/v1/cluster`);
+   * ```
+   */
+  clientUrl(id: number): string {
+    return `http://127.0.0.1:${this.#member(id).clientPort}`;
+  }
+
+  #member(id: number): Member {
+    const member = this.#members.get(id);
+    if (!member) throw new Error(`no node ${id}`);
+    return member;
+  }
+
+  #spawn(id: number): void {
+    const m = this.#member(id);
+    // Node `id` reaches every other node through the proxy of that ordered pair.
+    const members = this.ids.map((other) => {
+      const o = this.#member(other);
+      const peerPort = other === id ? o.peerPort : this.#proxies.get(`${id}>${other}`)!.port;
+      return { id: other, clientPort: o.clientPort, peerPort, dataDir: o.dataDir };
+    });
+    const { child, exited } = spawnNode({
+      self: members.find((member) => member.id === id)!,
+      members,
+      clusterSecret: "fault-secret",
+      args: this.#options.args ?? [],
+      clockFile: this.#options.fakeClocks ? m.clockFile : undefined,
+      log: m.log,
+    });
+    m.child = child;
+    m.exited = exited;
+    m.paused = false;
+  }
+
+  /**
+   * Whether node `id` has a process (running or paused).
+   *
+   * @example
+   * ```ts ignore
+   * if (!cluster.isUp(2)) await cluster.restart(2);
+   * ```
+   */
+  isUp(id: number): boolean {
+    return this.#member(id).child !== undefined;
+  }
+
+  /**
+   * Whether node `id` is stopped by SIGSTOP.
+   *
+   * @example
+   * ```ts ignore
+   * if (cluster.isPaused(2)) await cluster.resume(2);
+   * ```
+   */
+  isPaused(id: number): boolean {
+    return this.#member(id).paused;
+  }
+
+  /**
+   * Kills node `id` with SIGKILL (kill -9) and waits for the process to end.
+   *
+   * @example
+   * ```ts ignore
+   * await cluster.kill(1);
+   * ```
+   */
+  async kill(id: number): Promise<void> {
+    const m = this.#member(id);
+    if (!m.child) return;
+    try {
+      m.child.kill("SIGKILL");
+    } catch {
+      // already gone
+    }
+    await m.exited;
+    m.child = undefined;
+    m.paused = false;
+  }
+
+  /**
+   * Starts node `id` again on the same ports and data directory.
+   *
+   * @example
+   * ```ts ignore
+   * await cluster.restart(1);
+   * ```
+   */
+  restart(id: number): Promise<void> {
+    if (this.isUp(id)) return Promise.resolve();
+    this.#spawn(id);
+    return Promise.resolve();
+  }
+
+  /**
+   * Freezes node `id` with SIGSTOP: it keeps its sockets and its beliefs, and does nothing.
+   *
+   * @example
+   * ```ts ignore
+   * await cluster.pause(1);
+   * ```
+   */
+  pause(id: number): Promise<void> {
+    const m = this.#member(id);
+    if (m.child && !m.paused) {
+      m.child.kill("SIGSTOP");
+      m.paused = true;
+    }
+    return Promise.resolve();
+  }
+
+  /**
+   * Wakes node `id` with SIGCONT.
+   *
+   * @example
+   * ```ts ignore
+   * await cluster.resume(1);
+   * ```
+   */
+  resume(id: number): Promise<void> {
+    const m = this.#member(id);
+    if (m.child && m.paused) {
+      m.child.kill("SIGCONT");
+      m.paused = false;
+    }
+    return Promise.resolve();
+  }
+
+  /**
+   * Cuts the links `from -> to` listed (each an ordered pair).
+   *
+   * @example
+   * ```ts ignore
+   * cluster.cut([[1, 2], [2, 1]], "drop"); // 1 and 2 no longer talk
+   * ```
+   */
+  cut(links: readonly (readonly [number, number])[], mode: BlockMode): void {
+    for (const [from, to] of links) this.#proxies.get(`${from}>${to}`)?.block(mode);
+  }
+
+  /**
+   * Restores every link.
+   *
+   * @example
+   * ```ts ignore
+   * cluster.healLinks();
+   * ```
+   */
+  healLinks(): void {
+    for (const proxy of this.#proxies.values()) proxy.unblock();
+  }
+
+  /**
+   * Shifts node `id`'s wall clock by `offsetMs` from real time (needs `fakeClocks`).
+   *
+   * @example
+   * ```ts ignore
+   * await cluster.setClockOffset(2, 15_000);
+   * ```
+   */
+  async setClockOffset(id: number, offsetMs: number): Promise<void> {
+    if (!this.#options.fakeClocks) throw new Error("the cluster was started without fakeClocks");
+    const seconds = (offsetMs / 1000).toFixed(3);
+    await Deno.writeTextFile(this.#member(id).clockFile, `${offsetMs >= 0 ? "+" : ""}${seconds}\n`);
+  }
+
+  /**
+   * Node `id`'s view of the cluster, or undefined if it does not answer within `timeoutMs`.
+   *
+   * @example
+   * ```ts ignore
+   * const status = await cluster.status(1);
+   * ```
+   */
+  status(id: number, timeoutMs = 1000): Promise<NodeStatus | undefined> {
+    return fetchNodeStatus(this.clientUrl(id), timeoutMs);
+  }
+
+  /**
+   * The leader as the nodes that are up and running see it, if they agree on one that is up.
+   *
+   * @example
+   * ```ts ignore
+   * const leader = await cluster.currentLeader();
+   * ```
+   */
+  async currentLeader(): Promise<number | undefined> {
+    const running = this.ids.filter((id) => this.isUp(id) && !this.isPaused(id));
+    const statuses = await Promise.all(running.map((id) => this.status(id)));
+    const leaders = new Set(statuses.map((s) => s?.leaderId ?? 0));
+    if (leaders.size !== 1) return undefined;
+    const [leader] = leaders;
+    return leader && running.includes(leader) ? leader : undefined;
+  }
+
+  /**
+   * Waits until every node is up, agrees on a leader and has applied what the leader had
+   * committed when asked; returns the leader. Throws after `timeoutMs`.
+   *
+   * @example
+   * ```ts ignore
+   * const leader = await cluster.waitConverged(30_000);
+   * ```
+   */
+  async waitConverged(timeoutMs: number): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
+    let last = "";
+    while (Date.now() < deadline) {
+      const statuses = await Promise.all(this.ids.map((id) => this.status(id)));
+      const leaderIds = new Set(statuses.map((s) => s?.leaderId ?? 0));
+      const leader = statuses.find((s) => s && s.leaderId === s.nodeId);
+      last = JSON.stringify(statuses);
+      if (leader && leaderIds.size === 1) {
+        const caughtUp = statuses.every((s) => s && s.appliedIndex >= leader.commitIndex);
+        if (caughtUp) return leader.nodeId;
+      }
+      await delay(100);
+    }
+    throw new Error(`the cluster did not converge in ${timeoutMs} ms; last statuses: ${last}`);
+  }
+
+  /**
+   * Waits until the running nodes agree on a leader; returns it. Throws after `timeoutMs`.
+   *
+   * @example
+   * ```ts ignore
+   * const leader = await cluster.waitForLeader(20_000);
+   * ```
+   */
+  async waitForLeader(timeoutMs: number): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const leader = await this.currentLeader();
+      if (leader !== undefined) return leader;
+      await delay(100);
+    }
+    throw new Error(`no leader within ${timeoutMs} ms`);
+  }
+
+  /**
+   * Ends every node (SIGCONT first for paused ones, then SIGKILL), closes the proxies and log
+   * files, and removes the data directories.
+   *
+   * @example
+   * ```ts ignore
+   * await cluster.stop();
+   * ```
+   */
+  async stop(): Promise<void> {
+    FaultCluster.running.delete(this);
+    for (const m of this.#members.values()) {
+      if (!m.child) continue;
+      try {
+        m.child.kill("SIGCONT");
+        m.child.kill("SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+    await Promise.all([...this.#members.values()].map((m) => m.exited));
+    for (const m of this.#members.values()) {
+      m.child = undefined;
+      try {
+        m.log.close();
+      } catch {
+        // already closed
+      }
+    }
+    for (const proxy of this.#proxies.values()) proxy.close();
+    await Deno.remove(this.#root, { recursive: true }).catch(() => {});
+  }
+}

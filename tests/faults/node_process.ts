@@ -1,0 +1,148 @@
+/**
+ * One node as a real `deno` process (src/cli/node.ts), optionally under libfaketime so that
+ * the harness can shift its wall clock, with its output appended to a log file.
+ *
+ * @module
+ */
+
+import { type LoopbackMember, loopbackNodeArgs } from "../../src/cli/node_command.ts";
+
+const LIBFAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+
+/**
+ * Whether libfaketime is installed (`apt-get install -y faketime`).
+ *
+ * @example
+ * ```ts
+ * import { faketimeAvailable } from "./node_process.ts";
+ * console.log(faketimeAvailable() ? "clock faults possible" : "no clock faults");
+ * ```
+ */
+export function faketimeAvailable(): boolean {
+  try {
+    return Deno.statSync(LIBFAKETIME).isFile;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * How to start a node.
+ *
+ * @example
+ * ```ts
+ * import type { NodeSpec } from "./node_process.ts";
+ * const spec: Partial<NodeSpec> = { clusterSecret: "s", args: [] };
+ * ```
+ */
+export interface NodeSpec {
+  self: LoopbackMember;
+  /**
+   * Every member as this node reaches it: the others' `peerPort` is that of the proxy this
+   * node's traffic to them goes through.
+   */
+  members: LoopbackMember[];
+  clusterSecret: string;
+  /** Extra node flags. */
+  args: string[];
+  /** With a file, the node runs under libfaketime, offset by what the file says ("+1.5"). */
+  clockFile?: string;
+  /** Where its stdout and stderr go (appended). */
+  log: Deno.FsFile;
+}
+
+/**
+ * A started node process: `exited` settles once the process ended and its output is in the
+ * log.
+ *
+ * @example
+ * ```ts ignore
+ * const { child, exited } = spawnNode(spec);
+ * child.kill("SIGKILL");
+ * await exited;
+ * ```
+ */
+export interface NodeProcess {
+  child: Deno.ChildProcess;
+  exited: Promise<unknown>;
+}
+
+/**
+ * Starts a node process.
+ *
+ * @example
+ * ```ts ignore
+ * const node = spawnNode({ self, members, clusterSecret: "s", args: [], log });
+ * ```
+ */
+export function spawnNode(spec: NodeSpec): NodeProcess {
+  const env: Record<string, string> = {};
+  if (spec.clockFile) {
+    // Only the wall clock moves: timers and performance.now() keep real time, as when NTP
+    // steps a clock. FAKETIME_NO_CACHE makes a new offset in the file count at once.
+    env.LD_PRELOAD = LIBFAKETIME;
+    env.FAKETIME_TIMESTAMP_FILE = spec.clockFile;
+    env.FAKETIME_NO_CACHE = "1";
+    env.FAKETIME_DONT_FAKE_MONOTONIC = "1";
+  }
+  const child = new Deno.Command(Deno.execPath(), {
+    args: loopbackNodeArgs(spec.self, spec.members, {
+      secret: spec.clusterSecret,
+      extra: spec.args,
+    }),
+    env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const copy = async (stream: ReadableStream<Uint8Array>) => {
+    for await (const chunk of stream) await spec.log.write(chunk);
+  };
+  const exited = Promise.all([
+    child.status,
+    copy(child.stdout).catch(() => {}),
+    copy(child.stderr).catch(() => {}),
+  ]);
+  return { child, exited };
+}
+
+/**
+ * What `GET /v1/cluster` answers (the fields the harness uses).
+ *
+ * @example
+ * ```ts
+ * import type { NodeStatus } from "./node_process.ts";
+ * const s: NodeStatus = { nodeId: 1, leaderId: 2, term: 3, commitIndex: 9, appliedIndex: 9 };
+ * ```
+ */
+export interface NodeStatus {
+  nodeId: number;
+  leaderId: number | null;
+  term: number;
+  commitIndex: number;
+  appliedIndex: number;
+}
+
+/**
+ * A node's `GET /v1/cluster`, or undefined if it does not answer within `timeoutMs`.
+ *
+ * @example
+ * ```ts ignore
+ * const status = await fetchNodeStatus("http://127.0.0.1:7001", 1000);
+ * ```
+ */
+export async function fetchNodeStatus(
+  clientUrl: string,
+  timeoutMs: number,
+): Promise<NodeStatus | undefined> {
+  try {
+    const res = await fetch(`${clientUrl}/v1/cluster`, { signal: AbortSignal.timeout(timeoutMs) });
+    if (!res.ok) {
+      await res.body?.cancel();
+      return undefined;
+    }
+    return await res.json() as NodeStatus;
+  } catch {
+    return undefined;
+  }
+}

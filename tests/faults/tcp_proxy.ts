@@ -1,0 +1,214 @@
+/**
+ * A TCP proxy the fault harness controls: node i's `--peers` entry for node j points at the
+ * proxy of the ordered pair (i -> j), which forwards to j's real peer port. Blocking it cuts
+ * what i sends to j below the product, the way a firewall rule would, while (j -> i) goes on.
+ *
+ * Blocked, the proxy either drops connections (existing ones are closed, new ones closed as
+ * soon as they are accepted: the sender sees resets) or stalls them (bytes stay in the kernel
+ * buffers, as over a link that loses every packet, and flow again once unblocked, like TCP
+ * retransmission after a partition heals).
+ *
+ * @module
+ */
+
+/**
+ * How a block treats connections: `drop` closes them, `stall` holds their bytes back.
+ *
+ * @example
+ * ```ts
+ * import type { BlockMode } from "./tcp_proxy.ts";
+ * const mode: BlockMode = "stall";
+ * ```
+ */
+export type BlockMode = "drop" | "stall";
+
+interface Pipe {
+  client: Deno.TcpConn;
+  upstream?: Deno.TcpConn;
+  closed: boolean;
+}
+
+/**
+ * One direction of peer traffic between two nodes, with a switch.
+ *
+ * @example
+ * ```ts ignore
+ * const proxy = await TcpProxy.start({ hostname: "127.0.0.1", port: 7102 });
+ * proxy.block("drop"); // node 1 can no longer reach node 2
+ * proxy.unblock();
+ * proxy.close();
+ * ```
+ */
+export class TcpProxy {
+  readonly #listener: Deno.TcpListener;
+  readonly #target: { hostname: string; port: number };
+  readonly #pipes = new Set<Pipe>();
+  #mode: BlockMode | undefined;
+  #opened: Promise<void> = Promise.resolve();
+  #open: () => void = () => {};
+  #closed = false;
+
+  private constructor(listener: Deno.TcpListener, target: { hostname: string; port: number }) {
+    this.#listener = listener;
+    this.#target = target;
+  }
+
+  /**
+   * Listens on a free loopback port and forwards every connection to `target`.
+   *
+   * @example
+   * ```ts ignore
+   * const proxy = await TcpProxy.start({ hostname: "127.0.0.1", port: 7102 });
+   * ```
+   */
+  static start(target: { hostname: string; port: number }): Promise<TcpProxy> {
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const proxy = new TcpProxy(listener, target);
+    void proxy.#acceptLoop();
+    return Promise.resolve(proxy);
+  }
+
+  /**
+   * The port the proxy listens on.
+   *
+   * @example
+   * ```ts ignore
+   * const url = `http://127.0.0.1:${proxy.port}`;
+   * ```
+   */
+  get port(): number {
+    return this.#listener.addr.port;
+  }
+
+  /**
+   * Whether traffic is cut, and how.
+   *
+   * @example
+   * ```ts ignore
+   * if (proxy.blocked) proxy.unblock();
+   * ```
+   */
+  get blocked(): BlockMode | undefined {
+    return this.#mode;
+  }
+
+  /**
+   * Cuts the link. `drop` also closes every open connection, so the sender notices at once;
+   * `stall` leaves them open and silent, so the sender notices only by its own timeouts.
+   *
+   * @example
+   * ```ts ignore
+   * proxy.block("stall");
+   * ```
+   */
+  block(mode: BlockMode): void {
+    if (this.#mode === undefined) {
+      this.#opened = new Promise((resolve) => this.#open = resolve);
+    }
+    this.#mode = mode;
+    if (mode === "drop") { for (const pipe of [...this.#pipes]) this.#closePipe(pipe); }
+  }
+
+  /**
+   * Lets traffic flow again; stalled connections resume where they stopped.
+   *
+   * @example
+   * ```ts ignore
+   * proxy.unblock();
+   * ```
+   */
+  unblock(): void {
+    if (this.#mode === undefined) return;
+    this.#mode = undefined;
+    this.#open();
+  }
+
+  /**
+   * Stops listening and closes every connection.
+   *
+   * @example
+   * ```ts ignore
+   * proxy.close();
+   * ```
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#open();
+    try {
+      this.#listener.close();
+    } catch {
+      // already closed
+    }
+    for (const pipe of [...this.#pipes]) this.#closePipe(pipe);
+  }
+
+  async #acceptLoop(): Promise<void> {
+    while (!this.#closed) {
+      let client: Deno.TcpConn;
+      try {
+        client = await this.#listener.accept();
+      } catch {
+        return; // the listener was closed
+      }
+      if (this.#mode === "drop") {
+        client.close();
+        continue;
+      }
+      const pipe: Pipe = { client, closed: false };
+      this.#pipes.add(pipe);
+      void this.#connect(pipe);
+    }
+  }
+
+  async #connect(pipe: Pipe): Promise<void> {
+    // A connection made during a stall waits, like a SYN that gets through only after healing.
+    await this.#opened;
+    if (pipe.closed) return;
+    try {
+      pipe.upstream = await Deno.connect(this.#target);
+    } catch {
+      this.#closePipe(pipe); // the target is down: the sender sees its connection closed
+      return;
+    }
+    if (pipe.closed) {
+      pipe.upstream.close();
+      return;
+    }
+    await Promise.all([
+      this.#pump(pipe, pipe.client, pipe.upstream),
+      this.#pump(pipe, pipe.upstream, pipe.client),
+    ]);
+  }
+
+  async #pump(pipe: Pipe, from: Deno.TcpConn, to: Deno.TcpConn): Promise<void> {
+    const buffer = new Uint8Array(64 * 1024);
+    try {
+      while (!pipe.closed) {
+        const n = await from.read(buffer);
+        if (n === null) break;
+        // Bytes read while the link is cut are held until it heals (or the pipe is dropped).
+        await this.#opened;
+        if (pipe.closed) break;
+        let written = 0;
+        while (written < n) written += await to.write(buffer.subarray(written, n));
+      }
+    } catch {
+      // a side was reset or closed: end the whole pipe
+    }
+    this.#closePipe(pipe);
+  }
+
+  #closePipe(pipe: Pipe): void {
+    if (pipe.closed) return;
+    pipe.closed = true;
+    this.#pipes.delete(pipe);
+    for (const conn of [pipe.client, pipe.upstream]) {
+      try {
+        conn?.close();
+      } catch {
+        // already closed
+      }
+    }
+  }
+}
