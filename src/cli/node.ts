@@ -11,7 +11,7 @@ import { RaftNode } from "../node/raft_node.ts";
 import { DataDirLockedError } from "../storage/data_dir_lock.ts";
 import { KvStorage } from "../storage/kv_storage.ts";
 import { Http2Transport } from "../transport/http2_transport.ts";
-import { ConfigError, type NodeConfig, parseNodeConfig } from "./node_config.ts";
+import { ConfigError, type NodeConfig, parseNodeConfig, usage } from "./node_config.ts";
 import { loadTokens } from "./tokens_file.ts";
 
 function die(message: string, code: number): never {
@@ -20,6 +20,10 @@ function die(message: string, code: number): never {
 }
 
 async function main(): Promise<void> {
+  if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
+    console.log(usage());
+    return;
+  }
   let cfg: NodeConfig;
   try {
     cfg = parseNodeConfig(Deno.args, Deno.env.toObject());
