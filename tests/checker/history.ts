@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { JsonValue } from "../../src/state/json_value.ts";
 import { toJsonLines } from "./history_jsonl.ts";
 
 /**
@@ -17,13 +18,7 @@ import { toJsonLines } from "./history_jsonl.ts";
  * const value: JsonValue = { a: [1, "two", null] };
  * ```
  */
-export type JsonValue =
-  | null
-  | boolean
-  | number
-  | string
-  | JsonValue[]
-  | { [key: string]: JsonValue };
+export type { JsonValue };
 
 /**
  * The kind of an event: `invoke` starts an operation; `ok` (it happened), `fail` (it definitely

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { Prng } from "../checker/prng.ts";
 import { type Command, encodeCommand, type Envelope } from "../../src/state/commands.ts";
 import type { ApplyOutcome, CommandResult } from "../../src/state/results.ts";
 import { StateMachine, type StateMachineOptions } from "../../src/state/state_machine.ts";
@@ -68,12 +69,6 @@ export class LogDriver {
  * ```
  */
 export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const source = new Prng(seed);
+  return () => source.next();
 }

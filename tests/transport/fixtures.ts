@@ -4,6 +4,7 @@
  * @module
  */
 
+import { Prng } from "../checker/prng.ts";
 import { newMessage } from "../../src/raft/message.ts";
 import { setTimeout as delay } from "node:timers/promises";
 import type { Entry, Message, MessageType } from "../../src/raft/types.ts";
@@ -100,14 +101,8 @@ export function everyWireMessage(): Message[] {
  * ```
  */
 export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const source = new Prng(seed);
+  return () => source.next();
 }
 
 /**
