@@ -1,10 +1,10 @@
 /**
- * Regression test for the first bug the fault campaign found (seed 100, register under kill):
- * a follower that forwards a write to the leader and gets no answer said 503 "no leader"
- * (by the API's word: nothing was applied, retry), though the leader had the write and
- * applied it. A client that trusts the 503 and retries a compare-and-set or a lock acquire
- * makes it happen twice; the linearizability checker sees a write that "failed" and yet was
- * read.
+ * Regression test for the first bug the fault campaign found (watch under kill, seed 302: a
+ * write answered 503 "the leader could not be reached" 11 ms after the leader was killed, and
+ * every watcher then saw it at revision 12300): a follower that forwards a write to the
+ * leader and gets no answer said 503 "no leader" (by the API's word: nothing was applied,
+ * retry), though the write was in the log and got applied. A client that trusts the 503 and
+ * retries a compare-and-set or a lock acquire makes it happen twice. Fixed in 7da6d25 (504).
  *
  * Made deterministic with the fault proxy: the link follower -> leader stalls (the leader
  * still heartbeats the follower and commits with the third node), so the forwarded proposal
