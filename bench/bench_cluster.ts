@@ -5,6 +5,7 @@
  * @module
  */
 
+import { freePort, jsonOrUndefined } from "../tests/process/net.ts";
 import { setTimeout as delay } from "node:timers/promises";
 
 /**
@@ -92,22 +93,6 @@ export async function waitFor<T>(
 }
 
 /**
- * A TCP port on 127.0.0.1 that was free a moment ago.
- *
- * @example
- * ```ts
- * import { freePort } from "./bench_cluster.ts";
- * freePort() > 0; // true
- * ```
- */
-export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
-
-/**
  * Whether something already listens on 127.0.0.1:`port`.
  *
  * @example
@@ -126,33 +111,4 @@ export function portInUse(port: number): boolean {
   }
 }
 
-/**
- * GET or POST a JSON endpoint with a deadline; undefined on any failure (a member that is
- * down or not ready is normal while waiting).
- *
- * @example
- * ```ts ignore
- * import { jsonOrUndefined } from "./bench_cluster.ts";
- * const status = await jsonOrUndefined("http://127.0.0.1:12379/v3/maintenance/status", {});
- * ```
- */
-export async function jsonOrUndefined(
-  url: string,
-  postBody?: unknown,
-  timeoutMs = 1000,
-): Promise<unknown> {
-  try {
-    const res = await fetch(url, {
-      method: postBody === undefined ? "GET" : "POST",
-      body: postBody === undefined ? undefined : JSON.stringify(postBody),
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-    if (!res.ok) {
-      await res.body?.cancel();
-      return undefined;
-    }
-    return await res.json();
-  } catch {
-    return undefined;
-  }
-}
+export { freePort, jsonOrUndefined };

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { freePort } from "../process/net.ts";
 import { setTimeout as delay } from "node:timers/promises";
 import { faketimeAvailable, fetchNodeStatus, type NodeStatus, spawnNode } from "./node_process.ts";
 import { type BlockMode, TcpProxy } from "./tcp_proxy.ts";
@@ -41,13 +42,6 @@ interface Member {
   paused: boolean;
   exited?: Promise<unknown>;
   log: Deno.FsFile;
-}
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = listener.addr.port;
-  listener.close();
-  return port;
 }
 
 /**

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { jsonOrUndefined } from "../process/net.ts";
 import { type LoopbackMember, loopbackNodeArgs } from "../../src/cli/node_command.ts";
 
 const LIBFAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
@@ -135,14 +136,7 @@ export async function fetchNodeStatus(
   clientUrl: string,
   timeoutMs: number,
 ): Promise<NodeStatus | undefined> {
-  try {
-    const res = await fetch(`${clientUrl}/v1/cluster`, { signal: AbortSignal.timeout(timeoutMs) });
-    if (!res.ok) {
-      await res.body?.cancel();
-      return undefined;
-    }
-    return await res.json() as NodeStatus;
-  } catch {
-    return undefined;
-  }
+  return await jsonOrUndefined(`${clientUrl}/v1/cluster`, undefined, timeoutMs) as
+    | NodeStatus
+    | undefined;
 }

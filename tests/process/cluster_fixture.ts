@@ -6,6 +6,7 @@
  */
 
 import { loopbackNodeArgs } from "../../src/cli/node_command.ts";
+import { freePort, jsonOrUndefined } from "./net.ts";
 import { poll } from "./poll.ts";
 
 /** What `GET /v1/cluster` answers. */
@@ -24,13 +25,6 @@ export interface ClusterOptions {
   nodes?: number;
   /** Extra flags for every node (e.g. `["--snapshot-entries", "20"]`). */
   args?: string[];
-}
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
 }
 
 interface Member {
@@ -113,18 +107,8 @@ export class TestCluster {
 
   /** The node's `/v1/cluster`, or undefined when it does not answer within a second. */
   async status(id: number): Promise<ClusterStatus | undefined> {
-    try {
-      const res = await fetch(`${this.clientUrl(id)}/v1/cluster?consistency=stale`, {
-        signal: AbortSignal.timeout(1000),
-      });
-      if (!res.ok) {
-        await res.body?.cancel();
-        return undefined;
-      }
-      return await res.json();
-    } catch {
-      return undefined;
-    }
+    const url = `${this.clientUrl(id)}/v1/cluster?consistency=stale`;
+    return await jsonOrUndefined(url) as ClusterStatus | undefined;
   }
 
   /** Waits until the running nodes (minus `exclude`) agree on one leader; returns its id. */

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { freePort } from "../process/net.ts";
 import type { Message, NodeId } from "../../src/raft/types.ts";
 import { Http2Transport, type Http2TransportOptions } from "../../src/transport/http2_transport.ts";
 import { createPeerHandler, servePeer } from "../../src/transport/peer_server.ts";
@@ -31,14 +32,6 @@ function node(id: NodeId, client: PeerClientKind, options: Partial<Http2Transpor
   });
   const url = () => `http://127.0.0.1:${transport.addr?.port}`;
   return { transport, received, unreachable, snapshots, url };
-}
-
-/** A port that nothing listens on (right now). */
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
 }
 
 const delivered = (batches: Message[][]) => batches.flat();
