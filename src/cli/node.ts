@@ -71,6 +71,7 @@ async function main(): Promise<void> {
           nodeId: cfg.id,
           clusterSecret: cfg.clusterSecret,
           client: cfg.peerProtocol === "h2" ? "node-http2" : "fetch-http1",
+          stream: cfg.peerProtocol === "ws",
           events,
           ca: tls.ca,
           listen: { hostname: cfg.peerHost, port: cfg.peerPort, cert: tls.cert, key: tls.key },

@@ -38,7 +38,7 @@ export interface NodeConfig {
   /** Path of a JSON file of API tokens (see docs/api.md). */
   tokensFile?: string;
   /** The peer client: HTTP/1.1 keep-alive (default) or HTTP/2 (see README, "Choices"). */
-  peerProtocol: "http1" | "h2";
+  peerProtocol: "ws" | "http1" | "h2";
 }
 
 /** The flags, each also readable from EDGERAFT_<NAME> (dashes as underscores). */
@@ -128,9 +128,9 @@ export function parseNodeConfig(
   if (logFormat !== undefined && logFormat !== "json" && logFormat !== "pretty") {
     throw new ConfigError(`--log-format must be json or pretty, got "${logFormat}"`);
   }
-  const peerProtocol = get("peer-protocol") ?? "http1";
-  if (peerProtocol !== "http1" && peerProtocol !== "h2") {
-    throw new ConfigError(`--peer-protocol must be http1 or h2, got "${peerProtocol}"`);
+  const peerProtocol = get("peer-protocol") ?? "ws";
+  if (peerProtocol !== "ws" && peerProtocol !== "http1" && peerProtocol !== "h2") {
+    throw new ConfigError(`--peer-protocol must be ws, http1 or h2, got "${peerProtocol}"`);
   }
   return {
     id,
@@ -205,6 +205,6 @@ export function usage(): string {
     "  --tick-ms N --election-ticks N --heartbeat-ticks N   timing (10 ms, 15, 5)",
     "  --snapshot-entries N   compact the log after N applied entries (10000)",
     "  --log-format json|pretty   --tokens-file F (API tokens, see docs/api.md)",
-    "  --peer-protocol http1|h2   peer client (http1: HTTP/1.1 keep-alive, the default; see README)",
+    "  --peer-protocol ws|http1|h2  peer messages (ws: one WebSocket per peer, the default; see README)",
   ].join("\n");
 }

@@ -10,6 +10,11 @@
  *   (denoland/deno#36788; see `node_http2_client.ts`). Use it once that is fixed.
  * Both meet the DESIGN.md section 5 target; `bench/transport_rtt.ts` measures them.
  *
+ * With `stream` (the default with `"fetch-http1"` and `http://` peers), Raft messages other
+ * than snapshot chunks skip the per-batch requests and go as frames over one WebSocket per
+ * peer, opened on the same peer port (`peer_stream.ts`); calls and snapshot chunks stay
+ * requests.
+ *
  * Per-peer queues, lanes, batching and back-off live in `peer_link.ts`.
  *
  * @module
@@ -51,6 +56,13 @@ export interface Http2TransportOptions {
   listen?: { hostname: string; port: number; cert?: string; key?: string };
   /** The HTTP client for outgoing requests; see the module doc. Default `"fetch-http1"`. */
   client?: PeerClientKind;
+  /**
+   * Messages other than snapshot chunks over one WebSocket per peer (`http://` peers only).
+   * Default: on with the `"fetch-http1"` client.
+   */
+  stream?: boolean;
+  /** A stream with more unsent bytes than this is dropped as failed. Default 16 MiB. */
+  maxStreamBufferedBytes?: number;
   /** PEM CA certificate(s) to trust for `https://` peers (e.g. a self-signed cluster CA). */
   ca?: string | string[];
   /** Largest body this node's server accepts. Default 32 MiB. */
@@ -95,6 +107,7 @@ export class Http2Transport implements Transport {
   readonly #server: Deno.HttpServer<Deno.NetAddr> | undefined;
   readonly #links = new Map<NodeId, PeerLink>();
   readonly #closing = new Set<Promise<void>>();
+  readonly #stopStreams = new AbortController();
   #peers = new Map<NodeId, string>();
   #closed = false;
 
@@ -128,6 +141,8 @@ export class Http2Transport implements Transport {
       maxQueuedBytes: options.maxQueuedBytes ?? 64 * 1024 * 1024,
       maxBatchBytes: options.maxBatchBytes ?? 1024 * 1024,
       maxCallAnswerBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+      stream: options.stream ?? kind === "fetch-http1",
+      maxStreamBufferedBytes: options.maxStreamBufferedBytes ?? 16 * 1024 * 1024,
       defer,
       onUnreachable: (peer) => events.onUnreachable(peer),
       onSnapshotStatus: (peer, ok) => events.onSnapshotStatus?.(peer, ok),
@@ -139,6 +154,7 @@ export class Http2Transport implements Transport {
         maxBodyBytes: options.maxBodyBytes,
         onMessages: (messages) => events.onMessages(messages),
         onCall: events.onCall?.bind(events),
+        signal: this.#stopStreams.signal,
       });
       this.#server = servePeer({ ...options.listen, handler });
     }
@@ -205,6 +221,7 @@ export class Http2Transport implements Transport {
     this.#closed = true;
     for (const link of this.#links.values()) this.#retire(link);
     this.#links.clear();
+    this.#stopStreams.abort();
     await Promise.all([...this.#closing, this.#server?.shutdown()]);
   }
 

@@ -8,6 +8,12 @@
  * - `snapshot`: `snap` chunks, one per request, one request at a time.
  * Each request carries everything its lane queued meanwhile (up to `maxBatchBytes`).
  *
+ * With `stream` on, the control and append lanes go over one WebSocket to the peer instead
+ * (`peer_stream.ts`): each batch is one frame, in the order queued, and messages queued while
+ * it connects wait for it. Snapshot chunks and calls stay on HTTP requests, so a multi-MiB
+ * chunk never sits in front of a heartbeat. A stream whose unsent bytes pile up past
+ * `maxStreamBufferedBytes` (a peer that stopped reading) is treated as a failed request.
+ *
  * When a request fails the link reports the peer unreachable once, drops what it queued, and
  * drops new messages until the back-off (doubling from `initialMs` to `maxMs`) has passed;
  * the next message after that reconnects. Raft retransmits, so nothing is buffered for a peer
@@ -18,7 +24,7 @@
 
 import type { MessageType, NodeId } from "../raft/types.ts";
 import { batchHeader } from "./codec.ts";
-import type { PeerClient } from "./peer_client.ts";
+import { joinParts, type PeerClient } from "./peer_client.ts";
 import {
   bearer,
   CALL_PATH_PREFIX,
@@ -26,7 +32,9 @@ import {
   MESSAGES_MEDIA_TYPE,
   MESSAGES_PATH,
   problemDetail,
+  STREAM_PATH,
 } from "./peer_protocol.ts";
+import { PeerStream } from "./peer_stream.ts";
 import { CallError, PeerUnreachableError } from "./transport.ts";
 
 /**
@@ -68,6 +76,10 @@ export interface PeerLinkSettings {
   maxQueuedBytes: number;
   maxBatchBytes: number;
   maxCallAnswerBytes: number;
+  /** Send messages other than snapshot chunks over a WebSocket stream (see the module doc). */
+  stream: boolean;
+  /** A stream with more unsent bytes than this is closed as failed. */
+  maxStreamBufferedBytes: number;
   /** Runs a callback of the node later (never inside `send()`), shielding the link from it. */
   defer(callback: () => void): void;
   onUnreachable(peer: NodeId): void;
@@ -102,6 +114,7 @@ export class PeerLink {
   readonly #lanes: Record<"control" | "append" | "snapshot", Lane>;
   readonly #pending = new Set<Promise<void>>();
   readonly #client: PeerClient;
+  readonly #stream: PeerStream | undefined;
   #retryAt = 0;
   #backoffMs = 0;
   #flushScheduled = false;
@@ -122,6 +135,15 @@ export class PeerLink {
       append: lane(s.maxInFlight, s.requestTimeoutMs, false),
       snapshot: lane(1, s.snapshotTimeoutMs, true),
     };
+    // Over TLS the stream would need the cluster CA, which Deno's WebSocket cannot be given.
+    if (s.stream && url.startsWith("http://")) {
+      const wsUrl = url.replace(/^http/, "ws").replace(/\/$/, "") + STREAM_PATH;
+      const headers = { authorization: bearer(s.clusterSecret), [FROM_HEADER]: String(s.nodeId) };
+      this.#stream = new PeerStream(wsUrl, headers, {
+        onOpen: () => this.#flush(),
+        onClose: (reason) => this.#fail([], new Error(reason)),
+      });
+    }
   }
 
   /** Queues an encoded message, or drops it when the peer is backing off or the lane is full. */
@@ -175,7 +197,7 @@ export class PeerLink {
       lane.queue = [];
       lane.queuedBytes = 0;
     }
-    await this.#client.close();
+    await Promise.all([this.#client.close(), this.#stream?.close()]);
     await Promise.allSettled([...this.#pending]);
   }
 
@@ -189,10 +211,33 @@ export class PeerLink {
     this.#flushScheduled = false;
     if (this.#closed) return;
     for (const lane of Object.values(this.#lanes)) {
+      if (this.#stream && !lane.single) {
+        this.#flushToStream(lane, this.#stream);
+        continue;
+      }
       while (lane.inFlight < lane.maxInFlight && lane.queue.length > 0) {
         this.#post(lane, this.#takeBatch(lane));
       }
     }
+  }
+
+  #flushToStream(lane: Lane, stream: PeerStream): void {
+    if (lane.queue.length === 0) return;
+    if (!stream.open) {
+      // Queued messages wait for the socket (bounded by `enqueue`); a back-off delays it.
+      if (!stream.active && performance.now() >= this.#retryAt) stream.connect();
+      return;
+    }
+    while (lane.queue.length > 0) {
+      const batch = this.#takeBatch(lane);
+      stream.send(joinParts([batchHeader(batch.length), ...batch.map((m) => m.bytes)]));
+    }
+    if (stream.bufferedAmount > this.s.maxStreamBufferedBytes) {
+      this.#fail([], new Error(`${stream.bufferedAmount} bytes unsent: the peer is not reading`));
+      return;
+    }
+    // Bytes went out on an open socket: as good a sign of a live peer as a 204 was.
+    this.#backoffMs = 0;
   }
 
   #takeBatch(lane: Lane): QueuedMessage[] {
@@ -249,6 +294,7 @@ export class PeerLink {
     if (!(error instanceof PeerAnswerError)) {
       // A refused, reset or silent connection: start over with a fresh one after the back-off.
       this.#client.reset();
+      this.#stream?.reset();
     }
     if (performance.now() < this.#retryAt) return;
     this.#backoffMs = this.#backoffMs === 0

@@ -3,6 +3,8 @@
  * cluster-secret check and problem+json errors.
  *
  * - `POST /raft/v1/messages`: body = an encoded batch (`codec.ts`); answer 204.
+ * - `GET /raft/v1/stream`: a WebSocket upgrade; each binary frame from the client is a batch,
+ *   like a `messages` body. Nothing flows back on it.
  * - `POST /raft/v1/call/{method}`: body = opaque bytes, `X-Edgeraft-From: <node id>`;
  *   answer 200 with opaque bytes.
  * - Every request carries `Authorization: Bearer <cluster secret>`. Errors are
@@ -15,6 +17,8 @@ import { createHash, timingSafeEqual } from "node:crypto";
 
 /** Where batches of Raft messages are posted. */
 export const MESSAGES_PATH = "/raft/v1/messages";
+/** Where a peer opens its WebSocket message stream (`peer_stream.ts`). */
+export const STREAM_PATH = "/raft/v1/stream";
 /** Calls go to this prefix followed by the method name. */
 export const CALL_PATH_PREFIX = "/raft/v1/call/";
 /** The header naming the calling node. */

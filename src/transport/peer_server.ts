@@ -17,6 +17,7 @@ import {
   MESSAGES_PATH,
   problem,
   secretChecker,
+  STREAM_PATH,
 } from "./peer_protocol.ts";
 import { CallError } from "./transport.ts";
 
@@ -56,6 +57,8 @@ export interface PeerHandlerOptions {
   limits?: Partial<Omit<DecodeLimits, "maxBytes">>;
   /** Told when `onMessages` or `onCall` fails unexpectedly. Default: `console.error`. */
   onError?: (error: unknown) => void;
+  /** Aborting it closes every open message stream (a server's `shutdown()` waits for them). */
+  signal?: AbortSignal;
 }
 
 /**
@@ -77,30 +80,75 @@ export function createPeerHandler(
   const limits: Partial<DecodeLimits> = { ...options.limits, maxBytes: maxBody };
   const onError = options.onError ?? ((e: unknown) => console.error("peer handler:", e));
 
-  async function receiveMessages(req: Request): Promise<Response> {
-    const body = await readBody(req, maxBody);
-    if (body instanceof Response) return body;
+  /** Decodes, checks and delivers one batch; says what was wrong, or undefined. */
+  function deliver(body: Uint8Array): { status: 400 | 500; detail: string } | undefined {
     let messages: Message[];
     try {
       messages = decodeMessages(body, limits);
     } catch (e) {
       const detail = e instanceof MessageDecodeError ? e.message : "undecodable body";
-      return problem(400, "Bad Request", detail);
+      return { status: 400, detail };
     }
     if (options.nodeId !== undefined) {
       const stray = messages.find((m) => m.to !== options.nodeId);
       if (stray) {
         const detail = `a message for node ${stray.to} reached node ${options.nodeId}`;
-        return problem(400, "Bad Request", detail);
+        return { status: 400, detail };
       }
     }
     try {
       options.onMessages(messages);
     } catch (e) {
       onError(e);
-      return problem(500, "Internal Server Error", "the node could not accept the messages");
+      return { status: 500, detail: "the node could not accept the messages" };
     }
-    return new Response(null, { status: 204 });
+    return undefined;
+  }
+
+  async function receiveMessages(req: Request): Promise<Response> {
+    const body = await readBody(req, maxBody);
+    if (body instanceof Response) return body;
+    const wrong = deliver(body);
+    if (!wrong) return new Response(null, { status: 204 });
+    const title = wrong.status === 400 ? "Bad Request" : "Internal Server Error";
+    return problem(wrong.status, title, wrong.detail);
+  }
+
+  const streams = new Set<WebSocket>();
+  options.signal?.addEventListener("abort", () => {
+    for (const socket of streams) socket.close(1001, "the node is stopping");
+  }, { once: true });
+
+  function openStream(req: Request): Response {
+    if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+      return problem(426, "Upgrade Required", "the stream is a WebSocket", {
+        upgrade: "websocket",
+      });
+    }
+    if (options.signal?.aborted) {
+      return problem(503, "Service Unavailable", "the node is stopping");
+    }
+    const { socket, response } = Deno.upgradeWebSocket(req);
+    socket.binaryType = "arraybuffer";
+    streams.add(socket);
+    socket.onclose = () => streams.delete(socket);
+    socket.onerror = () => streams.delete(socket);
+    socket.onmessage = (event) => {
+      // A bad frame closes the stream with the reason (1003: not binary, 1009: too big,
+      // 1008: invalid); the sender reconnects after its back-off. Nothing of it is delivered.
+      if (!(event.data instanceof ArrayBuffer)) {
+        socket.close(1003, "frames must be binary batches");
+        return;
+      }
+      if (event.data.byteLength > maxBody) {
+        socket.close(1009, `frame of ${event.data.byteLength} bytes exceeds ${maxBody}`);
+        return;
+      }
+      const wrong = deliver(new Uint8Array(event.data));
+      // A close reason may hold at most 123 bytes.
+      if (wrong) socket.close(wrong.status === 400 ? 1008 : 1011, wrong.detail.slice(0, 120));
+    };
+    return response;
   }
 
   async function answerCall(req: Request, method: string): Promise<Response> {
@@ -144,6 +192,7 @@ export function createPeerHandler(
     }
     const path = new URL(req.url).pathname;
     const known = path === MESSAGES_PATH || path.startsWith(CALL_PATH_PREFIX);
+    if (path === STREAM_PATH && req.method === "GET") return openStream(req);
     if (!known) {
       discard(req);
       return problem(404, "Not Found", `no peer endpoint at ${path.slice(0, 200)}`);

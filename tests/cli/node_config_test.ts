@@ -11,7 +11,7 @@ Deno.test("node config: defaults make a one-node cluster on the documented ports
   assert.deepEqual([...cfg.peers], [[1, "http://127.0.0.1:7101"]]);
   assert.equal(cfg.clusterSecret, DEV_SECRET);
   assert.equal(cfg.defaultSecret, true);
-  assert.equal(cfg.peerProtocol, "http1");
+  assert.equal(cfg.peerProtocol, "ws");
 });
 
 Deno.test("node config: flags win over environment variables", () => {
@@ -36,7 +36,7 @@ Deno.test("node config: each mistake is one clear sentence", () => {
     [["--peers", "1=ftp://x"], /not an http\(s\) URL/],
     [["--tls-cert", "a.pem"], /--tls-cert and --tls-key go together/],
     [["--heartbeat-ticks", "20"], /smaller than --election-ticks/],
-    [["--peer-protocol", "spdy"], /http1 or h2/],
+    [["--peer-protocol", "spdy"], /ws, http1 or h2/],
     [["--id"], /needs a value/],
   ];
   for (const [args, message] of cases) {

@@ -10,14 +10,20 @@ import { entries, everyWireMessage, message, waitFor } from "./fixtures.ts";
 const SECRET = "s3cret-for-tests";
 
 /** A transport listening on a free loopback port, recording what it is told. */
-function node(id: NodeId, client: PeerClientKind, options: Partial<Http2TransportOptions> = {}) {
+/** One way to carry messages: a request client, with or without the WebSocket stream. */
+interface Wire {
+  client: PeerClientKind;
+  stream: boolean;
+}
+
+function node(id: NodeId, wire: Wire, options: Partial<Http2TransportOptions> = {}) {
   const received: Message[][] = [];
   const unreachable: NodeId[] = [];
   const snapshots: [NodeId, boolean][] = [];
   const transport = new Http2Transport({
     nodeId: id,
     clusterSecret: SECRET,
-    client,
+    ...wire,
     listen: { hostname: "127.0.0.1", port: 0 },
     events: {
       onMessages: (msgs) => received.push(msgs),
@@ -44,12 +50,19 @@ async function closeAll(...transports: (Transport | undefined)[]): Promise<void>
   await Promise.all(transports.map((t) => t?.close()));
 }
 
-for (const client of ["fetch-http1", "node-http2"] as const) {
-  const name = (what: string) => `http transport [${client}]: ${what}`;
+const WIRES: Wire[] = [
+  { client: "fetch-http1", stream: true },
+  { client: "fetch-http1", stream: false },
+  { client: "node-http2", stream: false },
+];
+
+for (const wire of WIRES) {
+  const label = wire.client + (wire.stream ? "+stream" : "");
+  const name = (what: string) => `http transport [${label}]: ${what}`;
 
   Deno.test(name("two nodes exchange every message type and calls"), async () => {
-    const a = node(1, client);
-    const b = node(2, client);
+    const a = node(1, wire);
+    const b = node(2, wire);
     try {
       a.transport.setPeers(new Map([[2, b.url()]]));
       b.transport.setPeers(new Map([[1, a.url()]]));
@@ -77,8 +90,8 @@ for (const client of ["fetch-http1", "node-http2"] as const) {
   });
 
   Deno.test(name("messages queued in one turn go out as one batch"), async () => {
-    const a = node(1, client);
-    const b = node(2, client);
+    const a = node(1, wire);
+    const b = node(2, wire);
     try {
       a.transport.setPeers(new Map([[2, b.url()]]));
       const beats = Array.from(
@@ -96,7 +109,7 @@ for (const client of ["fetch-http1", "node-http2"] as const) {
 
   Deno.test(name("a down peer is reported, skipped, and reached once it is up"), async () => {
     const port = freePort();
-    const a = node(1, client, { backoff: { initialMs: 20, maxMs: 100 } });
+    const a = node(1, wire, { backoff: { initialMs: 20, maxMs: 100 } });
     let b: ReturnType<typeof node> | undefined;
     try {
       a.transport.setPeers(new Map([[2, `http://127.0.0.1:${port}`]]));
@@ -104,7 +117,7 @@ for (const client of ["fetch-http1", "node-http2"] as const) {
       await waitFor(() => a.unreachable.length === 1, "the failure is reported");
       assert.deepStrictEqual(a.unreachable, [2]);
 
-      b = node(2, client, { listen: { hostname: "127.0.0.1", port } });
+      b = node(2, wire, { listen: { hostname: "127.0.0.1", port } });
       let commit = 2;
       await waitFor(() => {
         if (b!.received.length > 0) return true;
@@ -145,7 +158,7 @@ for (const client of ["fetch-http1", "node-http2"] as const) {
     };
     const server = servePeer({ hostname: "127.0.0.1", port: 0, handler: gated });
     // One request in flight per lane: only a lane of its own lets the heartbeat pass.
-    const a = node(1, client, { maxInFlight: 1 });
+    const a = node(1, wire, { maxInFlight: 1 });
     try {
       a.transport.setPeers(new Map([[2, `http://127.0.0.1:${server.addr.port}`]]));
       const size = 8 * 1024 * 1024;
@@ -177,7 +190,7 @@ for (const client of ["fetch-http1", "node-http2"] as const) {
   });
 
   Deno.test(name("a snapshot to a down peer reports failure"), async () => {
-    const a = node(1, client);
+    const a = node(1, wire);
     try {
       a.transport.setPeers(new Map([[2, `http://127.0.0.1:${freePort()}`]]));
       const snap = message({
@@ -199,8 +212,8 @@ for (const client of ["fetch-http1", "node-http2"] as const) {
   });
 
   Deno.test(name("a peer with another secret refuses, and is reported"), async () => {
-    const a = node(1, client);
-    const b = node(2, client, { clusterSecret: "another secret" });
+    const a = node(1, wire);
+    const b = node(2, wire, { clusterSecret: "another secret" });
     try {
       a.transport.setPeers(new Map([[2, b.url()]]));
       a.transport.send([message({ type: "heartbeat" })]);
@@ -215,7 +228,7 @@ for (const client of ["fetch-http1", "node-http2"] as const) {
   });
 
   Deno.test(name("unknown peers and local types, never a synchronous callback"), async () => {
-    const a = node(1, client);
+    const a = node(1, wire);
     try {
       a.transport.send([message({ type: "heartbeat", to: 9 })]);
       assert.deepStrictEqual(a.unreachable, [], "reported later, not inside send()");
@@ -229,8 +242,8 @@ for (const client of ["fetch-http1", "node-http2"] as const) {
   });
 
   Deno.test(name("close() with requests in flight leaves nothing open"), async () => {
-    const a = node(1, client);
-    const b = node(2, client);
+    const a = node(1, wire);
+    const b = node(2, wire);
     a.transport.setPeers(new Map([[2, b.url()]]));
     a.transport.send([
       message({ type: "app", term: 1, entries: entries(0, 4, 1 << 20) }),
@@ -244,24 +257,28 @@ for (const client of ["fetch-http1", "node-http2"] as const) {
 
 // Only for the default client: the same with `node-http2` can crash the whole test process
 // (see node_http2_goaway_test.ts).
-Deno.test("http transport [fetch-http1]: a peer that restarts is reached again", async () => {
-  const a = node(1, "fetch-http1", { backoff: { initialMs: 20, maxMs: 100 } });
-  let b = node(2, "fetch-http1");
-  const port = b.transport.addr!.port;
-  try {
-    a.transport.setPeers(new Map([[2, b.url()]]));
-    for (let i = 0; i < 100; i++) {
-      a.transport.send([message({ type: "heartbeat", commit: i })]);
-      await waitFor(() => delivered(b.received).length === i + 1, `heartbeat ${i}`);
+for (const wire of WIRES.filter((w) => w.client === "fetch-http1")) {
+  const label = wire.client + (wire.stream ? "+stream" : "");
+  Deno.test(`http transport [${label}]: a peer that restarts is reached again`, async () => {
+    const a = node(1, wire, { backoff: { initialMs: 20, maxMs: 100 } });
+    let b = node(2, wire);
+    const port = b.transport.addr!.port;
+    try {
+      a.transport.setPeers(new Map([[2, b.url()]]));
+      for (let i = 0; i < 100; i++) {
+        a.transport.send([message({ type: "heartbeat", commit: i })]);
+        await waitFor(() => delivered(b.received).length === i + 1, `heartbeat ${i}`);
+      }
+      await b.transport.close(); // graceful: idle keep-alive connections and streams are closed
+      await waitFor(() => a.unreachable.length > 0 || !wire.stream, "a notices the closed stream");
+      b = node(2, wire, { listen: { hostname: "127.0.0.1", port } });
+      await waitFor(() => {
+        if (b.received.length > 0) return true;
+        a.transport.send([message({ type: "heartbeat", commit: 1000 })]);
+        return false;
+      }, "the restarted peer is reached");
+    } finally {
+      await closeAll(a.transport, b.transport);
     }
-    await b.transport.close(); // graceful: idle keep-alive connections are closed
-    b = node(2, "fetch-http1", { listen: { hostname: "127.0.0.1", port } });
-    await waitFor(() => {
-      if (b.received.length > 0) return true;
-      a.transport.send([message({ type: "heartbeat", commit: 1000 })]);
-      return false;
-    }, "the restarted peer is reached");
-  } finally {
-    await closeAll(a.transport, b.transport);
-  }
-});
+  });
+}
