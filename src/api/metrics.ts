@@ -60,6 +60,15 @@ export class ApiMetrics {
     gauge("edgeraft_leader_id", "The known leader's id (0: none).", node.leaderId());
     gauge("edgeraft_watchers", "Open watch streams.", this.watchers);
     gauge("edgeraft_lock_waits", "Lock requests waiting in line on this node.", this.lockWaits);
+    const memory = Deno.memoryUsage();
+    gauge("process_resident_memory_bytes", "Resident memory of the process.", memory.rss);
+    gauge("deno_heap_used_bytes", "V8 heap in use.", memory.heapUsed);
+    gauge("deno_heap_total_bytes", "V8 heap reserved.", memory.heapTotal);
+    gauge(
+      "deno_external_memory_bytes",
+      "Memory held outside the V8 heap by JS objects.",
+      memory.external,
+    );
     lines.push(
       "# HELP edgeraft_http_requests_total HTTP requests answered, by method, route and status.",
       "# TYPE edgeraft_http_requests_total counter",

@@ -27,7 +27,9 @@ export class ProposalTimeoutError extends Error {
  */
 export class PendingProposals {
   #seq = 0;
-  readonly #waiting = new Map<number, (o: ApplyOutcome) => void>();
+  /** In the order proposed, which is also the order of their deadlines. */
+  readonly #waiting = new Map<number, Waiter>();
+  #sweeper?: ReturnType<typeof setInterval>;
 
   constructor(readonly timeoutMs: number) {}
 
@@ -38,21 +40,50 @@ export class PendingProposals {
 
   /** Resolves with the outcome of proposal `seq` once it is applied. */
   wait(seq: number): Promise<ApplyOutcome> {
-    return new Promise<ApplyOutcome>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#waiting.delete(seq);
-        reject(new ProposalTimeoutError("the proposal was not applied in time; it may still be"));
-      }, this.timeoutMs);
-      this.#waiting.set(seq, (o) => {
-        clearTimeout(timer);
-        resolve(o);
-      });
-    });
+    const { promise, resolve, reject } = Promise.withResolvers<ApplyOutcome>();
+    this.#waiting.set(seq, { resolve, reject, deadline: performance.now() + this.timeoutMs });
+    // One timer for all, not one per proposal: timers were a visible share of a write's CPU.
+    this.#sweeper ??= setInterval(() => this.#sweep(), Math.max(1, this.timeoutMs / 20));
+    return promise;
   }
 
   /** Proposal `seq` was applied with this outcome. */
   settle(seq: number, outcome: ApplyOutcome): void {
-    this.#waiting.get(seq)?.(outcome);
+    const waiter = this.#waiting.get(seq);
+    if (!waiter) return;
     this.#waiting.delete(seq);
+    waiter.resolve(outcome);
+    this.#stopWhenIdle();
   }
+
+  /** Rejects every waiting proposal with `error` (the node is stopping). */
+  close(error: Error): void {
+    for (const waiter of this.#waiting.values()) waiter.reject(error);
+    this.#waiting.clear();
+    this.#stopWhenIdle();
+  }
+
+  #sweep(): void {
+    const now = performance.now();
+    for (const [seq, waiter] of this.#waiting) {
+      if (waiter.deadline > now) break;
+      this.#waiting.delete(seq);
+      waiter.reject(
+        new ProposalTimeoutError("the proposal was not applied in time; it may still be"),
+      );
+    }
+    this.#stopWhenIdle();
+  }
+
+  #stopWhenIdle(): void {
+    if (this.#waiting.size > 0 || this.#sweeper === undefined) return;
+    clearInterval(this.#sweeper);
+    this.#sweeper = undefined;
+  }
+}
+
+interface Waiter {
+  resolve(outcome: ApplyOutcome): void;
+  reject(error: Error): void;
+  deadline: number;
 }

@@ -435,6 +435,7 @@ export class RaftNode {
     this.#stopped = true;
     clearInterval(this.#ticker);
     this.#reads.close();
+    this.#pending.close(new NoLeaderError("the node stopped before the proposal was applied"));
     await this.transport.close();
     await this.#loopDone; // a Ready in progress finishes its disk write before storage closes
     this.#opts.storage.close();

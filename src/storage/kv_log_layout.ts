@@ -24,10 +24,10 @@ import { encodeBlockParts, estimatedEntryBytes, packIntoBlocks } from "./log_blo
  * @example
  * ```ts
  * import { MERGE_LIMIT_BYTES } from "./kv_log_layout.ts";
- * const merges = 4096 < MERGE_LIMIT_BYTES; // true: a 4 KiB last block takes the next entries
+ * const merges = 512 < MERGE_LIMIT_BYTES; // true: a 512-byte last block takes the next entries
  * ```
  */
-export const MERGE_LIMIT_BYTES = 8 * 1024;
+export const MERGE_LIMIT_BYTES = 1024;
 
 /**
  * Where one stored block sits.

@@ -87,6 +87,10 @@ export function bodyLimit(maxBytes: () => number): MiddlewareHandler<ApiEnv> {
       }
       const length = Number(declared.trim());
       if (length > max) throw tooLarge(max, `${length} bytes`);
+      // The server holds the body to its declared length, so it may be read whole: cheaper
+      // than a stream reader, which showed in the profile of every write.
+      c.set("body", new Uint8Array(await raw.arrayBuffer()));
+      return await next();
     }
     c.set("body", await readBounded(raw.body, max));
     await next();

@@ -1,0 +1,44 @@
+import assert from "node:assert/strict";
+import { PendingProposals, ProposalTimeoutError } from "../../src/node/pending_proposals.ts";
+import type { ApplyOutcome } from "../../src/state/results.ts";
+
+const outcome = (index: number): ApplyOutcome => ({
+  index,
+  result: { ok: true },
+  events: [],
+  revision: index,
+  duplicate: false,
+} as unknown as ApplyOutcome);
+
+Deno.test("pending proposals: each waiter gets its own outcome, in any order", async () => {
+  const pending = new PendingProposals(5_000);
+  const a = pending.next();
+  const b = pending.next();
+  const waitA = pending.wait(a);
+  const waitB = pending.wait(b);
+  pending.settle(b, outcome(2));
+  pending.settle(a, outcome(1));
+  pending.settle(a, outcome(9)); // a second settle is ignored
+  assert.equal((await waitA).index, 1);
+  assert.equal((await waitB).index, 2);
+});
+
+Deno.test("pending proposals: an unapplied proposal times out, a settled one does not", async () => {
+  const pending = new PendingProposals(30);
+  const early = pending.next();
+  const late = pending.next();
+  const settled = pending.wait(early);
+  const timedOut = pending.wait(late);
+  pending.settle(early, outcome(1));
+  assert.equal((await settled).index, 1);
+  await assert.rejects(timedOut, ProposalTimeoutError);
+  pending.settle(late, outcome(2)); // too late: nobody listens, nothing throws
+});
+
+Deno.test("pending proposals: close() rejects every waiter and stops the timer", async () => {
+  const pending = new PendingProposals(60_000);
+  const waits = [pending.wait(pending.next()), pending.wait(pending.next())];
+  pending.close(new Error("stopping"));
+  for (const w of waits) await assert.rejects(w, /stopping/);
+  // The test sanitizer fails this test if the sweep interval were still running.
+});
