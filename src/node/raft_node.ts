@@ -362,6 +362,8 @@ export class RaftNode {
     if (!early) this.transport.send(rd.messages);
     for (const e of rd.committedEntries) this.#apply(e);
     for (const rs of rd.readStates) this.#reads.confirmed(rs.context, rs.index);
+    // Reads queued behind the round just confirmed start theirs on the loop's next turn.
+    if (rd.readStates.length > 0 && this.#reads.pending) this.#again = true;
     this.raw.advance(rd);
     this.#reads.applied(this.sm.appliedIndex);
     await this.#maybeCompact();
