@@ -22,6 +22,7 @@ import {
   problemNotFound,
 } from "./middleware/problem_errors/problem_errors.ts";
 import { requestMetrics } from "./middleware/request_metrics/request_metrics.ts";
+import { fastStaleRead } from "./fast_stale_read.ts";
 import { openApiDocument } from "./openapi.ts";
 import { clusterRoutes } from "./routes/cluster.ts";
 import { configRoutes } from "./routes/config.ts";
@@ -59,6 +60,8 @@ export interface ApiOptions {
   watchHeartbeatMs?: number;
   /** ms since the epoch, for `X-Last-Contact-Ms`. Default `Date.now`. */
   clock?: () => number;
+  /** Serve stale reads of found keys past the router (`fast_stale_read.ts`). Default true. */
+  fastPaths?: boolean;
 }
 
 /**
@@ -113,5 +116,11 @@ export function createApp(node: ApiNode, options: ApiOptions): Hono<ApiEnv> {
     return c.body(document);
   });
   app.all("/openapi.json", methodNotAllowed("GET", "HEAD"));
+
+  if (options.fastPaths ?? true) {
+    const fast = fastStaleRead(deps);
+    const routed = app.fetch;
+    app.fetch = (req, ...rest) => fast(req) ?? routed(req, ...rest);
+  }
   return app;
 }

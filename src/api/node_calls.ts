@@ -61,17 +61,26 @@ export async function readAt(
   consistency: "linearizable" | "stale" | undefined,
 ): Promise<boolean> {
   if (consistency === "stale") {
-    const { node } = deps;
-    const since = node.isLeader()
-      ? 0
-      : node.lastContact === 0
-      ? -1
-      : Math.max(0, deps.clock() - node.lastContact);
-    c.header("x-last-contact-ms", String(since));
+    c.header("x-last-contact-ms", String(lastContactMs(deps)));
     return true;
   }
   await deps.node.linearizableRead();
   return false;
+}
+
+/**
+ * How stale this node's state may be, for `X-Last-Contact-Ms`: 0 on the leader, -1 when it
+ * never heard from one, else the milliseconds since it last did.
+ *
+ * @example
+ * ```ts ignore
+ * c.header("x-last-contact-ms", String(lastContactMs(deps)));
+ * ```
+ */
+export function lastContactMs({ node, clock }: Pick<ApiDeps, "node" | "clock">): number {
+  if (node.isLeader()) return 0;
+  if (node.lastContact === 0) return -1;
+  return Math.max(0, clock() - node.lastContact);
 }
 
 /**
