@@ -1,6 +1,9 @@
 /**
  * Memory per node: resident set size (`/proc/<pid>/status` VmRSS) of every member of a fresh
- * cluster before and after it took 100k keys of 100 bytes, once every member has applied them.
+ * cluster before and after it took 100k keys of 100 bytes, once every member has applied them,
+ * and once more when the idle cluster has settled: garbage collectors (V8's, Go's) hand memory
+ * back some seconds after a burst, so "right after" shows the burst and "settled" what holding
+ * the keys costs. Both systems get the same treatment.
  *
  * @module
  */
@@ -22,6 +25,7 @@ import { keyName } from "./workloads.ts";
  * const m: MemoryResult = {
  *   system: "edgeraft", keys: 100_000, leaderId: 1, putsPerSec: 6000,
  *   rssBeforeBytes: [6e7, 6e7, 6e7], rssAfterBytes: [9e7, 9e7, 9e7],
+ *   rssSettledBytes: [8e7, 8e7, 8e7], settledAfterS: 12,
  * };
  * ```
  */
@@ -35,6 +39,10 @@ export interface MemoryResult {
   /** Per member, in member id order; null when /proc could not tell. */
   rssBeforeBytes: (number | null)[];
   rssAfterBytes: (number | null)[];
+  /** Per member, once no member's RSS fell by more than 1 MiB for 5 s (or after `settleS`). */
+  rssSettledBytes: (number | null)[];
+  /** Seconds the idle cluster took to settle. */
+  settledAfterS: number;
 }
 
 const MEMORY_KEY_PREFIX = "mem-k";
@@ -51,7 +59,13 @@ const MEMORY_KEY_PREFIX = "mem-k";
 export async function measureMemory(
   start: () => Promise<BenchCluster>,
   api: SystemApi,
-  opts: { keys: number; httpClient?: HttpClientKind; onProgress?: (written: number) => void },
+  opts: {
+    keys: number;
+    httpClient?: HttpClientKind;
+    onProgress?: (written: number) => void;
+    /** Longest wait for the idle cluster's RSS to settle. Default 30 s. */
+    settleS?: number;
+  },
 ): Promise<MemoryResult> {
   const cluster = await start();
   try {
@@ -82,15 +96,37 @@ export async function measureMemory(
         http.close();
       }
     }
+    const rssAfterBytes = rss();
+    const settled = await settle(rss, opts.settleS ?? 30);
     return {
       system: cluster.system,
       keys: load.keys,
       leaderId: leader,
       putsPerSec: load.putsPerSec,
       rssBeforeBytes,
-      rssAfterBytes: rss(),
+      rssAfterBytes,
+      rssSettledBytes: settled.rss,
+      settledAfterS: settled.afterS,
     };
   } finally {
     await cluster.stop();
   }
+}
+
+/** Samples RSS every second until no member's fell by more than 1 MiB for 5 samples. */
+async function settle(
+  rss: () => (number | null)[],
+  maxS: number,
+): Promise<{ rss: (number | null)[]; afterS: number }> {
+  const started = performance.now();
+  let last = rss();
+  let quiet = 0;
+  while (quiet < 5 && performance.now() - started < maxS * 1000) {
+    await new Promise((r) => setTimeout(r, 1000));
+    const now = rss();
+    const fell = now.some((b, i) => b !== null && last[i] !== null && last[i]! - b > 2 ** 20);
+    quiet = fell ? 0 : quiet + 1;
+    last = now;
+  }
+  return { rss: last, afterS: Math.round((performance.now() - started) / 1000) };
 }

@@ -144,7 +144,9 @@ function memoryTable(run: BenchRun): string {
       "leader",
       "load puts/s",
       "RSS before MB (n1/n2/n3)",
-      "RSS after MB (n1/n2/n3)",
+      "RSS right after MB (n1/n2/n3)",
+      "RSS settled MB (n1/n2/n3)",
+      "settled after s",
     ],
     run.memory.map((m) => [
       m.system,
@@ -153,6 +155,8 @@ function memoryTable(run: BenchRun): string {
       ops(m.putsPerSec),
       mb(m.rssBeforeBytes),
       mb(m.rssAfterBytes),
+      mb(m.rssSettledBytes ?? []),
+      String(m.settledAfterS ?? "–"),
     ]),
   );
 }

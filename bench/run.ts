@@ -192,10 +192,16 @@ async function memoryPhase(run: BenchRun, o: BenchOptions, systems: SystemName[]
         keys: o.memoryKeys,
         httpClient: o.httpClient,
         onProgress: (n) => progress.status(`memory ${system}: ${n}/${o.memoryKeys} keys`),
+        settleS: o.quick ? 5 : 30,
       });
       run.memory.push(result);
-      const mb = result.rssAfterBytes.map((b) => (b === null ? "?" : (b / 2 ** 20).toFixed(0)));
-      progress.line(`  ${system}: RSS after ${mb.join(" / ")} MB`);
+      const mb = (values: (number | null)[]) =>
+        values.map((b) => (b === null ? "?" : (b / 2 ** 20).toFixed(0))).join(" / ");
+      progress.line(
+        `  ${system}: RSS right after ${mb(result.rssAfterBytes)} MB, settled ${
+          mb(result.rssSettledBytes)
+        } MB (${result.settledAfterS} s)`,
+      );
     } catch (e) {
       run.notes.push(`${system} memory measurement failed: ${e}`);
       progress.line(`  ${system} memory failed: ${e}`);

@@ -71,7 +71,9 @@ function fakeRun(): BenchRun {
       leaderId: 2,
       putsPerSec: 5000,
       rssBeforeBytes: [50 * 2 ** 20, 50 * 2 ** 20, null],
-      rssAfterBytes: [120 * 2 ** 20, 160 * 2 ** 20, null],
+      rssAfterBytes: [120 * 2 ** 20, 190 * 2 ** 20, null],
+      rssSettledBytes: [110 * 2 ** 20, 160 * 2 ** 20, null],
+      settledAfterS: 9,
     }],
     notes: ["a note"],
   };
@@ -87,7 +89,7 @@ Deno.test("targets: ratios, latency, failover and memory verdicts; n/a when not 
   assert.equal(checks.get("leader failover (edgeraft)")?.pass, true);
   const memory = [...checks.values()].find((t) => t.target.startsWith("memory"));
   assert.equal(memory?.pass, false);
-  assert.equal(memory?.measured, "160 MB (max)");
+  assert.equal(memory?.measured, "160 MB settled (max); right after the load 190 MB");
 });
 
 Deno.test("failover percentile: a repetition that never recovered is the slowest", () => {
