@@ -1,7 +1,8 @@
 /**
  * Round trip of a 22 KB AppendEntries between two real `deno` processes on loopback (DESIGN.md
- * section 5: must stay well under 2 ms), at concurrency 1, for each client of `Http2Transport`
- * (`fetch-http1`, `node-http2`):
+ * section 5: must stay well under 2 ms), at concurrency 1, for each way `Http2Transport` carries
+ * messages: `ws` (the default: one WebSocket per peer), `http1` (a request per batch over
+ * Deno's `fetch`) and `h2` (`node:http2`):
  *
  * - `raft app -> appResp`: node 1 sends an `app` with 10 entries of 2.2 KB through its
  *   transport; node 2 (the child process) answers with an `appResp` through its own; timed
@@ -45,12 +46,26 @@ const appendMessage = (index: number): Message => ({
   })),
 });
 
+/** How messages travel: a request client, with or without the WebSocket stream. */
+interface Wire {
+  name: string;
+  client: PeerClientKind;
+  stream: boolean;
+}
+
+const WIRES: Wire[] = [
+  { name: "ws", client: "fetch-http1", stream: true },
+  { name: "http1", client: "fetch-http1", stream: false },
+  { name: "h2", client: "node-http2", stream: false },
+];
+
 /** The child: node 2, answering every `app` from node 1 with an `appResp`. */
-async function serve(parentUrl: string, client: PeerClientKind): Promise<void> {
+async function serve(parentUrl: string, wire: Wire): Promise<void> {
   const transport: Http2Transport = new Http2Transport({
     nodeId: 2,
     clusterSecret: SECRET,
-    client,
+    client: wire.client,
+    stream: wire.stream,
     listen: { hostname: "127.0.0.1", port: 0 },
     events: {
       onMessages(msgs) {
@@ -116,17 +131,14 @@ async function measure(
   report(name, samples, performance.now() - start);
 }
 
-/** Measures one client kind against a child of its own; the fetch h2c contrast on request. */
-async function measureClient(
-  client: PeerClientKind,
-  iterations: number,
-  withContrast: boolean,
-): Promise<void> {
+/** Measures one wire against a child of its own; the fetch h2c contrast on request. */
+async function measureWire(wire: Wire, iterations: number, withContrast: boolean): Promise<void> {
   let answered: ((m: Message) => void) | undefined;
   const node1 = new Http2Transport({
     nodeId: 1,
     clusterSecret: SECRET,
-    client,
+    client: wire.client,
+    stream: wire.stream,
     listen: { hostname: "127.0.0.1", port: 0 },
     events: {
       onMessages: (msgs) => msgs.forEach((m) => answered?.(m)),
@@ -135,7 +147,7 @@ async function measureClient(
   });
   const parentUrl = `http://127.0.0.1:${node1.addr?.port}`;
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", import.meta.filename!, "--serve", parentUrl, client],
+    args: ["run", "-A", import.meta.filename!, "--serve", parentUrl, wire.name],
     stdin: "piped",
     stdout: "piped",
     stderr: "inherit",
@@ -147,13 +159,13 @@ async function measureClient(
     node1.setPeers(new Map([[2, peerUrl]]));
     const body = encodeMessages([appendMessage(1)]);
 
-    await measure(`${client} raft app -> appResp`, iterations, async (i) => {
+    await measure(`${wire.name} raft app -> appResp`, iterations, async (i) => {
       const reply = new Promise<Message>((resolve) => (answered = resolve));
       node1.send([appendMessage(i * 10)]);
       const m = await reply;
       if (m.type !== "appResp") throw new Error(`unexpected ${m.type}`);
     });
-    await measure(`${client} call`, iterations, async () => {
+    await measure(`${wire.name} call`, iterations, async () => {
       await node1.call(2, "append", body);
     });
     if (!withContrast) return;
@@ -182,11 +194,11 @@ async function measureClient(
 async function main(iterations: number): Promise<void> {
   const body = encodeMessages([appendMessage(1)]);
   console.log(`22 KB AppendEntries (${body.byteLength} bytes on the wire), concurrency 1`);
-  await measureClient("fetch-http1", iterations, false);
-  await measureClient("node-http2", iterations, true);
+  for (const wire of WIRES) await measureWire(wire, iterations, wire.name === "h2");
 }
 
 if (import.meta.main) {
-  if (Deno.args[0] === "--serve") await serve(Deno.args[1], Deno.args[2] as PeerClientKind);
-  else await main(Number(Deno.args[0] ?? 2000));
+  if (Deno.args[0] === "--serve") {
+    await serve(Deno.args[1], WIRES.find((w) => w.name === Deno.args[2])!);
+  } else await main(Number(Deno.args[0] ?? 2000));
 }
