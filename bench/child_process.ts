@@ -35,11 +35,19 @@ export class ChildProcess {
     this.#drain(child.stderr);
   }
 
-  /** Starts `command` with `args`; stdin is closed, stdout and stderr are drained. */
-  static spawn(command: string, args: string[], opts: { cwd?: string } = {}): ChildProcess {
+  /**
+   * Starts `command` with `args` (and `env` added to this process's environment); stdin is
+   * closed, stdout and stderr are drained.
+   */
+  static spawn(
+    command: string,
+    args: string[],
+    opts: { cwd?: string; env?: Record<string, string> } = {},
+  ): ChildProcess {
     const child = new Deno.Command(command, {
       args,
       cwd: opts.cwd,
+      env: opts.env,
       stdin: "null",
       stdout: "piped",
       stderr: "piped",

@@ -14,7 +14,7 @@ import {
   waitFor,
 } from "./bench_cluster.ts";
 import { ChildProcess } from "./child_process.ts";
-import { loopbackNodeArgs } from "../src/cli/node_command.ts";
+import { loopbackNodeArgs, withNodeMallocEnv } from "../src/cli/node_command.ts";
 
 const REPO_ROOT = new URL("../", import.meta.url).pathname;
 
@@ -152,7 +152,8 @@ export class EdgeraftCluster implements BenchCluster {
     m.process = ChildProcess.spawn(
       Deno.execPath(),
       loopbackNodeArgs(m, all, { secret: this.#secret, denoFlags: profile }),
-      { cwd: REPO_ROOT },
+      // Run as `deno task cluster` runs them, with the node's malloc settings.
+      { cwd: REPO_ROOT, env: withNodeMallocEnv(Deno.env.toObject()) },
     );
   }
 }

@@ -256,7 +256,10 @@ export function renderReport(run: BenchRun): string {
     "## Memory",
     "",
     "VmRSS of every member of a fresh cluster, before and after loading the keys (64 clients, " +
-    "100-byte values), once every member has applied them.",
+    "100-byte values), once every member has applied them, and again after the cluster sat " +
+    'idle ("settled": both runtimes hand memory back some seconds after a burst). The target ' +
+    "is judged on the settled value. edgeraft nodes run with MALLOC_ARENA_MAX=2 and " +
+    "MALLOC_TRIM_THRESHOLD_=131072, as `deno task cluster` starts them.",
     "",
     run.memory.length > 0 ? memoryTable(run) : "Not measured.",
     "",

@@ -42,6 +42,7 @@ import {
   planCluster,
   shouldUseColor,
 } from "./cluster_output.ts";
+import { withNodeMallocEnv } from "./node_command.ts";
 
 const DEFAULT_NODE_SCRIPT = fileURLToPath(new URL("./node.ts", import.meta.url));
 const CONFIG = fileURLToPath(new URL("../../deno.json", import.meta.url));
@@ -199,7 +200,7 @@ async function runCluster(
 function nodeEnvironment(secret: string): Record<string, string> {
   const inherited = Object.entries(Deno.env.toObject())
     .filter(([name]) => !name.startsWith("EDGERAFT_"));
-  return { ...Object.fromEntries(inherited), EDGERAFT_CLUSTER_SECRET: secret };
+  return withNodeMallocEnv({ ...Object.fromEntries(inherited), EDGERAFT_CLUSTER_SECRET: secret });
 }
 
 function startNode(
