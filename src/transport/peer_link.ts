@@ -228,13 +228,15 @@ export class PeerLink {
       if (!stream.active && performance.now() >= this.#retryAt) stream.connect();
       return;
     }
-    while (lane.queue.length > 0) {
-      const batch = this.#takeBatch(lane);
-      stream.send(joinParts([batchHeader(batch.length), ...batch.map((m) => m.bytes)]));
-    }
+    // Checked before sending, so that one frame larger than the limit cannot trip it alone:
+    // what is still unsent from earlier turns says the peer stopped reading.
     if (stream.bufferedAmount > this.s.maxStreamBufferedBytes) {
       this.#fail([], new Error(`${stream.bufferedAmount} bytes unsent: the peer is not reading`));
       return;
+    }
+    while (lane.queue.length > 0) {
+      const batch = this.#takeBatch(lane);
+      stream.send(joinParts([batchHeader(batch.length), ...batch.map((m) => m.bytes)]));
     }
     // Bytes went out on an open socket: as good a sign of a live peer as a 204 was.
     this.#backoffMs = 0;

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import type { Message } from "../../src/raft/types.ts";
 import { encodeMessages } from "../../src/transport/codec.ts";
+import { Http2Transport } from "../../src/transport/http2_transport.ts";
 import { createPeerHandler, servePeer } from "../../src/transport/peer_server.ts";
 import { PeerStream } from "../../src/transport/peer_stream.ts";
 import { everyWireMessage, message, waitFor } from "./fixtures.ts";
@@ -131,4 +132,107 @@ Deno.test("peer stream: a stopping server closes open streams, and the client is
     assert.equal(stream.active, false);
     await stream.close();
   });
+});
+
+/**
+ * A server that accepts the WebSocket upgrade and then never reads: the kernel buffers fill
+ * and the client's unsent bytes pile up, as with a peer that hangs.
+ */
+async function silentPeer(): Promise<{ url: string; close(): void }> {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const conn of listener) {
+      conns.push(conn);
+      const buf = new Uint8Array(8192);
+      let head = "";
+      while (!head.includes("\r\n\r\n")) {
+        const n = await conn.read(buf).catch(() => null);
+        if (n === null) break;
+        head += new TextDecoder().decode(buf.subarray(0, n));
+      }
+      const key = /sec-websocket-key:\s*(\S+)/i.exec(head)?.[1] ?? "";
+      const digest = await crypto.subtle.digest(
+        "SHA-1",
+        new TextEncoder().encode(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"),
+      );
+      const accept = btoa(String.fromCharCode(...new Uint8Array(digest)));
+      await conn.write(new TextEncoder().encode(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+          `Sec-WebSocket-Accept: ${accept}\r\n\r\n`,
+      )).catch(() => {});
+    }
+  })();
+  const port = (listener.addr as Deno.NetAddr).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close() {
+      listener.close();
+      for (const c of conns) {
+        try {
+          c.close();
+        } catch {
+          // already closed
+        }
+      }
+      void accepting;
+    },
+  };
+}
+
+Deno.test("peer stream: one frame larger than the unsent-bytes limit goes through", async () => {
+  await withServer(async ({ url, received }) => {
+    const unreachable: number[] = [];
+    const transport = new Http2Transport({
+      nodeId: 1,
+      clusterSecret: SECRET,
+      maxStreamBufferedBytes: 1024,
+      events: { onMessages: () => {}, onUnreachable: (id) => unreachable.push(id) },
+    });
+    try {
+      transport.setPeers(
+        new Map([[2, url.replace("ws:", "http:").replace("/raft/v1/stream", "")]]),
+      );
+      const hb = message({ type: "heartbeat", to: 2, context: new Uint8Array(3000) });
+      transport.send([hb]);
+      await waitFor(() => received.length === 1, "the big heartbeat arrives");
+      transport.send([message({ type: "heartbeat", to: 2 })]);
+      await waitFor(() => received.length === 2, "and the next one");
+      assert.deepStrictEqual(unreachable, []);
+    } finally {
+      await transport.close();
+    }
+  });
+});
+
+Deno.test("peer stream: a peer that stops reading is dropped and reported unreachable", async () => {
+  const peer = await silentPeer();
+  const unreachable: number[] = [];
+  const transport = new Http2Transport({
+    nodeId: 1,
+    clusterSecret: SECRET,
+    maxStreamBufferedBytes: 1024 * 1024,
+    events: { onMessages: () => {}, onUnreachable: (id) => unreachable.push(id) },
+  });
+  try {
+    transport.setPeers(new Map([[2, peer.url]]));
+    const big = (i: number) =>
+      message({
+        type: "app",
+        index: i,
+        entries: [{ term: 1, index: i + 1, type: "normal", data: new Uint8Array(256 * 1024) }],
+      });
+    let i = 0;
+    await waitFor(() => {
+      if (unreachable.length > 0) return true;
+      transport.send([big(i++)]); // kernel buffers take several MB before the socket's own
+      return false;
+    }, "the stalled stream is given up");
+    assert.deepStrictEqual(unreachable.slice(0, 1), [2]);
+    // The socket was open and took frames until the kernel's buffers were full.
+    assert.ok(i > 4, `only ${i} messages went out before the stream was given up`);
+  } finally {
+    await transport.close();
+    peer.close();
+  }
 });
