@@ -1,6 +1,6 @@
 /**
  * Round trip of a 22 KB AppendEntries between two real `deno` processes on loopback (DESIGN.md
- * section 5: must stay well under 2 ms), at concurrency 1, for each way `Http2Transport` carries
+ * section 5: must stay well under 2 ms), at concurrency 1, for each way `PeerTransport` carries
  * messages: `ws` (the default: one WebSocket per peer), `http1` (a request per batch over
  * Deno's `fetch`) and `h2` (`node:http2`):
  *
@@ -21,7 +21,7 @@
 
 import type { Message } from "../src/raft/types.ts";
 import { encodeMessages } from "../src/transport/codec.ts";
-import { Http2Transport } from "../src/transport/http2_transport.ts";
+import { PeerTransport } from "../src/transport/peer_transport.ts";
 import type { PeerClientKind } from "../src/transport/peer_client.ts";
 
 const SECRET = "bench-secret";
@@ -61,7 +61,7 @@ const WIRES: Wire[] = [
 
 /** The child: node 2, answering every `app` from node 1 with an `appResp`. */
 async function serve(parentUrl: string, wire: Wire): Promise<void> {
-  const transport: Http2Transport = new Http2Transport({
+  const transport: PeerTransport = new PeerTransport({
     nodeId: 2,
     clusterSecret: SECRET,
     client: wire.client,
@@ -134,7 +134,7 @@ async function measure(
 /** Measures one wire against a child of its own; the fetch h2c contrast on request. */
 async function measureWire(wire: Wire, iterations: number, withContrast: boolean): Promise<void> {
   let answered: ((m: Message) => void) | undefined;
-  const node1 = new Http2Transport({
+  const node1 = new PeerTransport({
     nodeId: 1,
     clusterSecret: SECRET,
     client: wire.client,

@@ -10,7 +10,7 @@ import { createLogger } from "../node/logger.ts";
 import { RaftNode } from "../node/raft_node.ts";
 import { DataDirLockedError } from "../storage/data_dir_lock.ts";
 import { KvStorage } from "../storage/kv_storage.ts";
-import { Http2Transport } from "../transport/http2_transport.ts";
+import { PeerTransport } from "../transport/peer_transport.ts";
 import { ConfigError, type NodeConfig, parseNodeConfig, usage } from "./node_config.ts";
 import { loadTokens } from "./tokens_file.ts";
 
@@ -67,7 +67,7 @@ async function main(): Promise<void> {
       raft: { electionTicks: cfg.electionTicks, heartbeatTicks: cfg.heartbeatTicks },
       snapshotEntries: cfg.snapshotEntries,
       transport: (events) =>
-        new Http2Transport({
+        new PeerTransport({
           nodeId: cfg.id,
           clusterSecret: cfg.clusterSecret,
           client: cfg.peerProtocol === "h2" ? "node-http2" : "fetch-http1",

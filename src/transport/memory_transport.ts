@@ -1,5 +1,5 @@
 /**
- * The in-memory twin of `Http2Transport`, for node-driver tests: a `MemoryNetwork` hub routes
+ * The in-memory twin of `PeerTransport`, for node-driver tests: a `MemoryNetwork` hub routes
  * between the `MemoryTransport`s attached to it, asynchronously (one microtask later), in the
  * order sent. Switches cut a node off entirely or one direction of one link.
  *

@@ -1,5 +1,5 @@
 /**
- * Peer transport over HTTP/2 (`Http2Transport`), its server side (`createPeerHandler`,
+ * The peer transport (`PeerTransport`: a WebSocket message stream and HTTP requests), its server side (`createPeerHandler`,
  * `servePeer`), the wire codec, and the in-memory twin for tests (`MemoryNetwork`).
  *
  * @example
@@ -18,6 +18,6 @@ export * from "./transport.ts";
 export * from "./codec.ts";
 export { createPeerHandler, DEFAULT_MAX_BODY_BYTES, servePeer } from "./peer_server.ts";
 export type { PeerHandlerOptions, ServePeerOptions } from "./peer_server.ts";
-export { Http2Transport, type Http2TransportOptions } from "./http2_transport.ts";
+export { PeerTransport, type PeerTransportOptions } from "./peer_transport.ts";
 export type { PeerClientKind } from "./peer_client.ts";
 export { MemoryNetwork, MemoryTransport } from "./memory_transport.ts";

@@ -1,7 +1,7 @@
 /**
  * The HTTP client a `PeerLink` posts through, so that the wire client can be chosen: the
  * `node:http2` client (one h2 connection, many streams) or Deno's `fetch` over HTTP/1.1
- * (a small pool of keep-alive connections). See `http2_transport.ts` for why both exist.
+ * (a small pool of keep-alive connections). See `peer_transport.ts` for why both exist.
  *
  * @module
  */

@@ -1,7 +1,7 @@
 /**
  * What the node driver needs from the network: fire-and-forget delivery of Raft messages to
  * peers, and a request/response call for everything else (forwarding a client write to the
- * leader). Two implementations: `Http2Transport` (real sockets) and `MemoryTransport` (tests).
+ * leader). Two implementations: `PeerTransport` (real sockets) and `MemoryTransport` (tests).
  *
  * Delivery is best effort, as Raft expects: a message may be dropped (the core retransmits),
  * and messages to one peer may overtake each other when several requests are in flight.

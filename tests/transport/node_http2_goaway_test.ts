@@ -1,5 +1,5 @@
 /**
- * Evidence for the default client of `Http2Transport`: in Deno 2.9.6 the `node:http2` client
+ * Evidence for the default client of `PeerTransport`: in Deno 2.9.6 the `node:http2` client
  * can abort (nghttp2 assertion) or segfault when the server sends GOAWAY after a few hundred
  * streams on one session, which is what `Deno.serve`'s graceful `shutdown()` does
  * (denoland/deno#36788). The child process below does exactly that, a few times.

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import type { Message } from "../../src/raft/types.ts";
 import { encodeMessages } from "../../src/transport/codec.ts";
-import { Http2Transport } from "../../src/transport/http2_transport.ts";
+import { PeerTransport } from "../../src/transport/peer_transport.ts";
 import { createPeerHandler, servePeer } from "../../src/transport/peer_server.ts";
 import { PeerStream } from "../../src/transport/peer_stream.ts";
 import { everyWireMessage, message, waitFor } from "./fixtures.ts";
@@ -183,7 +183,7 @@ function silentPeer(): { url: string; close(): Promise<void> } {
 Deno.test("peer stream: one frame larger than the unsent-bytes limit goes through", async () => {
   await withServer(async ({ url, received }) => {
     const unreachable: number[] = [];
-    const transport = new Http2Transport({
+    const transport = new PeerTransport({
       nodeId: 1,
       clusterSecret: SECRET,
       maxStreamBufferedBytes: 1024,
@@ -208,7 +208,7 @@ Deno.test("peer stream: one frame larger than the unsent-bytes limit goes throug
 Deno.test("peer stream: a peer that stops reading is dropped and reported unreachable", async () => {
   const peer = silentPeer();
   const unreachable: number[] = [];
-  const transport = new Http2Transport({
+  const transport = new PeerTransport({
     nodeId: 1,
     clusterSecret: SECRET,
     maxStreamBufferedBytes: 1024 * 1024,

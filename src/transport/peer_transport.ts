@@ -1,19 +1,17 @@
 /**
- * The real transport: Raft messages and calls over HTTP between peers, and optionally the
- * server for this node's own peer port (`Deno.serve`: h2c, h2 over TLS, and HTTP/1.1).
+ * The real transport between peers, and optionally the server for this node's own peer port
+ * (`Deno.serve`: the message stream, HTTP/1.1, h2c and h2 over TLS).
  *
- * The client is chosen with `client`:
+ * Raft messages other than snapshot chunks go as frames over one WebSocket per peer, opened on
+ * the peer port (`peer_stream.ts`), when `stream` is on: the default with the `"fetch-http1"`
+ * client and `http://` peers. Calls, snapshot chunks, and every message when the stream is off,
+ * are HTTP requests through the client chosen with `client`:
  * - `"fetch-http1"` (default): Deno's `fetch` over HTTP/1.1 keep-alive, a few pooled
  *   connections per peer. No Nagle stall (unlike `fetch` over h2c), memory-safe.
  * - `"node-http2"`: the `node:http2` client, one h2 connection per peer, many streams. Fast,
  *   but in Deno 2.9.6 a GOAWAY from the peer (its graceful shutdown) can crash this process
  *   (denoland/deno#36788; see `node_http2_client.ts`). Use it once that is fixed.
- * Both meet the DESIGN.md section 5 target; `bench/transport_rtt.ts` measures them.
- *
- * With `stream` (the default with `"fetch-http1"` and `http://` peers), Raft messages other
- * than snapshot chunks skip the per-batch requests and go as frames over one WebSocket per
- * peer, opened on the same peer port (`peer_stream.ts`); calls and snapshot chunks stay
- * requests.
+ * `bench/transport_rtt.ts` measures all three ways.
  *
  * Per-peer queues, lanes, batching and back-off live in `peer_link.ts`.
  *
@@ -31,13 +29,13 @@ import { isCallMethod } from "./peer_protocol.ts";
 import { PeerUnreachableError, type Transport, type TransportEvents } from "./transport.ts";
 
 /**
- * How an `Http2Transport` connects, listens and bounds its queues. Only `nodeId`,
+ * How an `PeerTransport` connects, listens and bounds its queues. Only `nodeId`,
  * `clusterSecret` and `events` are required.
  *
  * @example
  * ```ts
- * import type { Http2TransportOptions } from "./http2_transport.ts";
- * const options: Http2TransportOptions = {
+ * import type { PeerTransportOptions } from "./peer_transport.ts";
+ * const options: PeerTransportOptions = {
  *   nodeId: 1,
  *   clusterSecret: "s3cret",
  *   events: { onMessages: () => {}, onUnreachable: () => {} },
@@ -45,7 +43,7 @@ import { PeerUnreachableError, type Transport, type TransportEvents } from "./tr
  * };
  * ```
  */
-export interface Http2TransportOptions {
+export interface PeerTransportOptions {
   /** This node: sent as the caller of `call`s, and checked on incoming batches. */
   nodeId: NodeId;
   /** Shared by every node; sent and checked as `Authorization: Bearer <secret>`. */
@@ -89,8 +87,8 @@ export interface Http2TransportOptions {
  *
  * @example
  * ```ts
- * import { Http2Transport } from "./http2_transport.ts";
- * const t = new Http2Transport({
+ * import { PeerTransport } from "./peer_transport.ts";
+ * const t = new PeerTransport({
  *   nodeId: 1,
  *   clusterSecret: "s3cret",
  *   events: { onMessages: (m) => console.log(m), onUnreachable: () => {} },
@@ -100,7 +98,7 @@ export interface Http2TransportOptions {
  * await t.close();
  * ```
  */
-export class Http2Transport implements Transport {
+export class PeerTransport implements Transport {
   readonly #nodeId: NodeId;
   readonly #events: TransportEvents;
   readonly #settings: PeerLinkSettings;
@@ -112,7 +110,7 @@ export class Http2Transport implements Transport {
   #closed = false;
 
   /** Starts the server at once when `listen` is given; connects to peers lazily. */
-  constructor(options: Http2TransportOptions) {
+  constructor(options: PeerTransportOptions) {
     const { nodeId, clusterSecret, events } = options;
     this.#nodeId = nodeId;
     this.#events = events;

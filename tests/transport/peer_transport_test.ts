@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { freePort } from "../process/net.ts";
 import type { Message, NodeId } from "../../src/raft/types.ts";
-import { Http2Transport, type Http2TransportOptions } from "../../src/transport/http2_transport.ts";
+import { PeerTransport, type PeerTransportOptions } from "../../src/transport/peer_transport.ts";
 import { createPeerHandler, servePeer } from "../../src/transport/peer_server.ts";
 import type { PeerClientKind } from "../../src/transport/peer_client.ts";
 import { CallError, PeerUnreachableError, type Transport } from "../../src/transport/transport.ts";
@@ -16,11 +16,11 @@ interface Wire {
   stream: boolean;
 }
 
-function node(id: NodeId, wire: Wire, options: Partial<Http2TransportOptions> = {}) {
+function node(id: NodeId, wire: Wire, options: Partial<PeerTransportOptions> = {}) {
   const received: Message[][] = [];
   const unreachable: NodeId[] = [];
   const snapshots: [NodeId, boolean][] = [];
-  const transport = new Http2Transport({
+  const transport = new PeerTransport({
     nodeId: id,
     clusterSecret: SECRET,
     ...wire,
@@ -58,7 +58,7 @@ const WIRES: Wire[] = [
 
 for (const wire of WIRES) {
   const label = wire.client + (wire.stream ? "+stream" : "");
-  const name = (what: string) => `http transport [${label}]: ${what}`;
+  const name = (what: string) => `peer transport [${label}]: ${what}`;
 
   Deno.test(name("two nodes exchange every message type and calls"), async () => {
     const a = node(1, wire);
@@ -259,7 +259,7 @@ for (const wire of WIRES) {
 // (see node_http2_goaway_test.ts).
 for (const wire of WIRES.filter((w) => w.client === "fetch-http1")) {
   const label = wire.client + (wire.stream ? "+stream" : "");
-  Deno.test(`http transport [${label}]: a peer that restarts is reached again`, async () => {
+  Deno.test(`peer transport [${label}]: a peer that restarts is reached again`, async () => {
     const a = node(1, wire, { backoff: { initialMs: 20, maxMs: 100 } });
     let b = node(2, wire);
     const port = b.transport.addr!.port;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { Message, NodeId } from "../../src/raft/types.ts";
-import { Http2Transport } from "../../src/transport/http2_transport.ts";
+import { PeerTransport } from "../../src/transport/peer_transport.ts";
 import { message, waitFor } from "./fixtures.ts";
 
 const SECRET = "tls-test-secret";
@@ -54,7 +54,7 @@ for (const client of ["fetch-http1", "node-http2"] as const) {
     ignore: !haveOpenssl,
     async fn() {
       const dir = await Deno.makeTempDir({ prefix: "edgeraft_tls_" });
-      const transports: Http2Transport[] = [];
+      const transports: PeerTransport[] = [];
       try {
         const { ca, cert, key } = await clusterCertificates(dir);
         const received: Message[][] = [];
@@ -64,7 +64,7 @@ for (const client of ["fetch-http1", "node-http2"] as const) {
           onUnreachable: (p: NodeId) => unreachable.push(p),
           onCall: (method: string) => Promise.resolve(new TextEncoder().encode(`tls:${method}`)),
         });
-        const b = new Http2Transport({
+        const b = new PeerTransport({
           nodeId: 2,
           clusterSecret: SECRET,
           events: events(received),
@@ -72,7 +72,7 @@ for (const client of ["fetch-http1", "node-http2"] as const) {
         });
         transports.push(b);
         const url = `https://127.0.0.1:${b.addr?.port}`;
-        const a = new Http2Transport({
+        const a = new PeerTransport({
           nodeId: 1,
           clusterSecret: SECRET,
           client,
@@ -96,7 +96,7 @@ for (const client of ["fetch-http1", "node-http2"] as const) {
         );
 
         // Without the cluster CA, the certificate is not trusted: nothing gets through.
-        const stranger = new Http2Transport({
+        const stranger = new PeerTransport({
           nodeId: 3,
           clusterSecret: SECRET,
           client,
@@ -108,7 +108,7 @@ for (const client of ["fetch-http1", "node-http2"] as const) {
         await waitFor(() => unreachable.includes(2), "the untrusted peer is reported");
         assert.equal(received.length, 1);
       } finally {
-        await Promise.all(transports.map((t) => t.close())); // together: see http2_transport_test
+        await Promise.all(transports.map((t) => t.close())); // together: see peer_transport_test
         await Deno.remove(dir, { recursive: true });
       }
     },
