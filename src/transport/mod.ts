@@ -1,6 +1,7 @@
 /**
- * The peer transport (`PeerTransport`: a WebSocket message stream and HTTP requests), its server side (`createPeerHandler`,
- * `servePeer`), the wire codec, and the in-memory twin for tests (`MemoryNetwork`).
+ * The peer transport (`PeerTransport`: a WebSocket message stream and HTTP requests), its
+ * server side (`createPeerHandler`, `servePeer`), the wire codec, and the in-memory twin for
+ * tests (`MemoryNetwork`).
  *
  * @example
  * ```ts

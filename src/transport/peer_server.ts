@@ -1,7 +1,7 @@
 /**
  * The server side of the peer transport: a `fetch`-style handler that authenticates, bounds,
- * decodes and validates every request before the node sees it, and a helper that serves it
- * over h2c (plain) or h2 over TLS.
+ * decodes and validates every request and every stream frame before the node sees it, and a
+ * helper that serves it over HTTP/1.1 and h2c (plain) or h2 over TLS.
  *
  * The handler never throws and never hands `onMessages` anything the codec did not validate.
  *
