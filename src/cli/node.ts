@@ -11,6 +11,7 @@ import { RaftNode } from "../node/raft_node.ts";
 import { DataDirLockedError } from "../storage/data_dir_lock.ts";
 import { KvStorage } from "../storage/kv_storage.ts";
 import { PeerTransport } from "../transport/peer_transport.ts";
+import { startMallocTrim } from "./malloc_trim.ts";
 import { ConfigError, type NodeConfig, parseNodeConfig, usage } from "./node_config.ts";
 import { loadTokens } from "./tokens_file.ts";
 
@@ -111,11 +112,14 @@ async function main(): Promise<void> {
     throw e;
   }
 
+  const trimmer = cfg.mallocTrimMs > 0 ? startMallocTrim(cfg.mallocTrimMs) : undefined;
+
   let stopping = false;
   const shutdown = async (reason: string, code: number) => {
     if (stopping) return;
     stopping = true;
     logger.log("info", "shutting down", { reason });
+    trimmer?.stop();
     await server.shutdown();
     await node.stop();
     Deno.exit(code);

@@ -39,6 +39,8 @@ export interface NodeConfig {
   tokensFile?: string;
   /** The peer client: HTTP/1.1 keep-alive (default) or HTTP/2 (see README, "Choices"). */
   peerProtocol: "ws" | "http1" | "h2";
+  /** Give glibc's free memory back to the kernel this often (0: never); see malloc_trim.ts. */
+  mallocTrimMs: number;
 }
 
 /** The flags, each also readable from EDGERAFT_<NAME> (dashes as underscores). */
@@ -60,6 +62,7 @@ export const FLAGS = [
   "log-format",
   "tokens-file",
   "peer-protocol",
+  "malloc-trim-ms",
 ] as const;
 
 /** The development secret used when none is given (the node warns about it). */
@@ -151,6 +154,7 @@ export function parseNodeConfig(
     electionTicks,
     heartbeatTicks,
     snapshotEntries: int("snapshot-entries", get("snapshot-entries") ?? "10000", 2, 1e9),
+    mallocTrimMs: int("malloc-trim-ms", get("malloc-trim-ms") ?? "5000", 0, 3_600_000),
     logFormat,
     tokensFile: get("tokens-file"),
   };
@@ -204,6 +208,7 @@ export function usage(): string {
     "  --tls-cert F --tls-key F [--tls-ca F]   h2 over TLS between peers",
     "  --tick-ms N --election-ticks N --heartbeat-ticks N   timing (10 ms, 15, 5)",
     "  --snapshot-entries N   compact the log after N applied entries (10000)",
+    "  --malloc-trim-ms N     hand free malloc memory back to the kernel every N ms (5000; 0: never)",
     "  --log-format json|pretty   --tokens-file F (API tokens, see docs/api.md)",
     "  --peer-protocol ws|http1|h2  peer messages (ws: one WebSocket per peer, the default; see README)",
   ].join("\n");

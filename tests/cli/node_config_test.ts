@@ -12,6 +12,8 @@ Deno.test("node config: defaults make a one-node cluster on the documented ports
   assert.equal(cfg.clusterSecret, DEV_SECRET);
   assert.equal(cfg.defaultSecret, true);
   assert.equal(cfg.peerProtocol, "ws");
+  assert.equal(cfg.mallocTrimMs, 5000);
+  assert.equal(parseNodeConfig(["--malloc-trim-ms", "0"], {}).mallocTrimMs, 0);
 });
 
 Deno.test("node config: flags win over environment variables", () => {
@@ -37,6 +39,7 @@ Deno.test("node config: each mistake is one clear sentence", () => {
     [["--tls-cert", "a.pem"], /--tls-cert and --tls-key go together/],
     [["--heartbeat-ticks", "20"], /smaller than --election-ticks/],
     [["--peer-protocol", "spdy"], /ws, http1 or h2/],
+    [["--malloc-trim-ms", "-1"], /--malloc-trim-ms must be a whole number from 0/],
     [["--id"], /needs a value/],
   ];
   for (const [args, message] of cases) {
