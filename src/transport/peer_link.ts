@@ -142,7 +142,7 @@ export class PeerLink {
       this.#stream = new PeerStream(wsUrl, headers, {
         onOpen: () => this.#flush(),
         onClose: (reason) => this.#fail([], new Error(reason)),
-      });
+      }, s.requestTimeoutMs);
     }
   }
 

@@ -45,10 +45,12 @@ export class PeerStream {
   #socket?: WebSocket;
   #closedByUs = false;
 
+  /** `connectTimeoutMs`: an upgrade not answered within it counts as a failure. */
   constructor(
     readonly url: string,
     private readonly headers: Record<string, string>,
     private readonly events: PeerStreamEvents,
+    private readonly connectTimeoutMs = 5_000,
   ) {}
 
   /** Whether frames can be sent now. */
@@ -79,13 +81,21 @@ export class PeerStream {
     }
     socket.binaryType = "arraybuffer";
     this.#socket = socket;
+    // A peer that accepts the connection but never answers the upgrade (a stalled link) would
+    // otherwise hold the stream in CONNECTING for as long as TCP keeps trying.
+    const timer = setTimeout(() => {
+      end(`no answer to the upgrade within ${this.connectTimeoutMs} ms`);
+      closeQuietly(socket);
+    }, this.connectTimeoutMs);
     const end = (reason: string) => {
+      clearTimeout(timer);
       // After reset() or close() the socket is no longer ours, and its end no news.
       if (this.#socket !== socket) return;
       this.#socket = undefined;
       this.events.onClose(reason);
     };
     socket.onopen = () => {
+      clearTimeout(timer);
       if (this.#socket === socket) this.events.onOpen();
     };
     socket.onerror = (e) => {

@@ -236,3 +236,29 @@ Deno.test("peer stream: a peer that stops reading is dropped and reported unreac
     await peer.close();
   }
 });
+
+Deno.test("peer stream: an upgrade nobody answers fails after the connect timeout", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const held: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const conn of listener) held.push(conn); // accepted, never answered
+  })();
+  try {
+    const port = (listener.addr as Deno.NetAddr).port;
+    const closed = Promise.withResolvers<string>();
+    const stream = new PeerStream(`ws://127.0.0.1:${port}/raft/v1/stream`, auth, {
+      onOpen: () => closed.reject(new Error("opened")),
+      onClose: (reason) => closed.resolve(reason),
+    }, 100);
+    const started = performance.now();
+    stream.connect();
+    assert.match(await closed.promise, /no answer to the upgrade within 100 ms/);
+    assert.ok(performance.now() - started < 2_000);
+    assert.equal(stream.active, false);
+    await stream.close();
+  } finally {
+    listener.close();
+    for (const c of held) c.close();
+    await accepting.catch(() => {});
+  }
+});
