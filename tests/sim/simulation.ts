@@ -76,7 +76,8 @@ class SimNode {
   raw?: RawNode;
   disk: Disk = { hardState: { term: 0, vote: 0, commit: 0 }, entries: [] };
   sm = new KvMachine();
-  pending?: { rd: Ready; due: number };
+  /** A Ready whose disk write is in progress; `sent` when its messages already went out. */
+  pending?: { rd: Ready; due: number; sent: boolean };
   slowDisk = false;
   /** Client writes proposed here, by op id. */
   writes = new Map<number, ClientOp>();
@@ -255,20 +256,27 @@ export class Simulation {
     if (!raw) return;
     if (node.pending) {
       if (node.pending.due > this.now) return;
-      const rd = node.pending.rd;
+      const { rd, sent } = node.pending;
       node.pending = undefined;
-      this.#complete(node, rd);
+      this.#complete(node, rd, sent);
     }
     if (!raw.hasReady()) return;
     const rd = raw.ready();
     this.checker.onPersist(node.id, raw.raft, rd.entries);
+    // As src/node/raft_node.ts does (thesis 10.2.1): a leader sends its messages while its own
+    // write is in flight, unless the Ready changes its term or vote.
+    const hs = rd.hardState;
+    const early = raw.raft.role === "leader" &&
+      (!hs || (hs.term === node.disk.hardState.term && hs.vote === node.disk.hardState.vote));
+    if (early) { for (const m of rd.messages) this.#send(m); }
     const slow = node.slowDisk || this.prng.chance(0.05);
-    if (slow) node.pending = { rd, due: this.now + 1 + this.prng.int(node.slowDisk ? 40 : 8) };
-    else this.#complete(node, rd);
+    if (slow) {
+      node.pending = { rd, due: this.now + 1 + this.prng.int(node.slowDisk ? 40 : 8), sent: early };
+    } else this.#complete(node, rd, early);
   }
 
-  /** The disk write finished: persist, send, apply, answer, as a real driver does. */
-  #complete(node: SimNode, rd: Ready): void {
+  /** The disk write finished: persist, send (unless sent early), apply, answer, as a driver does. */
+  #complete(node: SimNode, rd: Ready, sent: boolean): void {
     const disk = node.disk;
     if (rd.snapshot) {
       disk.snapshot = rd.snapshot;
@@ -280,7 +288,7 @@ export class Simulation {
       disk.entries = disk.entries.filter((e) => e.index < first).concat(rd.entries);
     }
     if (rd.hardState) disk.hardState = rd.hardState;
-    for (const m of rd.messages) this.#send(m);
+    if (!sent) { for (const m of rd.messages) this.#send(m); }
     for (const e of rd.committedEntries) {
       this.checker.onApply(node.id, e);
       const result = node.sm.apply(e);
