@@ -25,6 +25,7 @@ Deno.test({
   async fn() {
     const logDir = await Deno.makeTempDir({ prefix: "edgeraft-forwarded-" });
     const cluster = await FaultCluster.start({ nodes: 3, logDir });
+    let passed = false;
     try {
       const leader = await cluster.waitForLeader(20_000);
       const follower = cluster.ids.find((id) => id !== leader)!;
@@ -60,9 +61,12 @@ Deno.test({
           `the write took effect, but the follower answered ${status}: a client would retry it`,
         );
       }
+      passed = true;
     } finally {
       await cluster.stop();
-      await Deno.remove(logDir, { recursive: true });
+      // A failure keeps the node logs: they are the only account of what the nodes did.
+      if (passed) await Deno.remove(logDir, { recursive: true });
+      else console.error(`node logs kept in ${logDir}`);
     }
   },
 });
