@@ -41,6 +41,8 @@ interface Member {
   child?: Deno.ChildProcess;
   paused: boolean;
   exited?: Promise<unknown>;
+  /** Set when the process ended without being killed (it failed to start, or crashed). */
+  diedOnItsOwn?: boolean;
   log: Deno.FsFile;
 }
 
@@ -73,6 +75,8 @@ export class FaultCluster {
   readonly #members = new Map<number, Member>();
   /** proxies.get(`${from}>${to}`) carries what `from` sends to `to`. */
   readonly #proxies = new Map<string, TcpProxy>();
+  /** Processes being killed on purpose, so that their end is not taken for a crash. */
+  readonly #killing = new Set<Deno.ChildProcess>();
   readonly #options: FaultClusterOptions;
   readonly #root: string;
 
@@ -166,6 +170,10 @@ export class FaultCluster {
     m.child = child;
     m.exited = exited;
     m.paused = false;
+    m.diedOnItsOwn = false;
+    child.status.then(() => {
+      if (m.child === child && !this.#killing.has(child)) m.diedOnItsOwn = true;
+    }, () => {});
   }
 
   /**
@@ -203,12 +211,14 @@ export class FaultCluster {
   async kill(id: number): Promise<void> {
     const m = this.#member(id);
     if (!m.child) return;
+    this.#killing.add(m.child);
     try {
       m.child.kill("SIGKILL");
     } catch {
       // already gone
     }
     await m.exited;
+    this.#killing.delete(m.child);
     m.child = undefined;
     m.paused = false;
   }
@@ -365,6 +375,11 @@ export class FaultCluster {
   async waitForLeader(timeoutMs: number): Promise<number> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
+      // A node that exited by itself (e.g. its port was taken) will never agree: say so now.
+      const dead = this.ids.filter((id) => this.#member(id).diedOnItsOwn);
+      if (dead.length > 0) {
+        throw new Error(`node(s) ${dead.join(", ")} exited on their own; see their logs`);
+      }
       const leader = await this.currentLeader();
       if (leader !== undefined) return leader;
       await delay(100);
@@ -385,6 +400,7 @@ export class FaultCluster {
     FaultCluster.running.delete(this);
     for (const m of this.#members.values()) {
       if (!m.child) continue;
+      this.#killing.add(m.child);
       try {
         m.child.kill("SIGCONT");
         m.child.kill("SIGKILL");

@@ -4,8 +4,17 @@
  * @module
  */
 
+/** Below Linux's ephemeral range (32768-60999), which outgoing connections draw from. */
+const FIRST_PORT = 20_000;
+const PORTS = 12_000;
+
 /**
- * A TCP port on 127.0.0.1 that was free a moment ago.
+ * A TCP port on 127.0.0.1 that was free a moment ago, for a server started soon after.
+ *
+ * Picked at random below the ephemeral range: a port taken with `port: 0` comes from the range
+ * every outgoing connection of every process on the machine draws from, and parallel tests
+ * open many, so one of them could take it between this check and the server's bind (seen:
+ * "peer address ... is in use"). Random picks keep parallel tests apart from each other.
  *
  * @example
  * ```ts
@@ -14,6 +23,15 @@
  * ```
  */
 export function freePort(): number {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = FIRST_PORT + Math.floor(Math.random() * PORTS);
+    try {
+      Deno.listen({ hostname: "127.0.0.1", port }).close();
+      return port;
+    } catch {
+      // taken: try another
+    }
+  }
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = listener.addr.port;
   listener.close();
