@@ -118,6 +118,8 @@ export function createApp(node: ApiNode, options: ApiOptions): Hono<ApiEnv> {
   app.all("/openapi.json", methodNotAllowed("GET", "HEAD"));
 
   if (options.fastPaths ?? true) {
+    // In front of the router, not a middleware: what it saves is the router and the context.
+    // `app.request()` goes through `fetch` too, so tests see what Deno.serve sees.
     const fast = fastStaleRead(deps);
     const routed = app.fetch;
     app.fetch = (req, ...rest) => fast(req) ?? routed(req, ...rest);
