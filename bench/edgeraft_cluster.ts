@@ -44,8 +44,10 @@ export class EdgeraftCluster implements BenchCluster {
   #secret = crypto.randomUUID();
   #members = new Map<number, Member>();
   #cpuProfileDir?: string;
+  #traceDir?: string;
 
-  private constructor(root: string, cpuProfileDir?: string) {
+  private constructor(root: string, cpuProfileDir?: string, traceDir?: string) {
+    this.#traceDir = traceDir;
     this.#root = root;
     this.#cpuProfileDir = cpuProfileDir;
     for (const id of this.ids) {
@@ -61,13 +63,14 @@ export class EdgeraftCluster implements BenchCluster {
   /**
    * Starts three nodes and waits until they agree on a leader. With `cpuProfileDir`, each node
    * runs under `deno run --cpu-prof` and writes its profile to `<cpuProfileDir>/n<id>/` when
-   * `stop` ends it gracefully (a node killed by the failover measurement writes none).
+   * `stop` ends it gracefully (a node killed by the failover measurement writes none). With
+   * `traceDir`, each node appends its write trace to `<traceDir>/n<id>.trace`.
    */
   static async start(
-    opts: { timeoutMs?: number; cpuProfileDir?: string } = {},
+    opts: { timeoutMs?: number; cpuProfileDir?: string; traceDir?: string } = {},
   ): Promise<EdgeraftCluster> {
     const root = await Deno.makeTempDir({ prefix: "edgeraft-bench-" });
-    const cluster = new EdgeraftCluster(root, opts.cpuProfileDir);
+    const cluster = new EdgeraftCluster(root, opts.cpuProfileDir, opts.traceDir);
     try {
       for (const id of cluster.ids) cluster.#spawn(id);
       await cluster.leaderId({ timeoutMs: opts.timeoutMs ?? 30_000 });
@@ -126,12 +129,12 @@ export class EdgeraftCluster implements BenchCluster {
   }
 
   async stop(): Promise<void> {
-    if (this.#cpuProfileDir) await this.#stopGracefully();
+    if (this.#cpuProfileDir || this.#traceDir) await this.#stopGracefully();
     await Promise.all([...this.#members.values()].map((m) => m.process?.kill()));
     await Deno.remove(this.#root, { recursive: true }).catch(() => {});
   }
 
-  /** SIGTERM, so that profiled nodes write their profiles; SIGKILL after 10 s. */
+  /** SIGTERM, so that nodes write their profiles and traces; SIGKILL after 10 s. */
   async #stopGracefully(): Promise<void> {
     await Promise.all([...this.#members.values()].map(async (m) => {
       if (!m.process?.running) return;
@@ -151,7 +154,11 @@ export class EdgeraftCluster implements BenchCluster {
       : [];
     m.process = ChildProcess.spawn(
       Deno.execPath(),
-      loopbackNodeArgs(m, all, { secret: this.#secret, denoFlags: profile }),
+      loopbackNodeArgs(m, all, {
+        secret: this.#secret,
+        denoFlags: profile,
+        extra: this.#traceDir ? ["--trace-file", `${this.#traceDir}/n${id}.trace`] : [],
+      }),
       // Run as `deno task cluster` runs them, with the node's malloc settings.
       { cwd: REPO_ROOT, env: withNodeMallocEnv(Deno.env.toObject()) },
     );

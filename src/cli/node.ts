@@ -8,6 +8,7 @@
 import { createApp } from "../api/app.ts";
 import { createLogger } from "../node/logger.ts";
 import { RaftNode } from "../node/raft_node.ts";
+import { openWriteTrace } from "../node/write_trace.ts";
 import { DataDirLockedError } from "../storage/data_dir_lock.ts";
 import { KvStorage } from "../storage/kv_storage.ts";
 import { PeerTransport } from "../transport/peer_transport.ts";
@@ -33,6 +34,7 @@ async function main(): Promise<void> {
     throw e;
   }
   const logger = createLogger({ nodeId: cfg.id, format: cfg.logFormat });
+  const trace = cfg.traceFile === undefined ? undefined : openWriteTrace(cfg.traceFile, cfg.id);
   const tokens = cfg.tokensFile
     ? await loadTokens(cfg.tokensFile).catch((e) => die(e.message, 2))
     : undefined;
@@ -64,6 +66,7 @@ async function main(): Promise<void> {
       peers: cfg.peers,
       storage,
       logger,
+      trace: trace?.record,
       tickMs: cfg.tickMs,
       raft: { electionTicks: cfg.electionTicks, heartbeatTicks: cfg.heartbeatTicks },
       snapshotEntries: cfg.snapshotEntries,
@@ -122,6 +125,7 @@ async function main(): Promise<void> {
     trimmer?.stop();
     await server.shutdown();
     await node.stop();
+    trace?.close();
     Deno.exit(code);
   };
   Deno.addSignalListener("SIGINT", () => shutdown("SIGINT", 0));

@@ -41,6 +41,8 @@ export interface NodeConfig {
   peerProtocol: "ws" | "http1" | "h2";
   /** Give glibc's free memory back to the kernel this often (0: never); see malloc_trim.ts. */
   mallocTrimMs: number;
+  /** Append a timeline of the write path here (src/node/write_trace.ts); off when unset. */
+  traceFile?: string;
 }
 
 /** The flags, each also readable from EDGERAFT_<NAME> (dashes as underscores). */
@@ -63,6 +65,7 @@ export const FLAGS = [
   "tokens-file",
   "peer-protocol",
   "malloc-trim-ms",
+  "trace-file",
 ] as const;
 
 /** The development secret used when none is given (the node warns about it). */
@@ -157,6 +160,7 @@ export function parseNodeConfig(
     mallocTrimMs: int("malloc-trim-ms", get("malloc-trim-ms") ?? "5000", 0, 3_600_000),
     logFormat,
     tokensFile: get("tokens-file"),
+    traceFile: get("trace-file"),
   };
 }
 
@@ -209,6 +213,7 @@ export function usage(): string {
     "  --tick-ms N --election-ticks N --heartbeat-ticks N   timing (10 ms, 15, 5)",
     "  --snapshot-entries N   compact the log after N applied entries (10000)",
     "  --malloc-trim-ms N     hand free malloc memory back to the kernel every N ms (5000; 0: never)",
+    "  --trace-file PATH      append a timeline of each write's steps (deno task bench:trace)",
     "  --log-format json|pretty   --tokens-file F (API tokens, see docs/api.md)",
     "  --peer-protocol ws|http1|h2  peer messages (ws: one WebSocket per peer, the default; see README)",
   ].join("\n");

@@ -19,6 +19,7 @@ import type { Logger } from "./logger.ts";
 import { PendingProposals, ProposalTimeoutError } from "./pending_proposals.ts";
 import { unwrapProposal, wrapProposal } from "./proposal_envelope.ts";
 import { ReadBarrier } from "./read_barrier.ts";
+import { NO_TRACE, type WriteTrace } from "./write_trace.ts";
 
 /** A command as a client submits it; the leader adds the time stamp. */
 export type Submission = Omit<Parameters<typeof encodeCommand>[0], "time">;
@@ -51,6 +52,8 @@ export interface RaftNodeOptions {
   clock?: () => number;
   /** The source of election jitter. Default Math.random. */
   random?: () => number;
+  /** Records the write path's events (`write_trace.ts`). Default: nothing. */
+  trace?: WriteTrace;
 }
 
 /** Something a node reports to its listeners after applying an entry. */
@@ -79,6 +82,7 @@ export class RaftNode {
   readonly #listeners = new Set<ApplyListener>();
   readonly #inbox: Message[] = [];
   readonly #downPeers = new Set<NodeId>();
+  readonly #trace: WriteTrace;
   #persisted: HardState;
   /** The newest hard state the core reported; its commit may not be on disk yet. */
   #latestHard: HardState;
@@ -101,6 +105,7 @@ export class RaftNode {
     this.#persisted = persisted;
     this.#latestHard = persisted;
     this.#log = opts.logger;
+    this.#trace = opts.trace ?? NO_TRACE;
     this.#clock = opts.clock ?? Date.now;
     this.#reads = new ReadBarrier(opts.requestTimeoutMs ?? 5000);
     this.#pending = new PendingProposals(opts.requestTimeoutMs ?? 5000);
@@ -197,6 +202,7 @@ export class RaftNode {
     const time = Math.max(this.#clock(), this.sm.now);
     const command = encodeCommand({ ...sub, time } as Parameters<typeof encodeCommand>[0]);
     const seq = this.#pending.next();
+    this.#trace("propose", seq);
     try {
       this.raw.propose(wrapProposal({ proposer: this.id, seq, command }));
     } catch (e) {
@@ -261,6 +267,9 @@ export class RaftNode {
 
   #receive(msgs: Message[]): void {
     for (const m of msgs) {
+      if (m.type === "app" && m.entries.length > 0) {
+        this.#trace("recv-app", m.from, m.entries[0].index, m.entries.at(-1)!.index);
+      } else if (m.type === "appResp" && !m.reject) this.#trace("recv-ack", m.from, m.index);
       if (this.#downPeers.delete(m.from)) {
         this.#log.log("info", "peer up", { peer: m.from });
       }
@@ -339,6 +348,7 @@ export class RaftNode {
     const early = this.isLeader() &&
       (!hs || (hs.term === this.#persisted.term && hs.vote === this.#persisted.vote));
     if (early) this.transport.send(rd.messages);
+    if (rd.entries.length > 0) this.#trace("ready", rd.entries[0].index, rd.entries.at(-1)!.index);
     if (rd.snapshot) {
       await this.#opts.storage.saveSnapshot(rd.snapshot);
       this.sm = StateMachine.restore(rd.snapshot.data);
@@ -358,6 +368,7 @@ export class RaftNode {
         hardState: changed ? latest : undefined,
       });
       this.#persisted = latest;
+      if (rd.entries.length > 0) this.#trace("appended", rd.entries.at(-1)!.index);
     }
     if (!early) this.transport.send(rd.messages);
     for (const e of rd.committedEntries) this.#apply(e);
@@ -380,6 +391,7 @@ export class RaftNode {
       const p = unwrapProposal(e.data);
       outcome = this.sm.applyEntry(e.index, e.term, p ? p.command : e.data);
       if (p && p.proposer === this.id) {
+        this.#trace("applied", e.index, p.seq);
         this.#pending.settle(p.seq, outcome);
       }
     }
