@@ -347,7 +347,13 @@ export class RaftNode {
     const hs = rd.hardState;
     const early = this.isLeader() &&
       (!hs || (hs.term === this.#persisted.term && hs.vote === this.#persisted.vote));
-    if (early) this.transport.send(rd.messages);
+    if (early) {
+      this.transport.send(rd.messages);
+      // Let the transport's flush (a queued microtask) hand the frames to the sockets before the
+      // disk write is encoded and dispatched: followers get new entries ~60 µs sooner
+      // (deno task bench:trace, "a follower receives it").
+      if (rd.entries.length > 0) await Promise.resolve();
+    }
     if (rd.entries.length > 0) this.#trace("ready", rd.entries[0].index, rd.entries.at(-1)!.index);
     if (rd.snapshot) {
       await this.#opts.storage.saveSnapshot(rd.snapshot);
