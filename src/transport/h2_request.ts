@@ -10,7 +10,7 @@
  */
 
 import http2 from "node:http2";
-import type { PeerAnswer } from "./peer_client.ts";
+import { joinParts, type PeerAnswer } from "./peer_client.ts";
 
 /** Slices of a large body; small enough that a heartbeat waits at most one slice. */
 const WRITE_SLICE_BYTES = 64 * 1024;
@@ -78,7 +78,7 @@ export function h2Request(
       clearTimeout(timer);
       signal?.removeEventListener("abort", onAbort);
       if (error === undefined) {
-        resolve({ status, body: concat(chunks, size) });
+        resolve({ status, body: joinParts(chunks) });
         return;
       }
       if (!stream.destroyed) stream.close(http2.constants.NGHTTP2_CANCEL);
@@ -120,7 +120,7 @@ function coalesce(parts: readonly Uint8Array[]): Uint8Array[] {
   let runSize = 0;
   const flush = () => {
     if (run.length === 1) out.push(run[0]);
-    else if (run.length > 1) out.push(concat(run, runSize));
+    else if (run.length > 1) out.push(joinParts(run));
     run = [];
     runSize = 0;
   };
@@ -163,15 +163,4 @@ function writeBody(stream: http2.ClientHttp2Stream, parts: readonly Uint8Array[]
     stream.end();
   };
   pump();
-}
-
-function concat(chunks: Uint8Array[], size: number): Uint8Array {
-  if (chunks.length === 1) return chunks[0];
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
 }

@@ -19,6 +19,7 @@ import {
   secretChecker,
   STREAM_PATH,
 } from "./peer_protocol.ts";
+import { joinParts } from "./peer_client.ts";
 import { CallError } from "./transport.ts";
 
 /**
@@ -269,14 +270,7 @@ async function readBody(req: Request, limit: number): Promise<Uint8Array | Respo
     if (size !== whole.byteLength) return problem(400, "Bad Request", "body shorter than declared");
     return whole;
   }
-  if (chunks.length === 1) return chunks[0];
-  const joined = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    joined.set(c, at);
-    at += c.byteLength;
-  }
-  return joined;
+  return joinParts(chunks);
 }
 
 /**
