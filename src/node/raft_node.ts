@@ -19,7 +19,7 @@ import type { Logger } from "./logger.ts";
 import { PendingProposals, ProposalTimeoutError } from "./pending_proposals.ts";
 import { unwrapProposal, wrapProposal } from "./proposal_envelope.ts";
 import { ReadBarrier } from "./read_barrier.ts";
-import { NO_TRACE, type WriteTrace } from "./write_trace.ts";
+import type { WriteTrace } from "./write_trace.ts";
 
 /** A command as a client submits it; the leader adds the time stamp. */
 export type Submission = Omit<Parameters<typeof encodeCommand>[0], "time">;
@@ -82,7 +82,8 @@ export class RaftNode {
   readonly #listeners = new Set<ApplyListener>();
   readonly #inbox: Message[] = [];
   readonly #downPeers = new Set<NodeId>();
-  readonly #trace: WriteTrace;
+  /** Undefined when off: `?.()` then skips even computing the arguments on the hot path. */
+  readonly #trace: WriteTrace | undefined;
   #persisted: HardState;
   /** The newest hard state the core reported; its commit may not be on disk yet. */
   #latestHard: HardState;
@@ -105,7 +106,7 @@ export class RaftNode {
     this.#persisted = persisted;
     this.#latestHard = persisted;
     this.#log = opts.logger;
-    this.#trace = opts.trace ?? NO_TRACE;
+    this.#trace = opts.trace;
     this.#clock = opts.clock ?? Date.now;
     this.#reads = new ReadBarrier(opts.requestTimeoutMs ?? 5000);
     this.#pending = new PendingProposals(opts.requestTimeoutMs ?? 5000);
@@ -202,7 +203,7 @@ export class RaftNode {
     const time = Math.max(this.#clock(), this.sm.now);
     const command = encodeCommand({ ...sub, time } as Parameters<typeof encodeCommand>[0]);
     const seq = this.#pending.next();
-    this.#trace("propose", seq);
+    this.#trace?.("propose", seq);
     try {
       this.raw.propose(wrapProposal({ proposer: this.id, seq, command }));
     } catch (e) {
@@ -268,8 +269,8 @@ export class RaftNode {
   #receive(msgs: Message[]): void {
     for (const m of msgs) {
       if (m.type === "app" && m.entries.length > 0) {
-        this.#trace("recv-app", m.from, m.entries[0].index, m.entries.at(-1)!.index);
-      } else if (m.type === "appResp" && !m.reject) this.#trace("recv-ack", m.from, m.index);
+        this.#trace?.("recv-app", m.from, m.entries[0].index, m.entries.at(-1)!.index);
+      } else if (m.type === "appResp" && !m.reject) this.#trace?.("recv-ack", m.from, m.index);
       if (this.#downPeers.delete(m.from)) {
         this.#log.log("info", "peer up", { peer: m.from });
       }
@@ -354,7 +355,9 @@ export class RaftNode {
       // (deno task bench:trace, "a follower receives it").
       if (rd.entries.length > 0) await Promise.resolve();
     }
-    if (rd.entries.length > 0) this.#trace("ready", rd.entries[0].index, rd.entries.at(-1)!.index);
+    if (rd.entries.length > 0) {
+      this.#trace?.("ready", rd.entries[0].index, rd.entries.at(-1)!.index);
+    }
     if (rd.snapshot) {
       await this.#opts.storage.saveSnapshot(rd.snapshot);
       this.sm = StateMachine.restore(rd.snapshot.data);
@@ -374,7 +377,7 @@ export class RaftNode {
         hardState: changed ? latest : undefined,
       });
       this.#persisted = latest;
-      if (rd.entries.length > 0) this.#trace("appended", rd.entries.at(-1)!.index);
+      if (rd.entries.length > 0) this.#trace?.("appended", rd.entries.at(-1)!.index);
     }
     if (!early) this.transport.send(rd.messages);
     for (const e of rd.committedEntries) this.#apply(e);
@@ -397,7 +400,7 @@ export class RaftNode {
       const p = unwrapProposal(e.data);
       outcome = this.sm.applyEntry(e.index, e.term, p ? p.command : e.data);
       if (p && p.proposer === this.id) {
-        this.#trace("applied", e.index, p.seq);
+        this.#trace?.("applied", e.index, p.seq);
         this.#pending.settle(p.seq, outcome);
       }
     }

@@ -12,11 +12,17 @@
  * @module
  */
 
-/** Records one event; a no-op when tracing is off. */
+/**
+ * Records one event.
+ *
+ * @example
+ * ```ts
+ * import type { WriteTrace } from "./write_trace.ts";
+ * const trace: WriteTrace = (event, ...numbers) => console.log(event, ...numbers);
+ * trace("propose", 1);
+ * ```
+ */
 export type WriteTrace = (event: string, ...numbers: number[]) => void;
-
-/** A trace that records nothing. */
-export const NO_TRACE: WriteTrace = () => {};
 
 /**
  * Starts a trace appended to `path`. `close()` writes what is still buffered.
