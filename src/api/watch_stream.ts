@@ -3,9 +3,17 @@
  * from the state machine's history (catch-up), then live as entries are applied, without gaps
  * or duplicates.
  *
- * One cursor does both: after every applied entry, the stream asks the history for the changes
- * after the last revision it has covered. So the live phase cannot skip a change (even when a
- * snapshot replaces the state machine and revisions jump) and cannot repeat one.
+ * One cursor does both: the stream asks the history for the changes after the last revision it
+ * has covered. So the live phase cannot skip a change (even when a snapshot replaces the state
+ * machine and revisions jump) and cannot repeat one.
+ *
+ * The catch-up is pulled, not pushed: the stream reads the history a slice at a time, only when
+ * its consumer has drained what was queued before, so a catch-up of any size costs the node
+ * about `highWaterMark` of memory per watcher and never trips the slow-consumer rule. (It used
+ * to be queued whole, and a catch-up over 4 MiB disconnected the watcher before its first
+ * byte, on every resume too.) Once the cursor reaches the newest revision the watch is live:
+ * each applied entry is queued at once, and a watcher that leaves more than 4 MiB of live
+ * events unread is disconnected, because only then would the node hold its backlog in memory.
  *
  * Events: `id:` is the revision (so `Last-Event-ID` resumes), `event:` is `put` or `delete`,
  * `data:` the change as JSON. When the history no longer reaches back to the requested
@@ -19,8 +27,12 @@
 import type { ApiNode } from "./api_node.ts";
 import type { ChangeEvent } from "../state/results.ts";
 
-/** Bytes a slow client may leave unread before it is disconnected. */
+/** Bytes of live events a slow client may leave unread before it is disconnected. */
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+/** What the stream queues before it waits for its consumer (the catch-up's step). */
+const QUEUE_BYTES = 64 * 1024;
+/** Changes read from the history at a time during catch-up. */
+const CATCH_UP_SLICE = 32;
 
 /**
  * What to watch.
@@ -77,7 +89,10 @@ function changeData(change: ChangeEvent): unknown {
  */
 export function watchStream(node: ApiNode, spec: WatchSpec): ReadableStream<Uint8Array> {
   const encoder = new TextEncoder();
+  /** The last revision covered: every change up to it was queued or is not under the prefix. */
   let cursor = spec.fromRevision - 1;
+  /** Whether the cursor has reached the newest revision once (then changes are pushed). */
+  let live = false;
   let closed = false;
   let unsubscribe = () => {};
   let heartbeat: ReturnType<typeof setInterval> | undefined;
@@ -98,6 +113,7 @@ export function watchStream(node: ApiNode, spec: WatchSpec): ReadableStream<Uint
   };
   const send = (text: string) => {
     if (closed) return;
+    // Only live events can pile up here: the catch-up waits for room (see `advance`).
     if ((controller.desiredSize ?? 0) < -MAX_BUFFERED_BYTES) {
       finish();
       controller.error(new Error("the watcher reads too slowly"));
@@ -105,35 +121,49 @@ export function watchStream(node: ApiNode, spec: WatchSpec): ReadableStream<Uint
     }
     controller.enqueue(encoder.encode(text));
   };
-  const catchUp = () => {
-    const sm = node.sm;
-    if (closed || sm.revision <= cursor) return;
-    const answer = sm.eventsSince(spec.prefix, cursor + 1);
-    if (answer.compacted) {
-      const { compactedRevision } = answer;
-      send(sseEvent("compacted", { compactedRevision, fromRevision: cursor + 1 }));
-      finish();
-      controller.close();
-      return;
+  /** Queues the changes after the cursor: all of them when live, else while there is room. */
+  const advance = () => {
+    while (!closed) {
+      const sm = node.sm;
+      if (sm.revision <= cursor) {
+        live = true;
+        return;
+      }
+      if (!live && (controller.desiredSize ?? 0) <= 0) return; // `pull` comes back for more
+      const answer = sm.eventsSince(spec.prefix, cursor + 1, CATCH_UP_SLICE);
+      if (answer.compacted) {
+        const { compactedRevision } = answer;
+        send(sseEvent("compacted", { compactedRevision, fromRevision: cursor + 1 }));
+        finish();
+        controller.close();
+        return;
+      }
+      for (const change of answer.events) {
+        if (!live && (controller.desiredSize ?? 0) <= 0) return;
+        send(sseEvent(change.type, changeData(change), change.revision));
+        if (closed) return;
+        cursor = change.revision;
+      }
+      // A short slice means the history had nothing more under the prefix up to its end.
+      if (answer.events.length < CATCH_UP_SLICE) cursor = sm.revision;
     }
-    for (const change of answer.events) {
-      send(sseEvent(change.type, changeData(change), change.revision));
-    }
-    cursor = sm.revision;
   };
 
   return new ReadableStream<Uint8Array>({
     start(c) {
       controller = c;
       send(`: watching ${JSON.stringify(spec.prefix)} from revision ${spec.fromRevision}\n\n`);
-      unsubscribe = node.onApply(catchUp);
+      unsubscribe = node.onApply(advance);
       heartbeat = setInterval(() => send(": heartbeat\n\n"), spec.heartbeatMs);
       spec.signal?.addEventListener("abort", onAbort, { once: true });
-      catchUp();
+      advance();
       if (spec.signal?.aborted) onAbort();
+    },
+    pull() {
+      advance();
     },
     cancel() {
       finish();
     },
-  }, new ByteLengthQueuingStrategy({ highWaterMark: 64 * 1024 }));
+  }, new ByteLengthQueuingStrategy({ highWaterMark: QUEUE_BYTES }));
 }

@@ -53,7 +53,8 @@ export function watchRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
       fromRevision,
       heartbeatMs: deps.watchHeartbeatMs,
       onClose: () => metrics.watchers--,
-      signal: c.req.raw.signal,
+      // No request signal: Deno cancels the body when the client goes away, which ends the
+      // stream, and reading `request.signal` opts into its deprecated abort-on-success.
     });
     return new Response(stream, {
       headers: {
