@@ -1,6 +1,8 @@
 /**
  * The node process: `deno task start` (one node, data under ./data) or one member of a cluster
- * (`--id`, `--peers`, ...; see `--help`). Bad configuration gets one line and exit code 2.
+ * (`--id`, `--peers`, ...; see `--help`). Bad configuration gets one line and exit code 2: a bad
+ * flag, an unreadable tokens or TLS file, a port already in use (checked before the data
+ * directory is touched) or a data directory that cannot be used.
  *
  * @module
  */
@@ -9,7 +11,8 @@ import { createApp } from "../api/app.ts";
 import { createLogger } from "../node/logger.ts";
 import { RaftNode } from "../node/raft_node.ts";
 import { openWriteTrace } from "../node/write_trace.ts";
-import { DataDirLockedError } from "../storage/data_dir_lock.ts";
+import type { TokenConfig } from "../api/mod.ts";
+import { DataDirLockedError, DataDirUnusableError } from "../storage/data_dir_lock.ts";
 import { KvStorage } from "../storage/kv_storage.ts";
 import { PeerTransport } from "../transport/peer_transport.ts";
 import { startMallocTrim } from "./malloc_trim.ts";
@@ -21,38 +24,122 @@ function die(message: string, code: number): never {
   Deno.exit(code);
 }
 
+/** The PEM files a node reads at start, read before anything else is touched. */
+interface StartupFiles {
+  tokens?: TokenConfig[];
+  /** The peer port's certificate, key and cluster CA. */
+  peerTls: { cert?: string; key?: string; ca?: string };
+  /** The client API's certificate and key, when it serves HTTPS. */
+  clientTls?: { cert: string; key: string };
+}
+
+/**
+ * Reads the tokens file and every TLS file, and checks that the client certificate and key
+ * make a TLS server; a mistake is a `ConfigError` naming the flag and the file.
+ */
+async function readStartupFiles(cfg: NodeConfig): Promise<StartupFiles> {
+  const tokens = cfg.tokensFile === undefined ? undefined : await loadTokens(cfg.tokensFile)
+    .catch((e: Error) => {
+      throw new ConfigError(e.message);
+    });
+  const read = (flag: string, path?: string) => {
+    if (path === undefined) return undefined;
+    try {
+      return Deno.readTextFileSync(path);
+    } catch (e) {
+      throw new ConfigError(`cannot read the ${flag} file ${path}: ${(e as Error).message}`);
+    }
+  };
+  const peerTls = {
+    cert: read("--tls-cert", cfg.tlsCert),
+    key: read("--tls-key", cfg.tlsKey),
+    ca: read("--tls-ca", cfg.tlsCa),
+  };
+  const cert = read("--client-tls-cert", cfg.clientTlsCert);
+  const key = read("--client-tls-key", cfg.clientTlsKey);
+  const clientTls = cert !== undefined && key !== undefined ? { cert, key } : undefined;
+  return { tokens, peerTls, clientTls };
+}
+
+/**
+ * Refuses to go on when the client or the peer port cannot be listened on, before the data
+ * directory is touched: a node that cannot serve must not start Raft and write its log first.
+ * The client port is tried with its certificate, if any, so that a certificate or key that
+ * does not parse is found here too. Binding and closing at once leaves a small window in which
+ * another process could take the port; the real bind after it still reports that, only later.
+ */
+function checkPorts(cfg: NodeConfig, clientTls: StartupFiles["clientTls"]): void {
+  const ports = [
+    ["client", cfg.clientHost, cfg.clientPort, clientTls],
+    ["peer", cfg.peerHost, cfg.peerPort, undefined],
+  ] as const;
+  for (const [role, hostname, port, tls] of ports) {
+    try {
+      if (tls === undefined) Deno.listen({ hostname, port }).close();
+      else Deno.listenTls({ hostname, port, ...tls }).close();
+    } catch (e) {
+      if (e instanceof Deno.errors.AddrInUse) {
+        throw new ConfigError(`${role} address ${hostname}:${port} is in use`);
+      }
+      if (tls !== undefined && !(e instanceof Deno.errors.AddrNotAvailable)) {
+        throw new ConfigError(
+          `--client-tls-cert and --client-tls-key do not make a TLS server: ${
+            (e as Error).message
+          }`,
+        );
+      }
+      throw new ConfigError(
+        `cannot listen on the ${role} address ${hostname}:${port}: ${(e as Error).message}`,
+      );
+    }
+  }
+}
+
+/**
+ * Serves the client API on the configured address, over HTTPS when the node has a client
+ * certificate. Kept in one place so that whatever stands in front of the handler (limits,
+ * timeouts) is added here once.
+ */
+function serveClientApi(
+  cfg: NodeConfig,
+  tls: StartupFiles["clientTls"],
+  handler: Deno.ServeHandler,
+  onListen: (url: string) => void,
+): Deno.HttpServer {
+  const scheme = tls === undefined ? "http" : "https";
+  return Deno.serve({
+    hostname: cfg.clientHost,
+    port: cfg.clientPort,
+    ...(tls ?? {}),
+    onListen: ({ hostname, port }) => onListen(`${scheme}://${hostname}:${port}`),
+  }, handler);
+}
+
 async function main(): Promise<void> {
   if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
     console.log(usage());
     return;
   }
   let cfg: NodeConfig;
+  let files: StartupFiles;
   try {
     cfg = parseNodeConfig(Deno.args, Deno.env.toObject());
+    files = await readStartupFiles(cfg);
+    checkPorts(cfg, files.clientTls);
   } catch (e) {
     if (e instanceof ConfigError) die(e.message, 2);
     throw e;
   }
   const logger = createLogger({ nodeId: cfg.id, format: cfg.logFormat });
-  const trace = cfg.traceFile === undefined ? undefined : openWriteTrace(cfg.traceFile, cfg.id);
-  const tokens = cfg.tokensFile
-    ? await loadTokens(cfg.tokensFile).catch((e) => die(e.message, 2))
-    : undefined;
-  await Deno.mkdir(cfg.dataDir, { recursive: true });
   let storage: KvStorage;
   try {
     storage = await KvStorage.open(cfg.dataDir);
   } catch (e) {
-    if (e instanceof DataDirLockedError) die(e.message, 2);
+    if (e instanceof DataDirLockedError || e instanceof DataDirUnusableError) die(e.message, 2);
     throw e;
   }
-  const readFile = (path?: string) => (path ? Deno.readTextFileSync(path) : undefined);
-  let tls: { cert?: string; key?: string; ca?: string };
-  try {
-    tls = { cert: readFile(cfg.tlsCert), key: readFile(cfg.tlsKey), ca: readFile(cfg.tlsCa) };
-  } catch (e) {
-    die(`cannot read a TLS file: ${(e as Error).message}`, 2);
-  }
+  const trace = cfg.traceFile === undefined ? undefined : openWriteTrace(cfg.traceFile, cfg.id);
+  const tls = files.peerTls;
   if (cfg.defaultSecret && cfg.peers.size > 1) {
     logger.log(
       "warn",
@@ -92,21 +179,22 @@ async function main(): Promise<void> {
     clusterId: "edgeraft",
     peers: cfg.peers,
     clientUrls: cfg.clientUrls,
-    tokens,
+    tokens: files.tokens,
     logger,
   });
   let server: Deno.HttpServer;
   try {
-    server = Deno.serve({
-      hostname: cfg.clientHost,
-      port: cfg.clientPort,
-      onListen: ({ hostname, port }) =>
+    server = serveClientApi(
+      cfg,
+      files.clientTls,
+      app.fetch,
+      (client) =>
         logger.log("info", "listening", {
-          client: `http://${hostname}:${port}`,
+          client,
           peer: cfg.peers.get(cfg.id),
           dataDir: cfg.dataDir,
         }),
-    }, app.fetch);
+    );
   } catch (e) {
     await node.stop();
     if (e instanceof Deno.errors.AddrInUse) {

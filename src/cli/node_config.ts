@@ -30,6 +30,10 @@ export interface NodeConfig {
   tlsCert?: string;
   tlsKey?: string;
   tlsCa?: string;
+  /** PEM certificate chain of the client API: with `clientTlsKey`, the client port is HTTPS. */
+  clientTlsCert?: string;
+  /** PEM private key of the client API's certificate. */
+  clientTlsKey?: string;
   tickMs: number;
   electionTicks: number;
   heartbeatTicks: number;
@@ -57,6 +61,8 @@ export const FLAGS = [
   "tls-cert",
   "tls-key",
   "tls-ca",
+  "client-tls-cert",
+  "client-tls-key",
   "tick-ms",
   "election-ticks",
   "heartbeat-ticks",
@@ -114,9 +120,17 @@ export function parseNodeConfig(
   if (!peers.has(id)) {
     throw new ConfigError(`--peers must include this node (id ${id}), got ${get("peers")}`);
   }
+  const clientTlsCert = get("client-tls-cert");
+  const clientTlsKey = get("client-tls-key");
+  if ((clientTlsCert === undefined) !== (clientTlsKey === undefined)) {
+    throw new ConfigError(
+      "--client-tls-cert and --client-tls-key go together: give both or neither",
+    );
+  }
+  const clientScheme = clientTlsCert === undefined ? "http" : "https";
   const clientUrls = get("client-urls") ? idMap("client-urls", get("client-urls")!) : new Map([[
     id,
-    `http://${clientHost === "0.0.0.0" ? "127.0.0.1" : clientHost}:${clientPort}`,
+    `${clientScheme}://${clientHost === "0.0.0.0" ? "127.0.0.1" : clientHost}:${clientPort}`,
   ]]);
   const secret = get("cluster-secret");
   const tlsCert = get("tls-cert");
@@ -153,6 +167,8 @@ export function parseNodeConfig(
     tlsCert,
     tlsKey,
     tlsCa: get("tls-ca"),
+    clientTlsCert,
+    clientTlsKey,
     tickMs,
     electionTicks,
     heartbeatTicks,
@@ -198,18 +214,29 @@ function idMap(name: string, text: string): Map<NodeId, string> {
   return map;
 }
 
-/** The help text. */
+/**
+ * The help text.
+ *
+ * @example
+ * ```ts
+ * import { usage } from "./node_config.ts";
+ * console.log(usage().includes("--client-tls-cert")); // true
+ * ```
+ */
 export function usage(): string {
   return [
     "usage: deno task start [flags]   (each flag also as EDGERAFT_<FLAG>, e.g. EDGERAFT_DATA_DIR)",
     "  --id N                 this node's id (default 1)",
     "  --data-dir DIR         where the Raft log lives (default ./data)",
     "  --client-addr H:P      client HTTP API (default 127.0.0.1:700<id>)",
-    "  --peer-addr H:P        peer HTTP/2 port (default 127.0.0.1:710<id>)",
+    "  --client-tls-cert F --client-tls-key F   serve the client API over HTTPS (PEM files)",
+    "  --peer-addr H:P        peer port: a WebSocket per peer for Raft messages, plus HTTP",
+    "                         requests for snapshots and forwarded writes (default 127.0.0.1:710<id>)",
     "  --peers LIST           id=url of every node's peer port, e.g. 1=http://127.0.0.1:7101,...",
     "  --client-urls LIST     id=url of every node's client port (names the leader in X-Leader)",
     "  --cluster-secret S     shared secret of the peer port",
-    "  --tls-cert F --tls-key F [--tls-ca F]   h2 over TLS between peers",
+    "  --tls-cert F --tls-key F [--tls-ca F]   TLS on the peer port (peers then use https://",
+    "                         URLs, and requests instead of the WebSocket; see README)",
     "  --tick-ms N --election-ticks N --heartbeat-ticks N   timing (10 ms, 15, 5)",
     "  --snapshot-entries N   compact the log after N applied entries (10000)",
     "  --malloc-trim-ms N     hand free malloc memory back to the kernel every N ms (5000; 0: never)",

@@ -49,6 +49,30 @@ export class DataDirLockedError extends Error {
 }
 
 /**
+ * Thrown when the data directory cannot be used at all: its path is a file, it lies under a
+ * file, or the process may not create or write it. The message names the directory and why, in
+ * words for the operator (the node prints it as its one line before exiting with code 2).
+ *
+ * @example
+ * ```ts
+ * import { DataDirUnusableError } from "./data_dir_lock.ts";
+ * const error = new DataDirUnusableError("/srv/edgeraft", "it is a file, not a directory");
+ * error.message; // "data directory /srv/edgeraft cannot be used: it is a file, not a directory"
+ * ```
+ */
+export class DataDirUnusableError extends Error {
+  /** The directory that could not be used. */
+  readonly dataDir: string;
+
+  /** Builds the message from the directory and the reason. */
+  constructor(dataDir: string, reason: string, options?: ErrorOptions) {
+    super(`data directory ${dataDir} cannot be used: ${reason}`, options);
+    this.name = "DataDirUnusableError";
+    this.dataDir = dataDir;
+  }
+}
+
+/**
  * An exclusive lock on a data directory, held until `release()` or the death of the process.
  *
  * @example
@@ -69,13 +93,17 @@ export class DataDirLock {
 
   /**
    * Creates `dataDir` if needed and locks it, or throws `DataDirLockedError` at once (it never
-   * waits for the holder).
+   * waits for the holder). A path that cannot be a writable directory throws
+   * `DataDirUnusableError`.
    */
   static async acquire(dataDir: string): Promise<DataDirLock> {
-    await Deno.mkdir(dataDir, { recursive: true });
+    await usable(dataDir, () => Deno.mkdir(dataDir, { recursive: true }));
     const path = join(dataDir, LOCK_FILE_NAME);
     // No truncate on open: until we hold the lock the pid in the file is the holder's.
-    const file = await Deno.open(path, { read: true, write: true, create: true });
+    const file = await usable(
+      dataDir,
+      () => Deno.open(path, { read: true, write: true, create: true }),
+    );
     let locked = false;
     try {
       locked = await file.tryLock(true);
@@ -100,6 +128,38 @@ export class DataDirLock {
     } catch (error) {
       if (!(error instanceof Deno.errors.BadResource)) throw error;
     }
+  }
+}
+
+/**
+ * Runs one step of preparing `dataDir`, turning the file-system errors an operator causes (a
+ * file in the way, no permission) into `DataDirUnusableError`; other errors pass unchanged.
+ */
+async function usable<T>(dataDir: string, step: () => Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (error) {
+    const reason = await unusableReason(dataDir, error);
+    if (reason === undefined) throw error;
+    throw new DataDirUnusableError(dataDir, reason, { cause: error });
+  }
+}
+
+async function unusableReason(dataDir: string, error: unknown): Promise<string | undefined> {
+  if (!(error instanceof Error)) return undefined;
+  switch (error.name) {
+    case "PermissionDenied": // EACCES, and EPERM (an immutable directory, a read-only mount)
+      return `no permission to create or write it (${error.message})`;
+    case "AlreadyExists": // mkdir over a file
+    case "NotADirectory": { // mkdir under a file
+      const info = await Deno.stat(dataDir).catch(() => undefined);
+      if (info !== undefined && !info.isDirectory) return "it is a file, not a directory";
+      return "a part of its path is a file, not a directory";
+    }
+    case "NotFound": // a parent vanished mid-mkdir, or a file system that takes no new entries
+      return `it cannot be created (${error.message})`;
+    default:
+      return undefined;
   }
 }
 
