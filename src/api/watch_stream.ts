@@ -94,6 +94,8 @@ export function watchStream(node: ApiNode, spec: WatchSpec): ReadableStream<Uint
   /** Whether the cursor has reached the newest revision once (then changes are pushed). */
   let live = false;
   let closed = false;
+  /** Set while `advance` runs: `enqueue` may call `pull`, which must not read the same changes. */
+  let advancing = false;
   let unsubscribe = () => {};
   let heartbeat: ReturnType<typeof setInterval> | undefined;
   let controller!: ReadableStreamDefaultController<Uint8Array>;
@@ -123,6 +125,15 @@ export function watchStream(node: ApiNode, spec: WatchSpec): ReadableStream<Uint
   };
   /** Queues the changes after the cursor: all of them when live, else while there is room. */
   const advance = () => {
+    if (advancing) return; // the running loop re-checks the room and the revision
+    advancing = true;
+    try {
+      advanceLoop();
+    } finally {
+      advancing = false;
+    }
+  };
+  const advanceLoop = () => {
     while (!closed) {
       const sm = node.sm;
       if (sm.revision <= cursor) {

@@ -148,3 +148,22 @@ Deno.test("a live watcher that leaves more than 4 MiB unread is still disconnect
   }, /too slowly/);
   assert.equal(node.listeners, 0);
 });
+
+Deno.test("live changes reach a waiting reader once each", async () => {
+  const { app } = makeApp();
+  await send(app, "PUT", "/v1/config/w/a", { json: 1 });
+  const response = await app.request("/v1/watch?prefix=w/&fromRevision=1");
+  const sse = new SseReader(response.body!);
+  assert.equal((await sse.next())?.id, "1");
+  // The reader waits while changes are applied: queueing one lets the stream ask for more at
+  // once, which must not send it again.
+  const next = sse.next();
+  await send(app, "PUT", "/v1/config/x", { json: 0 });
+  await send(app, "PUT", "/v1/config/w/b", { json: 2 });
+  await send(app, "DELETE", "/v1/config/w/a");
+  const ids = [(await next)?.id, (await sse.next())?.id];
+  await send(app, "PUT", "/v1/config/w/c", { json: 3 });
+  ids.push((await sse.next())?.id);
+  await sse.cancel();
+  assert.deepEqual(ids, ["3", "4", "5"]);
+});
