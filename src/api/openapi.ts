@@ -79,21 +79,110 @@ export function problemResponses(
   return responses as Record<number, ReturnType<typeof jsonResponse>>;
 }
 
-/** The problems any API route may answer, whatever it does. */
-const COMMON_PROBLEMS = {
-  400: "Malformed request, or a limit exceeded (`detail` and `limit` name it)",
-  503: "No leader is available (with Retry-After)",
-};
+/**
+ * What a route does, as far as the answers it can give are concerned. `describeRoute` derives
+ * the shared problem responses from it, so that every route documents the statuses the common
+ * code paths (middleware, body parsing, the node's errors) can answer, and a new route cannot
+ * forget one.
+ *
+ * @example
+ * ```ts
+ * import type { RouteTraits } from "./openapi.ts";
+ * const put: RouteTraits = { auth: true, body: "json", write: true };
+ * ```
+ */
+export interface RouteTraits {
+  /** Needs a bearer token (the node has tokens): 401 without a valid one, 403 when refused. */
+  auth: boolean;
+  /** A liveness or readiness probe: takes no parameters, so never answers 400. */
+  probe?: boolean;
+  /** Reads a JSON body: 400 when it is not JSON, 413 when too large, 415 when not JSON-typed. */
+  body?: "json";
+  /**
+   * Proposes a command to the log: 503 without a leader, 504 when the outcome is unknown, 409
+   * for a stale `X-Client-Seq`, 422 for an idempotency key or sequence reused for another
+   * request, 400 for bad session headers; and, as every request with a body, 413 over
+   * `maxBodyBytes`.
+   */
+  write?: boolean;
+  /** Reads at the linearizable default: 503 when no quorum confirms the read in time. */
+  read?: boolean;
+}
 
-/** The problems of a route that needs a token. */
-const AUTH_PROBLEMS = {
-  401: "A valid bearer token is required",
-  403: "The token's scopes or prefixes do not allow this",
-};
+/** The shared problems, by the trait that brings them; a route's own entry keeps its schema. */
+const SHARED_PROBLEMS: {
+  when: (traits: RouteTraits) => boolean;
+  status: number;
+  reason: string;
+}[] = [
+  {
+    when: (t) => !t.probe,
+    status: 400,
+    reason: "Malformed request, or a limit exceeded (`detail` and `limit` name it)",
+  },
+  { when: (t) => t.auth, status: 401, reason: "A valid bearer token is required" },
+  { when: (t) => t.auth, status: 403, reason: "The token's scopes or prefixes do not allow this" },
+  {
+    when: () => true,
+    status: 405,
+    reason: "Another method than the path takes (`Allow` lists those it does)",
+  },
+  { when: (t) => t.write === true, status: 409, reason: "`X-Client-Seq` is below the last one" },
+  {
+    when: (t) => t.write === true,
+    status: 422,
+    reason: "The `Idempotency-Key` (or `X-Client-Id` with `X-Client-Seq`) was used for a " +
+      "different request; nothing was applied",
+  },
+  {
+    when: (t) => t.body === "json" || t.write === true,
+    status: 413,
+    reason: "The body is over `maxBodyBytes`",
+  },
+  { when: (t) => t.body === "json", status: 415, reason: "The body is not `application/json`" },
+  { when: () => true, status: 500, reason: "An unexpected error (a bug; it is logged)" },
+  {
+    when: (t) => t.write === true,
+    status: 503,
+    reason: "No leader is available (with `Retry-After`)",
+  },
+  {
+    when: (t) => t.read === true,
+    status: 503,
+    reason: "No leader, or a quorum did not confirm the read in time (with `Retry-After`)",
+  },
+  {
+    when: (t) => t.write === true,
+    status: 504,
+    reason: "The outcome is unknown: the write may still be applied (retry with the same key)",
+  },
+];
 
 /**
- * Adds a route's description to the registry, with the common problems, and the bearer
- * security scheme when the route needs a token (`auth`).
+ * The shared problem statuses of a route with these traits, each with its reason (when two
+ * traits bring one status, the reasons are joined).
+ *
+ * @example
+ * ```ts
+ * import { sharedProblems } from "./openapi.ts";
+ * Object.keys(sharedProblems({ auth: false, body: "json", write: true }));
+ * // ["400", "405", "409", "413", "415", "422", "500", "503", "504"]
+ * ```
+ */
+export function sharedProblems(traits: RouteTraits): Record<number, string> {
+  const reasons: Record<number, string> = {};
+  for (const { when, status, reason } of SHARED_PROBLEMS) {
+    if (!when(traits)) continue;
+    reasons[status] = reasons[status] === undefined ? reason : `${reasons[status]}; or ${reason}`;
+  }
+  return reasons;
+}
+
+/**
+ * Adds a route's description to the registry, with the problems its traits bring (see
+ * `RouteTraits`) and the bearer security scheme when the route needs a token. Where the route
+ * describes a shared status itself (a 409 with the lock holder, say), its entry is kept and the
+ * shared reason is added to its description.
  *
  * @example
  * ```ts
@@ -104,19 +193,27 @@ const AUTH_PROBLEMS = {
  * }, { auth: false, probe: true });
  * ```
  */
-export function describeRoute(
-  registry: OpenAPIRegistry,
-  doc: RouteDoc,
-  { auth, probe = false }: { auth: boolean; probe?: boolean },
-): void {
+export function describeRoute(registry: OpenAPIRegistry, doc: RouteDoc, traits: RouteTraits): void {
+  const responses: Record<number, unknown> = { ...problemResponses(sharedProblems(traits)) };
+  for (const [status, response] of Object.entries(doc.responses)) {
+    const shared = responses[Number(status)] as { description: string } | undefined;
+    const own = response as { description: string };
+    responses[Number(status)] = shared === undefined
+      ? own
+      : { ...own, description: `${own.description}; or ${shared.description}` };
+  }
+  const allow = responses[405] as ReturnType<typeof jsonResponse>;
+  responses[405] = {
+    ...allow,
+    headers: {
+      ...allow.headers,
+      Allow: { description: "The methods the path takes.", schema: { type: "string" } },
+    },
+  };
   registry.registerPath({
     ...doc,
-    security: auth ? [{ bearer: [] }] : [],
-    responses: {
-      ...(probe ? {} : problemResponses(COMMON_PROBLEMS)),
-      ...(auth ? problemResponses(AUTH_PROBLEMS) : {}),
-      ...doc.responses,
-    },
+    security: traits.auth ? [{ bearer: [] }] : [],
+    responses: responses as RouteDoc["responses"],
   });
 }
 

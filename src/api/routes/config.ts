@@ -128,7 +128,7 @@ export function configRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
 }
 
 function describe({ registry, schemas, open }: ApiDeps): void {
-  const auth = { auth: !open };
+  const auth = !open;
   const key = z.object({ key: schemas.key });
   const readHeaders = {
     ETag: {
@@ -143,6 +143,10 @@ function describe({ registry, schemas, open }: ApiDeps): void {
       description: "Stale reads: ms since this node last heard from the leader (-1: never).",
       schema: { type: "integer" as const },
     },
+  };
+  const writtenTag = {
+    description: 'The revision written: "<revision>" (for a later If-Match).',
+    schema: { type: "string" as const },
   };
   const writeHeaders = z.object({
     "If-Match": z.string().optional().openapi({ description: 'Compare-and-set: "<revision>".' }),
@@ -164,7 +168,7 @@ function describe({ registry, schemas, open }: ApiDeps): void {
       304: { description: "Not modified (If-None-Match matched the ETag)" },
       ...problemResponses({ 404: "The key has no value" }),
     },
-  }, auth);
+  }, { auth, read: true });
   describeRoute(registry, {
     method: "put",
     path: "/v1/config/{key}",
@@ -177,16 +181,10 @@ function describe({ registry, schemas, open }: ApiDeps): void {
       body: { required: true, content: { "application/json": { schema: schemas.value } } },
     },
     responses: {
-      200: jsonResponse("Written", PutResultSchema),
-      ...problemResponses({
-        409: "X-Client-Seq is stale",
-        412: "If-Match or If-None-Match failed",
-        413: "The body or the value is too large",
-        415: "The body is not application/json",
-        504: "The outcome is unknown",
-      }),
+      200: jsonResponse("Written", PutResultSchema, { ETag: writtenTag }),
+      ...problemResponses({ 412: "If-Match or If-None-Match failed" }),
     },
-  }, auth);
+  }, { auth, body: "json", write: true });
   describeRoute(registry, {
     method: "delete",
     path: "/v1/config/{key}",
@@ -196,15 +194,18 @@ function describe({ registry, schemas, open }: ApiDeps): void {
       200: jsonResponse("Deleted", DeleteResultSchema),
       ...problemResponses({ 404: "The key has no value", 412: "If-Match failed" }),
     },
-  }, auth);
+  }, { auth, write: true });
   describeRoute(registry, {
     method: "get",
     path: "/v1/config",
     summary: "List config values under a prefix, in pages",
-    request: { query: schemas.listQuery },
+    request: {
+      query: schemas.listQuery,
+      headers: z.object({ "If-None-Match": z.string().optional() }),
+    },
     responses: {
       200: jsonResponse("One page", ListPageSchema, readHeaders),
-      304: { description: "Not modified" },
+      304: { description: "Not modified (If-None-Match matched the ETag)" },
     },
-  }, auth);
+  }, { auth, read: true });
 }

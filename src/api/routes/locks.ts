@@ -89,7 +89,8 @@ export function lockRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
 }
 
 function describe({ registry, schemas, open }: ApiDeps): void {
-  const auth = { auth: !open };
+  const auth = !open;
+  const lockWrite = { auth, body: "json", write: true } as const;
   const params = z.object({ name: schemas.lockName });
   const sessionHeaders = z.object({
     "X-Client-Id": schemas.clientId.optional(),
@@ -110,7 +111,7 @@ function describe({ registry, schemas, open }: ApiDeps): void {
       ...problemResponses({ 409: "The lock is held (or stayed held for waitMs)" }, LockHeldSchema),
       ...problemResponses({ 504: "The wait did not end in time and was withdrawn" }),
     },
-  }, auth);
+  }, lockWrite);
   describeRoute(registry, {
     method: "post",
     path: "/v1/locks/{name}/renew",
@@ -120,7 +121,7 @@ function describe({ registry, schemas, open }: ApiDeps): void {
       200: jsonResponse("Renewed", RenewResultSchema),
       ...problemResponses({ 409: "The token no longer holds the lock" }),
     },
-  }, auth);
+  }, lockWrite);
   describeRoute(registry, {
     method: "post",
     path: "/v1/locks/{name}/release",
@@ -130,12 +131,12 @@ function describe({ registry, schemas, open }: ApiDeps): void {
       200: jsonResponse("Released", ReleaseResultSchema),
       ...problemResponses({ 409: "The token no longer holds the lock" }),
     },
-  }, auth);
+  }, lockWrite);
   describeRoute(registry, {
     method: "get",
     path: "/v1/locks/{name}",
     summary: "A lock's holder and waiters",
     request: { params, query: schemas.readQuery },
     responses: { 200: jsonResponse("The lock", LockInfoSchema) },
-  }, auth);
+  }, { auth, read: true });
 }
