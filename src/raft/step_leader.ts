@@ -239,8 +239,7 @@ function startRead(r: Raft, m: Message): void {
     releaseRead(r, read);
     return;
   }
-  r.readOnly.add(read);
-  r.bcastHeartbeat(read.context);
+  r.bcastHeartbeat(r.readOnly.add(read));
 }
 
 function releaseRead(r: Raft, read: PendingRead): void {

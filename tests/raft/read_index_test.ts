@@ -61,3 +61,33 @@ Deno.test("6.4 a new leader serves reads only after committing an entry of its t
   assert.equal(rs.length, 1);
   assert.ok(rs[0].index >= 1); // at least the no-op of its own term
 });
+
+Deno.test("6.4 reads from two nodes with the same context are both answered", () => {
+  // Each node's driver numbers its own reads: the leader and a follower can both have a read
+  // called "r1" pending at once. The leader must answer each, not drop the second as a retry.
+  const net = new TestNetwork({ voters: 3 });
+  net.campaign(1);
+  net.propose(1, "x");
+  net.filter = (m) => m.type !== "heartbeatResp"; // keep both reads pending at the leader
+  net.node(2).readIndex(ctx("r1"));
+  net.settle();
+  net.node(1).readIndex(ctx("r1"));
+  net.settle();
+  net.filter = undefined;
+  net.tick(5);
+  assert.equal(net.readStates.get(1)!.length, 1, "the leader's own read is answered");
+  assert.equal(net.readStates.get(2)!.length, 1, "the follower's read is answered");
+});
+
+Deno.test("6.4 a read whose heartbeat answers are lost is confirmed by a later heartbeat", () => {
+  const net = new TestNetwork({ voters: 3 });
+  net.campaign(1);
+  net.propose(1, "x");
+  net.filter = (m) => m.type !== "heartbeatResp";
+  net.node(1).readIndex(ctx("a"));
+  net.settle();
+  assert.equal(net.readStates.get(1)!.length, 0);
+  net.filter = undefined;
+  net.tick(5, [1]); // the next periodic heartbeat carries the pending read
+  assert.equal(net.readStates.get(1)!.length, 1);
+});
