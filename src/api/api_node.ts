@@ -47,6 +47,8 @@ export interface StateView {
 export interface NodeStatusView {
   term: number;
   commit: number;
+  /** The leader's commit index as last heard (its own on the leader); `/readyz` compares. */
+  leaderCommit?: number;
   applied: number;
   leader: NodeId;
   role: string;

@@ -92,6 +92,12 @@ export class Raft {
   leadTransferee: NodeId = NONE;
   /** The index of the last membership change proposed; a new one waits until it is applied. */
   pendingConfIndex = 0;
+  /**
+   * The highest commit index heard from the leader of this term (AppendEntries, heartbeats and
+   * snapshots carry it); 0 until one is heard. A follower that lags, after a restart say,
+   * learns its own commit index only as its log catches up, so this says how far behind it is.
+   */
+  leaderCommit = 0;
   /** All ticks since start; used to pace snapshot chunk resends. */
   ticks = 0;
   incomingSnapshot?: IncomingSnapshot;
@@ -123,6 +129,7 @@ export class Raft {
     if (term !== this.term) {
       this.term = term;
       this.vote = NONE;
+      this.leaderCommit = 0;
     }
     this.lead = NONE;
     this.electionElapsed = 0;
@@ -359,7 +366,10 @@ export class Raft {
     }
   }
 
-  /** Sends heartbeats; they carry the newest pending read's context, so one round confirms it. */
+  /**
+   * Sends heartbeats; they carry the newest pending read's round, so one answer from each of a
+   * quorum confirms every read queued so far, even if the answers to its own round were lost.
+   */
   bcastHeartbeat(context = this.readOnly.lastContext()): void {
     for (const [id, pr] of this.tracker.progress) {
       if (id === this.id) continue;
@@ -367,6 +377,8 @@ export class Raft {
         type: "heartbeat",
         to: id,
         commit: Math.min(pr.match, this.log.committed),
+        // The whole commit index, which `commit` may not say: for the follower's status only.
+        index: this.log.committed,
         context,
       });
     }

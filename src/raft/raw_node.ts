@@ -47,6 +47,11 @@ export interface Status {
   term: number;
   vote: NodeId;
   commit: number;
+  /**
+   * The leader's commit index as last heard in this term (on the leader, its own; 0 while
+   * none is known): how far this node must apply to have caught up.
+   */
+  leaderCommit: number;
   applied: number;
   lastIndex: number;
   leader: NodeId;
@@ -132,7 +137,8 @@ export class RawNode {
 
   /**
    * Asks for a linearizable read point. When confirmed, a `ReadState` with this `context`
-   * appears in a Ready; serve the read once that index is applied. Use a unique context.
+   * appears in a Ready; serve the read once that index is applied. Use a context unique on this node: the
+   * answer is matched by it (other nodes' contexts may be equal, the leader tells them apart).
    */
   readIndex(context: Uint8Array): void {
     this.raft.step({ ...this.#local("readIndex"), context });
@@ -265,6 +271,7 @@ export class RawNode {
       term: r.term,
       vote: r.vote,
       commit: r.log.committed,
+      leaderCommit: r.role === "leader" ? r.log.committed : r.leaderCommit,
       applied: r.log.applying,
       lastIndex: r.log.lastIndex(),
       leader: r.lead,

@@ -83,6 +83,15 @@ export function stepCandidate(r: Raft, m: Message): void {
 function heardFromLeader(r: Raft, m: Message): void {
   r.electionElapsed = 0;
   r.lead = m.from;
+  // What the leader has committed: an AppendEntries says it in `commit`, a heartbeat in
+  // `index` (its `commit` is capped at what this follower is known to have), a snapshot is
+  // committed up to its index.
+  const commit = m.type === "heartbeat"
+    ? Math.max(m.index, m.commit)
+    : m.type === "snap"
+    ? m.snapshot?.metadata.index ?? 0
+    : m.commit;
+  if (commit > r.leaderCommit) r.leaderCommit = commit;
 }
 
 function handleAppendEntries(r: Raft, m: Message): void {

@@ -141,7 +141,10 @@ export interface Message {
   term: number;
   /** app: term of the entry before `entries`; vote: last log term; appResp: hint term. */
   logTerm: number;
-  /** app: index of the entry before `entries`; vote: last log index; appResp: matched index. */
+  /**
+   * app: index of the entry before `entries`; vote: last log index; appResp: matched index;
+   * heartbeat: the leader's commit index (`commit` is capped at the follower's match).
+   */
   index: number;
   entries: Entry[];
   commit: number;

@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { READY_MAX_LAG_ENTRIES, READY_MAX_SILENCE_MS } from "../../src/api/routes/health.ts";
+import type { FakeNode, ManualClock } from "./fake_node.ts";
 import { makeApp, send } from "./harness.ts";
 
 Deno.test("GET /v1/cluster on the leader: members with roles and match indexes", async () => {
@@ -53,17 +55,19 @@ Deno.test("GET /v1/cluster on a follower, and with no leader", async () => {
   assert.equal(none.headers.get("x-leader"), null);
 });
 
-Deno.test("healthz is always 200; readyz needs a leader and applied >= commit", async () => {
+Deno.test("healthz is always 200; readyz needs a leader and applied near commit", async () => {
   const { app, node } = makeApp();
   assert.deepEqual((await send(app, "GET", "/healthz")).body, { ok: true });
   const ready = await send(app, "GET", "/readyz");
   assert.equal(ready.status, 200);
   assert.equal(ready.body.ok, true);
-  node.commit = node.index + 5;
+  node.commit = node.index + READY_MAX_LAG_ENTRIES + 1;
   const behind = await send(app, "GET", "/readyz");
   assert.equal(behind.status, 503);
   assert.equal(behind.body.type, "urn:edgeraft:problem:not-ready");
   assert.match(behind.body.detail, /behind/);
+  node.commit = node.index + READY_MAX_LAG_ENTRIES;
+  assert.equal((await send(app, "GET", "/readyz")).status, 200, "within the bound");
   node.commit = undefined;
   node.leader = 0;
   const leaderless = await send(app, "GET", "/readyz");
@@ -71,6 +75,54 @@ Deno.test("healthz is always 200; readyz needs a leader and applied >= commit", 
   assert.equal(leaderless.headers.get("retry-after"), "1");
   node.leader = 0;
   assert.equal((await send(app, "GET", "/healthz")).status, 200);
+});
+
+/** Makes the fake a follower whose leader says it committed `leaderCommit`. */
+function follower(node: FakeNode, clock: ManualClock, leaderCommit: number): void {
+  node.leader = 2;
+  node.lastContact = clock.now();
+  const status = node.status.bind(node);
+  node.status = () => ({ ...status(), leaderCommit });
+}
+
+Deno.test("readyz (issue 10, defect 6): a follower behind the leader's commit is not ready", async () => {
+  // A restarted follower knows its own commit index only as its log catches up: applied equal
+  // to its own commit index says nothing. The leader's commit as last heard decides.
+  const { app, node, clock } = makeApp();
+  await send(app, "PUT", "/v1/config/k", { json: 1 });
+  follower(node, clock, node.index + 10_000);
+  const behind = await send(app, "GET", "/readyz");
+  assert.equal(behind.status, 503);
+  assert.equal(behind.body.type, "urn:edgeraft:problem:not-ready");
+  assert.match(behind.body.detail, /leader's commit index/);
+  assert.equal(behind.body.leaderCommit, node.index + 10_000);
+  assert.equal(behind.body.appliedIndex, node.index);
+});
+
+Deno.test("readyz: a follower within the bound of the leader's commit is ready", async () => {
+  const { app, node, clock } = makeApp();
+  await send(app, "PUT", "/v1/config/k", { json: 1 });
+  follower(node, clock, node.index + READY_MAX_LAG_ENTRIES);
+  const ready = await send(app, "GET", "/readyz");
+  assert.equal(ready.status, 200);
+  assert.deepEqual(ready.body, {
+    ok: true,
+    leaderId: 2,
+    appliedIndex: node.index,
+    leaderCommit: node.index + READY_MAX_LAG_ENTRIES,
+  });
+});
+
+Deno.test("readyz: a follower that has not heard from the leader lately is not ready", async () => {
+  const { app, node, clock } = makeApp();
+  follower(node, clock, node.index);
+  assert.equal((await send(app, "GET", "/readyz")).status, 200);
+  clock.advance(READY_MAX_SILENCE_MS + 1);
+  const silent = await send(app, "GET", "/readyz");
+  assert.equal(silent.status, 503);
+  assert.match(silent.body.detail, /last heard from the leader/);
+  node.lastContact = 0;
+  assert.match((await send(app, "GET", "/readyz")).body.detail, /not heard from the leader/);
 });
 
 Deno.test("GET /metrics: Prometheus text with node gauges, request counts and latencies", async () => {

@@ -1,6 +1,7 @@
 /**
- * Operations: `GET /healthz` (the process answers), `GET /readyz` (a leader is known and this
- * node has applied all it knows committed), `GET /metrics` (Prometheus text; admin scope).
+ * Operations: `GET /healthz` (the process answers), `GET /readyz` (a leader is known, was heard
+ * from within a second, and this node has applied all but at most 1,000 entries of what the
+ * leader last said it committed), `GET /metrics` (Prometheus text; admin scope).
  *
  * @module
  */
@@ -10,8 +11,37 @@ import type { ApiDeps, ApiEnv } from "../app_env.ts";
 import { authorize } from "../middleware/auth/auth.ts";
 import { methodNotAllowed } from "../middleware/problem_errors/problem_errors.ts";
 import { describeRoute, problemResponses } from "../openapi.ts";
+import { lastContactMs } from "../node_calls.ts";
 import { ProblemError } from "../problem.ts";
 import { z } from "../zod.ts";
+
+/**
+ * How many entries a ready node's applied index may trail the leader's commit index (as last
+ * heard): a healthy follower trails by the entries in flight, a restarted one by its backlog.
+ *
+ * @example
+ * ```ts
+ * import { READY_MAX_LAG_ENTRIES } from "./health.ts";
+ * console.log(READY_MAX_LAG_ENTRIES); // 1000
+ * ```
+ */
+export const READY_MAX_LAG_ENTRIES = 1000;
+
+/**
+ * How long a ready follower may go without hearing from the leader (heartbeats come every
+ * 50 ms; a follower that hears none for an election timeout campaigns).
+ *
+ * @example
+ * ```ts
+ * import { READY_MAX_SILENCE_MS } from "./health.ts";
+ * console.log(READY_MAX_SILENCE_MS); // 1000
+ * ```
+ */
+export const READY_MAX_SILENCE_MS = 1000;
+
+function notReady(detail: string, extensions: Record<string, unknown> = {}): ProblemError {
+  return new ProblemError(503, "not-ready", detail, extensions, { "retry-after": "1" });
+}
 
 /**
  * Mounts the routes and describes them in the registry.
@@ -29,19 +59,25 @@ export function healthRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
   app.get("/readyz", (c) => {
     const status = node.status();
     const applied = node.sm.appliedIndex;
-    if (node.leaderId() === 0) {
-      throw new ProblemError(503, "not-ready", "no leader is known", {}, { "retry-after": "1" });
-    }
-    if (applied < status.commit) {
-      throw new ProblemError(
-        503,
-        "not-ready",
-        `applied index ${applied} is behind commit index ${status.commit}`,
-        {},
-        { "retry-after": "1" },
+    if (node.leaderId() === 0) throw notReady("no leader is known");
+    const silentMs = lastContactMs(deps);
+    if (silentMs < 0 || silentMs > READY_MAX_SILENCE_MS) {
+      throw notReady(
+        silentMs < 0
+          ? "this node has not heard from the leader yet"
+          : `this node last heard from the leader ${silentMs} ms ago`,
       );
     }
-    return c.json({ ok: true, leaderId: node.leaderId(), appliedIndex: applied });
+    // Not this node's own commit index: a follower that lags (after a restart) learns that only
+    // as its log catches up, so it would look caught up at every step of the way.
+    const leaderCommit = Math.max(status.commit, status.leaderCommit ?? 0);
+    if (applied + READY_MAX_LAG_ENTRIES < leaderCommit) {
+      throw notReady(
+        `applied index ${applied} is behind the leader's commit index ${leaderCommit}`,
+        { appliedIndex: applied, leaderCommit },
+      );
+    }
+    return c.json({ ok: true, leaderId: node.leaderId(), appliedIndex: applied, leaderCommit });
   });
   app.all("/readyz", methodNotAllowed("GET", "HEAD"));
 
@@ -68,11 +104,18 @@ export function healthRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
         description: "Ready",
         content: {
           "application/json": {
-            schema: ok.extend({ leaderId: z.number().int(), appliedIndex: z.number().int() }),
+            schema: ok.extend({
+              leaderId: z.number().int(),
+              appliedIndex: z.number().int(),
+              leaderCommit: z.number().int(),
+            }),
           },
         },
       },
-      ...problemResponses({ 503: "No leader, or behind the commit index" }),
+      ...problemResponses({
+        503: "No leader, not heard from it for a second, or more than 1,000 entries behind its " +
+          "commit index",
+      }),
     },
   }, { auth: false, probe: true });
   describeRoute(deps.registry, {
