@@ -2,8 +2,11 @@
  * Lock acquisition as a long poll. A request with `waitMs > 0` that finds the lock held is
  * queued by the state machine (FIFO); the request then stays open until the log grants it the
  * lock (`lockGranted` with its waiter id) or its wait runs out (`waitTimedOut`). A client that
- * disconnects leaves the queue (`cancelWait`), and a grant that can no longer reach its client
- * is released at once rather than held until its lease ends.
+ * disconnects leaves the queue, and a grant that can no longer reach its client is released at
+ * once rather than held until its lease ends: both by `abandonWait`, which also clears the
+ * wait's exactly-once record, so that a retry with the same key is applied afresh instead of
+ * being told about a wait it no longer has. A retry answered before the withdrawal has taken
+ * the wait over, and then the withdrawal does nothing (`at`).
  *
  * @module
  */
@@ -72,11 +75,13 @@ export async function acquireLock(
     }
   });
   try {
-    const result = succeeded<AcquireGranted | AcquireQueued>(
-      await submitCommand(deps, c, cmd),
-    );
+    const outcome = await submitCommand(deps, c, cmd);
+    const result = succeeded<AcquireGranted | AcquireQueued>(outcome);
+    // The entry that answered this request: a withdrawal in its name yields to any retry
+    // answered later.
+    const at = outcome.index;
     if (!result.queued) {
-      if (signal.aborted) void letGo(deps, cmd.name, result.token);
+      if (signal.aborted) void letGo(deps, cmd.name, result.token, at);
       return grantBody(cmd, result.token, result.expiresAt);
     }
     const waiterId = result.waiterId;
@@ -104,7 +109,7 @@ export async function acquireLock(
     }
     const decision = decided();
     if (ended !== "decided" || signal.aborted) {
-      void withdraw(deps, cmd.name, waiterId, decision);
+      void withdraw(deps, cmd.name, waiterId, decision, at);
       if (ended === "timeout") {
         throw new ProblemError(504, "timeout", "the wait did not end in time; it was withdrawn");
       }
@@ -116,7 +121,10 @@ export async function acquireLock(
       409,
       "lock-held",
       `the lock ${cmd.name} stayed held for waitMs = ${cmd.waitMs}`,
-      { holder: holder?.owner ?? null, expiresAt: holder?.expiresAt ?? null },
+      {
+        holder: holder && { token: holder.token, owner: holder.owner, expiresAt: holder.expiresAt },
+        expiresAt: holder?.expiresAt ?? null,
+      },
     );
   } finally {
     unsubscribe();
@@ -151,20 +159,21 @@ function decisionFromState(
   return { type: "ended" };
 }
 
-/** Takes an abandoned wait out of the queue, or releases what it was granted meanwhile. */
+/**
+ * Takes an abandoned wait out of the queue, or releases what it was granted meanwhile, in one
+ * log entry (so no grant can slip in between), unless a retry answered after entry `at` has
+ * taken the wait over.
+ */
 async function withdraw(
   deps: ApiDeps,
   name: string,
   waiterId: number,
   decision: Decision | undefined,
+  at: number,
 ): Promise<void> {
-  if (decision?.type === "granted") return await letGo(deps, name, decision.token);
   if (decision?.type === "ended") return;
   try {
-    const outcome = await deps.node.submit({ cmd: { op: "cancelWait", name, waiterId } });
-    if (outcome.result.ok) return;
-    const holder = deps.node.sm.lockInfo(name).holder;
-    if (holder?.waiterId === waiterId) await letGo(deps, name, holder.token);
+    await deps.node.submit({ cmd: { op: "abandonWait", name, waiterId, at } });
   } catch (error) {
     deps.logger?.log("warn", "could not withdraw an abandoned lock wait", {
       name,
@@ -174,15 +183,13 @@ async function withdraw(
   }
 }
 
-/** Releases a grant whose client is gone (best effort: the lease ends it otherwise). */
-async function letGo(deps: ApiDeps, name: string, token: number): Promise<void> {
-  try {
-    await deps.node.submit({ cmd: { op: "release", name, token } });
-  } catch (error) {
-    deps.logger?.log("warn", "could not release a grant whose client went away", {
-      name,
-      token,
-      error: String(error),
-    });
-  }
+/**
+ * Releases a grant whose client is gone (best effort: the lease ends it otherwise). `token` is
+ * what the request was answered; the holder's waiter id names the wait to withdraw.
+ */
+async function letGo(deps: ApiDeps, name: string, token: number, at: number): Promise<void> {
+  const holder = deps.node.sm.lockInfo(name).holder;
+  // Already released or expired (the holder changed): nothing of this request's is left.
+  if (holder?.token !== token) return;
+  await withdraw(deps, name, holder.waiterId, undefined, at);
 }

@@ -11,7 +11,7 @@ import type { Command } from "../state/commands.ts";
 import type { ApplyOutcome, CommandResult, Failure } from "../state/results.ts";
 import type { ApiDeps, ApiEnv } from "./app_env.ts";
 import { invalidRequest, ProblemError, type ProblemKind } from "./problem.ts";
-import { sessionOf } from "./request_parts.ts";
+import { sessionParts } from "./request_parts.ts";
 
 /**
  * Proposes `cmd` with the request's exactly-once headers; resolves with its outcome once it is
@@ -29,7 +29,7 @@ export async function submitCommand(
   cmd: Command,
   options: { session?: boolean; signal?: AbortSignal } = {},
 ): Promise<ApplyOutcome> {
-  const session = options.session === false ? {} : sessionOf(c, deps.schemas);
+  const session = options.session === false ? {} : await sessionParts(c, deps.schemas);
   const started = performance.now();
   let outcome: ApplyOutcome;
   try {
@@ -169,6 +169,22 @@ export function problemOfFailure(
         "stale-sequence",
         `X-Client-Seq ${failure.seq} is below the client's last sequence ${failure.lastSeq}`,
         { lastSeq: failure.lastSeq },
+      );
+    case "key_reused":
+      return problem(
+        422,
+        "idempotency-key-reused",
+        `the Idempotency-Key ${JSON.stringify(failure.idempotencyKey)} was used for a different ` +
+          "request (method, path, conditional headers or body); nothing was applied. Use a new " +
+          "key for a new request",
+      );
+    case "seq_reused":
+      return problem(
+        422,
+        "client-seq-reused",
+        `X-Client-Seq ${failure.seq} of client ${JSON.stringify(failure.clientId)} was used for ` +
+          "a different request (method, path, conditional headers or body); nothing was " +
+          "applied. Use the next sequence number for a new request",
       );
     case "bad_command":
       return problem(400, "invalid-request", failure.detail);

@@ -27,6 +27,8 @@ export const PROBLEM_TITLES = {
   "lock-held": "The lock is held",
   "not-holder": "The token does not hold the lock",
   "stale-sequence": "The request's sequence number is older than the client's last",
+  "idempotency-key-reused": "The idempotency key was used for a different request",
+  "client-seq-reused": "The client sequence number was used for a different request",
   "no-leader": "No leader is available",
   "not-ready": "The node is not ready",
   "timeout": "The outcome is unknown: the request timed out",

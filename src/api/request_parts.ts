@@ -160,25 +160,75 @@ export function noneMatch(header: string | undefined, etag: string): boolean {
 }
 
 /**
+ * The exactly-once fields of a write, as they go into the log entry.
+ *
+ * @example
+ * ```ts
+ * import type { SessionParts } from "./request_parts.ts";
+ * const s: SessionParts = { idempotencyKey: "k1", fingerprint: "9f86d081" };
+ * ```
+ */
+export interface SessionParts {
+  clientId?: string;
+  seq?: number;
+  idempotencyKey?: string;
+  /** Whose keys and sessions these are; absent when the API is open (one principal). */
+  principal?: string;
+  /** A digest of the request, so that a key reused for another request is refused. */
+  fingerprint?: string;
+}
+
+/**
+ * What makes two requests the same request for a retry: method, path and query as sent, the
+ * conditional headers that change what a write does, and the body's bytes. SHA-256, in hex.
+ *
+ * @example
+ * ```ts
+ * import { requestFingerprint } from "./request_parts.ts";
+ * const fp = await requestFingerprint("PUT", "/v1/config/a", {}, new TextEncoder().encode("1"));
+ * fp.length; // 64
+ * ```
+ */
+export async function requestFingerprint(
+  method: string,
+  pathAndQuery: string,
+  conditions: { ifMatch?: string; ifNoneMatch?: string },
+  body: Uint8Array | undefined,
+): Promise<string> {
+  // JSON keeps the fields apart (no separator can be smuggled in); the body follows whole.
+  const head = new TextEncoder().encode(
+    JSON.stringify([
+      method.toUpperCase(),
+      pathAndQuery,
+      conditions.ifMatch ?? null,
+      conditions.ifNoneMatch ?? null,
+    ]) + "\n",
+  );
+  const bytes = new Uint8Array(head.byteLength + (body?.byteLength ?? 0));
+  bytes.set(head);
+  if (body !== undefined) bytes.set(body, head.byteLength);
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
  * The exactly-once fields of a write: `X-Client-Id` with `X-Client-Seq`, and
- * `Idempotency-Key`.
+ * `Idempotency-Key`, scoped to the request's principal and bound to the request's
+ * fingerprint (both only when there is a key or a session: they cost a digest).
  *
  * @example
  * ```ts ignore
- * const session = sessionOf(c, schemas); // { clientId: "c1", seq: 4 }
+ * const session = await sessionParts(c, schemas); // { clientId: "c1", seq: 4, fingerprint }
  * ```
  */
-export function sessionOf(
-  c: Context<ApiEnv>,
-  schemas: Schemas,
-): { clientId?: string; seq?: number; idempotencyKey?: string } {
+export async function sessionParts(c: Context<ApiEnv>, schemas: Schemas): Promise<SessionParts> {
   const clientId = c.req.header("x-client-id");
   const seq = c.req.header("x-client-seq");
   const key = c.req.header("idempotency-key");
   if ((clientId === undefined) !== (seq === undefined)) {
     throw invalidRequest("X-Client-Id and X-Client-Seq go together");
   }
-  const session: { clientId?: string; seq?: number; idempotencyKey?: string } = {};
+  const session: SessionParts = {};
   if (clientId !== undefined && seq !== undefined) {
     session.clientId = parseWith(schemas.clientId, clientId, "X-Client-Id");
     session.seq = parseWith(schemas.clientSeq, seq, "X-Client-Seq");
@@ -186,6 +236,16 @@ export function sessionOf(
   if (key !== undefined) {
     session.idempotencyKey = parseWith(schemas.idempotencyKey, key, "Idempotency-Key");
   }
+  if (key === undefined && clientId === undefined) return session;
+  const principal = c.get("principal");
+  if (principal) session.principal = principal.id ?? `name:${principal.name}`;
+  const url = new URL(c.req.url);
+  session.fingerprint = await requestFingerprint(
+    c.req.method,
+    url.pathname + url.search,
+    { ifMatch: c.req.header("if-match"), ifNoneMatch: c.req.header("if-none-match") },
+    c.get("body"),
+  );
   return session;
 }
 

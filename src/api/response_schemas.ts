@@ -105,16 +105,36 @@ export const LockGrantSchema = z.object({
 }).openapi("LockGrant");
 
 /**
+ * Who holds a lock, the same in a lock's state and in a `lock-held` refusal.
+ *
+ * @example
+ * ```ts
+ * import { LockHolderSchema } from "./response_schemas.ts";
+ * LockHolderSchema.parse({ token: 4, owner: "a", expiresAt: 9 });
+ * ```
+ */
+export const LockHolderSchema = z.object({
+  token: z.number().int().openapi({ description: "The holder's fencing token." }),
+  owner: z.string(),
+  expiresAt: z.number().int().openapi({ description: "Log time (ms since the epoch)." }),
+}).openapi("LockHolder");
+
+/**
  * A try-lock that found the lock held (or a wait that ran out).
  *
  * @example
  * ```ts
  * import { LockHeldSchema } from "./response_schemas.ts";
- * LockHeldSchema.parse({ type: "t", title: "x", status: 409, detail: "d", holder: "a", expiresAt: 9 });
+ * LockHeldSchema.parse({
+ *   type: "t", title: "x", status: 409, detail: "d",
+ *   holder: { token: 4, owner: "a", expiresAt: 9 }, expiresAt: 9,
+ * });
  * ```
  */
 export const LockHeldSchema = ProblemSchema.extend({
-  holder: z.string().nullable().openapi({ description: "The holder's owner label." }),
+  holder: LockHolderSchema.nullable().openapi({
+    description: "The holder (null: the lock was free by the time the wait ended).",
+  }),
   expiresAt: z.number().int().nullable(),
 }).openapi("LockHeldProblem");
 
@@ -156,8 +176,7 @@ export const ReleaseResultSchema = z.object({ name: z.string(), token: z.number(
  */
 export const LockInfoSchema = z.object({
   name: z.string(),
-  holder: z.object({ token: z.number().int(), owner: z.string(), expiresAt: z.number().int() })
-    .nullable(),
+  holder: LockHolderSchema.nullable(),
   waiters: z.array(z.object({
     waiterId: z.number().int(),
     owner: z.string(),

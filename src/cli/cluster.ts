@@ -5,8 +5,9 @@
  * The launcher prints where each node listens, polls `GET /v1/cluster` every 500 ms to say who
  * leads (and again when that changes), and on Ctrl-C or SIGTERM stops every node: SIGTERM, then
  * SIGKILL after `--stop-timeout-ms` (a second Ctrl-C kills at once). A node that dies on its own
- * is reported and the others keep running (kill one to watch a failover); when all have died the
- * launcher exits with 1.
+ * is reported and the others keep running (kill one to watch a failover); the launcher does not
+ * restart it but prints the one command that does, from another terminal, with the node's data
+ * and secret. When all have died the launcher exits with 1.
  *
  * The nodes share a cluster secret kept in `<data-dir>/secret` (32 random bytes in hex, mode
  * 0600), made on the first run and reused after, so that a restarted cluster keeps talking to
@@ -40,9 +41,11 @@ import {
   parseLeaderView,
   pickLeader,
   planCluster,
+  restartCommand,
+  type RestartPaths,
   shouldUseColor,
 } from "./cluster_output.ts";
-import { withNodeMallocEnv } from "./node_command.ts";
+import { NODE_MALLOC_ENV, withNodeMallocEnv } from "./node_command.ts";
 
 const DEFAULT_NODE_SCRIPT = fileURLToPath(new URL("./node.ts", import.meta.url));
 const CONFIG = fileURLToPath(new URL("../../deno.json", import.meta.url));
@@ -162,6 +165,13 @@ async function runCluster(
   for (const signal of signals) Deno.addSignalListener(signal, onSignal);
 
   const environment = nodeEnvironment(secret.secret);
+  const restartPaths: RestartPaths = {
+    deno: Deno.execPath(),
+    config: CONFIG,
+    nodeScript,
+    secretPath: secret.path,
+    env: Object.fromEntries(Object.keys(NODE_MALLOC_ENV).map((name) => [name, environment[name]])),
+  };
   const running: RunningNode[] = [];
   try {
     for (const plan of plans) {
@@ -176,7 +186,14 @@ async function runCluster(
         const alive = running.filter((other) => other.status === undefined);
         const rest = alive.map((other) => `n${other.plan.id}`).join(", ");
         say(`n${plan.id} ${describeExit(status)}${rest === "" ? "" : `; still running: ${rest}`}`);
-        if (alive.length === 0) stopRequested.resolve("all exited");
+        if (alive.length === 0) {
+          stopRequested.resolve("all exited");
+          return;
+        }
+        // The launcher leaves a dead node down (to watch the others fail over); this is how
+        // to bring it back, with its own data, from another terminal.
+        say(`to restart n${plan.id}, run in another terminal (Ctrl-C there stops it):`);
+        say(`  ${restartCommand(plan, plans, options, restartPaths)}`);
       });
     }
     say(`waiting for a leader (polling ${plans[0].clientUrl}/v1/cluster and the others)`);

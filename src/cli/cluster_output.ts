@@ -61,7 +61,10 @@ Options:
   --log-format F         pretty or json (default pretty)
   --stop-timeout-ms MS   wait this long after SIGTERM before SIGKILL (default 10000)
   --node-script FILE     run FILE instead of src/cli/node.ts
-  -h, --help             show this text`;
+  -h, --help             show this text
+
+A node that dies (or that you kill, to watch a failover) stays down: the launcher prints the
+command that restarts it with its own data; run it in another terminal.`;
 
 /**
  * Thrown for command-line arguments the launcher cannot use; the message says which and why.
@@ -241,6 +244,75 @@ export function nodeArgs(
     ...["--client-addr", node.clientAddr, "--peer-addr", node.peerAddr, "--peers", peers],
     ...["--client-urls", clientUrls, "--log-format", options.logFormat, ...tick],
   ];
+}
+
+/**
+ * A word quoted for a POSIX shell: as it is when it holds only characters no shell treats
+ * specially, else in single quotes (a `'` inside becomes `'\''`).
+ *
+ * @example
+ * ```ts
+ * import { shellQuote } from "./cluster_output.ts";
+ * shellQuote("/tmp/n1"); // "/tmp/n1"
+ * shellQuote("my data"); // "'my data'"
+ * ```
+ */
+export function shellQuote(word: string): string {
+  if (/^[A-Za-z0-9_\/.,:=@%+-]+$/.test(word)) return word;
+  return `'${word.replaceAll("'", `'\\''`)}'`;
+}
+
+/** What the restart command of a node runs, besides the node's own flags. */
+export interface RestartPaths {
+  /** The `deno` executable. */
+  deno: string;
+  /** The `deno.json` the launcher runs nodes with. */
+  config: string;
+  /** The node's entry point. */
+  nodeScript: string;
+  /** `<data root>/secret`, read by the command so that the secret is never printed. */
+  secretPath: string;
+  /** Environment variables every node starts with (glibc's malloc settings). */
+  env: Readonly<Record<string, string>>;
+}
+
+/**
+ * The shell command that starts `node` again exactly as the launcher started it (same flags,
+ * data directory, secret and malloc settings), from any directory. The launcher prints it when
+ * a node dies: it does not restart nodes itself, so that a killed node stays down for as long
+ * as one wants to watch the others fail over.
+ *
+ * @example
+ * ```ts
+ * import { parseClusterArgs, planCluster, restartCommand } from "./cluster_output.ts";
+ * const options = parseClusterArgs([]);
+ * const nodes = planCluster(options, "/tmp/edgeraft");
+ * restartCommand(nodes[1], nodes, options, {
+ *   deno: "/usr/bin/deno", config: "/src/deno.json", nodeScript: "/src/src/cli/node.ts",
+ *   secretPath: "/tmp/edgeraft/secret", env: { MALLOC_ARENA_MAX: "2" },
+ * });
+ * // env EDGERAFT_CLUSTER_SECRET="$(cat /tmp/edgeraft/secret)" MALLOC_ARENA_MAX=2 /usr/bin/deno ...
+ * ```
+ */
+export function restartCommand(
+  node: NodePlan,
+  cluster: readonly NodePlan[],
+  options: ClusterOptions,
+  paths: RestartPaths,
+): string {
+  const env = Object.entries(paths.env).map(([name, value]) => `${name}=${shellQuote(value)}`);
+  return [
+    // `env` rather than bare assignments: it works after `exec`, `sudo` or `nohup` too.
+    "env",
+    `EDGERAFT_CLUSTER_SECRET="$(cat ${shellQuote(paths.secretPath)})"`,
+    ...env,
+    shellQuote(paths.deno),
+    "run",
+    "--allow-all",
+    `--config=${shellQuote(paths.config)}`,
+    shellQuote(paths.nodeScript),
+    ...nodeArgs(node, cluster, options).map(shellQuote),
+  ].join(" ");
 }
 
 /** ANSI colors of nodes 1 to 5, in order: distinct from each other and readable on dark and light. */

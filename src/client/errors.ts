@@ -32,18 +32,23 @@ export class EdgeraftError extends Error {
  * @example
  * ```ts
  * import { LockHeldError } from "./errors.ts";
- * const e = new LockHeldError({ type: "urn:edgeraft:problem:lock-held", holder: "a", expiresAt: 9 });
- * e.holder; // "a"
+ * const holder = { token: 4, owner: "a", expiresAt: 9 };
+ * const e = new LockHeldError({ type: "urn:edgeraft:problem:lock-held", holder, expiresAt: 9 });
+ * e.holder?.owner; // "a"
  * ```
  */
 export class LockHeldError extends EdgeraftError {
   override name = "LockHeldError";
-  readonly holder: string | null;
+  /** The holder, as `GET /v1/locks/{name}` shows it; null when the lock was free by then. */
+  readonly holder: { token: number; owner: string; expiresAt: number } | null;
   readonly expiresAt: number | null;
 
   constructor(problem: Record<string, unknown>) {
     super(409, problem);
-    this.holder = typeof problem.holder === "string" ? problem.holder : null;
+    const h = problem.holder as Record<string, unknown> | null | undefined;
+    this.holder = typeof h === "object" && h !== null && typeof h.owner === "string"
+      ? { token: Number(h.token), owner: h.owner, expiresAt: Number(h.expiresAt) }
+      : null;
     this.expiresAt = typeof problem.expiresAt === "number" ? problem.expiresAt : null;
   }
 }

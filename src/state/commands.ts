@@ -115,6 +115,26 @@ export interface CancelWaitCommand {
 }
 
 /**
+ * Withdraws the wait of an acquire whose client went away: takes waiter `waiterId` out of the
+ * line or, if the lock was granted to it meanwhile, releases the lock. `at` is the index of
+ * the entry that answered the request now giving up; a retry answered by a later entry has
+ * taken the wait over, and then nothing is withdrawn. A retry that comes after the withdrawal
+ * is applied afresh: the exactly-once record of the wait is cleared.
+ *
+ * @example
+ * ```ts
+ * import type { AbandonWaitCommand } from "./commands.ts";
+ * const c: AbandonWaitCommand = { op: "abandonWait", name: "cron", waiterId: 43, at: 43 };
+ * ```
+ */
+export interface AbandonWaitCommand {
+  op: "abandonWait";
+  name: string;
+  waiterId: number;
+  at: number;
+}
+
+/**
  * Only moves the clock forward: leases expire, waiters time out, locks pass to waiters.
  *
  * @example
@@ -143,12 +163,15 @@ export type Command =
   | RenewCommand
   | ReleaseCommand
   | CancelWaitCommand
+  | AbandonWaitCommand
   | TickCommand;
 
 /**
  * What one log entry carries: the command, the leader's clock when it proposed it (ms since
  * the epoch), and what makes a retry recognisable (a client session's `clientId` + `seq`, or an
- * `idempotencyKey`).
+ * `idempotencyKey`). Sessions and keys belong to a `principal` (the API token's identity;
+ * absent: the open API's one principal), and `fingerprint` (a digest of the request, computed
+ * by the API) tells a retry from a different request under the same key or (id, seq).
  *
  * @example
  * ```ts
@@ -162,6 +185,8 @@ export interface Envelope {
   clientId?: string;
   seq?: number;
   idempotencyKey?: string;
+  principal?: string;
+  fingerprint?: string;
 }
 
 /**
@@ -211,6 +236,7 @@ const COMMAND_FIELDS: Record<Command["op"], Record<string, [boolean, FieldCheck]
   renew: { name: [true, nonEmptyString], token: [true, positive] },
   release: { name: [true, nonEmptyString], token: [true, positive] },
   cancelWait: { name: [true, nonEmptyString], waiterId: [true, positive] },
+  abandonWait: { name: [true, nonEmptyString], waiterId: [true, positive], at: [true, positive] },
   tick: {},
 };
 
@@ -220,6 +246,8 @@ const ENVELOPE_FIELDS: Record<string, [boolean, FieldCheck]> = {
   clientId: [false, nonEmptyString],
   seq: [false, count],
   idempotencyKey: [false, nonEmptyString],
+  principal: [false, nonEmptyString],
+  fingerprint: [false, nonEmptyString],
 };
 
 function isRecord(value: unknown): value is Record<string, unknown> {

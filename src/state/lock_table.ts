@@ -48,12 +48,14 @@
  */
 
 import type {
+  AbandonWaitCommand,
   AcquireCommand,
   CancelWaitCommand,
   ReleaseCommand,
   RenewCommand,
 } from "./commands.ts";
 import type {
+  AbandonWaitResult,
   AcquireGranted,
   AcquireQueued,
   CancelWaitResult,
@@ -273,8 +275,8 @@ export class LockTable {
       return { ok: true, queued: false, name, token: index, owner, ttlMs, expiresAt };
     }
     if (waitMs === 0) {
-      const { owner: holder, expiresAt } = lock.holder;
-      return { ok: false, reason: "held", name, holder, expiresAt };
+      const { token, owner, expiresAt } = lock.holder;
+      return { ok: false, reason: "held", name, holder: { token, owner, expiresAt }, expiresAt };
     }
     const deadline = now + waitMs;
     lock.waiters.push({ waiterId: index, owner, ttlMs, deadline });
@@ -328,6 +330,31 @@ export class LockTable {
     this.#removed(waiters[at].deadline);
     waiters.splice(at, 1);
     return { ok: true, name, waiterId };
+  }
+
+  /**
+   * Withdraws waiter `waiterId` whose client went away: out of the line, or, when the lock was
+   * granted to it meanwhile, released and handed to the next in line (token `index`).
+   */
+  abandon(
+    cmd: AbandonWaitCommand,
+    index: number,
+    now: number,
+    events: LockEventSink,
+  ): AbandonWaitResult | Failure {
+    const { name, waiterId } = cmd;
+    const lock = this.#locks.get(name);
+    const at = lock?.waiters.findIndex((w) => w.waiterId === waiterId) ?? -1;
+    if (lock !== undefined && at >= 0) {
+      this.#removed(lock.waiters[at].deadline);
+      lock.waiters.splice(at, 1);
+      return { ok: true, name, waiterId, released: 0 };
+    }
+    const token = lock?.holder?.waiterId === waiterId ? lock.holder.token : 0;
+    if (token > 0 && this.release({ op: "release", name, token }, index, now, events).ok) {
+      return { ok: true, name, waiterId, released: token };
+    }
+    return { ok: false, reason: "not_waiting", name, waiterId };
   }
 
   /** The lock's holder and queue (copies). */

@@ -163,6 +163,38 @@ export interface CancelWaitResult {
 }
 
 /**
+ * A wait was withdrawn because its client went away: taken out of the line, or, when the lock
+ * had been granted to it meanwhile, released (`released` is the token it held, else 0).
+ *
+ * @example
+ * ```ts
+ * import type { AbandonWaitResult } from "./results.ts";
+ * const r: AbandonWaitResult = { ok: true, name: "cron", waiterId: 43, released: 0 };
+ * ```
+ */
+export interface AbandonWaitResult {
+  ok: true;
+  name: string;
+  waiterId: number;
+  released: number;
+}
+
+/**
+ * A lock's holder as the API shows it, in a lock's state and in a `held` refusal alike.
+ *
+ * @example
+ * ```ts
+ * import type { HolderView } from "./results.ts";
+ * const h: HolderView = { token: 42, owner: "a", expiresAt: 9000 };
+ * ```
+ */
+export interface HolderView {
+  token: number;
+  owner: string;
+  expiresAt: number;
+}
+
+/**
  * A tick or a no-op entry: nothing to say beyond its events.
  *
  * @example
@@ -188,10 +220,18 @@ export type Failure =
   | { ok: false; reason: "revision_mismatch"; key: string; current: KeyMeta | null }
   | { ok: false; reason: "exists"; key: string; current: KeyMeta }
   | { ok: false; reason: "not_found"; key: string }
-  | { ok: false; reason: "held"; name: string; holder: string; expiresAt: number }
+  | {
+    ok: false;
+    reason: "held";
+    name: string;
+    holder: HolderView | null;
+    expiresAt: number | null;
+  }
   | { ok: false; reason: "not_holder"; name: string }
   | { ok: false; reason: "not_waiting"; name: string; waiterId: number }
   | { ok: false; reason: "stale_sequence"; clientId: string; seq: number; lastSeq: number }
+  | { ok: false; reason: "key_reused"; idempotencyKey: string }
+  | { ok: false; reason: "seq_reused"; clientId: string; seq: number }
   | { ok: false; reason: "bad_command"; detail: string };
 
 /**
@@ -211,6 +251,7 @@ export type CommandResult =
   | RenewResult
   | ReleaseResult
   | CancelWaitResult
+  | AbandonWaitResult
   | TickResult
   | Failure;
 
@@ -274,7 +315,8 @@ export type StateEvent = ChangeEvent | LockEvent;
 /**
  * What applying one entry produced. `revision` is the global revision after the entry;
  * `duplicate` says the command was recognised as a retry and not applied again (its result is
- * the cached first answer, or `stale_sequence`).
+ * the cached first answer, or `stale_sequence`). A retry key reused for a different request
+ * (`key_reused`, `seq_reused`) is refused: not applied, and not a duplicate either.
  *
  * @example
  * ```ts

@@ -18,10 +18,13 @@ import type { SessionsSnapshot } from "./sessions.ts";
  * @example
  * ```ts
  * import { SNAPSHOT_FORMAT } from "./snapshot.ts";
- * console.log(SNAPSHOT_FORMAT); // 1
+ * console.log(SNAPSHOT_FORMAT); // 2
  * ```
+ *
+ * 2: sessions and keys carry their principal, request fingerprint and lock wait. Format 1 still
+ * decodes (`Sessions.fromSnapshot` reads its shorter tuples).
  */
-export const SNAPSHOT_FORMAT = 1;
+export const SNAPSHOT_FORMAT = 2;
 
 /**
  * Everything a state machine holds, as plain data.
@@ -97,7 +100,7 @@ export function decodeSnapshot(bytes: Uint8Array): SnapshotData {
   if (typeof data !== "object" || data === null || Array.isArray(data)) {
     throw new TypeError("not a state machine snapshot");
   }
-  if (data.format !== SNAPSHOT_FORMAT) {
+  if (data.format !== SNAPSHOT_FORMAT && data.format !== 1) {
     throw new TypeError(`snapshot format ${data.format} is not ${SNAPSHOT_FORMAT}`);
   }
   const shapeOk = isArrayOf(data.options, 4) && data.options.every(Number.isSafeInteger) &&

@@ -178,6 +178,7 @@ export class StateMachine {
     }
     const events: StateEvent[] = [];
     this.#begin(index, term, time, events);
+    this.#settleWaits(events, 0);
     return this.#outcome(index, { ok: true }, events, false);
   }
 
@@ -213,13 +214,54 @@ export class StateMachine {
   #applyValid(index: number, term: number, envelope: Envelope): ApplyOutcome {
     const events: StateEvent[] = [];
     this.#begin(index, term, envelope.time, events);
+    // Waits that ended as time moved are settled before a retry of one is answered.
+    this.#settleWaits(events, 0);
     const cached = this.#sessions.answer(envelope);
-    const result = cached ?? this.#execute(envelope.cmd, index, events);
-    this.#sessions.remember(envelope, result, this.#now);
-    return this.#outcome(index, result, events, cached !== undefined);
+    const settled = events.length;
+    const result = cached?.result ?? this.#execute(envelope, index, events);
+    this.#settleWaits(events, settled);
+    this.#sessions.remember(envelope, result, this.#now, index);
+    return this.#outcome(index, result, events, cached?.duplicate ?? false);
   }
 
-  #execute(cmd: Command, index: number, events: StateEvent[]): CommandResult {
+  /**
+   * Tells the exactly-once tables how the waits that ended in `events` (from `from` on)
+   * ended, so that a retry of a queued acquire is answered with the outcome, not "queued".
+   */
+  #settleWaits(events: StateEvent[], from: number): void {
+    for (let i = from; i < events.length; i++) {
+      const event = events[i];
+      if (event.type === "lockGranted" && event.waiterId !== event.token) {
+        const { name, token, owner, expiresAt } = event;
+        const ttlMs = this.#locks.info(name).holder?.ttlMs ?? 0;
+        this.#sessions.settle(event.waiterId, {
+          ok: true,
+          queued: false,
+          name,
+          token,
+          owner,
+          ttlMs,
+          expiresAt,
+        });
+      } else if (event.type === "waitTimedOut") {
+        const holder = this.#locks.info(event.name).holder;
+        this.#sessions.settle(event.waiterId, {
+          ok: false,
+          reason: "held",
+          name: event.name,
+          holder: holder && {
+            token: holder.token,
+            owner: holder.owner,
+            expiresAt: holder.expiresAt,
+          },
+          expiresAt: holder?.expiresAt ?? null,
+        });
+      }
+    }
+  }
+
+  #execute(envelope: Envelope, index: number, events: StateEvent[]): CommandResult {
+    const cmd: Command = envelope.cmd;
     switch (cmd.op) {
       case "put":
       case "delete": {
@@ -237,6 +279,15 @@ export class StateMachine {
         return this.#locks.release(cmd, index, this.#now, events);
       case "cancelWait":
         return this.#locks.cancelWait(cmd);
+      case "abandonWait": {
+        // A retry answered after `at` has taken the wait over: it stays.
+        if (!this.#sessions.mayWithdraw(cmd.waiterId, cmd.at)) {
+          return { ok: false, reason: "not_waiting", name: cmd.name, waiterId: cmd.waiterId };
+        }
+        const result = this.#locks.abandon(cmd, index, this.#now, events);
+        if (result.ok) this.#sessions.withdraw(cmd.waiterId);
+        return result;
+      }
       case "tick":
         return { ok: true };
     }

@@ -217,10 +217,10 @@ Deno.test("exactly once: a retry with the same Idempotency-Key or client seq is 
     headers: { "x-client-id": "c1" },
   });
   assert.equal(half.status, 400);
-  assert.deepEqual(node.submissions[0], {
-    cmd: { op: "put", key: "k", value: 1 },
-    idempotencyKey: "req-1",
-  });
+  // The open API is one principal (none named); the fingerprint binds the key to the request.
+  const { fingerprint, ...submitted } = node.submissions[0];
+  assert.deepEqual(submitted, { cmd: { op: "put", key: "k", value: 1 }, idempotencyKey: "req-1" });
+  assert.match(fingerprint ?? "", /^[0-9a-f]{64}$/);
 });
 
 Deno.test("node errors: no leader 503 + Retry-After, read timeout 503, proposal timeout 504", async () => {

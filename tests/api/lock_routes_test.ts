@@ -29,8 +29,20 @@ Deno.test("acquire grants with a fencing token; a try-lock on a held lock is 409
   assert.equal(b.status, 409);
   assert.equal(b.headers.get("content-type"), "application/problem+json");
   assert.equal(b.body.type, "urn:edgeraft:problem:lock-held");
-  assert.equal(b.body.holder, "eu-1");
+  // The same holder shape as GET /v1/locks/{name} gives (issue 10, item 14).
+  assert.deepEqual(b.body.holder, {
+    token: a.body.token,
+    owner: "eu-1",
+    expiresAt: a.body.expiresAt,
+  });
   assert.equal(b.body.expiresAt, a.body.expiresAt);
+  const info = await send(app, "GET", "/v1/locks/cron");
+  assert.deepEqual(b.body.holder, info.body.holder);
+  // Without an owner, the holder is still an object (owner ""), not a bare "".
+  await send(app, "POST", "/v1/locks/anon/acquire", { json: { ttlMs: 5000 } });
+  const c = await send(app, "POST", "/v1/locks/anon/acquire", { json: { ttlMs: 5000 } });
+  assert.equal(c.body.holder.owner, "");
+  assert.equal(typeof c.body.holder.token, "number");
 });
 
 Deno.test("renew extends the lease; release frees it; a stale token gets 409", async () => {
@@ -123,7 +135,8 @@ Deno.test("a wait that runs out answers 409 with the holder", async () => {
   await node.tick();
   const ended = await waiting;
   assert.equal(ended.status, 409);
-  assert.equal(ended.body.holder, "holder");
+  assert.equal(ended.body.holder.owner, "holder");
+  assert.deepEqual(ended.body.holder, (await send(app, "GET", "/v1/locks/w")).body.holder);
   assert.match(ended.body.detail, /waitMs = 2000/);
 });
 
@@ -144,7 +157,7 @@ Deno.test("a client that disconnects while waiting leaves the line", async () =>
   controller.abort();
   await until(() => node.sm.lockInfo("d").waiters.length === 0);
   await answer;
-  assert.ok(node.submissions.some((s) => s.cmd.op === "cancelWait"));
+  assert.ok(node.submissions.some((s) => s.cmd.op === "abandonWait"));
   // The holder is untouched, and the next release does not hand the lock to the gone client.
   assert.equal(node.sm.lockInfo("d").holder?.token, grant.token);
   await send(app, "POST", "/v1/locks/d/release", { json: { token: grant.token } });

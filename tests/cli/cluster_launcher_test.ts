@@ -19,8 +19,11 @@ import {
   parseLeaderView,
   pickLeader,
   planCluster,
+  restartCommand,
+  shellQuote,
   shouldUseColor,
 } from "../../src/cli/cluster_output.ts";
+import { poll } from "../process/poll.ts";
 
 const LAUNCHER = new URL("../../src/cli/cluster.ts", import.meta.url).pathname;
 const CONFIG = new URL("../../deno.json", import.meta.url).pathname;
@@ -112,6 +115,27 @@ Deno.test("nodeArgs follows the node's command-line contract and keeps the secre
   const withoutTick = nodeArgs(nodes[0], nodes, parseClusterArgs([]));
   assert.ok(!withoutTick.includes("--tick-ms"));
   assert.ok(!withoutTick.some((arg) => arg.includes("secret")));
+});
+
+Deno.test("restartCommand repeats the node's flags, reads the secret from its file, quotes", () => {
+  const options = parseClusterArgs(["--tick-ms", "5"]);
+  const nodes = planCluster(options, "/my data/root");
+  const command = restartCommand(nodes[1], nodes, options, {
+    deno: "/usr/bin/deno",
+    config: "/src/deno.json",
+    nodeScript: "/src/src/cli/node.ts",
+    secretPath: "/my data/root/secret",
+    env: { MALLOC_ARENA_MAX: "2" },
+  });
+  assert.equal(
+    command,
+    `env EDGERAFT_CLUSTER_SECRET="$(cat '/my data/root/secret')" MALLOC_ARENA_MAX=2 /usr/bin/deno ` +
+      `run --allow-all --config=/src/deno.json /src/src/cli/node.ts ` +
+      nodeArgs(nodes[1], nodes, options).map(shellQuote).join(" "),
+  );
+  assert.match(command, / --data-dir '\/my data\/root\/n2' /);
+  assert.equal(shellQuote("it's"), `'it'\\''s'`);
+  assert.equal(shellQuote("a=1,b=http://x:1"), "a=1,b=http://x:1");
 });
 
 Deno.test("shouldUseColor only on a terminal, and never when NO_COLOR is set", () => {
@@ -438,6 +462,85 @@ Deno.test({
       for (const id of [1, 2, 3]) {
         assert.match(launcher.output(), new RegExp(`cluster │ n${id} exited with code 0`));
       }
+      await assertNoneRunning(pids, dir);
+    }),
+});
+
+Deno.test({
+  name: nodeMissing
+    ? "a killed node restarts with the printed command (SKIPPED: no src/cli/node.ts)"
+    : "a node killed with SIGKILL restarts with the command the launcher prints, and catches up",
+  ignore: nodeMissing || Deno.build.os !== "linux",
+  fn: () =>
+    withTempDir(async (dir) => {
+      await using launcher = new LauncherProcess([
+        ...["--data-dir", `${dir}/root`, "--client-port", "17041", "--peer-port", "17141"],
+        ...["--log-format", "json"],
+      ]);
+      const [, leaderText] = await launcher.waitForLine(/^cluster │ leader is n(\d) /, 90_000);
+      const leader = Number(leaderText);
+      const victim = leader === 3 ? 2 : 3;
+      const pids = launcher.nodePids();
+      assert.equal(pids.length, 3);
+      Deno.kill(pids[victim - 1], "SIGKILL");
+      await launcher.waitForLine(new RegExp(`^cluster │ n${victim} was killed by SIGKILL`), 30_000);
+      const [, command] = await launcher.waitForLine(
+        /^cluster │ {3}(env EDGERAFT_CLUSTER_SECRET=.*)$/,
+        30_000,
+      );
+      assert.ok(
+        !command.includes(await Deno.readTextFile(`${dir}/root/secret`).then((s) => s.trim())),
+        "the secret is printed",
+      );
+
+      // A write the dead node missed: it must catch up once restarted.
+      const put = await fetch(`http://127.0.0.1:1704${leader}/v1/config/while-down`, {
+        method: "PUT",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify("missed"),
+      });
+      assert.equal(put.status, 200, await put.text());
+
+      // As a user would, from another directory (exec: the test then holds the node's own pid).
+      const restarted = new Deno.Command("sh", {
+        args: ["-c", `exec ${command}`],
+        cwd: dir,
+        env: { NO_COLOR: "1" },
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const output = Promise.all([
+        new Response(restarted.stdout).text(),
+        new Response(restarted.stderr).text(),
+      ]);
+      try {
+        const value = await poll(async () => {
+          const res = await fetch(
+            `http://127.0.0.1:1704${victim}/v1/config/while-down?consistency=stale`,
+            { signal: AbortSignal.timeout(1_000) },
+          );
+          return res.ok ? (await res.json()).value : void await res.body?.cancel();
+        }, { what: `n${victim} to restart and catch up`, timeoutMs: 60_000 });
+        assert.equal(value, "missed");
+      } catch (error) {
+        try {
+          restarted.kill("SIGKILL");
+        } catch {
+          // It had exited: its output says why.
+        }
+        await restarted.status;
+        const [stdout, stderr] = await output;
+        throw new Error(`${error}\nthe restarted node said:\n${stdout}\n${stderr}`);
+      }
+      restarted.kill("SIGTERM");
+      const restartedStatus = await restarted.status;
+      const [stdout, stderr] = await output;
+      assert.equal(restartedStatus.code, 0, `${stdout}\n${stderr}`);
+
+      launcher.kill("SIGINT");
+      const status = await launcher.exit(30_000);
+      assert.equal(status.code, 0, launcher.output());
       await assertNoneRunning(pids, dir);
     }),
 });

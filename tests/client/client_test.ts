@@ -75,7 +75,7 @@ Deno.test("acquire / renew / release, and LockHeldError on a held lock", async (
   assert.ok(lease.token > 0);
   await assert.rejects(
     client.acquire("job", { ttlMs: 5000 }),
-    (e: LockHeldError) => e instanceof LockHeldError && e.holder === "me",
+    (e: LockHeldError) => e instanceof LockHeldError && e.holder?.owner === "me",
   );
   assert.ok((await client.renew("job", lease.token)).expiresAt >= lease.expiresAt);
   await client.release("job", lease.token);

@@ -46,7 +46,7 @@ Deno.test("a held lock refuses a try-lock with who holds it until when", () => {
     ok: false,
     reason: "held",
     name: "job",
-    holder: "a",
+    holder: { token: 1, owner: "a", expiresAt: T + 1000 },
     expiresAt: T + 1000,
   });
   assert.deepEqual(out.events, []);

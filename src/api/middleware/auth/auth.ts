@@ -13,7 +13,7 @@
 import type { Context, MiddlewareHandler } from "hono";
 import type { ApiEnv } from "../../app_env.ts";
 import { ProblemError } from "../../problem.ts";
-import type { Principal, Scope, TokenConfig } from "./principal.ts";
+import { type Principal, principalId, type Scope, type TokenConfig } from "./principal.ts";
 
 const SCOPES: ReadonlySet<string> = new Set(["read", "write", "lock", "admin"]);
 /** RFC 6750's b64token, bounded so a huge header costs no hashing. */
@@ -71,6 +71,7 @@ export function bearerAuth(tokens: readonly TokenConfig[] = []): MiddlewareHandl
   const byDigest = Promise.all(tokens.map(async (config, i) => {
     const principal: Principal = {
       name: config.name ?? `token ${i + 1}`,
+      id: await principalId(config.token),
       scopes: new Set(config.scopes),
       keyPrefixes: config.keyPrefixes && [...config.keyPrefixes],
       lockPrefixes: config.lockPrefixes && [...config.lockPrefixes],

@@ -42,6 +42,9 @@ export interface TokenConfig {
 /**
  * The token a request authenticated with; `null` in the context when the API is open.
  *
+ * `id` is who the request acts as for exactly-once purposes: idempotency keys and client
+ * sessions belong to it (see {@linkcode principalId}). Without it, the name stands in.
+ *
  * @example
  * ```ts
  * import type { Principal } from "./principal.ts";
@@ -50,7 +53,27 @@ export interface TokenConfig {
  */
 export interface Principal {
   name: string;
+  id?: string;
   scopes: ReadonlySet<Scope>;
   keyPrefixes?: readonly string[];
   lockPrefixes?: readonly string[];
+}
+
+/**
+ * A token's identity for exactly-once purposes: the first 128 bits of a SHA-256 of the token,
+ * in hex, under a label of its own (so it is not the digest tokens are looked up by). It is
+ * the same on every node configured with the token, whatever its name or place in the file,
+ * and it goes into the log, so it must not be the token itself.
+ *
+ * @example
+ * ```ts
+ * import { principalId } from "./principal.ts";
+ * const id = await principalId("s3cr3t-s3cr3t-s3cr3t");
+ * id.length; // 32
+ * ```
+ */
+export async function principalId(token: string): Promise<string> {
+  const bytes = new TextEncoder().encode(`edgeraft principal\0${token}`);
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  return Array.from(digest.subarray(0, 16), (b) => b.toString(16).padStart(2, "0")).join("");
 }
