@@ -29,9 +29,11 @@ VOLUME ["/data"]
 EXPOSE 7001 7101
 
 # /healthz answers once the process serves its client API. The image has no curl, so Deno
-# itself fetches it, at EDGERAFT_CLIENT_ADDR (127.0.0.1 when that binds every interface).
+# itself fetches it, at EDGERAFT_CLIENT_ADDR (127.0.0.1 when that binds every interface), over
+# https when EDGERAFT_CLIENT_TLS_CERT is set. That probe skips certificate checks: it asks its
+# own container over loopback, and the certificate names the public host, not 127.0.0.1.
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
-    CMD ["deno", "eval", "--no-config", "const a = Deno.env.get('EDGERAFT_CLIENT_ADDR') ?? '0.0.0.0:7001'; const i = a.lastIndexOf(':'); const h = a.slice(0, i); const host = ['', '0.0.0.0', '::', '[::]'].includes(h) ? '127.0.0.1' : h; const r = await fetch('http://' + host + ':' + a.slice(i + 1) + '/healthz', { signal: AbortSignal.timeout(4000) }); Deno.exit(r.ok ? 0 : 1);"]
+    CMD ["deno", "eval", "--no-config", "--unsafely-ignore-certificate-errors", "const a = Deno.env.get('EDGERAFT_CLIENT_ADDR') ?? '0.0.0.0:7001'; const i = a.lastIndexOf(':'); const h = a.slice(0, i); const host = ['', '0.0.0.0', '::', '[::]'].includes(h) ? '127.0.0.1' : h; const s = Deno.env.get('EDGERAFT_CLIENT_TLS_CERT') ? 'https' : 'http'; const r = await fetch(s + '://' + host + ':' + a.slice(i + 1) + '/healthz', { signal: AbortSignal.timeout(4000) }); Deno.exit(r.ok ? 0 : 1);"]
 
 # tini (shipped at /tini in the official image) runs as PID 1: it forwards SIGTERM from
 # `docker stop` to the node, which then shuts down cleanly, and reaps zombies.

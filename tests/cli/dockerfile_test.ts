@@ -157,14 +157,17 @@ Deno.test("every COPY source is in the build context and .dockerignore keeps dat
 });
 
 /** Runs the HEALTHCHECK command with this Deno, against `clientAddr`; returns its exit code. */
-async function runHealthcheck(clientAddr: string): Promise<number> {
+async function runHealthcheck(
+  clientAddr: string,
+  env: Record<string, string> = {},
+): Promise<number> {
   const healthcheck = only("HEALTHCHECK").args;
   const command = healthcheck.slice(healthcheck.indexOf("CMD [") + 4);
   const [program, ...args] = JSON.parse(command) as string[];
   assert.equal(program, "deno");
   const { code } = await new Deno.Command(Deno.execPath(), {
     args,
-    env: { EDGERAFT_CLIENT_ADDR: clientAddr },
+    env: { EDGERAFT_CLIENT_ADDR: clientAddr, ...env },
     stdout: "null",
     stderr: "null",
   }).output();
@@ -198,4 +201,57 @@ Deno.test("the HEALTHCHECK queries /healthz with deno alone and fails when it is
     await server.finished;
   }
   assert.notEqual(await runHealthcheck(`0.0.0.0:${server.addr.port}`), 0, "nothing listens");
+});
+
+/** A self-signed certificate for `CN=edgeraft` (no 127.0.0.1 in it), or undefined without openssl. */
+async function selfSignedCertificate(): Promise<{ cert: string; key: string } | undefined> {
+  const dir = await Deno.makeTempDir({ prefix: "edgeraft_docker_tls_" });
+  try {
+    const { success } = await new Deno.Command("openssl", {
+      args: [
+        ...["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"],
+        ...["-nodes", "-keyout", `${dir}/key.pem`, "-out", `${dir}/cert.pem`, "-days", "1"],
+        ...["-subj", "/CN=edgeraft"],
+      ],
+      stdout: "null",
+      stderr: "null",
+    }).output().catch(() => ({ success: false }));
+    if (!success) return undefined;
+    return {
+      cert: await Deno.readTextFile(`${dir}/cert.pem`),
+      key: await Deno.readTextFile(`${dir}/key.pem`),
+    };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("the HEALTHCHECK asks over https when the client API serves TLS", async (t) => {
+  const tls = await selfSignedCertificate();
+  if (tls === undefined) {
+    console.warn("openssl is not installed: skipped");
+    return;
+  }
+  const paths: string[] = [];
+  const controller = new AbortController();
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, signal: controller.signal, onListen: () => {}, ...tls },
+    (request) => {
+      paths.push(new URL(request.url).pathname);
+      return new Response(null, { status: 200 });
+    },
+  );
+  try {
+    const addr = `0.0.0.0:${server.addr.port}`;
+    await t.step("healthy over https", async () => {
+      assert.equal(await runHealthcheck(addr, { EDGERAFT_CLIENT_TLS_CERT: "/tls/api.pem" }), 0);
+    });
+    await t.step("plain http to a TLS port is not healthy", async () => {
+      assert.notEqual(await runHealthcheck(addr), 0);
+    });
+    assert.deepEqual(paths, ["/healthz"]);
+  } finally {
+    controller.abort();
+    await server.finished;
+  }
 });
