@@ -2,13 +2,25 @@
  * A fetch-only client of the edgeraft HTTP API, for edge functions (Deno, Node, Workers,
  * browsers). It imports nothing from the server.
  *
- * Writes carry a fresh `Idempotency-Key`, so the client retries them safely when no leader is
- * known (503) or the network fails: a retry is applied once and gets the first answer.
+ * It takes one node's URL or several. A request that meets a network error, a 503 (no leader)
+ * or a 504 (outcome unknown) is tried again, on the next endpoint, or on the leader when a node
+ * named it in `X-Leader` and it is one of the endpoints, with a growing pause. Reads are always
+ * retried; writes only because each carries a fresh `Idempotency-Key` (a retry is applied once
+ * and gets the first answer), or when the connection was refused (nothing was sent). A write
+ * without either is never retried: that would turn an unknown outcome into a duplicate.
+ * Failures are {@linkcode EdgeraftError}s: the server's problem, or a {@linkcode NetworkError}
+ * with the fetch error as its cause.
  *
  * @module
  */
 
-import { CompactedError, EdgeraftError, LockHeldError } from "./errors.ts";
+import {
+  CompactedError,
+  EdgeraftError,
+  LockHeldError,
+  NetworkError,
+  WatchFailedError,
+} from "./errors.ts";
 import { readSse } from "./sse.ts";
 
 /**
@@ -17,18 +29,28 @@ import { readSse } from "./sse.ts";
  * @example
  * ```ts
  * import type { ClientOptions } from "./edgeraft_client.ts";
- * const o: ClientOptions = { baseUrl: "http://127.0.0.1:7001", token: Deno.env.get("EDGERAFT_TOKEN") };
+ * const o: ClientOptions = {
+ *   baseUrl: ["http://10.0.0.1:7001", "http://10.0.0.2:7001", "http://10.0.0.3:7001"],
+ *   token: Deno.env.get("EDGERAFT_TOKEN"),
+ * };
  * ```
  */
 export interface ClientOptions {
-  /** A node's client URL; any node answers any request. */
-  baseUrl: string;
+  /**
+   * A node's client URL, or several: any node answers any request, and the client moves to the
+   * next one when a node fails. List every node to survive the loss of any of them.
+   */
+  baseUrl: string | readonly string[];
   token?: string;
   /** The fetch to use (a test can pass `(req) => app.fetch(req)`). Default: global fetch. */
   fetch?: (request: Request) => Promise<Response>;
   /** Per request, beyond any lock wait. Default 10 s. */
   timeoutMs?: number;
-  /** Retries after a 503 or a network error. Default 3. */
+  /**
+   * Retries of a request after a network error, a 503 or a 504 (see the module doc), with
+   * pauses from 50 ms doubling up to 1 s: the default 8 spans about 3.5 s, several elections.
+   * A watch gives up after this many reconnections in a row without progress.
+   */
   retries?: number;
 }
 
@@ -97,18 +119,31 @@ const TRUSTED_SHARE = 0.99;
  * ```
  */
 export class EdgeraftClient {
-  readonly #base: string;
+  readonly #endpoints: readonly string[];
   readonly #fetch: (request: Request) => Promise<Response>;
   readonly #token?: string;
   readonly #timeoutMs: number;
   readonly #retries: number;
+  /** The endpoint new requests go to; it moves on when that node fails. */
+  #preferred = 0;
+  /** The endpoint that is the leader, as the last `X-Leader` named it (writes go there). */
+  #leader: number | undefined;
 
   constructor(options: ClientOptions) {
-    this.#base = options.baseUrl.replace(/\/+$/, "");
+    const urls = typeof options.baseUrl === "string" ? [options.baseUrl] : [...options.baseUrl];
+    if (urls.length === 0 || urls.some((url) => typeof url !== "string" || url === "")) {
+      throw new TypeError("baseUrl must be a URL or a non-empty list of URLs");
+    }
+    this.#endpoints = urls.map((url) => url.replace(/\/+$/, ""));
     this.#fetch = options.fetch ?? ((request) => fetch(request));
     this.#token = options.token;
     this.#timeoutMs = options.timeoutMs ?? 10_000;
-    this.#retries = options.retries ?? 3;
+    this.#retries = options.retries ?? 8;
+  }
+
+  /** The endpoints, in the order given (without trailing slashes). */
+  get endpoints(): readonly string[] {
+    return this.#endpoints;
   }
 
   /** A key's value, or `null` when it has none. */
@@ -167,42 +202,59 @@ export class EdgeraftClient {
 
   /**
    * The changes under `prefix`, from `fromRevision` (default: the next change) on. The stream
-   * resumes by itself after a disconnection; it throws {@linkcode CompactedError} when the
-   * history it needs is gone. Stop it with `signal` or by leaving the loop.
+   * resumes by itself after a disconnection, on another endpoint if its node is gone, from the
+   * revision after the last event it yielded. It throws {@linkcode CompactedError} when the
+   * history it needs is gone, the server's {@linkcode EdgeraftError} when the watch is refused
+   * (4xx), and {@linkcode WatchFailedError} after `retries` reconnections in a row that brought
+   * neither an event nor a heartbeat. Stop it with `signal` or by leaving the loop.
    */
   async *watch(
     prefix = "",
     options: { fromRevision?: number; signal?: AbortSignal } = {},
   ): AsyncGenerator<WatchEvent> {
+    const { signal } = options;
     let from = options.fromRevision;
-    while (!options.signal?.aborted) {
+    let failures = 0;
+    while (!signal?.aborted) {
       const query = new URLSearchParams({ prefix });
       if (from !== undefined) query.set("fromRevision", String(from));
-      let response: Response;
+      let progressed = false;
+      let failure: unknown;
+      let url = this.#endpoints[this.#preferred];
       try {
-        response = await this.#send("GET", `/v1/watch?${query}`, {
-          signal: options.signal,
+        const response = await this.#send("GET", `/v1/watch?${query}`, {
+          signal,
           stream: true,
+          // This loop retries, and counts the attempts that got nowhere.
+          retries: 0,
         });
-      } catch (error) {
-        if (options.signal?.aborted) return;
-        throw error;
-      }
-      try {
-        for await (const message of readSse(response.body!, options.signal)) {
+        // Without a start the stream begins after X-Revision: resume from there, not from
+        // "the next change" of a later connection, which would skip what came in between.
+        url = response.url || url;
+        const start = Number(response.headers.get("x-revision"));
+        if (from === undefined && Number.isSafeInteger(start)) from = start + 1;
+        const onComment = (text: string) => {
+          if (text.trim() === "heartbeat") progressed = true;
+        };
+        for await (const message of readSse(response.body!, signal, { onComment })) {
           const data = JSON.parse(message.data);
           if (message.event === "compacted") throw new CompactedError(data.compactedRevision);
           if (message.event !== "put" && message.event !== "delete") continue;
           from = data.revision + 1;
+          progressed = true;
           yield { type: message.event, ...data };
         }
+        failure = new NetworkError(url, "the watch stream ended");
       } catch (error) {
-        if (options.signal?.aborted || error instanceof CompactedError) {
-          if (error instanceof CompactedError) throw error;
-          return;
-        }
-        // The connection broke: resume after the last event seen.
+        if (signal?.aborted) return;
+        if (error instanceof CompactedError) throw error;
+        if (error instanceof EdgeraftError && !isTransient(error.status)) throw error;
+        failure = error instanceof EdgeraftError ? error : new NetworkError(url, error);
       }
+      if (signal?.aborted) return;
+      failures = progressed ? 0 : failures + 1;
+      if (failures > this.#retries) throw new WatchFailedError(failures, from, failure);
+      if (failures > 0) await backoff(failures - 1, 0, signal);
     }
   }
 
@@ -284,21 +336,29 @@ export class EdgeraftClient {
       extraTimeMs?: number;
       signal?: AbortSignal;
       stream?: boolean;
+      retries?: number;
     } = {},
   ): Promise<Response> {
     const headers = new Headers(options.headers);
     if (this.#token) headers.set("authorization", `Bearer ${this.#token}`);
     if (options.body !== undefined) headers.set("content-type", "application/json");
-    if (options.body !== undefined || options.write) {
+    const write = options.body !== undefined || options.write === true;
+    if (write && !headers.has("idempotency-key")) {
       headers.set("idempotency-key", crypto.randomUUID());
     }
+    // A request is safe to send twice if the server applies it at most once anyway.
+    const safe = !write || headers.has("idempotency-key") ||
+      (headers.has("x-client-id") && headers.has("x-client-seq"));
+    const retries = options.retries ?? this.#retries;
     const body = options.body === undefined ? undefined : JSON.stringify(options.body);
+    let endpoint = write ? this.#leader ?? this.#preferred : this.#preferred;
     for (let attempt = 0;; attempt++) {
       const signals = [options.signal].filter((s): s is AbortSignal => s !== undefined);
       if (!options.stream) {
         signals.push(AbortSignal.timeout(this.#timeoutMs + (options.extraTimeMs ?? 0)));
       }
-      const request = new Request(this.#base + path, {
+      const url = this.#endpoints[endpoint] + path;
+      const request = new Request(url, {
         method,
         headers,
         body,
@@ -308,14 +368,23 @@ export class EdgeraftClient {
       try {
         response = await this.#fetch(request);
       } catch (error) {
-        if (attempt >= this.#retries || options.signal?.aborted) throw error;
-        await backoff(attempt);
+        if (options.signal?.aborted) throw error;
+        const failure = new NetworkError(url, error);
+        const next = this.#failed(endpoint);
+        if (attempt >= retries || !(safe || surelyNotSent(error))) throw failure;
+        await backoff(attempt, 0, options.signal, next !== endpoint && attempt === 0);
+        endpoint = next;
         continue;
       }
+      const hint = this.#noteLeader(response);
       if (response.ok || options.allow?.includes(response.status)) return response;
       const problem = await response.json().catch(() => ({}));
-      if (response.status === 503 && attempt < this.#retries) {
-        await backoff(attempt, Number(response.headers.get("retry-after")) * 1000);
+      if (isTransient(response.status) && safe && attempt < retries) {
+        // No leader, or a node between the client and the leader failed: another node may do.
+        const next = hint !== undefined && hint !== endpoint ? hint : this.#failed(endpoint);
+        const retryAfter = Number(response.headers.get("retry-after")) * 1000;
+        await backoff(attempt, retryAfter, options.signal);
+        endpoint = next;
         continue;
       }
       if (response.status === 409 && problem.type === "urn:edgeraft:problem:lock-held") {
@@ -324,9 +393,67 @@ export class EdgeraftClient {
       throw new EdgeraftError(response.status, problem);
     }
   }
+
+  /** Marks an endpoint as failing; returns the endpoint to try next. */
+  #failed(endpoint: number): number {
+    const next = (endpoint + 1) % this.#endpoints.length;
+    if (this.#preferred === endpoint) this.#preferred = next;
+    if (this.#leader === endpoint) this.#leader = undefined;
+    return next;
+  }
+
+  /** Remembers which endpoint `X-Leader` names, if it is one of ours; returns it. */
+  #noteLeader(response: Response): number | undefined {
+    const named = response.headers.get("x-leader");
+    if (named === null) return undefined;
+    const index = this.#endpoints.findIndex((url) => sameUrl(url, named));
+    if (index >= 0) this.#leader = index;
+    return index >= 0 ? index : undefined;
+  }
 }
 
-function backoff(attempt: number, hintMs = 0): Promise<void> {
-  const ms = Math.min(hintMs || 50 * 2 ** attempt, 2000);
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/** Statuses that say "not now, maybe elsewhere": no leader, a bad gateway, outcome unknown. */
+function isTransient(status: number): boolean {
+  return status === 0 || status === 502 || status === 503 || status === 504;
+}
+
+/** Whether a fetch failed before a byte of the request could have left (refused, no host). */
+function surelyNotSent(error: unknown): boolean {
+  for (let e = error; e instanceof Error; e = e.cause) {
+    if (/connection refused|ECONNREFUSED|dns error|ENOTFOUND/i.test(e.message)) return true;
+  }
+  return false;
+}
+
+function sameUrl(a: string, b: string): boolean {
+  try {
+    return new URL(a).href.replace(/\/+$/, "") === new URL(b).href.replace(/\/+$/, "");
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Waits before retry `attempt` (0-based): 50 ms doubling up to 1 s, with jitter so that many
+ * clients do not retry in step, and never longer than a `Retry-After` hint. `immediate` skips
+ * the pause (a first retry on another node needs none).
+ */
+function backoff(
+  attempt: number,
+  hintMs = 0,
+  signal?: AbortSignal,
+  immediate = false,
+): Promise<void> {
+  if (immediate) return Promise.resolve();
+  let ms = Math.min(50 * 2 ** attempt, 1000) * (0.75 + Math.random() * 0.5);
+  if (hintMs > 0) ms = Math.min(ms, hintMs);
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+  });
 }

@@ -20,9 +20,62 @@ export class EdgeraftError extends Error {
   /** The problem's kind: the last part of its `type` (e.g. `limit-exceeded`). */
   readonly kind: string;
 
-  constructor(readonly status: number, readonly problem: Record<string, unknown>) {
-    super(`${status} ${String(problem.detail ?? problem.title ?? "request failed")}`);
+  constructor(
+    readonly status: number,
+    readonly problem: Record<string, unknown>,
+    options?: ErrorOptions,
+  ) {
+    super(`${status} ${String(problem.detail ?? problem.title ?? "request failed")}`, options);
     this.kind = String(problem.type ?? "").split(":").pop() ?? "";
+  }
+}
+
+/**
+ * No answer came from a node: the connection failed or the request timed out (status 0, kind
+ * `network`). The original error is the `cause`. A write's outcome is then unknown; the client
+ * has already retried it (with its idempotency key) on every endpoint it was allowed to.
+ *
+ * @example
+ * ```ts
+ * import { NetworkError } from "./errors.ts";
+ * const e = new NetworkError("http://n1:7001/v1/config/a", new TypeError("fetch failed"));
+ * e.kind; // "network"
+ * ```
+ */
+export class NetworkError extends EdgeraftError {
+  override name = "NetworkError";
+
+  constructor(readonly url: string, cause: unknown) {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    super(0, { type: "urn:edgeraft:client:network", detail: `${url}: ${reason}` }, { cause });
+  }
+}
+
+/**
+ * A watch gave up: it reconnected `attempts` times in a row without receiving an event or a
+ * heartbeat (kind `watch-failed`). The last failure is the `cause`; resume from
+ * `nextRevision` to miss nothing.
+ *
+ * @example
+ * ```ts
+ * import { WatchFailedError } from "./errors.ts";
+ * const e = new WatchFailedError(4, 17, new TypeError("fetch failed"));
+ * e.nextRevision; // 17
+ * ```
+ */
+export class WatchFailedError extends EdgeraftError {
+  override name = "WatchFailedError";
+
+  constructor(
+    readonly attempts: number,
+    readonly nextRevision: number | undefined,
+    cause: unknown,
+  ) {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    super(0, {
+      type: "urn:edgeraft:client:watch-failed",
+      detail: `the watch made no progress in ${attempts} attempts in a row (last: ${reason})`,
+    }, { cause });
   }
 }
 

@@ -21,7 +21,8 @@ export interface SseMessage {
 }
 
 /**
- * The events of an SSE body, in order; comments are skipped. Ends when `signal` aborts.
+ * The events of an SSE body, in order. Comments are not events: `options.onComment` sees their
+ * text (the watch counts heartbeats as signs of a live connection). Ends when `signal` aborts.
  *
  * @example
  * ```ts
@@ -33,6 +34,7 @@ export interface SseMessage {
 export async function* readSse(
   body: ReadableStream<Uint8Array>,
   signal?: AbortSignal,
+  options: { onComment?: (text: string) => void } = {},
 ): AsyncGenerator<SseMessage> {
   const reader = body.pipeThrough(new TextDecoderStream()).getReader();
   // Not every fetch ends the body when its request is aborted; stop reading regardless.
@@ -51,6 +53,7 @@ export async function* readSse(
         const message: SseMessage = { event: "message", data: "" };
         const data: string[] = [];
         for (const line of block.split("\n")) {
+          if (line.startsWith(":")) options.onComment?.(line.slice(1));
           if (line === "" || line.startsWith(":")) continue;
           const colon = line.indexOf(":");
           const field = colon < 0 ? line : line.slice(0, colon);
