@@ -314,9 +314,9 @@ export type StateEvent = ChangeEvent | LockEvent;
 
 /**
  * What applying one entry produced. `revision` is the global revision after the entry;
- * `duplicate` says the command was recognised as a retry and not applied again (its result is
- * the cached first answer, or `stale_sequence`). A retry key reused for a different request
- * (`key_reused`, `seq_reused`) is refused: not applied, and not a duplicate either.
+ * `duplicate` says the command was recognised as a retry and answered with the cached first
+ * answer. A refused one (`stale_sequence`, or a key or (id, seq) reused for a different
+ * request: `key_reused`, `seq_reused`) is not applied, and not a duplicate either.
  *
  * @example
  * ```ts

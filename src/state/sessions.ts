@@ -57,8 +57,8 @@ export type SessionsSnapshot = [
 
 /**
  * What the tables say about an envelope before it is applied: `undefined` (apply it), or the
- * answer it gets instead. `duplicate` is true for a replayed first answer (and, as before, for
- * `stale_sequence`); a refused reuse of a key is no duplicate.
+ * answer it gets instead. `duplicate` is true only for a replayed first answer: a refusal
+ * (`stale_sequence`, a key or sequence reused for another request) is no replay.
  *
  * @example
  * ```ts
@@ -170,7 +170,8 @@ export class Sessions {
           seq,
           lastSeq: client.seq,
         };
-        return { result, duplicate: true };
+        // Refused, not replayed: no "Idempotent-Replayed" on an answer that was never given.
+        return { result, duplicate: false };
       }
       if (client !== undefined && seq === client.seq) {
         if (mismatch(client.fingerprint, fingerprint)) {

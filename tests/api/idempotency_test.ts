@@ -153,6 +153,11 @@ Deno.test("a retried X-Client-Seq with another request is refused, not replayed"
     headers: { ...session, "x-client-seq": "6" },
   });
   assert.equal(next.status, 200);
+  // A stale sequence is refused, and not marked as the replay of an answer it never had.
+  const stale = await send(app, "PUT", "/v1/config/p", { json: 1, headers: session });
+  assert.equal(stale.status, 409);
+  assert.equal(stale.body.type, "urn:edgeraft:problem:stale-sequence");
+  assert.equal(stale.headers.get("idempotent-replayed"), null);
 });
 
 Deno.test("a key reused after it expired (idle for sessionIdleMs of log time) applies afresh", async () => {
