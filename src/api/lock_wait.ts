@@ -13,6 +13,7 @@
 
 import type { Context } from "hono";
 import type { AcquireCommand } from "../state/commands.ts";
+import { holderView } from "../state/lock_table.ts";
 import type { AcquireGranted, AcquireQueued, LockEvent } from "../state/results.ts";
 import type { ApiDeps, ApiEnv } from "./app_env.ts";
 import { submitCommand, succeeded } from "./node_calls.ts";
@@ -122,7 +123,7 @@ export async function acquireLock(
       "lock-held",
       `the lock ${cmd.name} stayed held for waitMs = ${cmd.waitMs}`,
       {
-        holder: holder && { token: holder.token, owner: holder.owner, expiresAt: holder.expiresAt },
+        holder: holderView(holder),
         expiresAt: holder?.expiresAt ?? null,
       },
     );

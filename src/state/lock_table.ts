@@ -61,6 +61,7 @@ import type {
   CancelWaitResult,
   Failure,
   Grant,
+  HolderView,
   LockEvent,
   ReleaseResult,
   RenewResult,
@@ -96,6 +97,22 @@ export interface HolderInfo {
   ttlMs: number;
   expiresAt: number;
   waiterId: number;
+}
+
+/**
+ * A holder as every answer shows it (a lock's state, a `held` refusal): `{token, owner,
+ * expiresAt}`, or null for a free lock. One function, so the shapes cannot drift apart.
+ *
+ * @example
+ * ```ts
+ * import { holderView } from "./lock_table.ts";
+ * holderView({ token: 4, owner: "a", ttlMs: 1000, expiresAt: 9000, waiterId: 4 });
+ * // { token: 4, owner: "a", expiresAt: 9000 }
+ * ```
+ */
+export function holderView(holder: HolderInfo | null | undefined): HolderView | null {
+  if (holder === null || holder === undefined) return null;
+  return { token: holder.token, owner: holder.owner, expiresAt: holder.expiresAt };
 }
 
 /**
@@ -275,8 +292,8 @@ export class LockTable {
       return { ok: true, queued: false, name, token: index, owner, ttlMs, expiresAt };
     }
     if (waitMs === 0) {
-      const { token, owner, expiresAt } = lock.holder;
-      return { ok: false, reason: "held", name, holder: { token, owner, expiresAt }, expiresAt };
+      const { expiresAt } = lock.holder;
+      return { ok: false, reason: "held", name, holder: holderView(lock.holder), expiresAt };
     }
     const deadline = now + waitMs;
     lock.waiters.push({ waiterId: index, owner, ttlMs, deadline });

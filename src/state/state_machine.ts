@@ -13,7 +13,7 @@
 
 import { type Command, decodeCommand, type Envelope, validateEnvelope } from "./commands.ts";
 import { ConfigStore, type KeyValue, type ListOptions, type ListPage } from "./config_store.ts";
-import { type LockInfo, LockTable } from "./lock_table.ts";
+import { holderView, type LockInfo, LockTable } from "./lock_table.ts";
 import type { ApplyOutcome, CommandResult, StateEvent } from "./results.ts";
 import { Sessions } from "./sessions.ts";
 import { decodeSnapshot, encodeSnapshot, SNAPSHOT_FORMAT } from "./snapshot.ts";
@@ -249,11 +249,7 @@ export class StateMachine {
           ok: false,
           reason: "held",
           name: event.name,
-          holder: holder && {
-            token: holder.token,
-            owner: holder.owner,
-            expiresAt: holder.expiresAt,
-          },
+          holder: holderView(holder),
           expiresAt: holder?.expiresAt ?? null,
         });
       }

@@ -6,6 +6,7 @@
  */
 
 import type { Hono } from "hono";
+import { holderView } from "../../state/lock_table.ts";
 import type { ReleaseResult, RenewResult } from "../../state/results.ts";
 import type { ApiDeps, ApiEnv } from "../app_env.ts";
 import { authorize } from "../middleware/auth/auth.ts";
@@ -79,7 +80,7 @@ export function lockRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
     c.header("cache-control", "no-store");
     return c.json({
       name,
-      holder: holder && { token: holder.token, owner: holder.owner, expiresAt: holder.expiresAt },
+      holder: holderView(holder),
       waiters: waiters.map(({ waiterId, owner, deadline }) => ({ waiterId, owner, deadline })),
     });
   });
