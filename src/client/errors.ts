@@ -25,7 +25,9 @@ export class EdgeraftError extends Error {
     readonly problem: Record<string, unknown>,
     options?: ErrorOptions,
   ) {
-    super(`${status} ${String(problem.detail ?? problem.title ?? "request failed")}`, options);
+    const detail = String(problem.detail ?? problem.title ?? "request failed");
+    // Status 0: no answer came (the client's own errors), so there is no status to show.
+    super(status === 0 ? detail : `${status} ${detail}`, options);
     this.kind = String(problem.type ?? "").split(":").pop() ?? "";
   }
 }

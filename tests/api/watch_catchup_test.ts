@@ -7,6 +7,7 @@
  */
 
 import assert from "node:assert/strict";
+import { EdgeraftClient } from "../../src/client/mod.ts";
 import { freePort } from "../process/net.ts";
 import { poll } from "../process/poll.ts";
 import { makeApp, send } from "./harness.ts";
@@ -166,4 +167,22 @@ Deno.test("live changes reach a waiting reader once each", async () => {
   ids.push((await sse.next())?.id);
   await sse.cancel();
   assert.deepEqual(ids, ["3", "4", "5"]);
+});
+
+Deno.test("the client's watch() receives a large catch-up whole, in order", async () => {
+  const count = 40;
+  const { server, base, revisions } = await bigHistory(count);
+  try {
+    const client = new EdgeraftClient({ baseUrl: base, retries: 1 });
+    const controller = new AbortController();
+    const seen: number[] = [];
+    for await (const e of client.watch("big/", { fromRevision: 1, signal: controller.signal })) {
+      assert.equal(e.type === "put" && e.value, bigValue(seen.length));
+      seen.push(e.revision);
+      if (seen.length === count) controller.abort();
+    }
+    assert.deepEqual(seen, revisions);
+  } finally {
+    await server.shutdown();
+  }
 });
