@@ -140,6 +140,12 @@ const SHARED_PROBLEMS: {
     reason: "The body is over `maxBodyBytes`",
   },
   { when: (t) => t.body === "json", status: 415, reason: "The body is not `application/json`" },
+  {
+    // Checked for every request, ahead of the routes: a coded body would otherwise be misread.
+    when: () => true,
+    status: 415,
+    reason: "A `Content-Encoding` other than `identity` (send the body uncompressed)",
+  },
   { when: () => true, status: 500, reason: "An unexpected error (a bug; it is logged)" },
   {
     when: (t) => t.write === true,

@@ -60,7 +60,6 @@ async function battery(ctx: App, withTokens: boolean): Promise<Observations> {
     seen.add(route, answer.status);
     return answer;
   };
-  const json = { "content-type": "application/json" };
   const big = "x".repeat(1024 * 1024 + 10);
 
   // Every path, with a method it does not take.
@@ -78,6 +77,14 @@ async function battery(ctx: App, withTokens: boolean): Promise<Observations> {
     ["GET /metrics", "DELETE", "/metrics"],
   ];
   for (const [route, method, path] of wrongMethods) await hit(route, method, path);
+  const json = { "content-type": "application/json" };
+  // Every path, with a content coding the server does not take.
+  const gzip = { "content-encoding": "gzip" };
+  for (const [route, , path] of wrongMethods) {
+    const [method] = route.split(" ");
+    const body = method === "GET" ? {} : { body: "{}", headers: { ...json, ...gzip } };
+    await hit(route, method, path, { headers: gzip, ...body });
+  }
 
   // Config values.
   const put = "PUT /v1/config/{key}";
@@ -221,7 +228,8 @@ async function battery(ctx: App, withTokens: boolean): Promise<Observations> {
   await hit("GET /metrics", "GET", "/metrics");
 
   if (withTokens) {
-    const asWho = (who: string | undefined) => (who === undefined ? {} : { authorization: who });
+    const asWho = (who: string | undefined): Record<string, string> =>
+      who === undefined ? {} : { authorization: who };
     for (const who of [undefined, "Bearer nope", "Bearer read-token", "Bearer lock-token"]) {
       const headers = { ...asWho(who) };
       const requests: [Route, string, string, unknown?][] = [
@@ -334,10 +342,14 @@ Deno.test("openapi: the details the issue found missing are in the document", as
 });
 
 Deno.test("openapi: sharedProblems follows the route's traits", () => {
-  assert.deepEqual(Object.keys(sharedProblems({ auth: false, probe: true })), ["405", "500"]);
+  assert.deepEqual(Object.keys(sharedProblems({ auth: false, probe: true })), [
+    "405",
+    "415",
+    "500",
+  ]);
   assert.deepEqual(
     Object.keys(sharedProblems({ auth: true, read: true })),
-    ["400", "401", "403", "405", "500", "503"],
+    ["400", "401", "403", "405", "415", "500", "503"],
   );
   assert.match(
     sharedProblems({ auth: false, write: true, read: true })[503],
