@@ -28,6 +28,16 @@ Deno.test("node config: flags win over environment variables", () => {
   assert.equal(cfg.defaultSecret, false);
 });
 
+Deno.test("node config: a client certificate makes the node's own client URL https", () => {
+  const cfg = parseNodeConfig(["--client-tls-cert", "c.pem"], {
+    EDGERAFT_CLIENT_TLS_KEY: "k.pem",
+  });
+  assert.equal(cfg.clientTlsCert, "c.pem");
+  assert.equal(cfg.clientTlsKey, "k.pem");
+  assert.equal(cfg.clientUrls.get(1), "https://127.0.0.1:7001");
+  assert.equal(parseNodeConfig([], {}).clientUrls.get(1), "http://127.0.0.1:7001");
+});
+
 Deno.test("node config: each mistake is one clear sentence", () => {
   const cases: [string[], RegExp][] = [
     [["--id", "0"], /--id must be a whole number from 1/],
@@ -37,6 +47,7 @@ Deno.test("node config: each mistake is one clear sentence", () => {
     [["--peers", "2=http://x:1"], /must include this node/],
     [["--peers", "1=ftp://x"], /not an http\(s\) URL/],
     [["--tls-cert", "a.pem"], /--tls-cert and --tls-key go together/],
+    [["--client-tls-key", "k.pem"], /--client-tls-cert and --client-tls-key go together/],
     [["--heartbeat-ticks", "20"], /smaller than --election-ticks/],
     [["--peer-protocol", "spdy"], /ws, http1 or h2/],
     [["--malloc-trim-ms", "-1"], /--malloc-trim-ms must be a whole number from 0/],
