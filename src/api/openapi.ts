@@ -234,6 +234,15 @@ export function describeRoute(registry: OpenAPIRegistry, doc: RouteDoc, traits: 
  * ```
  */
 export function openApiDocument(registry: OpenAPIRegistry) {
+  // The document describes itself too (served by app.ts, to anyone, with or without tokens).
+  describeRoute(registry, {
+    method: "get",
+    path: "/openapi.json",
+    summary: "This document (OpenAPI 3.1), with this node's limits in its schemas",
+    responses: {
+      200: { description: "The document", content: { "application/json": { schema: {} } } },
+    },
+  }, { auth: false, probe: true });
   registry.registerComponent("securitySchemes", "bearer", {
     type: "http",
     scheme: "bearer",
