@@ -44,8 +44,13 @@ export interface ClientOptions {
   token?: string;
   /** The fetch to use (a test can pass `(req) => app.fetch(req)`). Default: global fetch. */
   fetch?: (request: Request) => Promise<Response>;
-  /** Per request, beyond any lock wait. Default 10 s. */
+  /** Per request, beyond any lock wait (for a watch: until its headers). Default 10 s. */
   timeoutMs?: number;
+  /**
+   * How long a watch may hear nothing, not even a heartbeat (the server sends one every 15 s by
+   * default), before it takes the connection for dead and reconnects. Default 45 s.
+   */
+  watchIdleMs?: number;
   /**
    * Retries of a request after a network error, a 503 or a 504 (see the module doc), with
    * pauses from 50 ms doubling up to 1 s: the default 8 spans about 3.5 s, several elections.
@@ -124,6 +129,7 @@ export class EdgeraftClient {
   readonly #token?: string;
   readonly #timeoutMs: number;
   readonly #retries: number;
+  readonly #watchIdleMs: number;
   /** The endpoint new requests go to; it moves on when that node fails. */
   #preferred = 0;
   /** The endpoint that is the leader, as the last `X-Leader` named it (writes go there). */
@@ -139,6 +145,7 @@ export class EdgeraftClient {
     this.#token = options.token;
     this.#timeoutMs = options.timeoutMs ?? 10_000;
     this.#retries = options.retries ?? 8;
+    this.#watchIdleMs = options.watchIdleMs ?? 45_000;
   }
 
   /** The endpoints, in the order given (without trailing slashes). */
@@ -220,10 +227,24 @@ export class EdgeraftClient {
       if (from !== undefined) query.set("fromRevision", String(from));
       let progressed = false;
       let failure: unknown;
-      let url = this.#endpoints[this.#preferred];
+      const endpoint = this.#preferred;
+      let url = this.#endpoints[endpoint];
+      // A node that is paused, or a connection that died without a word, answers nothing:
+      // give up on the connection after timeoutMs without headers or watchIdleMs of silence.
+      const connection = new AbortController();
+      let silence: ReturnType<typeof setTimeout> | undefined;
+      const expect = (ms: number | undefined) => {
+        clearTimeout(silence);
+        if (ms === undefined) return;
+        silence = setTimeout(() => connection.abort(new Error(`nothing heard in ${ms} ms`)), ms);
+      };
+      const connectionSignal = signal
+        ? AbortSignal.any([signal, connection.signal])
+        : connection.signal;
+      expect(this.#timeoutMs);
       try {
         const response = await this.#send("GET", `/v1/watch?${query}`, {
-          signal,
+          signal: connectionSignal,
           stream: true,
           // This loop retries, and counts the attempts that got nowhere.
           retries: 0,
@@ -233,26 +254,39 @@ export class EdgeraftClient {
         url = response.url || url;
         const start = Number(response.headers.get("x-revision"));
         if (from === undefined && Number.isSafeInteger(start)) from = start + 1;
+        expect(this.#watchIdleMs);
         const onComment = (text: string) => {
+          expect(this.#watchIdleMs);
           if (text.trim() === "heartbeat") progressed = true;
         };
-        for await (const message of readSse(response.body!, signal, { onComment })) {
+        const sse = readSse(response.body!, connectionSignal, { onComment });
+        for await (const message of sse) {
           const data = JSON.parse(message.data);
           if (message.event === "compacted") throw new CompactedError(data.compactedRevision);
           if (message.event !== "put" && message.event !== "delete") continue;
           from = data.revision + 1;
           progressed = true;
+          // The caller's time with the event is not the server's silence.
+          expect(undefined);
           yield { type: message.event, ...data };
+          expect(this.#watchIdleMs);
         }
-        failure = new NetworkError(url, "the watch stream ended");
+        failure = new NetworkError(
+          url,
+          connection.signal.aborted ? connection.signal.reason : "the watch stream ended",
+        );
       } catch (error) {
         if (signal?.aborted) return;
         if (error instanceof CompactedError) throw error;
         if (error instanceof EdgeraftError && !isTransient(error.status)) throw error;
         failure = error instanceof EdgeraftError ? error : new NetworkError(url, error);
+      } finally {
+        expect(undefined);
       }
       if (signal?.aborted) return;
       failures = progressed ? 0 : failures + 1;
+      // A node that gave nothing (down, paused, or closing at once): try the next one.
+      if (!progressed) this.#failed(endpoint);
       if (failures > this.#retries) throw new WatchFailedError(failures, from, failure);
       if (failures > 0) await backoff(failures - 1, 0, signal);
     }
@@ -367,6 +401,9 @@ export class EdgeraftClient {
       let response: Response;
       try {
         response = await this.#fetch(request);
+        // A node can die between its headers and the end of its body: read the body here,
+        // where that failure is retried like any other network error.
+        if (!options.stream) response = await buffered(response);
       } catch (error) {
         if (options.signal?.aborted) throw error;
         const failure = new NetworkError(url, error);
@@ -410,6 +447,14 @@ export class EdgeraftClient {
     if (index >= 0) this.#leader = index;
     return index >= 0 ? index : undefined;
   }
+}
+
+/** The response with its body read in full. */
+async function buffered(response: Response): Promise<Response> {
+  const body = await response.arrayBuffer();
+  const { status, statusText, headers } = response;
+  // A null-body status (204, 304) cannot be given a body, even an empty one.
+  return new Response(body.byteLength === 0 ? null : body, { status, statusText, headers });
 }
 
 /** Statuses that say "not now, maybe elsewhere": no leader, a bad gateway, outcome unknown. */

@@ -118,3 +118,22 @@ Deno.test("a problem that is not transient is thrown at once, not retried", asyn
   await assert.rejects(client.put("k", 1), (e: EdgeraftError) => e.status === 403);
   assert.equal(seen.length, 1);
 });
+
+Deno.test("a node that dies in the middle of its body is a network error, retried elsewhere", async () => {
+  const value = { key: "k", value: 1, revision: 1, createRevision: 1, version: 1 };
+  const { client, seen } = cluster({
+    [A]: () =>
+      new Response(
+        new ReadableStream({
+          start(c) {
+            c.enqueue(new TextEncoder().encode('{"key":'));
+            c.error(new TypeError("error reading a body from connection"));
+          },
+        }),
+        { headers: { "content-type": "application/json" } },
+      ),
+    [B]: () => json(value),
+  });
+  assert.deepEqual(await client.get("k"), value);
+  assert.deepEqual(seen.map((s) => s.origin), [A, B]);
+});

@@ -84,3 +84,40 @@ Deno.test("heartbeats count as progress: an idle watch that is cut now and then 
   for await (const _ of client.watch("k", { signal: controller.signal })) { /* none */ }
   assert.equal(connections, 6);
 });
+
+/** A fetch that answers only when aborted, as a paused node does. */
+const paused = (request: Request) =>
+  new Promise<Response>((_, reject) => {
+    request.signal.addEventListener("abort", () => reject(request.signal.reason), { once: true });
+  });
+
+Deno.test("a watch does not hang on a paused node: no headers, or silence, moves it on", async () => {
+  const origins: string[] = [];
+  const client = new EdgeraftClient({
+    baseUrl: ["http://paused.test", "http://silent.test", "http://ok.test"],
+    timeoutMs: 100,
+    watchIdleMs: 100,
+    fetch: async (request) => {
+      const origin = new URL(request.url).host;
+      origins.push(origin);
+      if (origin === "paused.test") return await paused(request);
+      // Headers, then nothing at all: the connection died without a word.
+      if (origin === "silent.test") return silentStream();
+      return sse(`: watching\n\n${event(10)}`);
+    },
+  });
+  for await (const e of client.watch("k", { signal: AbortSignal.timeout(5000) })) {
+    assert.equal(e.revision, 10);
+    break;
+  }
+  assert.deepEqual(origins, ["paused.test", "silent.test", "ok.test"]);
+});
+
+function silentStream(): Response {
+  const body = new ReadableStream<Uint8Array>({
+    start(c) {
+      c.enqueue(new TextEncoder().encode(": watching\n\n"));
+    },
+  });
+  return new Response(body, { headers: { "content-type": "text/event-stream" } });
+}
