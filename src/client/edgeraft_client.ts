@@ -53,7 +53,7 @@ export interface ClientOptions {
   watchIdleMs?: number;
   /**
    * Retries of a request after a network error, a 503 or a 504 (see the module doc), with
-   * pauses from 50 ms doubling up to 1 s: the default 8 spans about 3.5 s, several elections.
+   * pauses from 50 ms doubling up to 1 s: the default 8 spans about 4.5 s, several elections.
    * A watch gives up after this many reconnections in a row without progress.
    */
   retries?: number;
