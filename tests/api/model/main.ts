@@ -1,7 +1,8 @@
 /**
- * `deno task test:model [--seed N] [--requests N] [--clients N] [--shrink-ms N]`: the
- * model-based API test for longer runs than `deno task test` makes. Prints the report; exits 1
- * when an answer broke a promise, 2 on bad flags.
+ * `deno task test:model [--seed N] [--requests N] [--clients N] [--shrink-ms N] [--node-root DIR]`:
+ * the model-based API test for longer runs than `deno task test` makes. `--node-root` runs the
+ * node of another checkout (e.g. `git archive <commit>` unpacked: the code before a fix). Prints
+ * the report; exits 1 when an answer broke a promise, 2 on bad flags.
  *
  * @module
  */
@@ -20,8 +21,14 @@ function flag(name: string, fallback: number): number {
   return n;
 }
 
+function text(name: string): string | undefined {
+  const i = Deno.args.findIndex((a) => a === `--${name}` || a.startsWith(`--${name}=`));
+  if (i < 0) return undefined;
+  return Deno.args[i].includes("=") ? Deno.args[i].split("=")[1] : Deno.args[i + 1];
+}
+
 if (import.meta.main) {
-  const known = ["--seed", "--requests", "--clients", "--shrink-ms"];
+  const known = ["--seed", "--requests", "--clients", "--shrink-ms", "--node-root"];
   const unknown = Deno.args.filter((a) => a.startsWith("--") && !known.includes(a.split("=")[0]));
   if (unknown.length > 0) {
     console.error(`unknown flag ${unknown[0]} (known: ${known.join(" ")})`);
@@ -34,6 +41,7 @@ if (import.meta.main) {
     clients: flag("clients", 8),
     shrinkBudgetMs: flag("shrink-ms", 120_000),
     log: (line) => console.error(line),
+    nodeRoot: text("node-root"),
   });
   console.error(`what the run exercised (accepted answers by kind):\n${formatCoverage(report)}`);
   console.log(formatReport(report));

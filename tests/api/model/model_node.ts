@@ -6,7 +6,6 @@
  * @module
  */
 
-import { loopbackNodeArgs } from "../../../src/cli/node_command.ts";
 import { freePort } from "../../process/net.ts";
 import { poll } from "../../process/poll.ts";
 
@@ -61,9 +60,13 @@ export interface ModelNode {
   stop(): Promise<void>;
 }
 
+/** This checkout: the directory that holds deno.json. */
+const ROOT = new URL("../../../", import.meta.url).pathname;
+
 /**
  * Starts a one-node cluster with the model's tokens file and waits until `/readyz` says it has a
- * leader and has applied what it committed.
+ * leader and has applied what it committed. `root` runs the node of another checkout of the
+ * project (e.g. the code before a fix, to see the model catch its bug); default: this one.
  *
  * @example
  * ```ts ignore
@@ -72,9 +75,9 @@ export interface ModelNode {
  * await node.stop();
  * ```
  */
-export async function startModelNode(): Promise<ModelNode> {
-  const root = await Deno.makeTempDir({ prefix: "edgeraft-model-" });
-  const tokensFile = `${root}/tokens.json`;
+export async function startModelNode(root: string = ROOT): Promise<ModelNode> {
+  const dir = await Deno.makeTempDir({ prefix: "edgeraft-model-" });
+  const tokensFile = `${dir}/tokens.json`;
   await Deno.writeTextFile(
     tokensFile,
     JSON.stringify([
@@ -89,12 +92,17 @@ export async function startModelNode(): Promise<ModelNode> {
       },
     ]),
   );
-  const self = { id: 1, clientPort: freePort(), peerPort: freePort(), dataDir: `${root}/n1` };
+  const clientPort = freePort();
+  const peerPort = freePort();
+  // Spelled out rather than taken from src/cli/node_command.ts: `root` may be another checkout.
   const child = new Deno.Command(Deno.execPath(), {
-    args: loopbackNodeArgs(self, [self], {
-      secret: "model-test-secret",
-      extra: ["--tokens-file", tokensFile],
-    }),
+    args: [
+      ...["run", "--allow-all", "--config", `${root}/deno.json`, `${root}/src/cli/node.ts`],
+      ...["--id", "1", "--data-dir", `${dir}/n1`],
+      ...["--client-addr", `127.0.0.1:${clientPort}`, "--peer-addr", `127.0.0.1:${peerPort}`],
+      ...["--peers", `1=http://127.0.0.1:${peerPort}`, "--cluster-secret", "model-test-secret"],
+      ...["--log-format", "json", "--tokens-file", tokensFile],
+    ],
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -109,7 +117,7 @@ export async function startModelNode(): Promise<ModelNode> {
   };
   const collecting = Promise.all([collect(child.stdout), collect(child.stderr)]).catch(() => {});
   let stopped = false;
-  const url = `http://127.0.0.1:${self.clientPort}`;
+  const url = `http://127.0.0.1:${clientPort}`;
   const stop = async () => {
     if (stopped) return;
     stopped = true;
@@ -120,7 +128,7 @@ export async function startModelNode(): Promise<ModelNode> {
     }
     await child.status;
     await collecting;
-    await Deno.remove(root, { recursive: true }).catch(() => {});
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
   };
   try {
     let exited = false;

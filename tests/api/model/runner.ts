@@ -16,7 +16,7 @@ import {
   SharedLedger,
   type TraceLine,
 } from "./reference_model.ts";
-import { requestsOf, SHARED_KEYS, type Step } from "./steps.ts";
+import { entitiesOf, requestsOf, SHARED_KEYS, type Step } from "./steps.ts";
 import { type Answer, send, type WireRequest } from "./wire.ts";
 import type { Json } from "./steps.ts";
 
@@ -38,6 +38,8 @@ export interface RunOptions {
   shrinkBudgetMs?: number;
   /** Progress lines. */
   log?: (line: string) => void;
+  /** Run the node of another checkout (see `startModelNode`). */
+  nodeRoot?: string;
 }
 
 /**
@@ -104,8 +106,12 @@ interface NamespaceHistory {
  * // "deno task test:model --seed 7 --requests 10000 --clients 8"
  * ```
  */
-export function replayCommand(o: Pick<RunOptions, "seed" | "requests" | "clients">): string {
-  return `deno task test:model --seed ${o.seed} --requests ${o.requests} --clients ${o.clients}`;
+export function replayCommand(
+  o: Pick<RunOptions, "seed" | "requests" | "clients" | "nodeRoot">,
+): string {
+  const root = o.nodeRoot === undefined ? "" : ` --node-root ${o.nodeRoot}`;
+  return `deno task test:model --seed ${o.seed} --requests ${o.requests} --clients ${o.clients}` +
+    root;
 }
 
 /**
@@ -119,7 +125,7 @@ export function replayCommand(o: Pick<RunOptions, "seed" | "requests" | "clients
  * ```
  */
 export async function runModel(options: RunOptions): Promise<RunReport> {
-  const node = await startModelNode();
+  const node = await startModelNode(options.nodeRoot);
   try {
     return await runAgainst(node.url, options);
   } finally {
@@ -238,7 +244,9 @@ async function runAgainst(url: string, options: RunOptions): Promise<RunReport> 
 
 /** Steps that involve only the client's own namespace (shared ones depend on the others). */
 function ownSteps(history: NamespaceHistory, upTo: number) {
-  return history.steps.filter(({ step, index }) => !step.t.startsWith("shared") && index <= upTo);
+  return history.steps.filter(({ step, index }) =>
+    index === upTo || (!step.t.startsWith("shared") && index <= upTo)
+  );
 }
 
 async function shrink(
@@ -268,6 +276,19 @@ async function shrink(
   let trace = await reproduces(current);
   if (trace === undefined) {
     return { note: "did not reproduce alone in a fresh namespace (timing, or other clients)" };
+  }
+  // First only the steps that touch what the failing step touches: usually a few.
+  const byIndex = new Map(current.map(({ index, step }) => [index, step]));
+  const failing = current.at(-1);
+  if (failing !== undefined && target.step >= 0) {
+    const touched = new Set(entitiesOf(failing.step, (i) => byIndex.get(i)));
+    const related = current.filter(({ step }) =>
+      entitiesOf(step, (i) => byIndex.get(i)).some((e) => touched.has(e) || e === "all")
+    );
+    if (related.length < current.length) {
+      const t = await reproduces(related);
+      if (t !== undefined) [current, trace] = [related, t];
+    }
   }
   let chunk = Math.max(1, Math.ceil(current.length / 2));
   while (Date.now() < deadline) {

@@ -190,3 +190,54 @@ export function requestsOf(step: Step): number {
       return 1;
   }
 }
+
+/**
+ * What a step touches in its client's namespace (`k:` keys, `l:` locks, `i:` idempotency keys,
+ * `s` the session, `all` for listings and end-of-run reads), so that shrinking can first try
+ * only the steps that touch what the failing step touches. `replayOf` gives the step a replay
+ * re-sends.
+ *
+ * @example
+ * ```ts
+ * import { entitiesOf } from "./steps.ts";
+ * entitiesOf({ t: "one", req: { op: "get", key: "k1" } }, () => undefined); // ["k:k1"]
+ * ```
+ */
+export function entitiesOf(step: Step, replayOf: (index: number) => Step | undefined): string[] {
+  const ofExactly = (e: ExactlySpec | undefined) =>
+    e === undefined ? [] : "idem" in e ? [`i:${e.idem}`] : ["s"];
+  const ofReq = (req: ReqSpec): string[] => {
+    switch (req.op) {
+      case "put":
+      case "delete":
+        return [`k:${req.key}`, ...ofExactly(req.exactly)];
+      case "get":
+        return [`k:${req.key}`];
+      case "list":
+        return ["all"];
+      case "acquire":
+      case "renew":
+      case "release":
+        return [`l:${req.lock}`, ...ofExactly(req.exactly)];
+      case "lockInfo":
+        return [`l:${req.lock}`];
+      case "replay": {
+        const original = replayOf(req.of);
+        return original === undefined ? [] : entitiesOf(original, replayOf);
+      }
+      case "bad":
+        return ["k:k0", "l:l0", ...ofExactly(req.exactly)];
+    }
+  };
+  switch (step.t) {
+    case "one":
+    case "dropRetry":
+      return ofReq(step.req);
+    case "waitExpire":
+    case "waitTimeout":
+    case "abandonWait":
+      return [`l:${step.lock}`];
+    default:
+      return [];
+  }
+}

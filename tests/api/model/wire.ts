@@ -115,7 +115,7 @@ export async function send(
 }
 
 /**
- * One line describing a request, for reports: method, path, the headers that matter, body.
+ * One line describing a request, for reports: method, path, the principal, headers, body.
  *
  * @example
  * ```ts
@@ -125,7 +125,7 @@ export async function send(
  * ```
  */
 export function describeRequest(req: WireRequest): string {
-  const headers = Object.entries(req.headers).map(([k, v]) => ` ${k}: ${JSON.stringify(v)}`);
+  const headers = Object.entries(req.headers).map(([k, v]) => ` ${k}: ${v === "" ? '""' : v}`);
   const body = req.body === undefined ? "" : ` ${req.body.slice(0, 200)}`;
   return `${req.method} ${req.path} [${req.token}]${headers.join("")}${body}`;
 }
