@@ -273,8 +273,12 @@ export class StateMachine {
         return this.#locks.renew(cmd, index, this.#now);
       case "release":
         return this.#locks.release(cmd, index, this.#now, events);
-      case "cancelWait":
-        return this.#locks.cancelWait(cmd);
+      case "cancelWait": {
+        // Older nodes withdrew a wait with this: its record must not answer "queued" either.
+        const result = this.#locks.cancelWait(cmd);
+        if (result.ok) this.#sessions.withdraw(cmd.waiterId);
+        return result;
+      }
       case "abandonWait": {
         // A retry answered after `at` has taken the wait over: it stays.
         if (!this.#sessions.mayWithdraw(cmd.waiterId, cmd.at)) {

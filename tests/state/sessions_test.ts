@@ -3,7 +3,7 @@ import type { AcquireCommand } from "../../src/state/commands.ts";
 import { Sessions } from "../../src/state/sessions.ts";
 import { StateMachine } from "../../src/state/state_machine.ts";
 import { encode } from "@msgpack/msgpack";
-import { LogDriver, START_TIME as T } from "./log_driver.ts";
+import { LogDriver, seededRandom, START_TIME as T } from "./log_driver.ts";
 
 const HOUR = 3_600_000;
 const FP_A = "a".repeat(64);
@@ -337,4 +337,108 @@ Deno.test("Sessions alone: answer, remember, settle, withdraw", () => {
   // The caps still hold, and dropping a record drops what it indexed.
   for (const k of ["x", "y", "z"]) s.remember({ ...env, idempotencyKey: k }, queued, 1, 8);
   assert.equal(s.size.keys, 2);
+});
+
+Deno.test("random lock traffic: a replayed acquire never reports a wait or grant that is not so", () => {
+  for (let seed = 1; seed <= 40; seed++) {
+    const random = seededRandom(seed);
+    const pick = <T>(xs: T[]): T => xs[Math.floor(random() * xs.length)];
+    const log = new LogDriver({ maxIdempotencyKeys: 8 });
+    const names = ["a", "b"];
+    /** Each key is one request: its command is fixed, so its fingerprint is too. */
+    const requests = new Map<string, AcquireCommand>();
+    for (let k = 0; k < 6; k++) {
+      requests.set(`k${k}`, acquire(`o${k}`, pick([0, 500, 5000]), pick(names), 2000));
+    }
+    const keyWait = new Map<string, number>(); // key -> the wait its last application made
+    const grants = new Map<number, number>(); // token -> waiter id it was granted to
+    const timedOut = new Set<number>();
+    const releasedByAbandon = new Set<number>();
+    const answeredAt = new Map<number, number>(); // waiter id -> last entry that answered it
+    const tokens: [string, number][] = [];
+    const note = (events: { type: string }[]) => {
+      for (const e of events as { type: string; waiterId: number; token: number }[]) {
+        if (e.type === "lockGranted") grants.set(e.token, e.waiterId);
+        if (e.type === "waitTimedOut") timedOut.add(e.waiterId);
+      }
+    };
+    for (let step = 0; step < 400; step++) {
+      const roll = random();
+      if (roll < 0.45) {
+        const key = pick([...requests.keys()]);
+        const cmd = requests.get(key)!;
+        const out = log.run(cmd, { idempotencyKey: key, fingerprint: key.padEnd(8, "-") });
+        note(out.events);
+        const r = out.result;
+        const where = `seed ${seed} step ${step} ${key}: ${JSON.stringify(r)}`;
+        const wait = r.ok && "queued" in r ? (r.queued ? r.waiterId : grants.get(r.token)) : 0;
+        if (wait) answeredAt.set(wait, out.index);
+        if (!out.duplicate) {
+          keyWait.set(key, wait ?? 0);
+          if (r.ok && "token" in r) tokens.push([cmd.name, r.token]);
+          continue;
+        }
+        if (r.ok && "queued" in r && r.queued) {
+          const line = log.sm.lockInfo(cmd.name).waiters.map((w) => w.waiterId);
+          assert.ok(line.includes(r.waiterId), `replayed "queued" but not in line: ${where}`);
+        } else if (r.ok && "token" in r) {
+          assert.ok(grants.has(r.token), `replayed a token never granted: ${where}`);
+          assert.ok(!releasedByAbandon.has(r.token), `replayed a token the node let go: ${where}`);
+        } else if (!r.ok && r.reason === "held" && cmd.waitMs > 0) {
+          assert.ok(
+            timedOut.has(keyWait.get(key)!),
+            `replayed a timeout that did not happen: ${where}`,
+          );
+        }
+      } else if (roll < 0.55) {
+        const out = log.run(acquire("x", pick([0, 1000]), pick(names), 2000));
+        note(out.events);
+        const r = out.result;
+        if (r.ok && "token" in r) tokens.push([r.name, r.token]);
+      } else if (roll < 0.7 && tokens.length > 0) {
+        const [name, token] = pick(tokens);
+        note(log.run({ op: "release", name, token }).events);
+      } else if (roll < 0.85) {
+        const name = pick(names);
+        const info = log.sm.lockInfo(name);
+        const ids = [...info.waiters.map((w) => w.waiterId), info.holder?.waiterId ?? 0];
+        const waiterId = pick(ids);
+        if (waiterId === 0) continue;
+        const at = pick([waiterId, answeredAt.get(waiterId) ?? waiterId]);
+        const out = log.run({ op: "abandonWait", name, waiterId, at });
+        note(out.events);
+        if (out.result.ok && "released" in out.result && out.result.released > 0) {
+          releasedByAbandon.add(out.result.released);
+        }
+        if (out.result.ok) {
+          for (const [key, w] of keyWait) {
+            if (w !== waiterId) continue;
+            const again = log.run(requests.get(key)!, {
+              idempotencyKey: key,
+              fingerprint: key.padEnd(8, "-"),
+            });
+            note(again.events);
+            assert.equal(again.duplicate, false, `seed ${seed}: a withdrawn wait was replayed`);
+            const r = again.result;
+            const wait = r.ok && "queued" in r ? (r.queued ? r.waiterId : r.token) : 0;
+            keyWait.set(key, wait);
+            if (wait) answeredAt.set(wait, again.index);
+            if (r.ok && "token" in r) tokens.push([r.name, r.token]);
+          }
+        }
+      } else {
+        note(log.tickAfter(pick([100, 600, 2500])).events);
+      }
+    }
+  }
+});
+
+Deno.test("a wait cancelled by an older node's cancelWait is withdrawn from its key too", () => {
+  const log = new LogDriver();
+  log.result(acquire("a"));
+  const w = log.run(acquire("b", 30_000), { idempotencyKey: "w", fingerprint: FP_A });
+  assert.equal(log.result({ op: "cancelWait", name: "job", waiterId: w.index }).ok, true);
+  const retry = log.run(acquire("b", 30_000), { idempotencyKey: "w", fingerprint: FP_A });
+  assert.equal(retry.duplicate, false, 'not a replayed "queued" for a wait that is gone');
+  assert.deepEqual(log.sm.lockInfo("job").waiters.map((x) => x.waiterId), [retry.index]);
 });
