@@ -93,6 +93,13 @@ export function watchStream(node: ApiNode, spec: WatchSpec): ReadableStream<Uint
   let cursor = spec.fromRevision - 1;
   /** Whether the cursor has reached the newest revision once (then changes are pushed). */
   let live = false;
+  /**
+   * The rest of the last slice read from the history, not yet queued: the changes after the
+   * cursor up to `sliceEnd` under the prefix (shared with the history, not copied). Keeping them
+   * saves reading a slice again per queued change when changes are larger than the queue.
+   */
+  let slice: ChangeEvent[] = [];
+  let sliceEnd = 0;
   let closed = false;
   /** Set while `advance` runs: `enqueue` may call `pull`, which must not read the same changes. */
   let advancing = false;
@@ -141,22 +148,28 @@ export function watchStream(node: ApiNode, spec: WatchSpec): ReadableStream<Uint
         return;
       }
       if (!live && (controller.desiredSize ?? 0) <= 0) return; // `pull` comes back for more
-      const answer = sm.eventsSince(spec.prefix, cursor + 1, CATCH_UP_SLICE);
-      if (answer.compacted) {
-        const { compactedRevision } = answer;
-        send(sseEvent("compacted", { compactedRevision, fromRevision: cursor + 1 }));
-        finish();
-        controller.close();
-        return;
+      if (slice.length === 0) {
+        const answer = sm.eventsSince(spec.prefix, cursor + 1, CATCH_UP_SLICE);
+        if (answer.compacted) {
+          const { compactedRevision } = answer;
+          send(sseEvent("compacted", { compactedRevision, fromRevision: cursor + 1 }));
+          finish();
+          controller.close();
+          return;
+        }
+        slice = answer.events;
+        // A short slice means the history had nothing more under the prefix up to its end.
+        sliceEnd = slice.length < CATCH_UP_SLICE ? sm.revision : slice[slice.length - 1].revision;
       }
-      for (const change of answer.events) {
+      while (slice.length > 0) {
         if (!live && (controller.desiredSize ?? 0) <= 0) return;
+        const change = slice.shift()!;
+        // The cursor moves first: `send` may call `pull`, and must not see this change again.
+        cursor = change.revision;
         send(sseEvent(change.type, changeData(change), change.revision));
         if (closed) return;
-        cursor = change.revision;
       }
-      // A short slice means the history had nothing more under the prefix up to its end.
-      if (answer.events.length < CATCH_UP_SLICE) cursor = sm.revision;
+      cursor = Math.max(cursor, sliceEnd);
     }
   };
 

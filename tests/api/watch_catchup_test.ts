@@ -186,3 +186,31 @@ Deno.test("the client's watch() receives a large catch-up whole, in order", asyn
     await server.shutdown();
   }
 });
+
+Deno.test("the catch-up is read from history only as fast as the watcher takes it", async () => {
+  const { app } = makeApp();
+  for (let i = 0; i < 64; i++) {
+    await send(app, "PUT", `/v1/config/big/${i}`, { json: bigValue(i) });
+  }
+  // The stream encodes each event as it queues it: counting encoded bytes counts what it holds.
+  let encoded = 0;
+  const encode = TextEncoder.prototype.encode;
+  TextEncoder.prototype.encode = function (this: TextEncoder, text?: string) {
+    const bytes = encode.call(this, text);
+    encoded += bytes.length;
+    return bytes;
+  };
+  try {
+    const response = await app.request("/v1/watch?prefix=big/&fromRevision=1");
+    const sse = new SseReader(response.body!);
+    assert.equal((await sse.next())?.id, "1");
+    // A reader that stopped reading: the stream's pulls run in microtasks, which all run before
+    // the next turn of the event loop, so by then it has run as far ahead as it ever will.
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    assert.ok(encoded < 1_000_000, `${encoded} bytes queued while the watcher took ~200 KB`);
+    for (let i = 2; i <= 64; i++) assert.equal((await sse.next())?.id, String(i));
+    await sse.cancel();
+  } finally {
+    TextEncoder.prototype.encode = encode;
+  }
+});
