@@ -1,7 +1,7 @@
 /** The node's flags and environment variables, and how a mistake is reported. */
 
 import assert from "node:assert/strict";
-import { ConfigError, DEV_SECRET, parseNodeConfig } from "../../src/cli/node_config.ts";
+import { ConfigError, DEV_SECRET, parseNodeConfig, usage } from "../../src/cli/node_config.ts";
 
 Deno.test("node config: defaults make a one-node cluster on the documented ports", () => {
   const cfg = parseNodeConfig([], {});
@@ -36,6 +36,15 @@ Deno.test("node config: a client certificate makes the node's own client URL htt
   assert.equal(cfg.clientTlsKey, "k.pem");
   assert.equal(cfg.clientUrls.get(1), "https://127.0.0.1:7001");
   assert.equal(parseNodeConfig([], {}).clientUrls.get(1), "http://127.0.0.1:7001");
+});
+
+Deno.test("--help says what the peer port carries: a WebSocket per peer and HTTP requests", () => {
+  const peerLines = usage().split("\n").filter((line) => /peer/i.test(line)).join("\n");
+  assert.doesNotMatch(peerLines, /HTTP\/2|\bh2 over/);
+  assert.match(
+    usage(),
+    /--peer-addr H:P +peer port: a WebSocket per peer for Raft messages, plus HTTP/,
+  );
 });
 
 Deno.test("node config: each mistake is one clear sentence", () => {
