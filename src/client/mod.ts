@@ -4,7 +4,10 @@
  * @example
  * ```ts ignore
  * import { EdgeraftClient } from "./mod.ts";
- * const client = new EdgeraftClient({ baseUrl: "http://127.0.0.1:7001" });
+ * // Every node: the client fails over when one goes away (one URL works too).
+ * const client = new EdgeraftClient({
+ *   baseUrl: ["http://127.0.0.1:7001", "http://127.0.0.1:7002", "http://127.0.0.1:7003"],
+ * });
  * const flags = await client.get("app/flags", { consistency: "stale" });
  * ```
  *
