@@ -20,6 +20,7 @@ Deno.test({
   async fn() {
     const c = await startCluster({ nodes: 3 });
     const stop = new AbortController();
+    const stopWatch = new AbortController();
     try {
       const leader = await c.waitForLeader();
       // The leader first, as the user who saw the errors had it: it is the node that dies.
@@ -66,7 +67,7 @@ Deno.test({
       const watched: number[] = [];
       const watcher = (async () => {
         try {
-          const events = client.watch("fo/0", { fromRevision: 1, signal: stop.signal });
+          const events = client.watch("fo/0", { fromRevision: 1, signal: stopWatch.signal });
           for await (const event of events) {
             if (event.type === "put") watched.push(event.value as number);
           }
@@ -76,19 +77,28 @@ Deno.test({
       })();
 
       const total = () => acked.reduce((a, b) => a + b, 0);
-      await poll(() => total() >= 60 || undefined, { what: "60 writes before the kill" });
+      /** `done()` as a poll probe that names the errors so far if it times out. */
+      const until = (done: () => boolean) => () => {
+        if (done()) return true;
+        if (errors.length > 0) throw new Error(errors.join("; "));
+        return undefined;
+      };
+      await poll(until(() => total() >= 60), { what: "60 writes before the kill" });
       killedAt = Date.now();
       const before = total();
       await c.kill(leader);
-      await poll(() => total() >= before + 60 || undefined, {
+      await poll(until(() => total() >= before + 60), {
         what: "60 writes after the kill",
         timeoutMs: 20_000,
       });
-      await poll(() => watched.length >= acked[0] || undefined, {
+      stop.abort();
+      await Promise.all([...writers, reader]);
+      // The writes have stopped: the watch catches up with the last of them.
+      await poll(until(() => watched.length >= acked[0]), {
         what: "the watch to see every put to fo/0",
       });
-      stop.abort();
-      await Promise.all([...writers, reader, watcher]);
+      stopWatch.abort();
+      await watcher;
 
       assert.deepEqual(errors, [], "no request failed");
       assert.deepEqual(watched, [...Array(watched.length).keys()].map((i) => i + 1));
@@ -104,6 +114,7 @@ Deno.test({
       }
     } finally {
       stop.abort();
+      stopWatch.abort();
       await c.stop();
     }
   },
