@@ -34,8 +34,8 @@ interface StartupFiles {
 }
 
 /**
- * Reads the tokens file and every TLS file, and checks that the client certificate and key
- * make a TLS server; a mistake is a `ConfigError` naming the flag and the file.
+ * Reads the tokens file and every TLS file, and checks that the trace file can be written; a
+ * mistake is a `ConfigError` naming the flag and the file.
  */
 async function readStartupFiles(cfg: NodeConfig): Promise<StartupFiles> {
   const tokens = cfg.tokensFile === undefined ? undefined : await loadTokens(cfg.tokensFile)
@@ -58,22 +58,35 @@ async function readStartupFiles(cfg: NodeConfig): Promise<StartupFiles> {
   const cert = read("--client-tls-cert", cfg.clientTlsCert);
   const key = read("--client-tls-key", cfg.clientTlsKey);
   const clientTls = cert !== undefined && key !== undefined ? { cert, key } : undefined;
+  if (cfg.traceFile !== undefined) {
+    // The trace is written in batches while the node runs: a path it cannot write would stop
+    // the node mid-run, so it is tried now (created empty, or appended to as the trace is).
+    try {
+      Deno.openSync(cfg.traceFile, { append: true, create: true }).close();
+    } catch (e) {
+      throw new ConfigError(
+        `cannot write the --trace-file ${cfg.traceFile}: ${(e as Error).message}`,
+      );
+    }
+  }
   return { tokens, peerTls, clientTls };
 }
 
 /**
  * Refuses to go on when the client or the peer port cannot be listened on, before the data
  * directory is touched: a node that cannot serve must not start Raft and write its log first.
- * The client port is tried with its certificate, if any, so that a certificate or key that
- * does not parse is found here too. Binding and closing at once leaves a small window in which
- * another process could take the port; the real bind after it still reports that, only later.
+ * Each port is tried with its certificate, if any, so that a certificate or key that does not
+ * parse is found here too. Binding and closing at once leaves a small window in which another
+ * process could take the port; the real bind after it still reports that, only later.
  */
-function checkPorts(cfg: NodeConfig, clientTls: StartupFiles["clientTls"]): void {
+function checkPorts(cfg: NodeConfig, files: StartupFiles): void {
+  const { cert, key } = files.peerTls;
+  const peerTls = cert !== undefined && key !== undefined ? { cert, key } : undefined;
   const ports = [
-    ["client", cfg.clientHost, cfg.clientPort, clientTls],
-    ["peer", cfg.peerHost, cfg.peerPort, undefined],
+    ["client", cfg.clientHost, cfg.clientPort, files.clientTls, "--client-tls-cert"],
+    ["peer", cfg.peerHost, cfg.peerPort, peerTls, "--tls-cert"],
   ] as const;
-  for (const [role, hostname, port, tls] of ports) {
+  for (const [role, hostname, port, tls, certFlag] of ports) {
     try {
       if (tls === undefined) Deno.listen({ hostname, port }).close();
       else Deno.listenTls({ hostname, port, ...tls }).close();
@@ -82,10 +95,9 @@ function checkPorts(cfg: NodeConfig, clientTls: StartupFiles["clientTls"]): void
         throw new ConfigError(`${role} address ${hostname}:${port} is in use`);
       }
       if (tls !== undefined && !(e instanceof Deno.errors.AddrNotAvailable)) {
+        const keyFlag = certFlag.replace("cert", "key");
         throw new ConfigError(
-          `--client-tls-cert and --client-tls-key do not make a TLS server: ${
-            (e as Error).message
-          }`,
+          `${certFlag} and ${keyFlag} do not make a TLS server: ${(e as Error).message}`,
         );
       }
       throw new ConfigError(
@@ -125,7 +137,7 @@ async function main(): Promise<void> {
   try {
     cfg = parseNodeConfig(Deno.args, Deno.env.toObject());
     files = await readStartupFiles(cfg);
-    checkPorts(cfg, files.clientTls);
+    checkPorts(cfg, files);
   } catch (e) {
     if (e instanceof ConfigError) die(e.message, 2);
     throw e;
@@ -136,6 +148,11 @@ async function main(): Promise<void> {
     storage = await KvStorage.open(cfg.dataDir);
   } catch (e) {
     if (e instanceof DataDirLockedError || e instanceof DataDirUnusableError) die(e.message, 2);
+    // Deno KV's own refusals (raft.kv not a file, or read-only) are plain Errors: name them.
+    const message = (e as Error).message ?? "";
+    if (/unable to open database|readonly database|not a database/i.test(message)) {
+      die(`data directory ${cfg.dataDir} cannot be used: raft.kv: ${message.trim()}`, 2);
+    }
     throw e;
   }
   const trace = cfg.traceFile === undefined ? undefined : openWriteTrace(cfg.traceFile, cfg.id);

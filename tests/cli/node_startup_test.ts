@@ -281,3 +281,41 @@ Deno.test({
       await assert.rejects(Deno.stat(data), Deno.errors.NotFound);
     }),
 });
+
+Deno.test("node start: a trace file that cannot be written is one line and exit 2", () =>
+  withTempDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/file`, "not a directory");
+    assertOneLine(
+      await runNode([...nodeFlags(`${dir}/data`), "--trace-file", `${dir}/file/trace.txt`]),
+      /cannot write the --trace-file .*file\/trace\.txt/,
+    );
+    await assert.rejects(Deno.stat(`${dir}/data`), Deno.errors.NotFound);
+  }));
+
+Deno.test("node start: a raft.kv the node cannot open is one line and exit 2", () =>
+  withTempDir(async (dir) => {
+    await Deno.mkdir(`${dir}/data/raft.kv`, { recursive: true }); // a directory in its place
+    assertOneLine(
+      await runNode(nodeFlags(`${dir}/data`)),
+      /data directory .*\/data cannot be used: .*raft\.kv/,
+    );
+  }));
+
+Deno.test({
+  name: "node start: peer TLS files that are not PEM are one line and exit 2, data dir untouched",
+  ignore: !haveOpenssl,
+  fn: () =>
+    withTempDir(async (dir) => {
+      const files = await clientCertificates(dir);
+      await Deno.writeTextFile(`${dir}/junk.pem`, "not a certificate\n");
+      const data = `${dir}/data`;
+      assertOneLine(
+        await runNode([
+          ...nodeFlags(data),
+          ...["--tls-cert", `${dir}/junk.pem`, "--tls-key", files.key],
+        ]),
+        /--tls-cert and --tls-key do not make a TLS server/,
+      );
+      await assert.rejects(Deno.stat(data), Deno.errors.NotFound);
+    }),
+});
