@@ -237,7 +237,18 @@ Deno.test({
           return res.status;
         }, (error: Error) => error);
         assert.ok(plain instanceof Error || plain >= 400, `plain HTTP answered ${plain}`);
-      } finally {
+      } catch (error) {
+        // Say what the node said: a failure here is about the node, not the test.
+        try {
+          child.kill("SIGKILL");
+        } catch {
+          // It had exited already: its output says why.
+        }
+        await child.status;
+        const [stdout, stderr] = await output;
+        throw new Error(`${error}\nthe node said:\n${stdout}\n${stderr}`, { cause: error });
+      }
+      {
         child.kill("SIGTERM");
         const status = await child.status;
         const [stdout, stderr] = await output;
