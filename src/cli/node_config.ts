@@ -41,7 +41,7 @@ export interface NodeConfig {
   logFormat?: "json" | "pretty";
   /** Path of a JSON file of API tokens (see docs/api.md). */
   tokensFile?: string;
-  /** The peer client: HTTP/1.1 keep-alive (default) or HTTP/2 (see README, "Choices"). */
+  /** How peer messages travel: a WebSocket per peer (default), or HTTP/1.1 or HTTP/2 requests. */
   peerProtocol: "ws" | "http1" | "h2";
   /** Give glibc's free memory back to the kernel this often (0: never); see malloc_trim.ts. */
   mallocTrimMs: number;
