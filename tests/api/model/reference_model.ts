@@ -169,9 +169,7 @@ interface Lease {
 }
 
 interface Remembered {
-  /** Method, path and body. */
-  core: string;
-  /** `core` plus the conditional headers. */
+  /** What makes a retry the same request: method, path and query, body, conditional headers. */
   full: string;
   status: number;
   body: unknown;
@@ -781,8 +779,13 @@ export class ClientModel {
     const fresh = this.#fresh(sem);
     const idem = req.headers["idempotency-key"];
     const clientId = req.headers["x-client-id"];
-    const core = `${req.method} ${req.path} ${req.body ?? ""}`;
-    const full = `${core} ${req.headers["if-match"] ?? ""} ${req.headers["if-none-match"] ?? ""}`;
+    const full = [
+      req.method,
+      req.path,
+      req.body ?? "",
+      req.headers["if-match"] ?? "",
+      req.headers["if-none-match"] ?? "",
+    ].join("\n");
     if (idem === undefined && clientId === undefined) {
       return fresh.map((alt) => ({ ...alt, replayed: false }));
     }
@@ -791,11 +794,10 @@ export class ClientModel {
       : this.#sessions.get(`${req.token}\0${clientId}`);
     const seq = Number(req.headers["x-client-seq"]);
     const remember = (a: Answer) => {
-      const record = { core, full, status: a.status, body: a.body };
+      const record = { full, status: a.status, body: a.body };
       if (idem !== undefined) this.#idem.set(`${req.token}\0${idem}`, record);
       else this.#sessions.set(`${req.token}\0${clientId}`, { ...record, seq });
     };
-    const what = idem !== undefined ? "the Idempotency-Key" : "the session's X-Client-Seq";
     if (idem === undefined && remembered !== undefined) {
       const last = (remembered as SessionRecord).seq;
       if (seq < last) {
@@ -821,10 +823,9 @@ export class ClientModel {
         check: (a) => is("the replayed body", a.body, remembered.body),
       };
       if (remembered.full === full) return [replay];
-      const refusal = this.#reuseRefusal(`${what} reused for a different request`);
-      // Only If-Match / If-None-Match differ: whether they are part of "the request" is not
-      // promised either way.
-      return remembered.core === core ? [refusal, replay] : [refusal];
+      // "A retry is the same request: same method, path and query, If-Match, If-None-Match and
+      // body bytes" (docs/api.md); anything else under the same key is refused, not replayed.
+      return [this.#reuseRefusal(idem !== undefined)];
     }
     const alts: Alt[] = fresh.map((alt) => ({
       ...alt,
@@ -834,23 +835,28 @@ export class ClientModel {
         if (alt.logged) remember(a);
       },
     }));
-    const elsewhere = idem !== undefined
-      ? [...this.#idem.keys()].some((k) => k.endsWith(`\0${idem}`))
-      : [...this.#sessions.keys()].some((k) => k.endsWith(`\0${clientId}`));
-    // Another principal used it: scoped, it is a new key; refused is as good (never replayed).
-    if (elsewhere) alts.push(this.#reuseRefusal(`${what} of another principal`));
+    // Another token's use of the same key or session is unknown to this one ("Keys and sessions
+    // belong to the bearer token"): the fresh answers above are the only ones allowed.
     return alts;
   }
 
-  #reuseRefusal(why: string): Alt {
-    return { what: `409/422 refusing ${why}`, status: [409, 422], replayed: false };
+  #reuseRefusal(idempotencyKey: boolean): Alt {
+    const kind = idempotencyKey ? "idempotency-key-reused" : "client-seq-reused";
+    const what = idempotencyKey ? "the Idempotency-Key" : "the session's X-Client-Seq";
+    return {
+      what: `422 ${kind} refusing ${what} reused for a different request`,
+      status: [422],
+      replayed: false,
+      check: expectProblem(kind),
+    };
   }
 
   #refusal(req: ModelRequest, sem: { statuses: number[]; why: string }): Alt[] {
     const idem = req.headers["idempotency-key"];
     const reused = idem !== undefined && idem !== "" &&
       [...this.#idem.keys()].some((k) => k.endsWith(`\0${idem}`));
-    const statuses = reused ? [...sem.statuses, 409, 422] : sem.statuses;
+    // Whether a malformed request is checked before its reused key is not promised.
+    const statuses = reused ? [...sem.statuses, 422] : sem.statuses;
     return [{
       what: `${sem.statuses.join("/")} refusing ${sem.why}`,
       status: statuses,
