@@ -11,6 +11,27 @@ import { formatReport, runModel } from "./runner.ts";
 const SEED = Number(Deno.env.get("MODEL_SEED") ?? 20_261_130);
 const REQUESTS = 10_000;
 const CLIENTS = 8;
+/** Answers (see the coverage in `deno task test:model`'s output) every run must have seen. */
+const MUST_SEE = [
+  "put: a replay of the first answer",
+  "acquire: a replay of the first answer (200)",
+  "put: 422 idempotency-key-reused",
+  "acquire: 422 idempotency-key-reused",
+  "put: 422 client-seq-reused",
+  "409 stale-sequence",
+  "(its key is another token's too)",
+  "put: 200 written (replayed)",
+  "acquire: 200 granted (the lease before it ran out)",
+  "409 not-holder (the lease ran out)",
+  "200 granted once the lease ran out",
+  "409 lock-held once waitMs ran out",
+  "200 granted to the retried wait once the holder released",
+  "list: 200 with",
+  "get: 304 not modified",
+  "refused: 400 refusing a `..` key segment",
+  "refused: 401",
+  "refused: 403",
+];
 
 Deno.test({
   name: "api model: 10,000 random config and lock requests answer as docs/api.md promises",
@@ -29,6 +50,10 @@ Deno.test({
     if (report.requests < REQUESTS) {
       throw new Error(`only ${report.requests} requests were sent (want ${REQUESTS})\n${text}`);
     }
+    // A run that never reached these answers would pass without testing the promises.
+    const seen = [...report.coverage?.keys() ?? []].join("\n");
+    const missing = MUST_SEE.filter((what) => !seen.includes(what));
+    if (missing.length > 0) throw new Error(`the run never saw: ${missing.join("; ")}\n${text}`);
     console.log(text);
   },
 });

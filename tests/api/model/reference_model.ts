@@ -827,8 +827,12 @@ export class ClientModel {
       // body bytes" (docs/api.md); anything else under the same key is refused, not replayed.
       return [this.#reuseRefusal(idem !== undefined)];
     }
+    const elsewhere = idem !== undefined
+      ? [...this.#idem.keys()].some((k) => k.endsWith(`\0${idem}`))
+      : [...this.#sessions.keys()].some((k) => k.endsWith(`\0${clientId}`));
     const alts: Alt[] = fresh.map((alt) => ({
       ...alt,
+      what: elsewhere ? `${alt.what} (its key is another token's too)` : alt.what,
       replayed: dropped ? undefined : false,
       apply: (a: Answer) => {
         alt.apply?.(a);
@@ -1128,7 +1132,10 @@ export class ClientModel {
 
   #acquireAlts(sem: Extract<Sem, { kind: "acquire" }>): Alt[] {
     const lease = this.#leases.get(sem.lock);
-    const grant = this.#grantAlt(sem, { lease });
+    const grant = this.#grantAlt(sem, {
+      lease,
+      what: lease === undefined ? undefined : "200 granted (the lease before it ran out)",
+    });
     if (lease === undefined) return [grant];
     return [grant, this.#heldAlt(lease)];
   }
@@ -1151,6 +1158,7 @@ export class ClientModel {
       },
     };
     if (lease === undefined || lease.token !== sem.token) return [notHolder];
+    notHolder.what = "409 not-holder (the lease ran out)";
     const ok: Alt = {
       what: sem.kind === "renew" ? "200 renewed" : "200 released",
       status: [200],
