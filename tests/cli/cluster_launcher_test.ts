@@ -308,6 +308,31 @@ class LauncherProcess {
   }
 }
 
+/**
+ * Bases of two runs of `count` consecutive ports, each free a moment ago, for a launcher's
+ * `--client-port` and `--peer-port` (fixed ports collide with whatever else runs here).
+ */
+function freePortRuns(count: number): { client: number; peer: number } {
+  const runs: number[] = [];
+  for (let attempt = 0; attempt < 200 && runs.length < 2; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * 12_000);
+    if (runs.some((other) => Math.abs(other - base) < count)) continue;
+    const listeners: Deno.Listener[] = [];
+    try {
+      for (let i = 0; i < count; i++) {
+        listeners.push(Deno.listen({ hostname: "127.0.0.1", port: base + i }));
+      }
+      runs.push(base);
+    } catch {
+      // one of them is taken: try another base
+    } finally {
+      for (const listener of listeners) listener.close();
+    }
+  }
+  assert.equal(runs.length, 2, "no free runs of ports");
+  return { client: runs[0], peer: runs[1] };
+}
+
 /** Whether `pid` still runs with `marker` in its command line (a reused pid would not). */
 async function isRunning(pid: number, marker: string): Promise<boolean> {
   try {
@@ -366,12 +391,16 @@ Deno.test({
     withTempDir(async (dir) => {
       const fakeNode = `${dir}/fake_node.ts`;
       await Deno.writeTextFile(fakeNode, FAKE_NODE);
+      const ports = freePortRuns(3);
       await using launcher = new LauncherProcess([
         ...["--data-dir", `${dir}/root`, "--node-script", fakeNode],
-        ...["--client-port", "17011", "--peer-port", "17111", "--stop-timeout-ms", "1500"],
+        ...["--client-port", String(ports.client), "--peer-port", String(ports.peer)],
+        ...["--stop-timeout-ms", "1500"],
       ], { EDGERAFT_TLS_CERT: "/nowhere/cert.pem" });
       await launcher.waitForLine(
-        /^cluster │ leader is n1 \(term 4\), client API http:\/\/127\.0\.0\.1:17011$/,
+        new RegExp(
+          `^cluster │ leader is n1 \\(term 4\\), client API http://127\\.0\\.0\\.1:${ports.client}$`,
+        ),
         30_000,
       );
       await launcher.waitForLine(
@@ -405,9 +434,10 @@ Deno.test({
     withTempDir(async (dir) => {
       const fakeNode = `${dir}/fake_node.ts`;
       await Deno.writeTextFile(fakeNode, FAKE_NODE);
+      const ports = freePortRuns(3);
       await using launcher = new LauncherProcess([
         ...["--data-dir", `${dir}/root`, "--node-script", fakeNode],
-        ...["--client-port", "17021", "--peer-port", "17121"],
+        ...["--client-port", String(ports.client), "--peer-port", String(ports.peer)],
       ], { FAKE_NODE_MODE: "all-die" });
       const status = await launcher.exit(30_000);
       assert.equal(status.code, 1, launcher.output());
@@ -446,14 +476,17 @@ Deno.test({
   ignore: nodeMissing || Deno.build.os !== "linux",
   fn: () =>
     withTempDir(async (dir) => {
+      const ports = freePortRuns(3);
       await using launcher = new LauncherProcess([
-        ...["--data-dir", `${dir}/root`, "--client-port", "17001", "--peer-port", "17101"],
+        ...["--data-dir", `${dir}/root`, "--client-port", String(ports.client)],
+        ...["--peer-port", String(ports.peer)],
         ...["--log-format", "json"],
       ]);
       const [, leader] = await launcher.waitForLine(/^cluster │ leader is n(\d) /, 90_000);
       const pids = launcher.nodePids();
       assert.equal(pids.length, 3);
-      const view = await fetch(`http://127.0.0.1:1700${leader}/v1/cluster`).then((r) => r.json());
+      const view = await fetch(`http://127.0.0.1:${ports.client + Number(leader) - 1}/v1/cluster`)
+        .then((r) => r.json());
       assert.equal(view.leaderId, Number(leader));
 
       launcher.kill("SIGINT");
@@ -473,8 +506,10 @@ Deno.test({
   ignore: nodeMissing || Deno.build.os !== "linux",
   fn: () =>
     withTempDir(async (dir) => {
+      const ports = freePortRuns(3);
       await using launcher = new LauncherProcess([
-        ...["--data-dir", `${dir}/root`, "--client-port", "17041", "--peer-port", "17141"],
+        ...["--data-dir", `${dir}/root`, "--client-port", String(ports.client)],
+        ...["--peer-port", String(ports.peer)],
         ...["--log-format", "json"],
       ]);
       const [, leaderText] = await launcher.waitForLine(/^cluster │ leader is n(\d) /, 90_000);
@@ -494,11 +529,14 @@ Deno.test({
       );
 
       // A write the dead node missed: it must catch up once restarted.
-      const put = await fetch(`http://127.0.0.1:1704${leader}/v1/config/while-down`, {
-        method: "PUT",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify("missed"),
-      });
+      const put = await fetch(
+        `http://127.0.0.1:${ports.client + leader - 1}/v1/config/while-down`,
+        {
+          method: "PUT",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify("missed"),
+        },
+      );
       assert.equal(put.status, 200, await put.text());
 
       // As a user would, from another directory (exec: the test then holds the node's own pid).
@@ -517,7 +555,7 @@ Deno.test({
       try {
         const value = await poll(async () => {
           const res = await fetch(
-            `http://127.0.0.1:1704${victim}/v1/config/while-down?consistency=stale`,
+            `http://127.0.0.1:${ports.client + victim - 1}/v1/config/while-down?consistency=stale`,
             { signal: AbortSignal.timeout(1_000) },
           );
           return res.ok ? (await res.json()).value : void await res.body?.cancel();
