@@ -15,12 +15,14 @@ import { ApiMetrics } from "./metrics.ts";
 import { bearerAuth } from "./middleware/auth/auth.ts";
 import type { TokenConfig } from "./middleware/auth/principal.ts";
 import { bodyLimit } from "./middleware/body_limit/body_limit.ts";
+import { contentEncoding } from "./middleware/content_encoding/content_encoding.ts";
 import { clusterHeaders } from "./middleware/headers/headers.ts";
 import {
   methodNotAllowed,
   problemErrorHandler,
   problemNotFound,
 } from "./middleware/problem_errors/problem_errors.ts";
+import { pathSegments } from "./middleware/path_segments/path_segments.ts";
 import { requestMetrics } from "./middleware/request_metrics/request_metrics.ts";
 import { fastStaleRead } from "./fast_stale_read.ts";
 import { openApiDocument } from "./openapi.ts";
@@ -99,7 +101,9 @@ export function createApp(node: ApiNode, options: ApiOptions): Hono<ApiEnv> {
   app.notFound(problemNotFound);
   app.use("*", requestMetrics(deps.metrics));
   app.use("*", clusterHeaders(node, deps.clientUrls));
+  app.use("*", pathSegments());
   app.use("*", bearerAuth(tokens));
+  app.use("*", contentEncoding());
   app.use("*", bodyLimit(() => limits.maxBodyBytes));
 
   configRoutes(app, deps);

@@ -18,7 +18,7 @@
 export const PROBLEM_TITLES = {
   "invalid-request": "The request is malformed",
   "limit-exceeded": "A limit was exceeded",
-  "unsupported-media-type": "The body must be JSON",
+  "unsupported-media-type": "The body must be JSON, without a content coding",
   "unauthorized": "A valid bearer token is required",
   "forbidden": "The token does not allow this",
   "not-found": "Not found",
@@ -32,6 +32,7 @@ export const PROBLEM_TITLES = {
   "no-leader": "No leader is available",
   "not-ready": "The node is not ready",
   "timeout": "The outcome is unknown: the request timed out",
+  "request-timeout": "The request did not arrive in time",
   "client-closed": "The client closed the request",
   "internal": "Internal error",
 } as const;

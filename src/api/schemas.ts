@@ -69,6 +69,15 @@ function nameLike(noun: string, limit: keyof Limits, max: number) {
     );
 }
 
+/**
+ * Whether a key or lock name has a `.` or `..` segment between its `/`s. Refused: `q/../b`
+ * would name one thing in a path that is normalised and another in one that is not (see the
+ * path-segments middleware), and a token limited to `q/` must not reach `b` by any spelling.
+ */
+function hasDotSegment(s: string): boolean {
+  return s.split("/").some((segment) => segment === "." || segment === "..");
+}
+
 /** A query parameter or header holding a non-negative integer, in decimal. */
 function integerText(noun: string, max?: { limit: keyof Limits; value: number }) {
   return z.string()
@@ -123,16 +132,18 @@ function jsonValue(limits: Limits) {
 export function buildSchemas(limits: Limits) {
   const key = nameLike("the key", "maxKeyBytes", limits.maxKeyBytes)
     .refine((s) => s.length > 0, "the key must not be empty")
+    .refine((s) => !hasDotSegment(s), "the key must not have a . or .. segment")
     .openapi({
       description: `A config key of at most ${limits.maxKeyBytes} bytes of UTF-8; may contain ` +
-        "`/` (sent raw or as %2F).",
+        "`/` (sent raw or as %2F), but no `.` or `..` segment.",
     });
   const prefix = nameLike("the prefix", "maxKeyBytes", limits.maxKeyBytes);
   const lockName = nameLike("the lock name", "maxLockNameBytes", limits.maxLockNameBytes)
     .refine((s) => s.length > 0, "the lock name must not be empty")
+    .refine((s) => !hasDotSegment(s), "the lock name must not have a . or .. segment")
     .openapi({
       description: `A lock name of at most ${limits.maxLockNameBytes} bytes of UTF-8; a \`/\` ` +
-        "in it must be sent as %2F.",
+        "in it must be sent as %2F; no `.` or `..` segment.",
     });
   const consistency = z.enum(["linearizable", "stale"]).optional().openapi({
     description: "linearizable (default) confirms leadership with ReadIndex; stale answers " +

@@ -256,3 +256,40 @@ Deno.test("wrong methods get 405 with Allow; unknown paths 404", async () => {
   assert.equal((await send(app, "GET", "/v2/config/k")).status, 404);
   assert.equal((await send(app, "GET", "/v1/config/")).status, 400);
 });
+
+Deno.test("a body sent with a Content-Encoding is refused with 415; nothing is written", async () => {
+  const { app, node } = makeApp();
+  const gzipped = await new Response(
+    new Blob(['{"a":1}']).stream().pipeThrough(new CompressionStream("gzip")),
+  ).bytes();
+  for (
+    const [coding, body] of [["gzip", gzipped], ["br", "{}"], ["identity, gzip", "1"]] as const
+  ) {
+    const answer = await send(app, "PUT", "/v1/config/enc", {
+      body,
+      headers: { "content-type": "application/json", "content-encoding": coding },
+    });
+    assert.equal(answer.status, 415, coding);
+    assert.equal(answer.headers.get("content-type"), "application/problem+json");
+    assert.equal(answer.body.type, "urn:edgeraft:problem:unsupported-media-type");
+    assert.match(answer.body.detail, /Content-Encoding/);
+  }
+  assert.equal(node.sm.revision, 0);
+  const plain = await send(app, "PUT", "/v1/config/enc", {
+    json: 1,
+    headers: { "content-encoding": "identity" },
+  });
+  assert.equal(plain.status, 200);
+});
+
+Deno.test("keys with a . or .. segment (decoded from %2F or %2E) are refused", async () => {
+  const { app, node } = makeApp();
+  // (A whole segment of %2E is resolved by URL parsing in the test client: see
+  // dot_segments_test.ts for those, over raw sockets.)
+  for (const key of ["q%2F..%2Fb", "q%2F.%2Fb", "..%2Fb", "q%2F%2E%2E", "%2E%2E%2Fb"]) {
+    const answer = await send(app, "PUT", `/v1/config/${key}`, { json: 1 });
+    assert.equal(answer.status, 400, key);
+    assert.equal(answer.body.type, "urn:edgeraft:problem:invalid-request");
+  }
+  assert.equal(node.sm.revision, 0);
+});
