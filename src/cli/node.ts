@@ -8,6 +8,7 @@
  */
 
 import { createApp } from "../api/app.ts";
+import { type ClientServer, serveClientPort } from "../api/http_front.ts";
 import { createLogger } from "../node/logger.ts";
 import { RaftNode } from "../node/raft_node.ts";
 import { openWriteTrace } from "../node/write_trace.ts";
@@ -117,12 +118,17 @@ function serveClientApi(
   tls: StartupFiles["clientTls"],
   handler: Deno.ServeHandler,
   onListen: (url: string) => void,
-): Deno.HttpServer {
+): ClientServer {
   const scheme = tls === undefined ? "http" : "https";
-  return Deno.serve({
+  return serveClientPort({
     hostname: cfg.clientHost,
     port: cfg.clientPort,
     ...(tls ?? {}),
+    limits: {
+      headerTimeoutMs: cfg.headerTimeoutMs,
+      idleTimeoutMs: cfg.idleTimeoutMs,
+      bodyTimeoutMs: cfg.bodyTimeoutMs,
+    },
     onListen: ({ hostname, port }) => onListen(`${scheme}://${hostname}:${port}`),
   }, handler);
 }
@@ -199,7 +205,7 @@ async function main(): Promise<void> {
     tokens: files.tokens,
     logger,
   });
-  let server: Deno.HttpServer;
+  let server: ClientServer;
   try {
     server = serveClientApi(
       cfg,

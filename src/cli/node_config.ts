@@ -47,6 +47,12 @@ export interface NodeConfig {
   mallocTrimMs: number;
   /** Append a timeline of the write path here (src/node/write_trace.ts); off when unset. */
   traceFile?: string;
+  /** Client port: a request head must arrive within this long of its first byte (408). */
+  headerTimeoutMs: number;
+  /** Client port: a connection without a request under way is closed after this long. */
+  idleTimeoutMs: number;
+  /** Client port: a request body must arrive within this long of its head (408). */
+  bodyTimeoutMs: number;
 }
 
 /** The flags, each also readable from EDGERAFT_<NAME> (dashes as underscores). */
@@ -72,6 +78,9 @@ export const FLAGS = [
   "peer-protocol",
   "malloc-trim-ms",
   "trace-file",
+  "header-timeout-ms",
+  "idle-timeout-ms",
+  "body-timeout-ms",
 ] as const;
 
 /** The development secret used when none is given (the node warns about it). */
@@ -177,6 +186,9 @@ export function parseNodeConfig(
     logFormat,
     tokensFile: get("tokens-file"),
     traceFile: get("trace-file"),
+    headerTimeoutMs: int("header-timeout-ms", get("header-timeout-ms") ?? "10000", 1, 3_600_000),
+    idleTimeoutMs: int("idle-timeout-ms", get("idle-timeout-ms") ?? "30000", 1, 3_600_000),
+    bodyTimeoutMs: int("body-timeout-ms", get("body-timeout-ms") ?? "30000", 1, 3_600_000),
   };
 }
 
@@ -230,6 +242,9 @@ export function usage(): string {
     "  --data-dir DIR         where the Raft log lives (default ./data)",
     "  --client-addr H:P      client HTTP API (default 127.0.0.1:700<id>)",
     "  --client-tls-cert F --client-tls-key F   serve the client API over HTTPS (PEM files)",
+    "  --header-timeout-ms N  client port: a request head must arrive within N ms (10000; 408)",
+    "  --idle-timeout-ms N    client port: close a connection idle for N ms (30000)",
+    "  --body-timeout-ms N    client port: a request body must arrive within N ms (30000; 408)",
     "  --peer-addr H:P        peer port: a WebSocket per peer for Raft messages, plus HTTP",
     "                         requests for snapshots and forwarded writes (default 127.0.0.1:710<id>)",
     "  --peers LIST           id=url of every node's peer port, e.g. 1=http://127.0.0.1:7101,...",
