@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { Hono } from "hono";
+import { memoryLogger } from "../../../node/logger.ts";
 import type { ApiEnv } from "../../app_env.ts";
 import { problemErrorHandler } from "../problem_errors/problem_errors.ts";
 import { bodyLimit, readBounded } from "./body_limit.ts";
@@ -41,4 +42,32 @@ Deno.test("a streamed body is cut off once it passes the limit", async () => {
 Deno.test("GET bodies are not read", async () => {
   const answer = await app(1).request("/", { method: "GET" });
   assert.equal(await answer.text(), "none");
+});
+
+Deno.test("a body the client abandons is a client-closed problem, logged as one info line", async () => {
+  const log = memoryLogger();
+  const app = new Hono<ApiEnv>();
+  app.onError(problemErrorHandler(log));
+  app.use("*", bodyLimit(() => 1024));
+  app.put("/", (c) => c.text("read"));
+  // A body stream that fails mid-way, as Deno's does when the client hangs up.
+  for (const length of [undefined, "100"]) {
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new Uint8Array(10));
+        controller.error(new Deno.errors.BadResource("Cannot read body"));
+      },
+    });
+    const headers: Record<string, string> = length ? { "content-length": length } : {};
+    const answer = await app.request(
+      "/",
+      { method: "PUT", body, headers, duplex: "half" } as RequestInit,
+    );
+    assert.equal(answer.status, 499);
+    assert.equal((await answer.json()).type, "urn:edgeraft:problem:client-closed");
+  }
+  assert.deepEqual(log.lines, [
+    { level: "info", event: "client went away" },
+    { level: "info", event: "client went away" },
+  ]);
 });

@@ -60,7 +60,14 @@ export function problemFor(error: unknown): ProblemError {
 export function problemErrorHandler(logger?: Logger): ErrorHandler {
   return (error, c) => {
     const problem = problemFor(error);
-    if (problem.status >= 500 && problem.kind === "internal") {
+    if (problem.kind === "client-closed") {
+      // Normal on the internet (a slow client gives up, a phone loses signal): one line.
+      logger?.log("info", "client went away", {
+        method: c.req.method,
+        path: c.req.path,
+        detail: problem.detail,
+      });
+    } else if (problem.status >= 500 && problem.kind === "internal") {
       logger?.log("error", "api request failed", {
         method: c.req.method,
         path: c.req.path,
