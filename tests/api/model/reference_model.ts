@@ -43,7 +43,7 @@ export const DRIFT = 0.01;
 const STAMP_SLACK_MS = 30;
 /** A read does not move log time: an expiry shows once the leader's next tick (proposed at most
  * every 50 ms) is applied. */
-const READ_SLACK_MS = 1000;
+const READ_SLACK_MS = 2000;
 
 /**
  * What a request means to the model; attached to the request it was built with.
@@ -410,6 +410,8 @@ export class ClientModel {
   #sent = new Map<number, ModelRequest>();
   #found: Discrepancy[] = [];
   #step = 0;
+  /** The step kind a discrepancy is reported under, when it is a scenario. */
+  #scenario = "";
   /** Shared keys: the highest revision this client has seen of each. */
   #sharedSeen = new Map<string, number>();
   /** Shared locks: this client's lease, and the highest token it has seen of each. */
@@ -471,6 +473,7 @@ export class ClientModel {
   async perform(step: Step, index: number): Promise<Discrepancy[]> {
     this.#found = [];
     this.#step = index;
+    this.#scenario = step.t === "one" ? "" : `${step.t}: `;
     switch (step.t) {
       case "one": {
         const req = this.build(step.req, index);
@@ -510,6 +513,7 @@ export class ClientModel {
   async verifyAll(): Promise<Discrepancy[]> {
     this.#found = [];
     this.#step = -1;
+    this.#scenario = "end of run: ";
     for (const local of OWN_KEYS) {
       const req = this.build({ op: "get", key: local }, -1);
       if (req) await this.#exchange(req);
@@ -762,13 +766,17 @@ export class ClientModel {
       client: this.client,
       step: this.#step,
       // Without run-specific numbers (tokens, revisions), so that equal findings are one kind.
-      kind: `${req.sem.kind}${header}: expected ${alts.map((x) => x.what).join(" or ")}; `
+      kind: `${this.#scenario}${req.sem.kind}${header}: expected ${
+        alts.map((x) => x.what).join(" or ")
+      }; `
         .replace(/(token|revision|currentRevision|with|first answer \() \d+/gi, "$1 N") +
         `got ${statusText}${replay}`,
       context: this.trace.slice(-12),
       request: describeRequest(req),
       answer: a === undefined ? why : `${describeAnswer(a)}: ${why}`,
-      expected: alts.map((x) => x.what),
+      expected: alts.map((x) =>
+        x.what
+      ),
     });
   }
 
