@@ -77,7 +77,7 @@ export class StepGenerator {
       const req: ReqSpec = { op: "bad", variant: r.int(BAD_INPUTS.length) };
       if (r.chance(0.3)) req.exactly = this.#exactly(0.5);
       step = { t: "one", req };
-    } else if (roll < 640) step = { t: "one", req: this.#acquire() };
+    } else if (roll < 640) step = { t: "one", req: this.#acquire(model) };
     else if (roll < 690) step = { t: "one", req: this.#renewRelease("renew") };
     else if (roll < 740) step = { t: "one", req: this.#renewRelease("release") };
     else if (roll < 800) step = { t: "one", req: { op: "lockInfo", lock: r.pick(OWN_LOCKS) } };
@@ -85,7 +85,7 @@ export class StepGenerator {
       const req = r.pick([
         () => this.#put(),
         () => this.#delete(),
-        () => this.#acquire(),
+        () => this.#acquire(model),
         () => this.#renewRelease("renew"),
         () => this.#renewRelease("release"),
       ])();
@@ -179,15 +179,19 @@ export class StepGenerator {
     };
   }
 
-  #acquire(): ReqSpec {
+  #acquire(model: ClientModel): ReqSpec {
     const r = this.prng;
-    return {
+    const lock = r.pick(OWN_LOCKS);
+    const req: ReqSpec = {
       op: "acquire",
-      lock: r.pick(OWN_LOCKS),
+      lock,
       owner: r.pick(["A", "B", "région-ü", undefined]),
       ttlMs: r.pick([1000, 1200, 1500, 30_000]),
       exactly: this.#exactly(),
     };
+    // A long poll on a free lock is granted at once; on a held one it would wait (scenarios).
+    if (model.surelyFree(lock) && r.chance(0.2)) req.waitMs = 2000;
+    return req;
   }
 
   #renewRelease(op: "renew" | "release"): ReqSpec {

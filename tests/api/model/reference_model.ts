@@ -1595,6 +1595,8 @@ function meta(k: KeyState): { revision: number; createRevision: number; version:
 /** What every answer must be: no 5xx, and every error a problem+json that names its status. */
 function generalProblems(a: Answer): string | undefined {
   if (a.status >= 500) return `a ${a.status}`;
+  // "Headers on every answer: X-Revision" (docs/api.md).
+  if (a.headers["x-revision"] === undefined) return "no X-Revision header";
   if (a.status < 400) return undefined;
   if (!(a.headers["content-type"] ?? "").startsWith("application/problem+json")) {
     return `a ${a.status} that is not application/problem+json`;
