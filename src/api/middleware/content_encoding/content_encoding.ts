@@ -23,7 +23,8 @@ import { ProblemError } from "../../problem.ts";
  */
 export function contentEncoding(): MiddlewareHandler {
   return async (c, next) => {
-    const coding = c.req.raw.headers.get("content-encoding");
+    // Only a body is decoded: a stray header on a GET changes nothing, so it is let be.
+    const coding = c.req.raw.body === null ? null : c.req.raw.headers.get("content-encoding");
     if (coding !== null) {
       const codings = coding.split(",").map((t) => t.trim().toLowerCase()).filter((t) =>
         t !== "" && t !== "identity"

@@ -8,6 +8,7 @@ function app() {
   app.onError(problemErrorHandler());
   app.use("*", contentEncoding());
   app.put("/", async (c) => c.text(await c.req.text()));
+  app.get("/", (c) => c.text("got"));
   return app;
 }
 
@@ -33,4 +34,9 @@ Deno.test("identity, or no Content-Encoding, passes", async () => {
     assert.equal(answer.status, 200);
     assert.equal(await answer.text(), "{}");
   }
+});
+
+Deno.test("a Content-Encoding header without a body is let be", async () => {
+  const answer = await app().request("/", { headers: { "content-encoding": "gzip" } });
+  assert.equal(answer.status, 200);
 });
