@@ -249,3 +249,77 @@ Deno.test("resolveConnectionLimits refuses limits it could not enforce", () => {
   assert.throws(() => resolveConnectionLimits({ maxHeaders: 1.5 }), RangeError);
   assert.throws(() => resolveConnectionLimits({ nope: 1 } as never), RangeError);
 });
+
+Deno.test("a request under way is never idle: a slow answer and a stream with gaps go through", async () => {
+  const idleTimeoutMs = 800;
+  const { server, port } = serve({ idleTimeoutMs }, (req) => {
+    if (req.url.endsWith("/slow")) {
+      return new Promise((resolve) =>
+        setTimeout(() => resolve(new Response("late but whole")), idleTimeoutMs * 2)
+      );
+    }
+    let n = 0;
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        await new Promise((r) => setTimeout(r, idleTimeoutMs * 1.5));
+        controller.enqueue(new TextEncoder().encode(`data: ${n}\n\n`));
+        if (++n === 3) controller.close();
+      },
+    });
+    return new Response(body, { headers: { "content-type": "text/event-stream" } });
+  });
+  const c = await RawConnection.open(port);
+  try {
+    await c.send(GET("/slow"));
+    await c.until(wholeAnswer, idleTimeoutMs * 4);
+    assert.equal(parseAnswer(c.text).body, "late but whole");
+    await c.send(GET("/stream"));
+    await c.until(
+      (t) => t.includes("data: 2\n\n") && t.endsWith("\r\n0\r\n\r\n"),
+      idleTimeoutMs * 8,
+    );
+    assert.ok(!c.closed);
+    // Idle again after the stream ended: closed.
+    await c.waitClosed(idleTimeoutMs + 1500);
+  } finally {
+    await c.dispose();
+    await server.shutdown();
+  }
+});
+
+Deno.test("a client that stops reading an answer is dropped after idleTimeoutMs", async () => {
+  const idleTimeoutMs = 1000;
+  let cancelled = false;
+  const { server, port } = serve({ idleTimeoutMs }, () => {
+    const chunk = new Uint8Array(64 * 1024);
+    const body = new ReadableStream<Uint8Array>({
+      pull: (controller) => controller.enqueue(chunk),
+      cancel: () => {
+        cancelled = true;
+      },
+    });
+    return new Response(body);
+  });
+  // A bare socket that sends a request and never reads.
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    await conn.write(new TextEncoder().encode(GET("/endless")));
+    await poll(() => server.connections === 1 || undefined, {
+      what: "the connection",
+      timeoutMs: 2000,
+    });
+    const started = Date.now();
+    await poll(() => server.connections === 0 || undefined, {
+      what: "the stalled connection dropped",
+      timeoutMs: idleTimeoutMs + 5000,
+    });
+    assert.ok(Date.now() - started >= idleTimeoutMs - 100);
+    await poll(() => cancelled || undefined, {
+      what: "the answer's stream cancelled",
+      timeoutMs: 3000,
+    });
+  } finally {
+    conn.close();
+    await server.shutdown();
+  }
+});
