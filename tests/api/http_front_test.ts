@@ -323,3 +323,21 @@ Deno.test("a client that stops reading an answer is dropped after idleTimeoutMs"
     await server.shutdown();
   }
 });
+
+Deno.test("answers without a body (HEAD, 304) end where they should: the connection then idles out", async () => {
+  const idleTimeoutMs = 800;
+  const { server, port } = serve({ idleTimeoutMs });
+  const c = await RawConnection.open(port);
+  try {
+    await c.send("HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    await c.until((t) => t.includes("\r\n\r\n"), 3000);
+    await c.send(GET("/healthz"));
+    await c.until((t) => t.split("HTTP/1.1 200").length === 3 && t.endsWith("}"), 3000);
+    const answered = Date.now();
+    await c.waitClosed(idleTimeoutMs + 1500);
+    assert.ok(c.closedAt! - answered >= idleTimeoutMs - 100, "idle timer ran after the answers");
+  } finally {
+    await c.dispose();
+    await server.shutdown();
+  }
+});
