@@ -68,6 +68,13 @@ function generators(r: ReturnType<typeof prng>) {
     "a%2",
     "",
     "%C2%85",
+    // Dot segments, which no key or lock name may hold (a lone `.` or `%2E` segment is resolved
+    // by URL parsing in the test client; the ones behind %2F reach the server).
+    ".",
+    "%2e",
+    "..%2Fx",
+    "%2E%2E%2Fx",
+    "x%2F..",
   ];
   const wrongValues = [null, true, "1000", [], {}, 1.5, -5, 0, 1e300, "", [1000]];
   const lockOps = ["acquire", "renew", "release"];
@@ -93,6 +100,17 @@ function generators(r: ReturnType<typeof prng>) {
     ]) || "{";
 
   return [
+    // Valid bodies sent with a content coding the API does not decode.
+    (): Hostile => {
+      const [method, path] = writeRoute();
+      return {
+        method,
+        path,
+        headers: { ...writer, "content-encoding": r.pick(["gzip", "br", "deflate", "x, gzip"]) },
+        body: path.startsWith("/v1/config/") ? "1" : '{"ttlMs":1000}',
+        refused: true,
+      };
+    },
     // Malformed JSON bodies on every write route.
     (): Hostile => {
       const [method, path] = writeRoute();
