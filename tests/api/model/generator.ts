@@ -52,7 +52,7 @@ export class StepGenerator {
   #idemCounter = 0;
   #exactlyIndexes: number[] = [];
 
-  constructor(seed: number) {
+  constructor(seed: number, readonly options: { staleReads?: boolean } = {}) {
     this.prng = new Prng(seed);
   }
 
@@ -66,7 +66,12 @@ export class StepGenerator {
     else if (roll < 420) {
       step = {
         t: "one",
-        req: { op: "get", key: r.pick(OWN_KEYS), ifNoneMatch: r.chance(0.2), stale: r.chance(0.2) },
+        req: {
+          op: "get",
+          key: r.pick(OWN_KEYS),
+          ifNoneMatch: r.chance(0.2),
+          stale: (this.options.staleReads ?? true) && r.chance(0.2),
+        },
       };
     } else if (roll < 460) {
       const req: ReqSpec = { op: "list", limit: r.pick([1, 2, 3, 5, 100]) };

@@ -1,8 +1,10 @@
 /**
- * `deno task test:model [--seed N] [--requests N] [--clients N] [--shrink-ms N] [--node-root DIR]`:
- * the model-based API test for longer runs than `deno task test` makes. `--node-root` runs the
- * node of another checkout (e.g. `git archive <commit>` unpacked: the code before a fix). Prints
- * the report; exits 1 when an answer broke a promise, 2 on bad flags.
+ * `deno task test:model [--seed N] [--requests N] [--clients N] [--shrink-ms N] [--nodes N]
+ * [--node-root DIR]`: the model-based API test for longer runs than `deno task test` makes.
+ * `--nodes 3` runs a 3-node cluster (clients spread over the nodes, retries of dropped requests
+ * sent to another node). `--node-root` runs the node of another checkout (e.g. `git archive
+ * <commit>` unpacked: the code before a fix). Prints the report; exits 1 when an answer broke a
+ * promise, 2 on bad flags.
  *
  * @module
  */
@@ -28,7 +30,7 @@ function text(name: string): string | undefined {
 }
 
 if (import.meta.main) {
-  const known = ["--seed", "--requests", "--clients", "--shrink-ms", "--node-root"];
+  const known = ["--seed", "--requests", "--clients", "--shrink-ms", "--node-root", "--nodes"];
   const unknown = Deno.args.filter((a) => a.startsWith("--") && !known.includes(a.split("=")[0]));
   if (unknown.length > 0) {
     console.error(`unknown flag ${unknown[0]} (known: ${known.join(" ")})`);
@@ -42,6 +44,7 @@ if (import.meta.main) {
     shrinkBudgetMs: flag("shrink-ms", 120_000),
     log: (line) => console.error(line),
     nodeRoot: text("node-root"),
+    nodes: flag("nodes", 1),
   });
   console.error(`what the run exercised (accepted answers by kind):\n${formatCoverage(report)}`);
   console.log(formatReport(report));

@@ -64,9 +64,11 @@ export interface ModelNode {
 const ROOT = new URL("../../../", import.meta.url).pathname;
 
 /**
- * Starts a one-node cluster with the model's tokens file and waits until `/readyz` says it has a
- * leader and has applied what it committed. `root` runs the node of another checkout of the
- * project (e.g. the code before a fix, to see the model catch its bug); default: this one.
+ * Starts a cluster of `nodes` node processes (default 1: a one-node cluster) with the model's
+ * tokens file, and waits until every node's `/readyz` says it has caught up with a leader.
+ * `root` runs the node of another checkout of the project (e.g. the code before a fix, to see
+ * the model catch its bug); default: this one. `url` is the first node's client URL, `urls`
+ * every node's.
  *
  * @example
  * ```ts ignore
@@ -75,7 +77,10 @@ const ROOT = new URL("../../../", import.meta.url).pathname;
  * await node.stop();
  * ```
  */
-export async function startModelNode(root: string = ROOT): Promise<ModelNode> {
+export async function startModelNode(
+  root: string = ROOT,
+  nodes = 1,
+): Promise<ModelNode & { urls: string[] }> {
   const dir = await Deno.makeTempDir({ prefix: "edgeraft-model-" });
   const tokensFile = `${dir}/tokens.json`;
   await Deno.writeTextFile(
@@ -92,21 +97,13 @@ export async function startModelNode(root: string = ROOT): Promise<ModelNode> {
       },
     ]),
   );
-  const clientPort = freePort();
-  const peerPort = freePort();
-  // Spelled out rather than taken from src/cli/node_command.ts: `root` may be another checkout.
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      ...["run", "--allow-all", "--config", `${root}/deno.json`, `${root}/src/cli/node.ts`],
-      ...["--id", "1", "--data-dir", `${dir}/n1`],
-      ...["--client-addr", `127.0.0.1:${clientPort}`, "--peer-addr", `127.0.0.1:${peerPort}`],
-      ...["--peers", `1=http://127.0.0.1:${peerPort}`, "--cluster-secret", "model-test-secret"],
-      ...["--log-format", "json", "--tokens-file", tokensFile],
-    ],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  const members = Array.from({ length: nodes }, (_, i) => ({
+    id: i + 1,
+    clientPort: freePort(),
+    peerPort: freePort(),
+  }));
+  const peers = members.map((m) => `${m.id}=http://127.0.0.1:${m.peerPort}`).join(",");
+  const clientUrls = members.map((m) => `${m.id}=http://127.0.0.1:${m.clientPort}`).join(",");
   const lines: string[] = [];
   const collect = async (stream: ReadableStream<Uint8Array>) => {
     for await (const chunk of stream.pipeThrough(new TextDecoderStream()).values()) {
@@ -115,33 +112,58 @@ export async function startModelNode(root: string = ROOT): Promise<ModelNode> {
       if (lines.length > 2000) lines.splice(0, 1000);
     }
   };
-  const collecting = Promise.all([collect(child.stdout), collect(child.stderr)]).catch(() => {});
+  let exited = false;
+  const children = members.map((m) => {
+    // Spelled out rather than taken from src/cli/node_command.ts: `root` may be another
+    // checkout.
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        ...["run", "--allow-all", "--config", `${root}/deno.json`, `${root}/src/cli/node.ts`],
+        ...["--id", String(m.id), "--data-dir", `${dir}/n${m.id}`],
+        ...["--client-addr", `127.0.0.1:${m.clientPort}`],
+        ...["--peer-addr", `127.0.0.1:${m.peerPort}`, "--peers", peers],
+        ...["--client-urls", clientUrls, "--cluster-secret", "model-test-secret"],
+        ...["--log-format", "json", "--tokens-file", tokensFile],
+      ],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    child.status.then(() => exited = true);
+    return child;
+  });
+  const collecting = Promise.all(
+    children.flatMap((c) => [collect(c.stdout), collect(c.stderr)]),
+  ).catch(() => {});
   let stopped = false;
-  const url = `http://127.0.0.1:${clientPort}`;
+  const urls = members.map((m) => `http://127.0.0.1:${m.clientPort}`);
   const stop = async () => {
     if (stopped) return;
     stopped = true;
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      // already gone
+    for (const child of children) {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // already gone
+      }
     }
-    await child.status;
+    await Promise.all(children.map((c) => c.status));
     await collecting;
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   };
   try {
-    let exited = false;
-    child.status.then(() => exited = true);
     await poll(async () => {
-      if (exited) throw new Error(`the node exited: ${lines.join("").slice(-2000)}`);
-      const res = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(1000) });
-      await res.body?.cancel();
-      return res.status === 200 ? true : undefined;
-    }, { what: "the model node to be ready", timeoutMs: 30_000, intervalMs: 50 });
+      if (exited) throw new Error(`a node exited: ${lines.join("").slice(-2000)}`);
+      for (const url of urls) {
+        const res = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(1000) });
+        await res.body?.cancel();
+        if (res.status !== 200) return undefined;
+      }
+      return true;
+    }, { what: "the model's nodes to be ready", timeoutMs: 30_000, intervalMs: 50 });
   } catch (error) {
     await stop();
     throw error;
   }
-  return { url, output: () => lines.join(""), stop };
+  return { url: urls[0], urls, output: () => lines.join(""), stop };
 }

@@ -424,7 +424,24 @@ export class ClientModel {
     readonly ns: string,
     readonly ledger: SharedLedger,
     readonly sender: Sender,
+    /** Where retries of dropped requests go (another node of a cluster); default `sender`. */
+    readonly retrySender: Sender = sender,
+    /**
+     * Send a request again after a 503 `no-leader` (a cluster between leaders): by the API's
+     * word nothing was applied, so the same alternatives judge the next answer. Off for one
+     * node, which is always its own leader: there a 503 is a discrepancy.
+     */
+    readonly retryNoLeader = false,
   ) {}
+
+  /**
+   * When a lease is surely over, for a lease whose latest grant or renew arrived so that this is
+   * `ttlMs * (1 + DRIFT)` after it. Not in a cluster: a leader change lengthens leases by the
+   * time no leader stamped anything, which the client cannot see, so only the lower bound holds.
+   */
+  #goneAfter(bound: number): number {
+    return this.retryNoLeader ? Infinity : bound;
+  }
 
   /** The full name of a local key. */
   key(local: string): string {
@@ -696,12 +713,32 @@ export class ClientModel {
   /** Sends `req`, judges the answer against `alts` (default: what the model allows). */
   async #exchange(
     req: ModelRequest,
-    options: { alts?: Alt[]; signal?: AbortSignal; dropped?: boolean; firstSentAt?: number } = {},
+    options: {
+      alts?: Alt[];
+      signal?: AbortSignal;
+      dropped?: boolean;
+      firstSentAt?: number;
+      retry?: boolean;
+    } = {},
   ): Promise<Answer | undefined> {
     const alts = options.alts ?? this.alternatives(req, options.dropped ?? false);
     let answer: Answer | undefined;
     try {
-      answer = await this.sender(req, options.signal);
+      const to = options.retry ? this.retrySender : this.sender;
+      answer = await to(req, options.signal);
+      for (let attempt = 0; this.retryNoLeader && attempt < 50; attempt++) {
+        if (
+          answer?.status !== 503 || problemType(answer.body) !== "urn:edgeraft:problem:no-leader"
+        ) {
+          break;
+        }
+        this.ledger.coverage.set(
+          "503 no-leader, sent again",
+          (this.ledger.coverage.get("503 no-leader, sent again") ?? 0) + 1,
+        );
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        answer = await to(req, options.signal);
+      }
     } catch (error) {
       this.#report(req, undefined, `the request failed: ${error}`, alts);
       return undefined;
@@ -1109,7 +1146,7 @@ export class ClientModel {
           ttlMs: sem.ttlMs,
           expiresAt: b.expiresAt,
           heldUntil: a.sentAt + sem.ttlMs * (1 - DRIFT),
-          goneAfter: a.receivedAt + sem.ttlMs * (1 + DRIFT) + STAMP_SLACK_MS,
+          goneAfter: this.#goneAfter(a.receivedAt + sem.ttlMs * (1 + DRIFT) + STAMP_SLACK_MS),
         });
       },
     };
@@ -1127,14 +1164,12 @@ export class ClientModel {
           expectProblem("lock-held")(a),
           !replayed && a.sentAt > lease.goneAfter &&
             `refused though the lease of token ${lease.token} had surely run out`,
-          is("holder", b.holder, {
-            token: lease.token,
-            owner: lease.owner,
-            expiresAt: lease.expiresAt,
-          }),
-          is("expiresAt", b.expiresAt, lease.expiresAt),
+          holderProblem(b.holder, lease),
+          typeof b.holder === "object" && b.holder !== null &&
+            is("expiresAt", b.expiresAt, (b.holder as { expiresAt?: unknown }).expiresAt),
         );
       },
+      apply: (a) => observeHolder(lease, (a.body as { holder: { expiresAt: number } }).holder),
     };
   }
 
@@ -1202,7 +1237,7 @@ export class ClientModel {
         lease.heldUntil = Math.max(lease.heldUntil, a.sentAt + lease.ttlMs * (1 - DRIFT));
         lease.goneAfter = Math.max(
           lease.goneAfter,
-          a.receivedAt + lease.ttlMs * (1 + DRIFT) + STAMP_SLACK_MS,
+          this.#goneAfter(a.receivedAt + lease.ttlMs * (1 + DRIFT) + STAMP_SLACK_MS),
         );
       },
     };
@@ -1230,12 +1265,12 @@ export class ClientModel {
         all(
           a.sentAt > lease.goneAfter + READ_SLACK_MS &&
             `token ${lease.token} still shown as holder after its lease had surely run out`,
-          is("the lock", a.body, {
-            name: lock,
-            holder: { token: lease.token, owner: lease.owner, expiresAt: lease.expiresAt },
-            waiters,
-          }),
+          fields(a.body, ["name", "holder", "waiters"]),
+          is("name", (a.body as { name?: unknown }).name, lock),
+          holderProblem((a.body as { holder?: unknown }).holder, lease),
+          is("waiters", (a.body as { waiters?: unknown }).waiters, waiters),
         ),
+      apply: (a) => observeHolder(lease, (a.body as { holder: { expiresAt: number } }).holder),
     };
     return [held, free];
   }
@@ -1255,7 +1290,7 @@ export class ClientModel {
     if (this.#found.length > 0) return;
     // Dropped: the retry is the first application or a replay of it, and must look like the
     // answer to the state before the first try either way. Answered: the retry is a replay.
-    await this.#exchange(req, { dropped: first === undefined, firstSentAt });
+    await this.#exchange(req, { dropped: first === undefined, firstSentAt, retry: true });
     if (this.#found.length > 0) return;
     const { sem } = req;
     const check: ReqSpec | undefined = sem.kind === "put" || sem.kind === "delete"
@@ -1349,6 +1384,7 @@ export class ClientModel {
     if (dropped !== undefined || this.#found.length > 0) return;
     // The retry rejoins the line (docs/api.md, "Exactly once"); the holder then lets go.
     const retry = this.#exchange(req, {
+      retry: true,
       alts: [this.#grantAlt(sem, {
         what: "200 granted to the retried wait once the holder released",
       })],
@@ -1501,7 +1537,7 @@ export class ClientModel {
           ttlMs,
           expiresAt: b.expiresAt,
           heldUntil: a.sentAt + ttlMs * (1 - DRIFT),
-          goneAfter: a.receivedAt + ttlMs * (1 + DRIFT) + STAMP_SLACK_MS,
+          goneAfter: this.#goneAfter(a.receivedAt + ttlMs * (1 + DRIFT) + STAMP_SLACK_MS),
           grant,
         });
       },
@@ -1564,7 +1600,7 @@ export class ClientModel {
         mine.heldUntil = Math.max(mine.heldUntil, a.sentAt + mine.ttlMs * (1 - DRIFT));
         mine.goneAfter = Math.max(
           mine.goneAfter,
-          a.receivedAt + mine.ttlMs * (1 + DRIFT) + STAMP_SLACK_MS,
+          this.#goneAfter(a.receivedAt + mine.ttlMs * (1 + DRIFT) + STAMP_SLACK_MS),
         );
         mine.grant.heldUntil = Math.max(mine.grant.heldUntil, mine.heldUntil);
       },
@@ -1586,6 +1622,32 @@ export class ClientModel {
   static invariant(kind: string, detail: string): Discrepancy {
     return { client: -1, step: -1, kind, request: "", answer: detail, expected: [] };
   }
+}
+
+/**
+ * Whether `holder` is the lease as the model knows it: same token and owner, and an `expiresAt`
+ * no earlier than the last one seen ("a leader change never shortens a lease": it may lengthen
+ * it, by the time between the old leader's last stamp and the new one's first).
+ */
+function holderProblem(holder: unknown, lease: Lease): string | undefined {
+  if (typeof holder !== "object" || holder === null) {
+    return `holder ${JSON.stringify(holder)} is not {token, owner, expiresAt}`;
+  }
+  const h = holder as { token?: unknown; owner?: unknown; expiresAt?: unknown };
+  return all(
+    fields(holder, ["token", "owner", "expiresAt"]),
+    is("holder.token", h.token, lease.token),
+    is("holder.owner", h.owner, lease.owner),
+    !(typeof h.expiresAt === "number" && h.expiresAt >= lease.expiresAt) &&
+      `holder.expiresAt ${h.expiresAt} is before ${lease.expiresAt}, seen before`,
+  );
+}
+
+/** A lease seen to last longer (a leader change): it surely ends that much later too. */
+function observeHolder(lease: Lease, holder: { expiresAt: number }): void {
+  if (holder.expiresAt <= lease.expiresAt) return;
+  lease.goneAfter += holder.expiresAt - lease.expiresAt;
+  lease.expiresAt = holder.expiresAt;
 }
 
 function meta(k: KeyState): { revision: number; createRevision: number; version: number } {

@@ -40,6 +40,12 @@ export interface RunOptions {
   log?: (line: string) => void;
   /** Run the node of another checkout (see `startModelNode`). */
   nodeRoot?: string;
+  /**
+   * Nodes in the cluster (default 1). With more, client `i` talks to node `i mod n` and sends
+   * the retry of a dropped request to the next node; stale reads are not generated (a follower's
+   * may lag, which the model does not track).
+   */
+  nodes?: number;
 }
 
 /**
@@ -107,11 +113,12 @@ interface NamespaceHistory {
  * ```
  */
 export function replayCommand(
-  o: Pick<RunOptions, "seed" | "requests" | "clients" | "nodeRoot">,
+  o: Pick<RunOptions, "seed" | "requests" | "clients" | "nodeRoot" | "nodes">,
 ): string {
   const root = o.nodeRoot === undefined ? "" : ` --node-root ${o.nodeRoot}`;
+  const nodes = (o.nodes ?? 1) === 1 ? "" : ` --nodes ${o.nodes}`;
   return `deno task test:model --seed ${o.seed} --requests ${o.requests} --clients ${o.clients}` +
-    root;
+    nodes + root;
 }
 
 /**
@@ -125,22 +132,26 @@ export function replayCommand(
  * ```
  */
 export async function runModel(options: RunOptions): Promise<RunReport> {
-  const node = await startModelNode(options.nodeRoot);
+  const node = await startModelNode(options.nodeRoot, options.nodes ?? 1);
   try {
-    return await runAgainst(node.url, options);
+    return await runAgainst(node.urls, options);
   } finally {
     await node.stop();
   }
 }
 
-async function runAgainst(url: string, options: RunOptions): Promise<RunReport> {
+async function runAgainst(urls: string[], options: RunOptions): Promise<RunReport> {
   const log = options.log ?? (() => {});
   const started = Date.now();
+  const url = urls[0];
   let sent = 0;
-  const sender = async (req: WireRequest, signal?: AbortSignal): Promise<Answer | undefined> => {
-    sent++;
-    return await send(url, req, signal);
-  };
+  const senderTo =
+    (to: string) => async (req: WireRequest, signal?: AbortSignal): Promise<Answer | undefined> => {
+      sent++;
+      return await send(to, req, signal);
+    };
+  const home = (client: number) => senderTo(urls[client % urls.length]);
+  const other = (client: number) => senderTo(urls[(client + 1) % urls.length]);
   const ledger = new SharedLedger();
   ledger.remaining = options.requests;
   const findings = new Map<string, Finding & { history?: NamespaceHistory; client: number }>();
@@ -159,10 +170,14 @@ async function runAgainst(url: string, options: RunOptions): Promise<RunReport> 
   let progressAt = Date.now();
 
   const runClient = async (client: number) => {
-    const generator = new StepGenerator(clientSeed(options.seed, client));
+    const generator = new StepGenerator(clientSeed(options.seed, client), {
+      staleReads: urls.length === 1,
+    });
     let generation = 0;
     let history: NamespaceHistory = { ns: `m${client}~${generation}`, steps: [] };
-    let model = new ClientModel(client, history.ns, ledger, sender);
+    const fresh = (ns: string) =>
+      new ClientModel(client, ns, ledger, home(client), other(client), urls.length > 1);
+    let model = fresh(history.ns);
     for (let index = 0; ledger.remaining > 0; index++) {
       const step = generator.next(model, index);
       ledger.remaining -= requestsOf(step);
@@ -175,7 +190,7 @@ async function runAgainst(url: string, options: RunOptions): Promise<RunReport> 
         // The server and the model now disagree about this namespace: go on in a fresh one,
         // so that one broken promise does not hide the others.
         history = { ns: `m${client}~${++generation}`, steps: [] };
-        model = new ClientModel(client, history.ns, ledger, sender);
+        model = fresh(history.ns);
       }
       if (Date.now() - progressAt > 5000) {
         progressAt = Date.now();
@@ -222,9 +237,17 @@ async function runAgainst(url: string, options: RunOptions): Promise<RunReport> 
       continue;
     }
     const shrinkStarted = Date.now();
-    const shrunk = await shrink(history, first, client, shrinkBudget, () => {
-      return `m${client}~s${attempt++}`;
-    }, sender);
+    const shrunk = await shrink(
+      history,
+      first,
+      client,
+      shrinkBudget,
+      () => {
+        return `m${client}~s${attempt++}`;
+      },
+      home(client),
+      other(client),
+    );
     shrinkBudget -= Date.now() - shrinkStarted;
     if (shrunk.trace) out.shortest = shrunk.trace;
     else out.shrinkNote = shrunk.note;
@@ -256,11 +279,19 @@ async function shrink(
   budgetMs: number,
   freshNs: () => string,
   sender: (req: WireRequest, signal?: AbortSignal) => Promise<Answer | undefined>,
+  retrySender: (req: WireRequest, signal?: AbortSignal) => Promise<Answer | undefined>,
 ): Promise<{ trace?: TraceLine[]; note?: string }> {
   const deadline = Date.now() + budgetMs;
   const upTo = target.step < 0 ? Infinity : target.step;
   const reproduces = async (candidate: { index: number; step: Step }[]) => {
-    const model = new ClientModel(client, freshNs(), new SharedLedger(), sender);
+    const model = new ClientModel(
+      client,
+      freshNs(),
+      new SharedLedger(),
+      sender,
+      retrySender,
+      sender !== retrySender,
+    );
     for (const { index, step } of candidate) {
       const found = await model.perform(step, index);
       if (found.some((d) => d.kind === target.kind)) return model.trace;
