@@ -15,8 +15,8 @@
  * - closes a connection that sends no request for `idleTimeoutMs` (also before the first
  *   one), whose body does not arrive within `bodyTimeoutMs` of its head (`408` when no answer
  *   was started), or that does not take an answer's bytes for `idleTimeoutMs`;
- * - passes each accepted request, unchanged, to `Deno.serve` listening on a Unix socket in a
- *   private temporary directory, over one keep-alive backend connection per client
+ * - passes each accepted request, unchanged, to `Deno.serve` listening on a Unix socket of its
+ *   own (see `backendAddress`), over one keep-alive backend connection per client
  *   connection, and copies the answers back byte for byte (it only watches their framing to
  *   know when no request is under way, which is when the idle timeout runs);
  * - closes the backend connection when the client goes away mid-request, so the handler's
@@ -167,8 +167,7 @@ export function serveClientPort(
       key: options.key,
     })
     : Deno.listen({ hostname: options.hostname, port: options.port });
-  const dir = Deno.makeTempDirSync({ prefix: "edgeraft-api-" });
-  const path = `${dir}/api.sock`;
+  const { path, dir } = backendAddress();
   const stopBackend = new AbortController();
   let backend: Deno.HttpServer;
   try {
@@ -180,7 +179,7 @@ export function serveClientPort(
     );
   } catch (e) {
     listener.close();
-    Deno.removeSync(dir, { recursive: true });
+    if (dir !== undefined) Deno.removeSync(dir, { recursive: true });
     throw e;
   }
   const open = new Set<Deno.Conn>();
@@ -242,9 +241,23 @@ export function serveClientPort(
       }
       stopBackend.abort();
       await backend.finished;
-      Deno.removeSync(dir, { recursive: true });
+      if (dir !== undefined) Deno.removeSync(dir, { recursive: true });
     },
   };
+}
+
+/**
+ * Where the backend listens. On Linux, a Unix socket in the abstract namespace: nothing on
+ * disk to leave behind when the node is killed (fault tests kill nodes by the thousand).
+ * Any local process could connect to it, but that only skips this layer's timeouts: the API
+ * behind it (tokens, limits) is the same as on the TCP port, which local processes reach
+ * anyway. Elsewhere, a socket in a private (0700) temporary directory.
+ */
+function backendAddress(): { path: string; dir?: string } {
+  const name = `edgeraft-api-${Deno.pid}-${crypto.randomUUID()}`;
+  if (Deno.build.os === "linux") return { path: `\0${name}` };
+  const dir = Deno.makeTempDirSync({ prefix: "edgeraft-api-" });
+  return { path: `${dir}/api.sock`, dir };
 }
 
 const encoder = new TextEncoder();
