@@ -36,6 +36,12 @@ import { type Answer, describeAnswer, describeRequest, type WireRequest } from "
 /**
  * The clock-drift bound of docs/api.md: a holder trusts `ttlMs * (1 - DRIFT)` from when it sent
  * the request, and a lease is surely over `ttlMs * (1 + DRIFT)` after the grant arrived.
+ *
+ * @example
+ * ```ts
+ * import { DRIFT } from "./reference_model.ts";
+ * const trustFor = 10_000 * (1 - DRIFT); // 9900 ms of a 10 s lease
+ * ```
  */
 export const DRIFT = 0.01;
 /** Client clock readings and the leader's stamps come from the same machine's clock; this is
@@ -252,6 +258,13 @@ function lockPath(lock: string, action?: string): string {
 /**
  * Requests the API must refuse with a 4xx before they change anything: `[statuses, why, build]`.
  * `build` gets the client's namespace, one of its keys and one of its locks.
+ *
+ * @example
+ * ```ts
+ * import { BAD_INPUTS } from "./reference_model.ts";
+ * const [statuses, why, build] = BAD_INPUTS[0];
+ * const req = build("m0~0", "m0~0/k0", "m0~0-l0"); // statuses [400], why "malformed JSON"
+ * ```
  */
 export const BAD_INPUTS: readonly [
   number[],

@@ -162,9 +162,26 @@ export const OWN_KEYS: readonly string[] = [
  */
 export const OWN_LOCKS: readonly string[] = ["l0", "l1", "dir/l2"];
 
-/** How many shared keys and locks there are. */
+/**
+ * How many keys all clients share (`shared/k0`, ...).
+ *
+ * @example
+ * ```ts
+ * import { SHARED_KEYS } from "./steps.ts";
+ * const keys = Array.from({ length: SHARED_KEYS }, (_, k) => `shared/k${k}`);
+ * ```
+ */
 export const SHARED_KEYS = 3;
-/** How many shared locks there are. */
+
+/**
+ * How many locks all clients share (`shared-l0`, ...).
+ *
+ * @example
+ * ```ts
+ * import { SHARED_LOCKS } from "./steps.ts";
+ * const locks = Array.from({ length: SHARED_LOCKS }, (_, l) => `shared-l${l}`);
+ * ```
+ */
 export const SHARED_LOCKS = 2;
 
 /**
