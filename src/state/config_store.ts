@@ -74,6 +74,69 @@ export type KeyTuple = [string, JsonValue, number, number, number];
 /** The store in a snapshot: [revision, keys in key order, [compactedRevision, changes]]. */
 export type ConfigSnapshot = [number, KeyTuple[], [number, ChangeTuple[]]];
 
+/**
+ * The store as it was when `ConfigStore.capture()` was called, readable while the store goes on
+ * changing: a snapshot is encoded from it in slices between applied entries.
+ *
+ * @example
+ * ```ts
+ * import { ConfigStore } from "./config_store.ts";
+ * const store = new ConfigStore(100);
+ * store.put({ op: "put", key: "a", value: 1 });
+ * const capture = store.capture();
+ * store.put({ op: "put", key: "a", value: 2 });
+ * [...capture.keys()][0][1]; // 1
+ * capture.release();
+ * ```
+ */
+export interface ConfigCapture {
+  /** The store's revision then. */
+  readonly revision: number;
+  /** How many keys `keys()` yields. */
+  readonly size: number;
+  /** The watch history then (its events are immutable, so this is a copy of references). */
+  readonly history: [number, ChangeTuple[]];
+  /** The keys then, in key order, as snapshot tuples. Iterate it once. */
+  keys(): Generator<KeyTuple>;
+  /** Stops keeping old records for this capture; `keys()` must not be resumed after it. */
+  release(): void;
+}
+
+/**
+ * What a capture keeps of the keys that changed after it was taken: their record then
+ * (`undefined` when the key did not exist), and the ones deleted since, which the live key set
+ * no longer lists. Records are replaced, never mutated, so the rest is read from the store.
+ */
+interface CaptureState {
+  before: Map<string, KeyRecord | undefined>;
+  deleted: SortedKeys;
+}
+
+/**
+ * A store being rebuilt from a snapshot one record at a time (see
+ * `ConfigStore.restoreBuilder`), so that a large one never holds the event loop for long.
+ *
+ * @example
+ * ```ts
+ * import { ConfigStore } from "./config_store.ts";
+ * const builder = ConfigStore.restoreBuilder(100, 1);
+ * builder.key(["a", 1, 1, 1, 1]);
+ * builder.history(0);
+ * builder.change([1, "a", 1, 1, 1]);
+ * builder.done().get("a")?.value; // 1
+ * ```
+ */
+export interface ConfigRestore {
+  /** The next key, in key order. */
+  key(tuple: KeyTuple): void;
+  /** Starts the history: its compacted revision. */
+  history(compactedRevision: number): void;
+  /** The next change of the history, oldest first. */
+  change(tuple: ChangeTuple): void;
+  /** The store. */
+  done(): ConfigStore;
+}
+
 /** What a mutating command did: its answer, and the change it made when it made one. */
 export interface StoreOutcome<T> {
   result: T | Failure;
@@ -106,6 +169,10 @@ export class ConfigStore {
   #keys = new SortedKeys();
   #revision = 0;
   #history: WatchHistory;
+  /** Captures being read (see `capture`): each keeps the records that changed after it. */
+  #captures = new Set<CaptureState>();
+  /** Counts changes of the key set, so a capture's reader knows when to find its place again. */
+  #keySetVersion = 0;
 
   constructor(historyCapacity: number) {
     this.#history = new WatchHistory(historyCapacity);
@@ -178,8 +245,12 @@ export class ConfigStore {
     const value = deepFreeze(cmd.value);
     const createRevision = current?.createRevision ?? revision;
     const version = (current?.version ?? 0) + 1;
+    if (this.#captures.size > 0) this.#keepForCaptures(key, current, false);
     this.#records.set(key, { value, revision, createRevision, version });
-    if (current === undefined) this.#keys.insert(key);
+    if (current === undefined) {
+      this.#keys.insert(key);
+      this.#keySetVersion++;
+    }
     const change = putEvent(revision, key, value, createRevision, version);
     this.#history.append(change);
     const prevRevision = current?.revision ?? 0;
@@ -200,8 +271,10 @@ export class ConfigStore {
       };
     }
     const revision = ++this.#revision;
+    if (this.#captures.size > 0) this.#keepForCaptures(key, current, true);
     this.#records.delete(key);
     this.#keys.delete(key);
+    this.#keySetVersion++;
     const change = deleteEvent(revision, key);
     this.#history.append(change);
     return { result: { ok: true, key, revision, prevRevision: current.revision }, change };
@@ -217,15 +290,132 @@ export class ConfigStore {
     return [this.#revision, keys, this.#history.toSnapshot()];
   }
 
+  /**
+   * Captures the store as it is now, for a snapshot encoded while it goes on changing. Taking
+   * it costs the history's size, not the store's: instead of copying the keys, the store keeps,
+   * from now until `release()`, the old record of each key it changes (copy on write).
+   */
+  capture(): ConfigCapture {
+    const state: CaptureState = { before: new Map(), deleted: new SortedKeys() };
+    this.#captures.add(state);
+    const release = () => {
+      this.#captures.delete(state);
+      state.before.clear();
+    };
+    const keys = this.#capturedKeys(state);
+    return {
+      revision: this.#revision,
+      size: this.#records.size,
+      history: this.#history.toSnapshot(),
+      keys: () => keys,
+      release,
+    };
+  }
+
+  #keepForCaptures(key: string, current: KeyRecord | undefined, deleting: boolean): void {
+    for (const state of this.#captures) {
+      if (!state.before.has(key)) state.before.set(key, current);
+      if (deleting && state.before.get(key) !== undefined) state.deleted.insert(key);
+    }
+  }
+
+  /**
+   * The captured keys in order: the merge of the live key set and the keys deleted since the
+   * capture, each read as it was then (keys created since are skipped). Entries may be applied
+   * between two steps, so the scans restart after the last key whenever the key set changed.
+   */
+  *#capturedKeys(state: CaptureState): Generator<KeyTuple> {
+    const next = (scan: Generator<string>) => {
+      const step = scan.next();
+      return step.done ? undefined : step.value;
+    };
+    let last: string | undefined;
+    let version = -1;
+    let live: Generator<string> = this.#keys.scan("", false);
+    let deleted: Generator<string> = live;
+    let l: string | undefined;
+    let d: string | undefined;
+    try {
+      for (;;) {
+        if (version !== this.#keySetVersion) {
+          version = this.#keySetVersion;
+          live = this.#keys.scan(last ?? "", last !== undefined);
+          deleted = state.deleted.scan(last ?? "", last !== undefined);
+          l = next(live);
+          d = next(deleted);
+        }
+        let key: string;
+        if (l === undefined && d === undefined) return;
+        const order = l === undefined ? 1 : d === undefined ? -1 : compareKeys(l, d);
+        if (order <= 0) {
+          key = l!;
+          l = next(live);
+          if (order === 0) d = next(deleted); // deleted, then created again
+        } else {
+          key = d!;
+          d = next(deleted);
+        }
+        last = key;
+        const r = state.before.has(key) ? state.before.get(key) : this.#records.get(key);
+        if (r === undefined) continue; // created after the capture
+        yield [key, r.value, r.revision, r.createRevision, r.version];
+      }
+    } finally {
+      this.#captures.delete(state);
+      state.before.clear();
+    }
+  }
+
   /** Rebuilds a store from `toSnapshot()`'s data. */
-  static fromSnapshot(historyCapacity: number, [revision, keys, history]: ConfigSnapshot) {
+  static fromSnapshot(
+    historyCapacity: number,
+    [revision, keys, [compactedRevision, changes]]: ConfigSnapshot,
+  ): ConfigStore {
+    const builder = ConfigStore.restoreBuilder(historyCapacity, revision);
+    for (const tuple of keys) builder.key(tuple);
+    builder.history(compactedRevision);
+    for (const change of changes) builder.change(change);
+    return builder.done();
+  }
+
+  /**
+   * Rebuilds a store from a snapshot's records one at a time: `fromSnapshot` in steps. Keys
+   * must come in key order. A change that put the value a key still holds shares that value
+   * instead of keeping a second copy of it.
+   */
+  static restoreBuilder(historyCapacity: number, revision: number): ConfigRestore {
     const store = new ConfigStore(historyCapacity);
     store.#revision = revision;
-    store.#history = WatchHistory.fromSnapshot(historyCapacity, history);
-    for (const [key, value, rev, createRevision, version] of keys) {
-      store.#records.set(key, { value: deepFreeze(value), revision: rev, createRevision, version });
-      store.#keys.insert(key);
-    }
-    return store;
+    let compacted = 0;
+    const changes: ChangeTuple[] = [];
+    return {
+      key([key, value, rev, createRevision, version]) {
+        store.#records.set(key, {
+          value: deepFreeze(value),
+          revision: rev,
+          createRevision,
+          version,
+        });
+        store.#keys.insert(key);
+      },
+      history(compactedRevision) {
+        compacted = compactedRevision;
+      },
+      change(tuple) {
+        if (tuple.length === 2) {
+          changes.push(tuple);
+          return;
+        }
+        const [rev, key, value, createRevision, version] = tuple;
+        const record = store.#records.get(key);
+        const shared = record !== undefined && record.revision === rev ? record.value : value;
+        changes.push([rev, key, deepFreeze(shared), createRevision, version]);
+      },
+      done() {
+        // The values are frozen already, so this pass over the history is cheap.
+        store.#history = WatchHistory.fromSnapshot(historyCapacity, [compacted, changes]);
+        return store;
+      },
+    };
   }
 }

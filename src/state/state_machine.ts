@@ -16,7 +16,13 @@ import { ConfigStore, type KeyValue, type ListOptions, type ListPage } from "./c
 import { holderView, type LockInfo, LockTable } from "./lock_table.ts";
 import type { ApplyOutcome, CommandResult, StateEvent } from "./results.ts";
 import { Sessions } from "./sessions.ts";
-import { decodeSnapshot, encodeSnapshot, SNAPSHOT_FORMAT } from "./snapshot.ts";
+import {
+  decodeSnapshotSteps,
+  encodeSnapshotSteps,
+  finishSteps,
+  SNAPSHOT_FORMAT,
+  type SnapshotCapture,
+} from "./snapshot.ts";
 import type { WatchAnswer } from "./watch_history.ts";
 
 /**
@@ -304,26 +310,93 @@ export class StateMachine {
 
   /** The whole state as bytes (msgpack); equal logs give equal bytes. */
   snapshot(): Uint8Array {
+    const capture = this.captureSnapshot();
+    try {
+      return finishSteps(capture.encode());
+    } finally {
+      capture.release();
+    }
+  }
+
+  /**
+   * Captures the state as it is now, cheaply (the config keys are copied on write, see
+   * `ConfigStore.capture`), for a snapshot encoded in steps while entries go on being applied:
+   * the bytes are those `snapshot()` would have returned now.
+   */
+  captureSnapshot(): SnapshotCapture {
     const o = this.options;
-    return encodeSnapshot({
+    const config = this.#config.capture();
+    const parts = {
       format: SNAPSHOT_FORMAT,
-      options: [o.historyLimit, o.sessionIdleMs, o.maxSessions, o.maxIdempotencyKeys],
-      clock: [this.#term, this.#appliedIndex, this.#now, this.#awaitingStamp],
-      config: this.#config.toSnapshot(),
+      options: [o.historyLimit, o.sessionIdleMs, o.maxSessions, o.maxIdempotencyKeys] as [
+        number,
+        number,
+        number,
+        number,
+      ],
+      clock: [this.#term, this.#appliedIndex, this.#now, this.#awaitingStamp] as [
+        number,
+        number,
+        number,
+        boolean,
+      ],
+      config: {
+        revision: config.revision,
+        keyCount: config.size,
+        keys: config.keys(),
+        history: config.history,
+      },
+      // Small next to the keys, and made of immutable records: copied now.
       locks: this.#locks.toSnapshot(),
       sessions: this.#sessions.toSnapshot(),
-    });
+    };
+    return {
+      appliedIndex: this.#appliedIndex,
+      encode: () => encodeSnapshotSteps(parts),
+      release: () => config.release(),
+    };
   }
 
   /** A state machine in the state `snapshot()` captured. Throws a `TypeError` on bad bytes. */
   static restore(bytes: Uint8Array): StateMachine {
-    const data = decodeSnapshot(bytes);
-    const [historyLimit, sessionIdleMs, maxSessions, maxIdempotencyKeys] = data.options;
-    const sm = new StateMachine({ historyLimit, sessionIdleMs, maxSessions, maxIdempotencyKeys });
-    [sm.#term, sm.#appliedIndex, sm.#now, sm.#awaitingStamp] = data.clock;
-    sm.#config = ConfigStore.fromSnapshot(historyLimit, data.config);
-    sm.#locks = LockTable.fromSnapshot(data.locks);
-    sm.#sessions = Sessions.fromSnapshot(sm.#sessions.limits, data.sessions);
-    return sm;
+    return finishSteps(StateMachine.restoreSteps(bytes));
+  }
+
+  /**
+   * `restore` one record per step, for a driver that must keep its event loop turning while a
+   * large snapshot is read. Throws a `TypeError` on bad bytes (possibly after some steps).
+   */
+  static *restoreSteps(bytes: Uint8Array): Generator<void, StateMachine> {
+    let sm: StateMachine | undefined;
+    let config: ReturnType<typeof ConfigStore.restoreBuilder> | undefined;
+    for (const record of decodeSnapshotSteps(bytes)) {
+      switch (record.kind) {
+        case "head": {
+          const [historyLimit, sessionIdleMs, maxSessions, maxIdempotencyKeys] = record.options;
+          sm = new StateMachine({ historyLimit, sessionIdleMs, maxSessions, maxIdempotencyKeys });
+          [sm.#term, sm.#appliedIndex, sm.#now, sm.#awaitingStamp] = record.clock;
+          break;
+        }
+        case "config":
+          config = ConfigStore.restoreBuilder(sm!.options.historyLimit, record.revision);
+          break;
+        case "key":
+          config!.key(record.key);
+          break;
+        case "history":
+          config!.history(record.compactedRevision);
+          break;
+        case "change":
+          config!.change(record.change);
+          break;
+        case "tail":
+          sm!.#config = config!.done();
+          sm!.#locks = LockTable.fromSnapshot(record.locks);
+          sm!.#sessions = Sessions.fromSnapshot(sm!.#sessions.limits, record.sessions);
+          break;
+      }
+      yield;
+    }
+    return sm!;
   }
 }
