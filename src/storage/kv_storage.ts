@@ -20,7 +20,13 @@ import {
   type KvMutation,
   splitIntoCommits,
 } from "./kv_commits.ts";
-import { HARD_STATE_KEY, logPartKey, SNAPSHOT_POINTER_KEY, snapshotChunkKey } from "./kv_keys.ts";
+import {
+  HARD_STATE_KEY,
+  logPartKey,
+  SNAPSHOT_CHUNK_PREFIX,
+  SNAPSHOT_POINTER_KEY,
+  snapshotChunkKey,
+} from "./kv_keys.ts";
 import type { BlockInfo, KvLogLayout } from "./kv_log_layout.ts";
 import { encodeHardState, encodeSnapshotPointer, type SnapshotPointer } from "./kv_records.ts";
 import { scanKv, type ScanResult } from "./kv_scan.ts";
@@ -42,14 +48,21 @@ export const KV_FILE_NAME = "raft.kv";
 
 /** Room for the hard state in every commit of an append: one small `set`. */
 const HARD_STATE_RESERVE = { mutations: 1, bytes: 256 };
+/** Snapshot chunks (64 KiB each) per commit while a snapshot is written (see `saveSnapshot`). */
+const SNAPSHOT_CHUNKS_PER_COMMIT = 4;
+/** Deletions per commit when collecting what a snapshot replaced (values up to 64 KiB). */
+const GARBAGE_DELETES_PER_COMMIT = 32;
+/** The longest rest between two commits of background writing (see `#inBackground`). */
+const BACKGROUND_REST_MS = 50;
 /** Deno KV answers at most this many keys per `getMany`. */
 const GET_MANY_LIMIT = 10;
 
 /**
  * Raft storage on disk. Holds the data directory's lock from `open` to `close`.
  *
- * Calls run one at a time in call order. Do not mutate entry or snapshot data passed in until
- * its call resolved. If a write fails half-way, the instance refuses further calls (the disk is
+ * Calls run one at a time in call order, except that a snapshot's chunks are written between
+ * later calls (see `saveSnapshot`). Do not mutate entry or snapshot data passed in until its
+ * call resolved. If a write fails half-way, the instance refuses further calls (the disk is
  * still consistent; reopen to continue from what is durable).
  *
  * @example
@@ -76,6 +89,10 @@ export class KvStorage implements RaftStorage {
   /** What `open` read, handed out by the first `load` so that it does not read twice. */
   #opened: PersistedState | undefined;
   #queue: Promise<unknown> = Promise.resolve();
+  /** The switch of the last snapshot save: switches happen in the order of the calls. */
+  #lastSwitch: Promise<unknown> = Promise.resolve();
+  /** Ids of snapshots whose chunks are being written: not garbage, whatever a scan says. */
+  #writing = new Set<number>();
   #closed = false;
   #failure: unknown;
 
@@ -120,7 +137,9 @@ export class KvStorage implements RaftStorage {
       this.#opened = undefined;
       if (opened) return opened;
       const scan = await scanKv(this.#kv);
-      await deleteKeys(this.#kv, scan.garbage);
+      const saving = (key: Deno.KvKey) =>
+        key[0] === SNAPSHOT_CHUNK_PREFIX[0] && this.#writing.has(key[1] as number);
+      await deleteKeys(this.#kv, scan.garbage.filter((key) => !saving(key)));
       this.#layout = scan.layout;
       this.#pointer = scan.pointer;
       this.#nextSnapshotId = Math.max(this.#nextSnapshotId, scan.nextSnapshotId);
@@ -135,7 +154,15 @@ export class KvStorage implements RaftStorage {
     return this.#serialize(() => this.#append(entries, hardState));
   }
 
-  /** Stores the snapshot in chunks, then makes it current and compacts in one commit. */
+  /**
+   * Stores the snapshot in chunks, then makes it current and compacts in one commit.
+   *
+   * The chunks of a large snapshot take many commits (one per ~800 KB). Each is a call of its
+   * own in the queue, so appends called meanwhile run between them instead of waiting for the
+   * whole snapshot: a 50 MB snapshot must not hold up the log (issue 10, defect 3). The chunks
+   * are invisible until the pointer names them, so that order is as crash-safe as one block.
+   * The switches of several saves happen in the order they were called.
+   */
   saveSnapshot(snapshot: Snapshot): Promise<void> {
     const { index, term, conf } = snapshot.metadata;
     const metadata = {
@@ -143,7 +170,10 @@ export class KvStorage implements RaftStorage {
       term,
       conf: { voters: [...conf.voters], learners: [...conf.learners] },
     };
-    return this.#serialize(() => this.#saveSnapshot({ metadata, data: snapshot.data }));
+    const previous = this.#lastSwitch;
+    const saved = this.#saveSnapshot({ metadata, data: snapshot.data }, previous);
+    this.#lastSwitch = saved.catch(() => {});
+    return saved;
   }
 
   /** Closes the KV and releases the data directory. Calls still queued will fail. */
@@ -186,15 +216,10 @@ export class KvStorage implements RaftStorage {
     plan.apply();
   }
 
-  async #saveSnapshot(snapshot: Snapshot): Promise<void> {
+  async #saveSnapshot(snapshot: Snapshot, previous: Promise<unknown>): Promise<void> {
     this.#opened = undefined; // stale from now on
-    const { index, term } = snapshot.metadata;
-    const floor = this.#pointer?.metadata.index ?? 0;
-    checkSnapshotNotOlder(index, floor);
-    const storedTerm = index === floor
-      ? (this.#pointer?.metadata.term ?? 0)
-      : await this.#layout.termAt(index, this.#readBlock);
-    const keepLog = storedTerm === term;
+    // Refused before writing anything when it is already older than the current one.
+    checkSnapshotNotOlder(snapshot.metadata.index, this.#pointer?.metadata.index ?? 0);
 
     // Chunks first, under a fresh id: until the pointer names them they are invisible.
     const id = this.#nextSnapshotId++;
@@ -203,12 +228,63 @@ export class KvStorage implements RaftStorage {
       const value = snapshot.data.subarray(offset, offset + KV_MAX_VALUE_BYTES);
       chunks.push({ type: "set", key: snapshotChunkKey(id, chunks.length), value });
     }
-    await commitInBatches(this.#kv, chunks);
+    this.#writing.add(id);
+    let garbage: KvMutation[];
+    try {
+      // A few chunks per commit: an append called meanwhile waits for one small commit, not
+      // for 800 KB of them (the log and the chunks share one SQLite writer).
+      for (let n = 0; n < chunks.length; n += SNAPSHOT_CHUNKS_PER_COMMIT) {
+        const group = chunks.slice(n, n + SNAPSHOT_CHUNKS_PER_COMMIT);
+        await this.#inBackground(() => commitAtomically(this.#kv, group));
+      }
+      await previous;
+      garbage = await this.#serialize(() => this.#switchSnapshot(snapshot, id, chunks.length));
+    } finally {
+      this.#writing.delete(id);
+    }
+    // What the switch made unreachable, deleted in small commits for the same reason (a crash
+    // before they are done leaves garbage that `open` removes).
+    for (let n = 0; n < garbage.length; n += GARBAGE_DELETES_PER_COMMIT) {
+      const group = garbage.slice(n, n + GARBAGE_DELETES_PER_COMMIT);
+      await this.#inBackground(() => this.#writeOrFail(() => commitAtomically(this.#kv, group)));
+    }
+  }
+
+  /**
+   * Runs one commit of a snapshot's background writing in the queue, then rests as long as it
+   * took (up to `BACKGROUND_REST_MS`): when the disk is slow, it is slow for the log's appends
+   * too, and they must get at least half of it.
+   */
+  async #inBackground(commit: () => Promise<void>): Promise<void> {
+    const started = performance.now();
+    await this.#serialize(commit);
+    const rest = Math.min(BACKGROUND_REST_MS, performance.now() - started);
+    if (rest >= 1) await new Promise((resolve) => setTimeout(resolve, rest));
+  }
+
+  /**
+   * Makes snapshot `id` current in one commit and returns the deletions of what it replaced
+   * (the log it covers, the old chunks).
+   */
+  async #switchSnapshot(
+    snapshot: Snapshot,
+    id: number,
+    chunkCount: number,
+  ): Promise<KvMutation[]> {
+    this.#opened = undefined;
+    const { index, term } = snapshot.metadata;
+    const floor = this.#pointer?.metadata.index ?? 0;
+    checkSnapshotNotOlder(index, floor); // (its chunks are garbage the next open removes)
+    // Decided now, not when the chunks began: appends may have changed the log since.
+    const storedTerm = index === floor
+      ? (this.#pointer?.metadata.term ?? 0)
+      : await this.#layout.termAt(index, this.#readBlock);
+    const keepLog = storedTerm === term;
 
     const pointer: SnapshotPointer = {
       metadata: snapshot.metadata,
       id,
-      chunks: chunks.length,
+      chunks: chunkCount,
       size: snapshot.data.byteLength,
       logGeneration: this.#layout.generation + (keepLog ? 0 : 1),
     };
@@ -220,17 +296,17 @@ export class KvStorage implements RaftStorage {
         key: snapshotChunkKey(old.id, n),
       }))
       : [];
-    // The pointer goes first: its commit is the switch; the deletions after it only collect
-    // what it made unreachable (and a crash before they finish leaves garbage for `open`).
+    // The pointer's commit is the switch; the deletions after it only collect what it made
+    // unreachable. Appends may run between them: they never write a key being deleted (the
+    // blocks deleted end at or before `index`, or belong to the old log generation).
     await this.#writeOrFail(() =>
-      commitInBatches(this.#kv, [
+      commitAtomically(this.#kv, [
         { type: "set", key: SNAPSHOT_POINTER_KEY, value: encodeSnapshotPointer(pointer) },
-        ...logPlan.mutations,
-        ...oldChunks,
       ])
     );
     logPlan.apply();
     this.#pointer = pointer;
+    return [...logPlan.mutations, ...oldChunks];
   }
 
   #readBlock = async (generation: number, block: BlockInfo): Promise<Entry[]> => {

@@ -58,7 +58,10 @@ export interface AppendUpdate {
  * atomic step that makes it current): a separate `compact` would only ever drop entries that
  * `load` no longer returns anyway.
  *
- * Calls may overlap; implementations run them one at a time in call order.
+ * Calls may overlap; implementations run them one at a time in call order, with one exception:
+ * `saveSnapshot` may write its (large) data while calls made after it run, so that the log is
+ * not held up, and takes effect after every call made before it, in order with other
+ * `saveSnapshot` calls. A call that needs the snapshot in place must wait for it.
  *
  * @example
  * ```ts

@@ -151,3 +151,38 @@ Deno.test("a compacting snapshot cut anywhere keeps every entry after the old sn
     },
   );
 });
+
+Deno.test("a snapshot save with appends between its commits, cut anywhere, loses no append", async () => {
+  // Chunks, the switch and the collection of garbage are separate commits (so that a large
+  // snapshot does not hold up the log), and appends run between them.
+  const old = Array.from({ length: 300 }, (_, i) => makeEntry(i + 1, 1, 9 * 1024));
+  const snapshot = makeSnapshot(250, 1, 2 * 1024 * 1024);
+  const added = Array.from({ length: 40 }, (_, i) => makeEntry(301 + i, 1, 100));
+  const total = await cutEverywhere(
+    async (storage) => {
+      for (const entry of old) await storage.append({ entries: [entry] });
+    },
+    async (storage) => {
+      const outcomes = await Promise.allSettled([
+        storage.saveSnapshot(snapshot),
+        (async () => {
+          for (const entry of added) await storage.append({ entries: [entry] });
+        })(),
+      ]);
+      const errors = outcomes.flatMap((o) => o.status === "rejected" ? [o.reason] : []);
+      // The cut itself, not what it made the storage say afterwards.
+      const cut = errors.find((e) => e instanceof Error && e.message === "simulated crash");
+      if (cut ?? errors[0]) throw cut ?? errors[0];
+    },
+    (state) => {
+      const isNew = state.snapshot !== undefined;
+      if (isNew) assert.deepEqual(state.snapshot, snapshot);
+      const kept = describe(old.slice(isNew ? 250 : 0));
+      const got = describe(state.entries);
+      assert.deepEqual(got.slice(0, kept.length), kept, "the log after the snapshot is whole");
+      const appended = got.slice(kept.length);
+      assert.deepEqual(appended, describe(added).slice(0, appended.length), "a prefix of appends");
+    },
+  );
+  assert.ok(total >= 20, `expected many commits, got ${total}`);
+});

@@ -63,9 +63,48 @@ Deno.test("KvStorage: a snapshot switch is one commit after its chunks", async (
   const h = await kvHarness();
   try {
     await h.storage.append({ entries: makeEntries(1, 100, 1) });
-    // 1 MiB of data is 16 chunks of 64 KiB: two commits of chunks, then the switch.
+    // 1 MiB of data is 16 chunks of 64 KiB: four commits of four chunks, then the switch (the
+    // one block of the log goes on past 50, so nothing is left to delete).
     const save = () => h.storage.saveSnapshot(makeSnapshot(50, 1, 1024 * 1024));
-    assert.equal(await countCommits(save), 3);
+    assert.equal(await countCommits(save), 5);
+  } finally {
+    await h.dispose();
+  }
+});
+
+Deno.test("KvStorage: appends called while a large snapshot is written finish before it", async () => {
+  const h = await kvHarness();
+  try {
+    await h.storage.append({ entries: makeEntries(1, 100, 1) });
+    const done: string[] = [];
+    // 8 MiB is 128 chunks: 32 commits, between which the appends get their turn.
+    const save = h.storage.saveSnapshot(makeSnapshot(50, 1, 8 * 1024 * 1024))
+      .then(() => done.push("snapshot"));
+    const appends = (async () => {
+      for (let i = 101; i <= 105; i++) await h.storage.append({ entries: makeEntries(i, i, 1) });
+      done.push("appends");
+    })();
+    await Promise.all([save, appends]);
+    assert.deepEqual(done, ["appends", "snapshot"]);
+    const state = await (await h.reopen()).load();
+    assert.equal(state.snapshot?.metadata.index, 50);
+    assert.equal(state.entries.at(-1)?.index, 105);
+  } finally {
+    await h.dispose();
+  }
+});
+
+Deno.test("KvStorage: a load while a snapshot is written keeps its chunks", async () => {
+  const h = await kvHarness();
+  try {
+    await h.storage.load(); // what open read
+    await h.storage.append({ entries: makeEntries(1, 100, 1) });
+    const snapshot = makeSnapshot(50, 1, 2 * 1024 * 1024);
+    const save = h.storage.saveSnapshot(snapshot);
+    await h.storage.load(); // scans again, between the chunk commits
+    await save;
+    h.storage = await h.reopen();
+    assert.deepEqual((await h.storage.load()).snapshot, snapshot);
   } finally {
     await h.dispose();
   }
