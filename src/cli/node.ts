@@ -118,7 +118,7 @@ function serveClientApi(
   tls: StartupFiles["clientTls"],
   handler: Deno.ServeHandler,
   onListen: (url: string) => void,
-): ClientServer {
+): Promise<ClientServer> {
   const scheme = tls === undefined ? "http" : "https";
   return serveClientPort({
     hostname: cfg.clientHost,
@@ -207,7 +207,7 @@ async function main(): Promise<void> {
   });
   let server: ClientServer;
   try {
-    server = serveClientApi(
+    server = await serveClientApi(
       cfg,
       files.clientTls,
       app.fetch,

@@ -15,13 +15,13 @@ import { makeApp } from "./harness.ts";
 import { parseAnswer, RawConnection, rawRequest, wholeAnswer } from "./raw_http.ts";
 
 /** A real server over the app on a fake node; `handler` overrides the app when given. */
-function serve(
+async function serve(
   limits: Parameters<typeof resolveConnectionLimits>[0] = {},
   handler?: Deno.ServeHandler,
 ) {
   const { app, node } = makeApp();
   const port = freePort();
-  const server = serveClientPort(
+  const server = await serveClientPort(
     { hostname: "127.0.0.1", port, limits },
     handler ?? ((req, info) => app.fetch(req, info)),
   );
@@ -43,7 +43,7 @@ function assertProblem(
 const GET = (path: string, extra = "") => `GET ${path} HTTP/1.1\r\nHost: x\r\n${extra}\r\n`;
 
 Deno.test("500 header lines: 431 problem+json naming maxHeaders, then close", async () => {
-  const { server, port } = serve();
+  const { server, port } = await serve();
   try {
     let head = "GET /healthz HTTP/1.1\r\nHost: x\r\n";
     for (let i = 0; i < 500; i++) head += `X-H${i}: v\r\n`;
@@ -61,7 +61,7 @@ Deno.test("500 header lines: 431 problem+json naming maxHeaders, then close", as
 });
 
 Deno.test("one 100 KB header: 431 problem+json naming maxHeaderBytes", async () => {
-  const { server, port } = serve();
+  const { server, port } = await serve();
   try {
     const answer = await rawRequest(port, GET("/healthz", `X-Big: ${"a".repeat(100_000)}\r\n`));
     assertProblem(answer, 431, "limit-exceeded");
@@ -74,7 +74,7 @@ Deno.test("one 100 KB header: 431 problem+json naming maxHeaderBytes", async () 
 
 Deno.test("a slowloris head (a byte a second) gets 408 and is closed within headerTimeoutMs", async () => {
   const headerTimeoutMs = 2500;
-  const { server, port } = serve({ headerTimeoutMs });
+  const { server, port } = await serve({ headerTimeoutMs });
   const c = await RawConnection.open(port);
   try {
     const started = Date.now();
@@ -98,7 +98,7 @@ Deno.test("a slowloris head (a byte a second) gets 408 and is closed within head
 
 Deno.test("an idle connection is closed within idleTimeoutMs, before and after a request", async () => {
   const idleTimeoutMs = 1500;
-  const { server, port } = serve({ idleTimeoutMs });
+  const { server, port } = await serve({ idleTimeoutMs });
   const silent = await RawConnection.open(port);
   const kept = await RawConnection.open(port);
   try {
@@ -121,7 +121,7 @@ Deno.test("an idle connection is closed within idleTimeoutMs, before and after a
 });
 
 Deno.test("300 slow connections are all closed by their timeouts; the port serves meanwhile", async () => {
-  const { server, port } = serve({ headerTimeoutMs: 1500, idleTimeoutMs: 1500 });
+  const { server, port } = await serve({ headerTimeoutMs: 1500, idleTimeoutMs: 1500 });
   const slow: RawConnection[] = [];
   try {
     for (let i = 0; i < 300; i++) {
@@ -130,7 +130,7 @@ Deno.test("300 slow connections are all closed by their timeouts; the port serve
       if (i % 2 === 0) await c.send("GET /healthz HTTP/1.1\r\nHost: x\r\n");
       slow.push(c);
     }
-    await poll(() => server.connections >= 300 || undefined, {
+    await poll(async () => (await server.connections()) >= 300 || undefined, {
       what: "300 connections open",
       timeoutMs: 5000,
     });
@@ -139,7 +139,7 @@ Deno.test("300 slow connections are all closed by their timeouts; the port serve
       what: "every slow connection closed",
       timeoutMs: 6000,
     });
-    await poll(() => server.connections === 0 || undefined, {
+    await poll(async () => (await server.connections()) === 0 || undefined, {
       what: "no connection left",
       timeoutMs: 2000,
     });
@@ -154,7 +154,7 @@ Deno.test("300 slow connections are all closed by their timeouts; the port serve
 });
 
 Deno.test("a body that does not arrive within bodyTimeoutMs gets 408", async () => {
-  const { server, port } = serve({ bodyTimeoutMs: 1500 });
+  const { server, port } = await serve({ bodyTimeoutMs: 1500 });
   const c = await RawConnection.open(port);
   try {
     await c.send(
@@ -172,7 +172,7 @@ Deno.test("a body that does not arrive within bodyTimeoutMs gets 408", async () 
 });
 
 Deno.test("keep-alive, pipelining and chunked bodies pass through unchanged", async () => {
-  const { server, port } = serve();
+  const { server, port } = await serve();
   const c = await RawConnection.open(port);
   try {
     const put = (key: string, body: string) =>
@@ -201,7 +201,7 @@ Deno.test("keep-alive, pipelining and chunked bodies pass through unchanged", as
 });
 
 Deno.test("Content-Length with Transfer-Encoding is refused (request smuggling)", async () => {
-  const { server, port } = serve();
+  const { server, port } = await serve();
   try {
     const answer = await rawRequest(
       port,
@@ -217,7 +217,7 @@ Deno.test("Content-Length with Transfer-Encoding is refused (request smuggling)"
 Deno.test("a client that leaves mid-request aborts the handler's request.signal", async () => {
   const aborted = Promise.withResolvers<void>();
   const entered = Promise.withResolvers<void>();
-  const { server, port } = serve({}, (req) => {
+  const { server, port } = await serve({}, (req) => {
     req.signal.addEventListener("abort", () => aborted.resolve());
     entered.resolve();
     return new Promise<Response>((resolve) => {
@@ -252,7 +252,7 @@ Deno.test("resolveConnectionLimits refuses limits it could not enforce", () => {
 
 Deno.test("a request under way is never idle: a slow answer and a stream with gaps go through", async () => {
   const idleTimeoutMs = 800;
-  const { server, port } = serve({ idleTimeoutMs }, (req) => {
+  const { server, port } = await serve({ idleTimeoutMs }, (req) => {
     if (req.url.endsWith("/slow")) {
       return new Promise((resolve) =>
         setTimeout(() => resolve(new Response("late but whole")), idleTimeoutMs * 2)
@@ -290,7 +290,7 @@ Deno.test("a request under way is never idle: a slow answer and a stream with ga
 Deno.test("a client that stops reading an answer is dropped after idleTimeoutMs", async () => {
   const idleTimeoutMs = 1000;
   let cancelled = false;
-  const { server, port } = serve({ idleTimeoutMs }, () => {
+  const { server, port } = await serve({ idleTimeoutMs }, () => {
     const chunk = new Uint8Array(64 * 1024);
     const body = new ReadableStream<Uint8Array>({
       pull: (controller) => controller.enqueue(chunk),
@@ -304,12 +304,12 @@ Deno.test("a client that stops reading an answer is dropped after idleTimeoutMs"
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
   try {
     await conn.write(new TextEncoder().encode(GET("/endless")));
-    await poll(() => server.connections === 1 || undefined, {
+    await poll(async () => (await server.connections()) === 1 || undefined, {
       what: "the connection",
       timeoutMs: 2000,
     });
     const started = Date.now();
-    await poll(() => server.connections === 0 || undefined, {
+    await poll(async () => (await server.connections()) === 0 || undefined, {
       what: "the stalled connection dropped",
       timeoutMs: idleTimeoutMs + 5000,
     });
@@ -326,7 +326,7 @@ Deno.test("a client that stops reading an answer is dropped after idleTimeoutMs"
 
 Deno.test("answers without a body (HEAD, 304) end where they should: the connection then idles out", async () => {
   const idleTimeoutMs = 800;
-  const { server, port } = serve({ idleTimeoutMs });
+  const { server, port } = await serve({ idleTimeoutMs });
   const c = await RawConnection.open(port);
   try {
     await c.send("HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
