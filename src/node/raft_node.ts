@@ -9,7 +9,15 @@ import { decode, encode } from "@msgpack/msgpack";
 import { decodeConfChange } from "../raft/conf_change.ts";
 import { type RaftConfig, withDefaults } from "../raft/config.ts";
 import { ProposalDroppedError, RawNode, type Status } from "../raft/raw_node.ts";
-import type { Entry, HardState, Message, NodeId, Ready } from "../raft/types.ts";
+import type {
+  ConfState,
+  Entry,
+  HardState,
+  Message,
+  NodeId,
+  Ready,
+  Snapshot,
+} from "../raft/types.ts";
 import { encodeCommand, validateEnvelope } from "../state/commands.ts";
 import type { ApplyOutcome } from "../state/results.ts";
 import { StateMachine } from "../state/state_machine.ts";
@@ -19,6 +27,7 @@ import type { Logger } from "./logger.ts";
 import { PendingProposals, ProposalTimeoutError } from "./pending_proposals.ts";
 import { unwrapProposal, wrapProposal } from "./proposal_envelope.ts";
 import { ReadBarrier } from "./read_barrier.ts";
+import { runInSlices, SlicedWorkCancelled } from "./run_in_slices.ts";
 import type { WriteTrace } from "./write_trace.ts";
 
 /** A command as a client submits it; the leader adds the time stamp. */
@@ -54,6 +63,22 @@ export interface RaftNodeOptions {
   random?: () => number;
   /** Records the write path's events (`write_trace.ts`). Default: nothing. */
   trace?: WriteTrace;
+}
+
+/** A snapshot encoded off the loop, waiting for the loop to compact the core's log with it. */
+interface EncodedSnapshot {
+  index: number;
+  term: number;
+  /** The membership when the state was captured. */
+  conf: ConfState;
+  data: Uint8Array;
+  /** Gets the snapshot as the core keeps it, or undefined when it no longer fits the log. */
+  resolve(snapshot: Snapshot | undefined): void;
+}
+
+function sameConf(a: ConfState, b: ConfState): boolean {
+  const same = (x: number[], y: number[]) => x.length === y.length && x.every((v, i) => v === y[i]);
+  return same(a.voters, b.voters) && same(a.learners, b.learners);
 }
 
 /** Something a node reports to its listeners after applying an entry. */
@@ -94,6 +119,16 @@ export class RaftNode {
   #stopped = false;
   #tickProposedAt = 0;
   #lastLeader: NodeId = 0;
+  /** The snapshot being taken off the loop (one at a time); see `#maybeCompact`. */
+  #compaction?: Promise<void>;
+  /** A snapshot encoded off the loop, for the loop to compact the core's log with. */
+  #encoded?: EncodedSnapshot;
+  /** The newest snapshot index handed to storage, local or the leader's. */
+  #savedSnapshotIndex = 0;
+  /** A leader's snapshot is being installed: the loop is busy, not the leader gone. */
+  #installing = false;
+  /** Since when (performance.now()) the loop has waited for its own disk write, if it does. */
+  #diskWaitSince?: number;
   /** When this node last heard from a leader (ms), for stale reads. */
   lastContact = 0;
   #failure?: Error;
@@ -134,8 +169,12 @@ export class RaftNode {
       ...stored,
       conf: { voters: [...opts.peers.keys()], learners: [] },
     });
-    const sm = stored.snapshot ? StateMachine.restore(stored.snapshot.data) : new StateMachine();
+    // In slices: a restart from a large snapshot must not stall whatever else runs in the process.
+    const sm = stored.snapshot
+      ? await runInSlices(StateMachine.restoreSteps(stored.snapshot.data))
+      : new StateMachine();
     const node = new RaftNode(opts, raw, sm, stored.hardState);
+    node.#savedSnapshotIndex = stored.snapshot?.metadata.index ?? 0;
     node.#log.log("info", "node started", {
       term: stored.hardState.term,
       entries: stored.entries.length,
@@ -288,6 +327,18 @@ export class RaftNode {
 
   #tick(): void {
     if (this.#stopped) return;
+    // While it installs the leader's snapshot, a follower steps no messages, heartbeats
+    // included: its election timer would only measure the install, and start a campaign.
+    if (this.#installing && !this.isLeader()) return;
+    // Likewise while its own disk write has held the loop for more than two ticks: the peers'
+    // messages wait unread in the inbox, and counting that time against them would make a
+    // leader step down (check-quorum) or a follower campaign because of its own disk. A
+    // snapshot written in the background makes such waits likely on a busy disk (a 325 ms
+    // append cost an election in tests/process/compaction_test.ts).
+    const waiting = this.#diskWaitSince;
+    if (waiting !== undefined && performance.now() - waiting > 2 * (this.#opts.tickMs ?? 10)) {
+      return;
+    }
     this.raw.tick();
     this.#maybeProposeTick();
     this.#kick();
@@ -319,6 +370,7 @@ export class RaftNode {
       do {
         this.#again = false;
         if (this.#stopped) return;
+        this.#compactCore();
         for (const m of this.#inbox.splice(0)) this.#step(m);
         const ctx = this.#reads.start();
         if (ctx) this.raw.readIndex(ctx);
@@ -358,11 +410,7 @@ export class RaftNode {
     if (rd.entries.length > 0) {
       this.#trace?.("ready", rd.entries[0].index, rd.entries.at(-1)!.index);
     }
-    if (rd.snapshot) {
-      await this.#opts.storage.saveSnapshot(rd.snapshot);
-      this.sm = StateMachine.restore(rd.snapshot.data);
-      this.#log.log("info", "snapshot installed", { index: rd.snapshot.metadata.index });
-    }
+    if (rd.snapshot) await this.#install(rd.snapshot);
     if (hs) this.#latestHard = hs;
     // Like etcd's MustSync: a change of term or vote, or new entries, must reach the disk now;
     // a commit index alone is volatile state (paper, figure 2) and rides along with the next
@@ -372,10 +420,15 @@ export class RaftNode {
     if (rd.entries.length > 0 || latest.term !== p.term || latest.vote !== p.vote) {
       const changed = latest.term !== p.term || latest.vote !== p.vote ||
         latest.commit !== p.commit;
-      await this.#opts.storage.append({
-        entries: rd.entries,
-        hardState: changed ? latest : undefined,
-      });
+      this.#diskWaitSince = performance.now();
+      try {
+        await this.#opts.storage.append({
+          entries: rd.entries,
+          hardState: changed ? latest : undefined,
+        });
+      } finally {
+        this.#diskWaitSince = undefined;
+      }
       this.#persisted = latest;
       if (rd.entries.length > 0) this.#trace?.("appended", rd.entries.at(-1)!.index);
     }
@@ -386,7 +439,7 @@ export class RaftNode {
     if (rd.readStates.length > 0 && this.#reads.pending) this.#again = true;
     this.raw.advance(rd);
     this.#reads.applied(this.sm.appliedIndex);
-    await this.#maybeCompact();
+    this.#maybeCompact();
   }
 
   #apply(e: Entry): void {
@@ -413,14 +466,100 @@ export class RaftNode {
     }
   }
 
-  async #maybeCompact(): Promise<void> {
+  /**
+   * Starts a compaction when enough entries were applied since the last one. The state is
+   * captured now, cheaply (copy on write); the encoding, the disk write and all that waits for
+   * them run off the loop, in slices, so that a snapshot of any size never holds up heartbeats,
+   * writes or reads (issue 10, defect 3: a 40 MB snapshot taken in one go cost an election).
+   */
+  #maybeCompact(): void {
+    if (this.#compaction || this.#stopped) return;
     const applied = this.sm.appliedIndex;
     const raft = this.raw.raft;
     if (applied - raft.log.offset < (this.#opts.snapshotEntries ?? 10_000)) return;
     if (applied > raft.log.stabled) return;
-    const snap = this.raw.compact(applied, this.sm.snapshot());
+    const term = raft.log.term(applied);
+    if (term === undefined) return;
+    const conf = raft.tracker.confState();
+    const capture = this.sm.captureSnapshot();
+    this.#compaction = this.#compact(capture, term, conf)
+      .catch((error) => {
+        if (!(error instanceof SlicedWorkCancelled)) this.#fail(error as Error);
+      })
+      .finally(() => {
+        this.#compaction = undefined;
+      });
+  }
+
+  async #compact(
+    capture: ReturnType<StateMachine["captureSnapshot"]>,
+    term: number,
+    conf: ConfState,
+  ): Promise<void> {
+    const index = capture.appliedIndex;
+    const started = performance.now();
+    let data: Uint8Array;
+    try {
+      data = await runInSlices(capture.encode(), { cancelled: () => this.#stopped });
+    } finally {
+      capture.release();
+    }
+    const encodedMs = performance.now() - started;
+    // The core's log changes only on the loop, between two Readies: hand the snapshot over.
+    const snap = await new Promise<Snapshot | undefined>((resolve) => {
+      this.#encoded = { index, term, conf, data, resolve };
+      this.#kick();
+    });
+    // Dropped (see `#compactCore`), or a newer snapshot from the leader is stored already.
+    if (!snap || index <= this.#savedSnapshotIndex) return;
+    this.#savedSnapshotIndex = index;
+    const writeStarted = performance.now();
     await this.#opts.storage.saveSnapshot(snap);
-    this.#log.log("info", "log compacted", { index: applied, bytes: snap.data.byteLength });
+    this.#log.log("info", "log compacted", {
+      index,
+      bytes: data.byteLength,
+      encodeMs: Math.round(encodedMs),
+      writeMs: Math.round(performance.now() - writeStarted),
+    });
+  }
+
+  /** Compacts the core's log with a snapshot encoded off the loop, if it still fits. */
+  #compactCore(): void {
+    const encoded = this.#encoded;
+    if (!encoded) return;
+    this.#encoded = undefined;
+    const { index, term, conf, data, resolve } = encoded;
+    const log = this.raw.raft.log;
+    // A leader's snapshot may have replaced the log meanwhile, and the snapshot must carry the
+    // membership of its own index: a change applied since makes the next compaction's job.
+    const fits = index > log.offset && log.term(index) === term &&
+      sameConf(conf, this.raw.raft.tracker.confState());
+    resolve(fits ? this.raw.compact(index, data) : undefined);
+  }
+
+  /**
+   * Installs a leader's snapshot. The loop waits (entries after it must not be stored or
+   * applied before it), but the event loop does not: it is written and restored in slices.
+   */
+  async #install(snapshot: Snapshot): Promise<void> {
+    const { index } = snapshot.metadata;
+    const started = performance.now();
+    this.#savedSnapshotIndex = Math.max(this.#savedSnapshotIndex, index);
+    this.#installing = true;
+    try {
+      const [sm] = await Promise.all([
+        runInSlices(StateMachine.restoreSteps(snapshot.data)),
+        this.#opts.storage.saveSnapshot(snapshot),
+      ]);
+      this.sm = sm;
+    } finally {
+      this.#installing = false;
+    }
+    this.#log.log("info", "snapshot installed", {
+      index,
+      bytes: snapshot.data.byteLength,
+      ms: Math.round(performance.now() - started),
+    });
   }
 
   #onSoftState(leader: NodeId, role: string): void {
@@ -461,6 +600,8 @@ export class RaftNode {
     this.#pending.close(new NoLeaderError("the node stopped before the proposal was applied"));
     await this.transport.close();
     await this.#loopDone; // a Ready in progress finishes its disk write before storage closes
+    this.#encoded?.resolve(undefined);
+    await this.#compaction; // so does a snapshot being written
     this.#opts.storage.close();
     this.#log.log("info", "node stopped");
   }
