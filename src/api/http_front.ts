@@ -27,8 +27,9 @@
  * and a Unix socket hop, about four more I/O operations per request. On the busy 2-core
  * machine it was built on, a one-node stale read took about +0.15 ms at one client and
  * reached a half to a third of the throughput of `Deno.serve` alone at 32 clients (noisy:
- * `Deno.serve` alone moved between 7,500 and 18,000 reads/s across runs). HTTP/1.x only:
- * the client port never offered HTTP/2 (no ALPN).
+ * `Deno.serve` alone moved between 7,500 and 18,000 reads/s across runs). HTTP/1.x only,
+ * over TLS too: no ALPN is offered, so clients speak HTTP/1.1 (`Deno.serve` with a
+ * certificate would have offered h2, which this layer cannot read).
  *
  * @module
  */
