@@ -141,11 +141,25 @@ const SHARED_PROBLEMS: {
   },
   { when: (t) => t.body === "json", status: 415, reason: "The body is not `application/json`" },
   {
-    // Checked for every request, ahead of the routes: a coded body would otherwise be misread.
-    when: () => true,
+    // Checked ahead of the routes for any request with a body: it would otherwise be misread.
+    when: (t) => t.body === "json" || t.write === true,
     status: 415,
     reason: "A `Content-Encoding` other than `identity` (send the body uncompressed)",
   },
+  // The client port's front (http_front.ts) answers these itself, before any route, to any
+  // request: so every operation may get them.
+  {
+    when: () => true,
+    status: 408,
+    reason: "The request head or body did not arrive in time (`--header-timeout-ms`, " +
+      "`--body-timeout-ms`)",
+  },
+  {
+    when: () => true,
+    status: 431,
+    reason: "The request head is too large (over 16 KiB or 100 header lines)",
+  },
+  { when: () => true, status: 505, reason: "Only HTTP/1.0 and HTTP/1.1 are served" },
   { when: () => true, status: 500, reason: "An unexpected error (a bug; it is logged)" },
   {
     when: (t) => t.write === true,
@@ -172,7 +186,7 @@ const SHARED_PROBLEMS: {
  * ```ts
  * import { sharedProblems } from "./openapi.ts";
  * Object.keys(sharedProblems({ auth: false, body: "json", write: true }));
- * // ["400", "405", "409", "413", "415", "422", "500", "503", "504"]
+ * // ["400", "405", "408", "409", "413", "415", "422", "431", "500", "503", "504", "505"]
  * ```
  */
 export function sharedProblems(traits: RouteTraits): Record<number, string> {
