@@ -5,6 +5,7 @@
  * @module
  */
 
+import { DEFAULT_CONNECTION_LIMITS } from "./http_front.ts";
 import { ProblemSchema } from "./response_schemas.ts";
 import { OpenApiGeneratorV31, type OpenAPIRegistry, type RouteConfig, type z } from "./zod.ts";
 
@@ -157,7 +158,9 @@ const SHARED_PROBLEMS: {
   {
     when: () => true,
     status: 431,
-    reason: "The request head is too large (over 16 KiB or 100 header lines)",
+    reason: `The request head is too large (by default over ${
+      DEFAULT_CONNECTION_LIMITS.maxHeaderBytes / 1024
+    } KiB or ${DEFAULT_CONNECTION_LIMITS.maxHeaders} header lines)`,
   },
   { when: () => true, status: 505, reason: "Only HTTP/1.0 and HTTP/1.1 are served" },
   { when: () => true, status: 500, reason: "An unexpected error (a bug; it is logged)" },
