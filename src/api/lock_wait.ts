@@ -5,8 +5,11 @@
  * disconnects leaves the queue, and a grant that can no longer reach its client is released at
  * once rather than held until its lease ends: both by `abandonWait`, which also clears the
  * wait's exactly-once record, so that a retry with the same key is applied afresh instead of
- * being told about a wait it no longer has. A retry answered before the withdrawal has taken
- * the wait over, and then the withdrawal does nothing (`at`).
+ * being told about a wait it no longer has. Every request answered with the wait (the first,
+ * and each retry with its key) is an attempt attached to it, named by its own log entry
+ * (`at`): `abandonWait` detaches this request's attempt, and the wait is withdrawn only when no
+ * attempt is left. A request that answered its client never detaches, so a grant a client was
+ * told about is never released by another request's departure.
  *
  * @module
  */
@@ -78,8 +81,8 @@ export async function acquireLock(
   try {
     const outcome = await submitCommand(deps, c, cmd);
     const result = succeeded<AcquireGranted | AcquireQueued>(outcome);
-    // The entry that answered this request: a withdrawal in its name yields to any retry
-    // answered later.
+    // This request's own entry, fresh or answered from the key's record: the attempt it
+    // detaches if its client goes away (the wait stays for any other attempt attached).
     const at = outcome.index;
     if (!result.queued) {
       if (signal.aborted) void letGo(deps, cmd.name, result.token, at);
@@ -161,9 +164,9 @@ function decisionFromState(
 }
 
 /**
- * Takes an abandoned wait out of the queue, or releases what it was granted meanwhile, in one
- * log entry (so no grant can slip in between), unless a retry answered after entry `at` has
- * taken the wait over.
+ * Detaches attempt `at` from an abandoned wait; when it was the last, the same log entry takes
+ * the wait out of the queue or releases what it was granted meanwhile (so no grant can slip in
+ * between).
  */
 async function withdraw(
   deps: ApiDeps,

@@ -100,7 +100,9 @@ export interface ReleaseCommand {
 }
 
 /**
- * Takes a waiter out of a lock's queue (its client went away).
+ * Takes a waiter out of a lock's queue (its client went away). What older nodes proposed; it
+ * names no attempt, so only a wait with one attempt attached is withdrawn (see
+ * `AbandonWaitCommand`).
  *
  * @example
  * ```ts
@@ -115,11 +117,13 @@ export interface CancelWaitCommand {
 }
 
 /**
- * Withdraws the wait of an acquire whose client went away: takes waiter `waiterId` out of the
- * line or, if the lock was granted to it meanwhile, releases the lock. `at` is the index of
- * the entry that answered the request now giving up; a retry answered by a later entry has
- * taken the wait over, and then nothing is withdrawn. A retry that comes after the withdrawal
- * is applied afresh: the exactly-once record of the wait is cleared.
+ * Lets go of one attempt at the wait `waiterId` of an acquire whose client went away. `at` is
+ * the index of that attempt's own entry: the acquire applied afresh, or a retry with the same
+ * key answered from its record (each such entry is attached to the wait). Once no attempt is
+ * attached, the wait is withdrawn: waiter `waiterId` leaves the line or, if the lock was granted
+ * to it meanwhile, the lock is released. While another attempt is attached (a retry whose client
+ * may be there, whichever came first in the log), nothing is withdrawn. A retry that comes after
+ * the withdrawal is applied afresh: the exactly-once record of the wait is cleared.
  *
  * @example
  * ```ts

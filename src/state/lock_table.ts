@@ -15,6 +15,19 @@
  * holders. A resource guarded by the lock keeps the highest token it has seen and refuses lower
  * ones.
  *
+ * ## Attempts
+ *
+ * A request that asked for a lock may be sent again (a retry with the same Idempotency-Key, say
+ * after a dropped connection), and every copy that reaches the log is answered with the same
+ * wait or grant: the first copy by applying it, the later ones from its exactly-once record. Each
+ * such copy is an attempt, named by the index of its own entry, and the wait (a waiter, or the
+ * holder it became) keeps the set of attempts attached to it. A client that went away lets go of
+ * its attempt (`abandon`), and only when no attempt is left is the wait withdrawn, or the grant
+ * released: the log order of the attempts says nothing about which one's client is still there.
+ * An attempt whose answer reached its client never lets go, so a grant a client was told about
+ * is never released under it. The set is bounded (`MAX_ATTEMPTS`): beyond that a wait can no
+ * longer be withdrawn, and ends by its deadline or its lease, which is safe.
+ *
  * ## Leader changes
  *
  * Between the last stamp of one leader and the first stamp of the next, nobody measures time,
@@ -82,6 +95,19 @@ import type {
 export const MAX_DRIFT = 0.01;
 
 /**
+ * How many attempts a wait keeps track of. One more attempt makes the wait unwithdrawable: it
+ * then ends only by its deadline or its lease (some attempt may still be there, and which one is
+ * no longer known).
+ *
+ * @example
+ * ```ts
+ * import { MAX_ATTEMPTS } from "./lock_table.ts";
+ * console.log(MAX_ATTEMPTS); // 16
+ * ```
+ */
+export const MAX_ATTEMPTS = 16;
+
+/**
  * Who holds a lock. `waiterId` is the index of the acquire entry that asked for it (equal to
  * `token` when the lock was free at once).
  *
@@ -146,11 +172,22 @@ export interface LockInfo {
   waiters: WaiterInfo[];
 }
 
-/** A lock in a snapshot: [name, holder, waiters], records as tuples in field order. */
+/**
+ * The entry indexes of the attempts attached to a wait, in the order they were attached; null
+ * once there were more than `MAX_ATTEMPTS` (or, after an older snapshot, when they are unknown):
+ * the wait is then never withdrawn.
+ */
+type Attempts = number[] | null;
+
+/**
+ * A lock in a snapshot: [name, holder, waiters], records as tuples in field order, each ending
+ * with its attempts (a number array, or null). Tuples of snapshot formats 1 and 2 end before the
+ * attempts.
+ */
 export type LockTuple = [
   name: string,
-  holder: [number, string, number, number, number] | null,
-  waiters: [number, string, number, number][],
+  holder: [number, string, number, number, number, Attempts] | null,
+  waiters: [number, string, number, number, Attempts][],
 ];
 
 /**
@@ -164,10 +201,27 @@ export type LockTuple = [
  */
 export type LockEventSink = { push(event: LockEvent): unknown };
 
+/** A holder with the attempts attached to the wait that became it. */
+interface Holder extends HolderInfo {
+  attempts: Attempts;
+}
+
+/** A waiter with the attempts attached to it. */
+interface Waiter extends WaiterInfo {
+  attempts: Attempts;
+}
+
 /** Invariant: a lock without a holder has no waiters, and a lock with neither is forgotten. */
 interface Lock {
-  holder: HolderInfo | null;
-  waiters: WaiterInfo[];
+  holder: Holder | null;
+  waiters: Waiter[];
+}
+
+/** What is left of `attempts` once attempt `at` let go, or undefined if `at` is not one of
+ * them (then nothing changes). */
+function detach(attempts: Attempts, at: number): number[] | undefined {
+  if (attempts === null || !attempts.includes(at)) return undefined;
+  return attempts.filter((a) => a !== at);
 }
 
 /**
@@ -263,16 +317,19 @@ export class LockTable {
   ): Grant | null {
     const waiter = lock.waiters.shift();
     if (waiter === undefined) return null;
-    const { waiterId, owner, ttlMs } = waiter;
+    const { waiterId, owner, ttlMs, attempts } = waiter;
     const grant: Grant = { waiterId, token: index, owner, expiresAt: now + ttlMs };
-    lock.holder = { token: index, owner, ttlMs, expiresAt: grant.expiresAt, waiterId };
+    lock.holder = { token: index, owner, ttlMs, expiresAt: grant.expiresAt, waiterId, attempts };
     this.#removed(waiter.deadline);
     this.#added(grant.expiresAt);
     events.push({ type: "lockGranted", name, ...grant });
     return grant;
   }
 
-  /** Grants a free lock (token `index`), refuses a held one, or queues the request. */
+  /**
+   * Grants a free lock (token `index`), refuses a held one, or queues the request. The grant or
+   * the wait has one attempt attached: this entry's.
+   */
   acquire(
     cmd: AcquireCommand,
     index: number,
@@ -284,7 +341,7 @@ export class LockTable {
     if (lock === undefined || lock.holder === null) {
       const expiresAt = now + ttlMs;
       this.#locks.set(name, {
-        holder: { token: index, owner, ttlMs, expiresAt, waiterId: index },
+        holder: { token: index, owner, ttlMs, expiresAt, waiterId: index, attempts: [index] },
         waiters: [],
       });
       this.#added(expiresAt);
@@ -296,9 +353,26 @@ export class LockTable {
       return { ok: false, reason: "held", name, holder: holderView(lock.holder), expiresAt };
     }
     const deadline = now + waitMs;
-    lock.waiters.push({ waiterId: index, owner, ttlMs, deadline });
+    lock.waiters.push({ waiterId: index, owner, ttlMs, deadline, attempts: [index] });
     this.#added(deadline);
     return { ok: true, queued: true, name, waiterId: index, deadline };
+  }
+
+  /**
+   * Attaches attempt `at`, a retry answered in entry `at` with `answer` (an earlier acquire's
+   * answer, from its exactly-once record), to the wait or grant the answer is about, if it is
+   * still there: the wait now stays until this attempt lets go too.
+   */
+  attach(answer: AcquireGranted | AcquireQueued, at: number): void {
+    const lock = this.#locks.get(answer.name);
+    const wait = answer.queued
+      ? lock?.waiters.find((w) => w.waiterId === answer.waiterId)
+      : lock?.holder?.token === answer.token
+      ? lock.holder
+      : undefined;
+    if (wait === undefined || wait.attempts === null || wait.attempts.includes(at)) return;
+    // A new array, never a push: a snapshot capture may still hold the old one.
+    wait.attempts = wait.attempts.length < MAX_ATTEMPTS ? [...wait.attempts, at] : null;
   }
 
   #heldBy(name: string, token: number, index: number): Lock | undefined {
@@ -338,20 +412,28 @@ export class LockTable {
     return { ok: true, name, token, grantedTo };
   }
 
-  /** Takes a waiter out of the queue. */
+  /**
+   * Takes a waiter out of the queue, for an older node that names no attempt: only a waiter
+   * with one attempt attached, which can only be the canceller's. With more, which one left is
+   * unknown, and the wait stays until its deadline (`not_waiting`).
+   */
   cancelWait(cmd: CancelWaitCommand): CancelWaitResult | Failure {
     const { name, waiterId } = cmd;
     const waiters = this.#locks.get(name)?.waiters ?? [];
     const at = waiters.findIndex((w) => w.waiterId === waiterId);
-    if (at < 0) return { ok: false, reason: "not_waiting", name, waiterId };
+    if (at < 0 || waiters[at].attempts?.length !== 1) {
+      return { ok: false, reason: "not_waiting", name, waiterId };
+    }
     this.#removed(waiters[at].deadline);
     waiters.splice(at, 1);
     return { ok: true, name, waiterId };
   }
 
   /**
-   * Withdraws waiter `waiterId` whose client went away: out of the line, or, when the lock was
-   * granted to it meanwhile, released and handed to the next in line (token `index`).
+   * Attempt `cmd.at` of waiter `waiterId` let go (its client went away). When no attempt is
+   * left, the wait is withdrawn: out of the line, or, when the lock was granted to it meanwhile,
+   * released and handed to the next in line (token `index`). `not_waiting` when nothing was
+   * withdrawn: the wait is over, `at` is not one of its attempts, or others are still attached.
    */
   abandon(
     cmd: AbandonWaitCommand,
@@ -360,27 +442,47 @@ export class LockTable {
     events: LockEventSink,
   ): AbandonWaitResult | Failure {
     const { name, waiterId } = cmd;
+    const refused: Failure = { ok: false, reason: "not_waiting", name, waiterId };
     const lock = this.#locks.get(name);
-    const at = lock?.waiters.findIndex((w) => w.waiterId === waiterId) ?? -1;
-    if (lock !== undefined && at >= 0) {
+    if (lock === undefined) return refused;
+    const at = lock.waiters.findIndex((w) => w.waiterId === waiterId);
+    const holder = lock.holder?.waiterId === waiterId ? lock.holder : null;
+    const wait = at >= 0 ? lock.waiters[at] : holder;
+    const left = wait === null ? undefined : detach(wait.attempts, cmd.at);
+    if (wait === null || left === undefined) return refused;
+    wait.attempts = left;
+    if (left.length > 0) return refused;
+    if (at >= 0) {
       this.#removed(lock.waiters[at].deadline);
       lock.waiters.splice(at, 1);
       return { ok: true, name, waiterId, released: 0 };
     }
-    const token = lock?.holder?.waiterId === waiterId ? lock.holder.token : 0;
-    if (token > 0 && this.release({ op: "release", name, token }, index, now, events).ok) {
-      return { ok: true, name, waiterId, released: token };
-    }
-    return { ok: false, reason: "not_waiting", name, waiterId };
+    const token = holder!.token;
+    this.release({ op: "release", name, token }, index, now, events);
+    return { ok: true, name, waiterId, released: token };
   }
 
   /** The lock's holder and queue (copies). */
   info(name: string): LockInfo {
     const lock = this.#locks.get(name);
+    const h = lock?.holder;
     return {
       name,
-      holder: lock?.holder ? { ...lock.holder } : null,
-      waiters: lock?.waiters.map((w) => ({ ...w })) ?? [],
+      holder: h
+        ? {
+          token: h.token,
+          owner: h.owner,
+          ttlMs: h.ttlMs,
+          expiresAt: h.expiresAt,
+          waiterId: h.waiterId,
+        }
+        : null,
+      waiters: lock?.waiters.map(({ waiterId, owner, ttlMs, deadline }) => ({
+        waiterId,
+        owner,
+        ttlMs,
+        deadline,
+      })) ?? [],
     };
   }
 
@@ -390,26 +492,36 @@ export class LockTable {
     for (const [name, { holder: h, waiters }] of this.#locks) {
       locks.push([
         name,
-        h === null ? null : [h.token, h.owner, h.ttlMs, h.expiresAt, h.waiterId],
-        waiters.map((w) => [w.waiterId, w.owner, w.ttlMs, w.deadline]),
+        h === null ? null : [h.token, h.owner, h.ttlMs, h.expiresAt, h.waiterId, h.attempts],
+        waiters.map((w) => [w.waiterId, w.owner, w.ttlMs, w.deadline, w.attempts]),
       ]);
     }
     return locks;
   }
 
-  /** Rebuilds a table from `toSnapshot()`'s data. */
+  /**
+   * Rebuilds a table from `toSnapshot()`'s data. Tuples of formats 1 and 2 do not name their
+   * attempts: those waits are kept until they end by themselves (attempts null), since an
+   * attempt they do not name may still be there.
+   */
   static fromSnapshot(locks: LockTuple[]): LockTable {
     const table = new LockTable();
     for (const [name, h, waiters] of locks) {
       table.#locks.set(name, {
-        holder: h === null
-          ? null
-          : { token: h[0], owner: h[1], ttlMs: h[2], expiresAt: h[3], waiterId: h[4] },
-        waiters: waiters.map(([waiterId, owner, ttlMs, deadline]) => ({
+        holder: h === null ? null : {
+          token: h[0],
+          owner: h[1],
+          ttlMs: h[2],
+          expiresAt: h[3],
+          waiterId: h[4],
+          attempts: h[5] ?? null,
+        },
+        waiters: waiters.map(([waiterId, owner, ttlMs, deadline, attempts]) => ({
           waiterId,
           owner,
           ttlMs,
           deadline,
+          attempts: attempts ?? null,
         })),
       });
     }

@@ -14,7 +14,10 @@
  * A lock acquire that waits in line is first answered "queued"; the answer a retry gets is the
  * wait's outcome once there is one (`settle`): the grant, or the refusal when the wait timed
  * out. A wait withdrawn because its client went away (`withdraw`) leaves no answer behind: a
- * retry after that is applied afresh, never told about a wait it no longer has.
+ * retry after that is applied afresh, never told about a wait it no longer has. Which of the
+ * requests answered with a wait are still there, and so whether it may be withdrawn, is the
+ * lock table's business (its attempts): their set lives exactly as long as the wait, whereas a
+ * record here may be dropped (idle, or beyond the cap) while the wait goes on.
  *
  * Both tables are bounded the same way on every node, by log time only: an entry idle for
  * `idleMs` is dropped, and beyond `maxSessions` / `maxIdempotencyKeys` the least recently used
@@ -45,14 +48,15 @@ export interface SessionLimits {
 
 /**
  * Sessions in a snapshot, least recently used first:
- * `[principal, clientId, seq, result, lastSeen, fingerprint, waiterId, at]` and
- * `[principal, key, result, lastSeen, fingerprint, waiterId, at]`. `result` is null for a
+ * `[principal, clientId, seq, result, lastSeen, fingerprint, waiterId]` and
+ * `[principal, key, result, lastSeen, fingerprint, waiterId]`. `result` is null for a
  * withdrawn wait, `fingerprint` null when the request carried none, `waiterId` 0 when the
- * answer is no lock wait, `at` the index of the last entry answered with it.
+ * answer is no lock wait. (Snapshot format 2 ended each tuple with one more number, the last
+ * entry answered with it, which nothing reads any more.)
  */
 export type SessionsSnapshot = [
-  clients: [string, string, number, CommandResult | null, number, string | null, number, number][],
-  keys: [string, string, CommandResult | null, number, string | null, number, number][],
+  clients: [string, string, number, CommandResult | null, number, string | null, number][],
+  keys: [string, string, CommandResult | null, number, string | null, number][],
 ];
 
 /**
@@ -80,8 +84,6 @@ interface SessionRecord {
   fingerprint: string | null;
   /** The lock wait (or immediate grant) the answer is about; 0 when none. */
   waiterId: number;
-  /** The index of the last entry answered with this record. */
-  at: number;
 }
 
 /** A map key that keeps principals apart: the length prefix makes it unambiguous. */
@@ -127,7 +129,7 @@ function isRefusal(result: CommandResult): boolean {
  * const s = new Sessions({ idleMs: 3_600_000, maxSessions: 10, maxIdempotencyKeys: 10 });
  * const env = { cmd: { op: "tick" as const }, time: 0, clientId: "c", seq: 1 };
  * s.answer(env); // undefined: apply it
- * s.remember(env, { ok: true }, 0, 1);
+ * s.remember(env, { ok: true }, 0);
  * s.answer(env); // { result: { ok: true }, duplicate: true }: the first answer
  * ```
  */
@@ -191,10 +193,10 @@ export class Sessions {
   }
 
   /**
-   * Records the answer an envelope got (applied or cached) in entry `index`, at log time
-   * `now`. Refusals (`stale_sequence`, `key_reused`, `seq_reused`) leave no trace.
+   * Records the answer an envelope got (applied or cached), at log time `now`. Refusals
+   * (`stale_sequence`, `key_reused`, `seq_reused`) leave no trace.
    */
-  remember(envelope: Envelope, result: CommandResult, now: number, index: number): void {
+  remember(envelope: Envelope, result: CommandResult, now: number): void {
     const { clientId, seq, idempotencyKey } = envelope;
     if (isRefusal(result)) return;
     deepFreeze(result);
@@ -214,7 +216,6 @@ export class Sessions {
     if (clientId_ !== undefined) {
       if (clientReplay) {
         client.lastSeen = now;
-        client.at = index;
         touch(this.#clients, clientId_, client);
       } else {
         if (client !== undefined) this.#unindex(client);
@@ -229,7 +230,6 @@ export class Sessions {
             ? client.fingerprint ?? fingerprint
             : fingerprint,
           waiterId,
-          at: index,
         };
         touch(this.#clients, clientId_, record);
         this.#index(record);
@@ -238,7 +238,6 @@ export class Sessions {
     if (keyId !== undefined) {
       if (key?.result != null) {
         key.lastSeen = now;
-        key.at = index;
         touch(this.#keys, keyId, key);
       } else {
         if (key !== undefined) this.#unindex(key);
@@ -250,7 +249,6 @@ export class Sessions {
           lastSeen: now,
           fingerprint: key?.fingerprint ?? fingerprint,
           waiterId,
-          at: index,
         };
         touch(this.#keys, keyId, record);
         this.#index(record);
@@ -270,14 +268,6 @@ export class Sessions {
     for (const record of records) {
       if (isQueued(record.result)) record.result = result;
     }
-  }
-
-  /**
-   * Whether a request answered in entry `at` may withdraw the wait `waiterId`: no later entry
-   * answered a retry of it (that retry has taken the wait over).
-   */
-  mayWithdraw(waiterId: number, at: number): boolean {
-    return (this.#waits.get(waiterId) ?? []).every((record) => record.at <= at);
   }
 
   /** The wait was withdrawn: a retry of the requests that made it is applied afresh. */
@@ -325,17 +315,18 @@ export class Sessions {
     return [
       [...this.#clients.values()].map((
         r,
-      ) => [r.principal, r.id, r.seq, r.result, r.lastSeen, r.fingerprint, r.waiterId, r.at]),
+      ) => [r.principal, r.id, r.seq, r.result, r.lastSeen, r.fingerprint, r.waiterId]),
       [...this.#keys.values()].map((
         r,
-      ) => [r.principal, r.id, r.result, r.lastSeen, r.fingerprint, r.waiterId, r.at]),
+      ) => [r.principal, r.id, r.result, r.lastSeen, r.fingerprint, r.waiterId]),
     ];
   }
 
   /**
    * Rebuilds the tables from `toSnapshot()`'s data. Tuples of snapshot format 1 (before
    * principals and fingerprints: `[clientId, seq, result, lastSeen]`, `[key, result,
-   * lastSeen]`) are read as the open API's, without fingerprints.
+   * lastSeen]`) are read as the open API's, without fingerprints; those of format 2 end with a
+   * number more, which is left out.
    */
   static fromSnapshot(limits: SessionLimits, [clients, keys]: SessionsSnapshot): Sessions {
     const sessions = new Sessions(limits);
@@ -356,13 +347,12 @@ export class Sessions {
           lastSeen,
           fingerprint: null,
           waiterId,
-          at: 0,
         });
         continue;
       }
-      const [principal, id, seq, result, lastSeen, fingerprint, waiterId, at] =
+      const [principal, id, seq, result, lastSeen, fingerprint, waiterId] =
         tuple as SessionsSnapshot[0][number];
-      add(sessions.#clients, { principal, id, seq, result, lastSeen, fingerprint, waiterId, at });
+      add(sessions.#clients, { principal, id, seq, result, lastSeen, fingerprint, waiterId });
     }
     for (const tuple of keys as unknown[][]) {
       if (tuple.length === 3) {
@@ -376,13 +366,12 @@ export class Sessions {
           lastSeen,
           fingerprint: null,
           waiterId,
-          at: 0,
         });
         continue;
       }
-      const [principal, id, result, lastSeen, fingerprint, waiterId, at] =
+      const [principal, id, result, lastSeen, fingerprint, waiterId] =
         tuple as SessionsSnapshot[1][number];
-      add(sessions.#keys, { principal, id, seq: 0, result, lastSeen, fingerprint, waiterId, at });
+      add(sessions.#keys, { principal, id, seq: 0, result, lastSeen, fingerprint, waiterId });
     }
     return sessions;
   }

@@ -26,13 +26,15 @@ import type { ChangeTuple } from "./watch_history.ts";
  * @example
  * ```ts
  * import { SNAPSHOT_FORMAT } from "./snapshot.ts";
- * console.log(SNAPSHOT_FORMAT); // 2
+ * console.log(SNAPSHOT_FORMAT); // 3
  * ```
  *
- * 2: sessions and keys carry their principal, request fingerprint and lock wait. Format 1 still
- * decodes (`Sessions.fromSnapshot` reads its shorter tuples).
+ * 2: sessions and keys carry their principal, request fingerprint and lock wait. 3: a lock's
+ * holder and waiters carry the attempts attached to them (`LockTable`), and sessions no longer
+ * carry the last entry they answered. Formats 1 and 2 still decode (`Sessions.fromSnapshot` and
+ * `LockTable.fromSnapshot` read their shorter tuples).
  */
-export const SNAPSHOT_FORMAT = 2;
+export const SNAPSHOT_FORMAT = 3;
 
 /**
  * Everything a state machine holds, as plain data.
@@ -120,7 +122,7 @@ export function decodeSnapshot(bytes: Uint8Array): SnapshotData {
 
 /** Throws unless the format is one this code reads. */
 function checkFormat(format: unknown): void {
-  if (format !== SNAPSHOT_FORMAT && format !== 1) {
+  if (format !== SNAPSHOT_FORMAT && format !== 1 && format !== 2) {
     throw new TypeError(`snapshot format ${format} is not ${SNAPSHOT_FORMAT}`);
   }
 }

@@ -225,8 +225,11 @@ export class StateMachine {
     const cached = this.#sessions.answer(envelope);
     const settled = events.length;
     const result = cached?.result ?? this.#execute(envelope, index, events);
+    // A retry answered with an acquire's wait or grant is one more attempt at it: the wait
+    // stays until this one lets go too.
+    if (cached?.duplicate && result.ok && "queued" in result) this.#locks.attach(result, index);
     this.#settleWaits(events, settled);
-    this.#sessions.remember(envelope, result, this.#now, index);
+    this.#sessions.remember(envelope, result, this.#now);
     return this.#outcome(index, result, events, cached?.duplicate ?? false);
   }
 
@@ -280,16 +283,15 @@ export class StateMachine {
       case "release":
         return this.#locks.release(cmd, index, this.#now, events);
       case "cancelWait": {
-        // Older nodes withdrew a wait with this: its record must not answer "queued" either.
+        // Older nodes withdrew a wait with this, naming no attempt: the lock table withdraws
+        // only a wait with one attempt, and then its record must not answer "queued" either.
         const result = this.#locks.cancelWait(cmd);
         if (result.ok) this.#sessions.withdraw(cmd.waiterId);
         return result;
       }
       case "abandonWait": {
-        // A retry answered after `at` has taken the wait over: it stays.
-        if (!this.#sessions.mayWithdraw(cmd.waiterId, cmd.at)) {
-          return { ok: false, reason: "not_waiting", name: cmd.name, waiterId: cmd.waiterId };
-        }
+        // Attempt `at` lets go; the wait is withdrawn only once no attempt is left (see
+        // LockTable's "Attempts"), and a retry after that is applied afresh.
         const result = this.#locks.abandon(cmd, index, this.#now, events);
         if (result.ok) this.#sessions.withdraw(cmd.waiterId);
         return result;

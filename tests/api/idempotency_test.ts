@@ -341,3 +341,43 @@ Deno.test("over a real socket: a fetch aborted mid-wait, retried with its key, i
     await server.shutdown();
   }
 });
+
+Deno.test("a dropped try-lock that reaches the log after its retry does not take the retry's grant with it", async () => {
+  // The race the API model found: the retry B is applied first and answered 200; the dropped
+  // attempt A is applied after it, answered as a duplicate with B's grant, sees its client gone
+  // and withdraws in the name of its own entry. B's grant must stay.
+  const { app, node } = makeApp();
+  const submit = node.submit.bind(node);
+  const late = Promise.withResolvers<void>();
+  let acquires = 0;
+  node.submit = async (sub: Submission, signal?: AbortSignal) => {
+    if (sub.cmd.op === "acquire" && acquires++ === 0) await late.promise;
+    return await submit(sub, signal);
+  };
+  const json = { ttlMs: 60_000, owner: "edge" };
+  const controller = new AbortController();
+  const first = send(app, "POST", "/v1/locks/r/acquire", {
+    json,
+    headers: key("race"),
+    signal: controller.signal,
+  }).catch((e) => e);
+  await until(() => acquires === 1);
+  controller.abort();
+  const retry = await send(app, "POST", "/v1/locks/r/acquire", { json, headers: key("race") });
+  assert.equal(retry.status, 200, retry.text);
+  assert.equal(retry.headers.get("idempotent-replayed"), null, "B applied afresh");
+  late.resolve();
+  await first;
+  await until(() => node.submissions.some((s) => s.cmd.op === "abandonWait"));
+  const abandon = node.submissions.find((s) => s.cmd.op === "abandonWait")!.cmd;
+  assert.equal(abandon.op === "abandonWait" && abandon.at, retry.body.token + 1, "A's own entry");
+  assert.equal(node.sm.lockInfo("r").holder?.token, retry.body.token);
+  const renew = await send(app, "POST", "/v1/locks/r/renew", { json: { token: retry.body.token } });
+  assert.equal(renew.status, 200, renew.text);
+  const other = await send(app, "POST", "/v1/locks/r/acquire", { json: { ttlMs: 1000 } });
+  assert.equal(other.status, 409, other.text);
+  const replay = await send(app, "POST", "/v1/locks/r/acquire", { json, headers: key("race") });
+  assert.equal(replay.headers.get("idempotent-replayed"), "true");
+  assert.equal(replay.body.token, retry.body.token);
+  assert.equal(node.listeners, 0);
+});

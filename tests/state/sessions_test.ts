@@ -321,12 +321,10 @@ Deno.test("Sessions alone: answer, remember, settle, withdraw", () => {
   const env = { cmd: acquire("b", 1000), time: 0, idempotencyKey: "k", fingerprint: FP_A };
   assert.equal(s.answer(env), undefined);
   const queued = { ok: true, queued: true, name: "job", waiterId: 7, deadline: 1000 } as const;
-  s.remember(env, queued, 0, 7);
+  s.remember(env, queued, 0);
   assert.deepEqual(s.answer(env), { result: queued, duplicate: true });
   s.settle(7, { ok: true });
   assert.deepEqual(s.answer(env), { result: { ok: true }, duplicate: true });
-  assert.equal(s.mayWithdraw(7, 6), false);
-  assert.equal(s.mayWithdraw(7, 7), true);
   s.withdraw(7);
   assert.equal(s.answer(env), undefined);
   assert.deepEqual(s.answer({ ...env, fingerprint: FP_B })?.result, {
@@ -335,7 +333,7 @@ Deno.test("Sessions alone: answer, remember, settle, withdraw", () => {
     idempotencyKey: "k",
   });
   // The caps still hold, and dropping a record drops what it indexed.
-  for (const k of ["x", "y", "z"]) s.remember({ ...env, idempotencyKey: k }, queued, 1, 8);
+  for (const k of ["x", "y", "z"]) s.remember({ ...env, idempotencyKey: k }, queued, 1);
   assert.equal(s.size.keys, 2);
 });
 
