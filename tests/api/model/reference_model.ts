@@ -182,7 +182,17 @@ interface Remembered {
   full: string;
   status: number;
   body: unknown;
+  /** `SharedLedger.keyUses` when the key was last used (for the 10,000-key bound). */
+  usedAt: number;
 }
+
+/**
+ * docs/api.md: the state machine remembers "at most 10,000" idempotency keys, least recently
+ * used forgotten first ("after it, the key is new again"). A key is surely remembered while
+ * fewer than 10,000 other keys were used since it was; the margin covers the order of the
+ * clients' concurrent uses in the log, which the model does not see.
+ */
+const SURELY_REMEMBERED_USES = 9000;
 
 interface SessionRecord extends Remembered {
   seq: number;
@@ -854,8 +864,11 @@ export class ClientModel {
       ? this.#idem.get(`${req.token}\0${idem}`)
       : this.#sessions.get(`${req.token}\0${clientId}`);
     const seq = Number(req.headers["x-client-seq"]);
+    // Counted per request sent, not per key: more than the distinct keys used, so never late.
+    if (idem !== undefined) this.ledger.keyUses++;
+    const usedAt = this.ledger.keyUses;
     const remember = (a: Answer) => {
-      const record = { full, status: a.status, body: a.body };
+      const record = { full, status: a.status, body: a.body, usedAt };
       if (idem !== undefined) this.#idem.set(`${req.token}\0${idem}`, record);
       else this.#sessions.set(`${req.token}\0${clientId}`, { ...record, seq });
     };
@@ -882,27 +895,41 @@ export class ClientModel {
         status: [remembered.status],
         replayed: true,
         check: (a) => is("the replayed body", a.body, remembered.body),
+        apply: () => remembered.usedAt = usedAt,
       };
-      if (remembered.full === full) return [replay];
       // "A retry is the same request: same method, path and query, If-Match, If-None-Match and
       // body bytes" (docs/api.md); anything else under the same key is refused, not replayed.
-      return [this.#reuseRefusal(idem !== undefined)];
+      const known = remembered.full === full ? replay : this.#reuseRefusal(idem !== undefined);
+      if (idem === undefined || usedAt - remembered.usedAt < SURELY_REMEMBERED_USES) {
+        return [known];
+      }
+      // Maybe forgotten among the 10,000 keys: then the request is new, and only new.
+      return [known, ...this.#freshAlts(fresh, dropped, remember, " (the key may be forgotten)")];
     }
     const elsewhere = idem !== undefined
       ? [...this.#idem.keys()].some((k) => k.endsWith(`\0${idem}`))
       : [...this.#sessions.keys()].some((k) => k.endsWith(`\0${clientId}`));
-    const alts: Alt[] = fresh.map((alt) => ({
+    // Another token's use of the same key or session is unknown to this one ("Keys and sessions
+    // belong to the bearer token"): the fresh answers are the only ones allowed.
+    return this.#freshAlts(
+      fresh,
+      dropped,
+      remember,
+      elsewhere ? " (its key is another token's too)" : "",
+    );
+  }
+
+  /** The answers to a request applied as a new one, remembered under its key or session. */
+  #freshAlts(fresh: Alt[], dropped: boolean, remember: (a: Answer) => void, note: string): Alt[] {
+    return fresh.map((alt) => ({
       ...alt,
-      what: elsewhere ? `${alt.what} (its key is another token's too)` : alt.what,
+      what: `${alt.what}${note}`,
       replayed: dropped ? undefined : false,
       apply: (a: Answer) => {
         alt.apply?.(a);
         if (alt.logged) remember(a);
       },
     }));
-    // Another token's use of the same key or session is unknown to this one ("Keys and sessions
-    // belong to the bearer token"): the fresh answers above are the only ones allowed.
-    return alts;
   }
 
   #reuseRefusal(idempotencyKey: boolean): Alt {
@@ -1730,6 +1757,8 @@ export class SharedLedger {
   remaining = 0;
   /** How often each kind of answer was seen and accepted: what the run exercised. */
   readonly coverage = new Map<string, number>();
+  /** Requests sent with an Idempotency-Key, by all clients (see SURELY_REMEMBERED_USES). */
+  keyUses = 0;
   #revisions = new Map<number, string>();
   #writes = new Map<string, Map<number, { value: Json; createRevision: number }>>();
   #reads: { key: string; revision: number; value: Json; createRevision: number; by: number }[] = [];
