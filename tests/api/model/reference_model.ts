@@ -411,6 +411,34 @@ export const BAD_INPUTS: readonly [
     headers: { "x-client-id": `${ns}-s`, "x-client-seq": "-1" },
     body: "1",
   })],
+  [[400], "a `..` lock name segment (issue 10, item 10)", (_, __, lock) => ({
+    method: "POST",
+    path: lockPath(`${lock}/..`, "acquire"),
+    headers: {},
+    body: '{"ttlMs":5000}',
+  })],
+  [[400], "limit=0 on a listing", (ns) => ({
+    method: "GET",
+    path: `/v1/config?${new URLSearchParams({ prefix: `${ns}/`, limit: "0" })}`,
+    headers: {},
+  })],
+  [[400], "a listing limit above maxListLimit", (ns) => ({
+    method: "GET",
+    path: `/v1/config?${new URLSearchParams({ prefix: `${ns}/`, limit: "1001" })}`,
+    headers: {},
+  })],
+  [[415], "Content-Encoding: gzip on a plain body (issue 10, item 7)", (_, key) => ({
+    method: "PUT",
+    path: keyPath(key, false),
+    headers: { "content-encoding": "gzip" },
+    body: "1",
+  })],
+  [[431], "150 header lines (issue 10, item 7)", (_, key) => ({
+    method: "PUT",
+    path: keyPath(key, false),
+    headers: Object.fromEntries(Array.from({ length: 150 }, (_, i) => [`x-filler-${i}`, "1"])),
+    body: "1",
+  })],
 ];
 
 /**

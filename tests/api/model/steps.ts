@@ -128,8 +128,8 @@ export type Step =
   | { t: "sharedAcquire" | "sharedRenew" | "sharedRelease"; l: number };
 
 /**
- * The local names of a client's own keys: `/` inside, non-ASCII, a space and a `%`, so that
- * percent-decoding and code point order are exercised.
+ * The local names of a client's own keys: `/` inside, non-ASCII, a space, a `%` and dots, so
+ * that percent-decoding, code point order and the dot-segment rule are exercised.
  *
  * @example
  * ```ts
@@ -149,6 +149,9 @@ export const OWN_KEYS: readonly string[] = [
   "\uFFFD8",
   "a b9",
   "p%4110",
+  // Dots that are no dot segment: valid keys (docs/api.md).
+  "a..b11",
+  "x/.hidden12",
 ];
 
 /**
