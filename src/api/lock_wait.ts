@@ -17,9 +17,9 @@
 import type { Context } from "hono";
 import type { AcquireCommand } from "../state/commands.ts";
 import { holderView } from "../state/lock_table.ts";
-import type { AcquireGranted, AcquireQueued, LockEvent } from "../state/results.ts";
+import type { AcquireGranted, AcquireQueued, HolderView, LockEvent } from "../state/results.ts";
 import type { ApiDeps, ApiEnv } from "./app_env.ts";
-import { submitCommand, succeeded } from "./node_calls.ts";
+import { outcomeHeaders, submitCommand, succeeded } from "./node_calls.ts";
 import { ProblemError } from "./problem.ts";
 
 /**
@@ -80,6 +80,12 @@ export async function acquireLock(
   });
   try {
     const outcome = await submitCommand(deps, c, cmd);
+    const refused = outcome.result;
+    // With waitMs > 0 an acquire is queued, never refused: "held" is the replay of a wait that
+    // ran out, and it must read as the first answer did.
+    if (!refused.ok && refused.reason === "held" && cmd.waitMs > 0) {
+      throw stayedHeld(cmd, refused.holder, refused.expiresAt, outcomeHeaders(outcome));
+    }
     const result = succeeded<AcquireGranted | AcquireQueued>(outcome);
     // This request's own entry, fresh or answered from the key's record: the attempt it
     // detaches if its client goes away (the wait stays for any other attempt attached).
@@ -121,18 +127,21 @@ export async function acquireLock(
     }
     if (decision?.type === "granted") return grantBody(cmd, decision.token, decision.expiresAt);
     const holder = node.sm.lockInfo(cmd.name).holder;
-    throw new ProblemError(
-      409,
-      "lock-held",
-      `the lock ${cmd.name} stayed held for waitMs = ${cmd.waitMs}`,
-      {
-        holder: holderView(holder),
-        expiresAt: holder?.expiresAt ?? null,
-      },
-    );
+    throw stayedHeld(cmd, holderView(holder), holder?.expiresAt ?? null);
   } finally {
     unsubscribe();
   }
+}
+
+/** The 409 of a wait that ran out, in the same words for the first answer and a replay. */
+function stayedHeld(
+  cmd: AcquireCommand,
+  holder: HolderView | null,
+  expiresAt: number | null,
+  headers: Record<string, string> = {},
+): ProblemError {
+  const detail = `the lock ${cmd.name} stayed held for waitMs = ${cmd.waitMs}`;
+  return new ProblemError(409, "lock-held", detail, { holder, expiresAt }, headers);
 }
 
 function grantBody(cmd: AcquireCommand, token: number, expiresAt: number): GrantBody {

@@ -381,3 +381,20 @@ Deno.test("a dropped try-lock that reaches the log after its retry does not take
   assert.equal(replay.body.token, retry.body.token);
   assert.equal(node.listeners, 0);
 });
+
+Deno.test("the replay of a wait that ran out reads as its first answer did", async () => {
+  const { app, node, clock } = makeApp();
+  await send(app, "POST", "/v1/locks/t/acquire", { json: { ttlMs: 60_000, owner: "a" } });
+  const json = { ttlMs: 5000, waitMs: 300, owner: "w" };
+  const waiting = send(app, "POST", "/v1/locks/t/acquire", { json, headers: key("late") });
+  await until(() => node.sm.lockInfo("t").waiters.length === 1);
+  clock.advance(300);
+  await node.tick();
+  const first = await waiting;
+  assert.equal(first.status, 409, first.text);
+  assert.match(first.body.detail, /stayed held for waitMs = 300/);
+  const replay = await send(app, "POST", "/v1/locks/t/acquire", { json, headers: key("late") });
+  assert.equal(replay.headers.get("idempotent-replayed"), "true");
+  assert.equal(replay.status, 409);
+  assert.deepEqual(replay.body, first.body);
+});
