@@ -108,11 +108,11 @@ Deno.test({
       const outputFrom = live.map((id) => c.output(id).length);
       assert.ok(startTerms.every((x) => x === startTerms[0]), `terms: ${startTerms}`);
 
-      // Small writes through both live nodes until each has compacted the whole state.
+      // Small writes from 4 clients through both live nodes until each has compacted the state.
       const t: Tally = { acked: 0, status5xx: 0, noAnswer: 0, statuses: new Map(), maxMs: 0 };
       let stop = false;
       let written = 0;
-      const writers = Array.from({ length: 8 }, async (_, w) => {
+      const writers = Array.from({ length: 4 }, async (_, w) => {
         for (let n = 0; !stop; n++) {
           await countedPut(c, live[(n + w) % live.length], `load/${w}/${n % 20}`, `${n}`, t);
           written++;
