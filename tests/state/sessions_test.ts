@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import type { AcquireCommand } from "../../src/state/commands.ts";
+import { MAX_ATTEMPTS } from "../../src/state/lock_table.ts";
 import { Sessions } from "../../src/state/sessions.ts";
 import { StateMachine } from "../../src/state/state_machine.ts";
 import { encode } from "@msgpack/msgpack";
@@ -352,7 +353,12 @@ Deno.test("random lock traffic: a replayed acquire never reports a wait or grant
     const grants = new Map<number, number>(); // token -> waiter id it was granted to
     const timedOut = new Set<number>();
     const releasedByAbandon = new Set<number>();
-    const answeredAt = new Map<number, number>(); // waiter id -> last entry that answered it
+    // waiter id -> the entries answered with that wait (its attempts), and those that let go
+    const attempts = new Map<number, Set<number>>();
+    const letGo = new Map<number, Set<number>>();
+    const answered = (wait: number, index: number) => {
+      attempts.set(wait, (attempts.get(wait) ?? new Set()).add(index));
+    };
     const tokens: [string, number][] = [];
     const note = (events: { type: string }[]) => {
       for (const e of events as { type: string; waiterId: number; token: number }[]) {
@@ -370,7 +376,7 @@ Deno.test("random lock traffic: a replayed acquire never reports a wait or grant
         const r = out.result;
         const where = `seed ${seed} step ${step} ${key}: ${JSON.stringify(r)}`;
         const wait = r.ok && "queued" in r ? (r.queued ? r.waiterId : grants.get(r.token)) : 0;
-        if (wait) answeredAt.set(wait, out.index);
+        if (wait) answered(wait, out.index);
         if (!out.duplicate) {
           keyWait.set(key, wait ?? 0);
           if (r.ok && "token" in r) tokens.push([cmd.name, r.token]);
@@ -402,8 +408,14 @@ Deno.test("random lock traffic: a replayed acquire never reports a wait or grant
         const ids = [...info.waiters.map((w) => w.waiterId), info.holder?.waiterId ?? 0];
         const waiterId = pick(ids);
         if (waiterId === 0) continue;
-        const at = pick([waiterId, answeredAt.get(waiterId) ?? waiterId]);
+        const at = pick([...attempts.get(waiterId) ?? [waiterId]]);
         const out = log.run({ op: "abandonWait", name, waiterId, at });
+        if (!letGo.has(waiterId)) letGo.set(waiterId, new Set());
+        letGo.get(waiterId)!.add(at);
+        // Withdrawn exactly when every attempt answered with the wait has let go.
+        const all = [...attempts.get(waiterId) ?? [waiterId]];
+        const allGone = all.length <= MAX_ATTEMPTS && all.every((a) => letGo.get(waiterId)!.has(a));
+        assert.equal(out.result.ok, allGone, `seed ${seed} step ${step}: ${JSON.stringify(all)}`);
         note(out.events);
         if (out.result.ok && "released" in out.result && out.result.released > 0) {
           releasedByAbandon.add(out.result.released);
@@ -420,7 +432,7 @@ Deno.test("random lock traffic: a replayed acquire never reports a wait or grant
             const r = again.result;
             const wait = r.ok && "queued" in r ? (r.queued ? r.waiterId : r.token) : 0;
             keyWait.set(key, wait);
-            if (wait) answeredAt.set(wait, again.index);
+            if (wait) answered(wait, again.index);
             if (r.ok && "token" in r) tokens.push([r.name, r.token]);
           }
         }
