@@ -10,13 +10,14 @@ import type { Context } from "hono";
 import type { Command } from "../state/commands.ts";
 import type { ApplyOutcome, CommandResult, Failure } from "../state/results.ts";
 import type { ApiDeps, ApiEnv } from "./app_env.ts";
-import { invalidRequest, ProblemError, type ProblemKind } from "./problem.ts";
+import { ProblemError, type ProblemKind } from "./problem.ts";
 import { sessionParts } from "./request_parts.ts";
 
 /**
  * Proposes `cmd` with the request's exactly-once headers; resolves with its outcome once it is
- * applied on this node. A command the node refuses to encode is a 400 problem; the node's own
- * errors (no leader, timeout) go on to the error handler.
+ * applied on this node. Errors go on to the error handler, which maps the node's and the state
+ * machine's own errors by name (a command the state machine refuses: 400; no leader: 503; an
+ * unknown outcome: 504) and anything else to a 500 without internals.
  *
  * @example
  * ```ts ignore
@@ -31,15 +32,7 @@ export async function submitCommand(
 ): Promise<ApplyOutcome> {
   const session = options.session === false ? {} : await sessionParts(c, deps.schemas);
   const started = performance.now();
-  let outcome: ApplyOutcome;
-  try {
-    outcome = await deps.node.submit({ cmd, ...session }, options.signal);
-  } catch (error) {
-    // The node validates the envelope before proposing it: whatever slipped past the
-    // schemas is still the client's mistake, and nothing was proposed.
-    if (error instanceof TypeError) throw invalidRequest(error.message);
-    throw error;
-  }
+  const outcome = await deps.node.submit({ cmd, ...session }, options.signal);
   deps.metrics.observeProposal(performance.now() - started);
   for (const [name, value] of Object.entries(outcomeHeaders(outcome))) c.header(name, value);
   return outcome;

@@ -19,10 +19,12 @@ import type {
   Snapshot,
 } from "../raft/types.ts";
 import { encodeCommand, validateEnvelope } from "../state/commands.ts";
+import { InvalidCommandError } from "../state/errors.ts";
 import type { ApplyOutcome } from "../state/results.ts";
 import { StateMachine } from "../state/state_machine.ts";
 import type { RaftStorage } from "../storage/raft_storage.ts";
 import { CallError, type Transport, type TransportEvents } from "../transport/transport.ts";
+import { NodeStoppedError, NoLeaderError, OutcomeUnknownError } from "./errors.ts";
 import type { Logger } from "./logger.ts";
 import { PendingProposals, ProposalTimeoutError } from "./pending_proposals.ts";
 import { unwrapProposal, wrapProposal } from "./proposal_envelope.ts";
@@ -33,12 +35,8 @@ import type { WriteTrace } from "./write_trace.ts";
 /** A command as a client submits it; the leader adds the time stamp. */
 export type Submission = Omit<Parameters<typeof encodeCommand>[0], "time">;
 
-/** No leader is known, or the leader could not be reached: the caller may retry. */
-export class NoLeaderError extends Error {
-  override name = "NoLeaderError";
-}
-
-export { ProposalTimeoutError };
+// The node's errors live in errors.ts; these were first declared here.
+export { NoLeaderError, ProposalTimeoutError };
 
 /** Settings of a node. */
 export interface RaftNodeOptions {
@@ -224,7 +222,7 @@ export class RaftNode {
     } catch (e) {
       if (e instanceof CallError && e.status === 503) throw new NoLeaderError(e.message);
       if (e instanceof CallError && e.status === 504) throw new ProposalTimeoutError(e.message);
-      if (e instanceof CallError && e.status === 400) throw new TypeError(e.message);
+      if (e instanceof CallError && e.status === 400) throw new InvalidCommandError(e.message);
       // The request may have reached the leader before the connection failed: the outcome
       // is unknown, so this must not read as a refusal (a retry needs the idempotency key).
       throw new ProposalTimeoutError(
@@ -298,7 +296,10 @@ export class RaftNode {
       return encode(await this.#proposeLocal(sub));
     } catch (e) {
       if (e instanceof NoLeaderError) throw new CallError(503, e.message);
-      if (e instanceof ProposalTimeoutError) throw new CallError(504, e.message);
+      if (e instanceof ProposalTimeoutError || e instanceof OutcomeUnknownError) {
+        throw new CallError(504, e.message);
+      }
+      if (e instanceof InvalidCommandError) throw new CallError(400, e.message);
       throw e;
     }
   }
@@ -575,8 +576,9 @@ export class RaftNode {
   }
 
   #checkAlive(): void {
-    if (this.#failure) throw this.#failure;
-    if (this.#stopped) throw new NoLeaderError("the node is stopping");
+    // The failure itself is logged (`#fail`); a caller learns only that nothing was proposed.
+    if (this.#failure) throw new NodeStoppedError("the node stopped after a failure");
+    if (this.#stopped) throw new NodeStoppedError("the node is stopping");
   }
 
   #fail(e: Error): void {
@@ -597,7 +599,10 @@ export class RaftNode {
     this.#stopped = true;
     clearInterval(this.#ticker);
     this.#reads.close();
-    this.#pending.close(new NoLeaderError("the node stopped before the proposal was applied"));
+    // They were proposed and may be committed (and applied by the others): not a refusal.
+    this.#pending.close(
+      new OutcomeUnknownError("the node stopped before the proposal was applied; it may still be"),
+    );
     await this.transport.close();
     await this.#loopDone; // a Ready in progress finishes its disk write before storage closes
     this.#encoded?.resolve(undefined);

@@ -12,6 +12,7 @@
  */
 
 import { Decoder, Encoder } from "@msgpack/msgpack";
+import { InvalidCommandError } from "./errors.ts";
 import { checkJsonValue, isWellFormedString, type JsonValue } from "./json_value.ts";
 
 // Shared across calls: building an encoder per call was a visible share of a write's CPU.
@@ -309,8 +310,9 @@ export function validateEnvelope(input: unknown): EnvelopeCheck {
 }
 
 /**
- * Encodes an envelope for the log. Throws a `TypeError` if the envelope is not well-formed,
- * so that a bad request fails before it is proposed rather than after it is committed.
+ * Encodes an envelope for the log. Throws an {@linkcode InvalidCommandError} if the envelope
+ * is not well-formed, so that a bad request fails before it is proposed rather than after it
+ * is committed.
  *
  * @example
  * ```ts
@@ -321,7 +323,7 @@ export function validateEnvelope(input: unknown): EnvelopeCheck {
  */
 export function encodeCommand(envelope: Envelope): Uint8Array {
   const check = validateEnvelope(envelope);
-  if (!check.ok) throw new TypeError(check.detail);
+  if (!check.ok) throw new InvalidCommandError(check.detail);
   return encoder.encode(envelope);
 }
 

@@ -16,6 +16,7 @@
 
 export * from "./commands.ts";
 export * from "./config_store.ts";
+export * from "./errors.ts";
 export * from "./json_value.ts";
 export * from "./lock_table.ts";
 export * from "./results.ts";

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { NoLeaderError, ProposalTimeoutError } from "../../src/node/raft_node.ts";
 import { ReadTimeoutError } from "../../src/node/read_barrier.ts";
+import { InvalidCommandError } from "../../src/state/errors.ts";
 import { makeApp, send } from "./harness.ts";
 
 Deno.test("PUT then GET a key with slashes, raw or %2F-encoded, with ETag and X-Revision", async () => {
@@ -233,8 +234,11 @@ Deno.test("node errors: no leader 503 + Retry-After, read timeout 503, proposal 
   node.submitError = new ProposalTimeoutError("not applied in time");
   const timeout = await send(app, "DELETE", "/v1/config/k");
   assert.equal(timeout.status, 504);
-  node.submitError = new TypeError("cmd.key must be a non-empty well-formed string");
+  node.submitError = new InvalidCommandError("cmd.key must be a non-empty well-formed string");
   assert.equal((await send(app, "PUT", "/v1/config/k", { json: 1 })).status, 400);
+  // A built-in error is a bug, not the client's mistake, whatever its message says.
+  node.submitError = new TypeError("cmd.key must be a non-empty well-formed string");
+  assert.equal((await send(app, "PUT", "/v1/config/k", { json: 1 })).status, 500);
   node.readError = new ReadTimeoutError("not confirmed");
   const read = await send(app, "GET", "/v1/config/k");
   assert.equal(read.status, 503);

@@ -7,6 +7,7 @@ import {
   type Envelope,
   validateEnvelope,
 } from "../../src/state/commands.ts";
+import { InvalidCommandError } from "../../src/state/errors.ts";
 import { MAX_VALUE_DEPTH } from "../../src/state/json_value.ts";
 import { StateMachine } from "../../src/state/state_machine.ts";
 
@@ -115,10 +116,13 @@ Deno.test("values nest up to MAX_VALUE_DEPTH levels and no deeper", () => {
   assert.match(detailOf({ cmd: { op: "put", key: "k", value: cyclic }, time: 1 }), /nested/);
 });
 
-Deno.test("encodeCommand throws on what decodeCommand would refuse", () => {
+Deno.test("encodeCommand throws on what decodeCommand would refuse, by name", () => {
+  // By name, not as a built-in TypeError: the API takes only this for the client's mistake.
   assert.throws(
     () => encodeCommand({ cmd: { op: "put", key: "", value: 1 }, time: 1 }),
-    TypeError,
+    (error: unknown) =>
+      error instanceof InvalidCommandError && error.name === "InvalidCommandError" &&
+      error.message === "cmd.key must be a non-empty well-formed string",
   );
 });
 

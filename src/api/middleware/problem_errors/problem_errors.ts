@@ -1,34 +1,42 @@
 /**
- * Turns every error into an `application/problem+json` answer: problems thrown on purpose,
- * the node's errors (no leader: 503 with `Retry-After`; unknown outcome: 504), and anything
- * unexpected (500, logged, without internals in the body).
+ * Turns every error into an `application/problem+json` answer: problems thrown on purpose, and
+ * the project's own errors by name (an invalid command: 400; no leader or a stopped node: 503
+ * with `Retry-After`; an unknown outcome: 504). Anything else is a bug, whatever its type (a
+ * `TypeError` included): 500 without internals in the body, and one log line with the stack.
  *
  * @module
  */
 
 import type { ErrorHandler, NotFoundHandler } from "hono";
+import { NodeStoppedError, NoLeaderError, OutcomeUnknownError } from "../../../node/errors.ts";
 import type { Logger } from "../../../node/logger.ts";
-import { NoLeaderError, ProposalTimeoutError } from "../../../node/raft_node.ts";
+import { ProposalTimeoutError } from "../../../node/pending_proposals.ts";
 import { ReadTimeoutError } from "../../../node/read_barrier.ts";
-import { ProblemError } from "../../problem.ts";
+import { InvalidCommandError } from "../../../state/errors.ts";
+import { invalidRequest, ProblemError } from "../../problem.ts";
 
 /** Seconds a client should wait before retrying while no leader is known (an election). */
 const RETRY_AFTER_S = "1";
 
 /**
- * The problem an error amounts to.
+ * The problem an error amounts to. Only the errors named here are shown to the client; the
+ * rest become the one `internal` problem, which says nothing of the error.
  *
  * @example
  * ```ts
  * import { problemFor } from "./problem_errors.ts";
- * import { NoLeaderError } from "../../../node/raft_node.ts";
+ * import { NoLeaderError } from "../../../node/errors.ts";
  * problemFor(new NoLeaderError("no leader is known")).status; // 503
+ * problemFor(new TypeError("x is undefined")).status; // 500
  * ```
  */
 export function problemFor(error: unknown): ProblemError {
   if (error instanceof ProblemError) return error;
+  // The state machine's refusal of the command, before anything was proposed. Its message
+  // names the field and was written for the client.
+  if (error instanceof InvalidCommandError) return invalidRequest(error.message);
   const retry = { "retry-after": RETRY_AFTER_S };
-  if (error instanceof NoLeaderError) {
+  if (error instanceof NoLeaderError || error instanceof NodeStoppedError) {
     return new ProblemError(503, "no-leader", error.message, {}, retry);
   }
   if (error instanceof ReadTimeoutError) {
@@ -40,7 +48,7 @@ export function problemFor(error: unknown): ProblemError {
       retry,
     );
   }
-  if (error instanceof ProposalTimeoutError) {
+  if (error instanceof OutcomeUnknownError || error instanceof ProposalTimeoutError) {
     return new ProblemError(504, "timeout", error.message);
   }
   return new ProblemError(500, "internal", "an unexpected error occurred; it has been logged");
@@ -67,7 +75,8 @@ export function problemErrorHandler(logger?: Logger): ErrorHandler {
         path: c.req.path,
         detail: problem.detail,
       });
-    } else if (problem.status >= 500 && problem.kind === "internal") {
+    } else if (problem.kind === "internal") {
+      // The body says nothing of the error (it may hold internals): the log says all of it.
       logger?.log("error", "api request failed", {
         method: c.req.method,
         path: c.req.path,
