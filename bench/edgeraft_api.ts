@@ -1,5 +1,5 @@
 /**
- * The workload operations over edgeraft's v1 API (DESIGN.md section 7).
+ * The workload operations over edgeraft's v1 API (docs/architecture.md#the-http-api-layer).
  *
  * @module
  */

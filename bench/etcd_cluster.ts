@@ -1,5 +1,5 @@
 /**
- * A fresh local 3-node etcd for the benchmark, started exactly as DESIGN.md section 9 shows
+ * A fresh local 3-node etcd for the benchmark, started as docs/architecture.md#benchmarks says
  * (member i listens on 127.0.0.1:i2379 for clients and i2380 for peers, temporary data
  * directories, etcd's defaults: fsync on, 100 ms heartbeat, 1 s election timeout).
  *

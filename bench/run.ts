@@ -1,5 +1,5 @@
 /**
- * `deno task bench`: the workloads of DESIGN.md section 9 against a fresh local 3-node
+ * `deno task bench`: the workloads of docs/architecture.md#benchmarks against a fresh local 3-node
  * edgeraft cluster and, when `etcd` is on the PATH, a fresh local 3-node etcd, in one run,
  * alternating the systems measurement by measurement so that machine drift hits both. Prints
  * progress and the results with their ratios, and writes report.md, chart.svg and raw.json to

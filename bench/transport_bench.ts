@@ -1,6 +1,7 @@
 /**
  * The codec on the hot path: encoding and decoding a 22 KB AppendEntries batch (10 entries of
- * 2.2 KB, the size DESIGN.md section 5 measures), and a batch of small heartbeats.
+ * 2.2 KB, the 22 KB message of docs/architecture.md#peer-transport), and a batch of small
+ * heartbeats.
  *
  * Run: `deno bench bench/transport_bench.ts`
  *

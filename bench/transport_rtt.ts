@@ -1,8 +1,8 @@
 /**
- * Round trip of a 22 KB AppendEntries between two real `deno` processes on loopback (DESIGN.md
- * section 5: must stay well under 2 ms), at concurrency 1, for each way `PeerTransport` carries
- * messages: `ws` (the default: one WebSocket per peer), `http1` (a request per batch over
- * Deno's `fetch`) and `h2` (`node:http2`):
+ * Round trip of a 22 KB AppendEntries between two real `deno` processes on loopback
+ * (docs/architecture.md#peer-transport; the target: well under 2 ms), at concurrency 1, for each
+ * way `PeerTransport` carries messages: `ws` (the default: one WebSocket per peer), `http1` (a
+ * request per batch over Deno's `fetch`) and `h2` (`node:http2`):
  *
  * - `raft app -> appResp`: node 1 sends an `app` with 10 entries of 2.2 KB through its
  *   transport; node 2 (the child process) answers with an `appResp` through its own; timed

@@ -1,8 +1,8 @@
 /**
- * The workloads of DESIGN.md section 9, defined once over {@linkcode SystemApi} so that both
- * systems run exactly the same load: config put (100-byte values over 10k keys), linearizable
- * get, stale get, and lock acquire + release, uncontended (a lock per worker) and contended (one
- * lock for all workers).
+ * The workloads of docs/architecture.md#benchmarks, defined once over {@linkcode SystemApi} so
+ * that both systems run exactly the same load: config put (100-byte values over 10k keys),
+ * linearizable get, stale get, and lock acquire + release, uncontended (a lock per worker) and
+ * contended (one lock for all workers).
  *
  * @module
  */

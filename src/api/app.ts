@@ -1,5 +1,5 @@
 /**
- * The HTTP API of a node (DESIGN.md section 7) as a Hono app: mount it with
+ * The HTTP API of a node (docs/architecture.md#the-http-api-layer) as a Hono app: mount it with
  * `Deno.serve({ hostname, port }, app.fetch)`.
  *
  * @module
@@ -55,7 +55,7 @@ export interface ApiOptions {
   peers: Map<NodeId, string>;
   /** Bearer tokens; none (the default) leaves the API open. */
   tokens?: TokenConfig[];
-  /** Overrides of DESIGN.md section 7's limits. */
+  /** Overrides of the default limits (docs/architecture.md#limits). */
   limits?: Partial<Limits>;
   logger?: Logger;
   /** Between watch heartbeats (comments). Default 15 s. */

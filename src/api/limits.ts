@@ -1,7 +1,8 @@
 /**
- * The size and range limits the API enforces before anything reaches the log (DESIGN.md
- * section 7). They live here and not in the state machine because they are per node and
- * configurable: a replicated check that differed between nodes would split the cluster's state.
+ * The size and range limits the API enforces before anything reaches the log
+ * (docs/architecture.md#limits). They live here and not in the state machine because they are
+ * per node and configurable: a replicated check that differed between nodes would split the
+ * cluster's state.
  *
  * @module
  */
@@ -43,8 +44,8 @@ export interface Limits {
 }
 
 /**
- * DESIGN.md section 7's defaults (key 1 KiB, value 256 KiB, lock name 256 bytes, ttl 1 s to
- * 1 h, wait up to 60 s, body 1 MiB), and this module's own for the rest.
+ * The defaults of docs/architecture.md#limits (key 1 KiB, value 256 KiB, lock name 256 bytes,
+ * ttl 1 s to 1 h, wait up to 60 s, body 1 MiB, and the rest).
  *
  * @example
  * ```ts

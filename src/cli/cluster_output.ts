@@ -88,7 +88,8 @@ export class ClusterUsageError extends Error {
 }
 
 /**
- * Parses the launcher's arguments, filling in the defaults of DESIGN.md section 1.
+ * Parses the launcher's arguments, filling in the defaults of
+ * docs/architecture.md#processes-and-ports.
  *
  * @example
  * ```ts

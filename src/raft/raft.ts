@@ -171,7 +171,8 @@ export class Raft {
     const last = this.log.lastIndex();
     this.tracker.resetProgress(last + 1, this.id, this.log.stabled);
     this.tracker.progress.get(this.id)?.becomeReplicate();
-    // Membership changes wait until the no-op below is applied (DESIGN.md section 3).
+    // Membership changes wait until the no-op below is applied
+    // (docs/architecture.md#the-raft-core).
     this.pendingConfIndex = last;
     if (this.cfg.unsafe?.commitOldTerm) return; // the figure-8 bug: no no-op to commit through
     this.appendEntries([{ term: 0, index: 0, type: "normal", data: new Uint8Array() }]);

@@ -140,7 +140,8 @@ export class RaftLog {
   /**
    * The index of the first entry in `ents` that conflicts with the log (same index, other term)
    * or is new; 0 when every entry is already present. Only a real conflict truncates the log,
-   * so an old or duplicated AppendEntries never deletes entries (a trap listed in DESIGN.md).
+   * so an old or duplicated AppendEntries never deletes entries (a trap listed in
+   * docs/architecture.md#traps-the-core-guards-against).
    */
   findConflict(ents: Entry[]): number {
     for (const e of ents) {

@@ -3,9 +3,9 @@
  * hand over all the mutations of one logical write and get back as few commits as the limits
  * allow, in the original order (callers rely on that order for crash safety).
  *
- * Limits measured on Deno 2.9.6 (DESIGN.md section 4): a value holds at most 65536 bytes; a
- * commit holds at most 1000 mutations and 819200 bytes, where a `set` counts its value plus twice
- * its encoded key and a `delete` counts its key once.
+ * Limits measured on Deno 2.9.6 (docs/architecture.md#storage-in-deno-kv): a value holds at
+ * most 65536 bytes; a commit holds at most 1000 mutations and 819200 bytes, where a `set` counts
+ * its value plus twice its encoded key and a `delete` counts its key once.
  *
  * @module
  */

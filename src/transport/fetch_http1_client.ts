@@ -2,10 +2,10 @@
  * A `PeerClient` on Deno's own `fetch` over HTTP/1.1 with keep-alive.
  *
  * Why HTTP/1.1: Deno's `fetch` over h2c stalls ~40 ms on every body of ~1.5-22 KB (Nagle; see
- * DESIGN.md section 5), but over HTTP/1.1 it does not (22 KB round trip well under 1 ms,
- * `bench/transport_rtt.ts`). Concurrent requests each take a pooled connection of their own,
- * so a heartbeat never waits behind a snapshot body on the same socket. The client is Rust
- * (hyper) end to end, unlike `node:http2` in Deno 2.9.6, which can crash the process when a
+ * docs/architecture.md#peer-transport), but over HTTP/1.1 it does not (22 KB round trip well
+ * under 1 ms, `bench/transport_rtt.ts`). Concurrent requests each take a pooled connection of
+ * their own, so a heartbeat never waits behind a snapshot body on the same socket. The client is
+ * Rust (hyper) end to end, unlike `node:http2` in Deno 2.9.6, which can crash the process when a
  * peer sends GOAWAY (denoland/deno#36788).
  *
  * @module

@@ -14,7 +14,7 @@ function assertLimit(
   assert.match(answer.body.detail, new RegExp(limit));
 }
 
-Deno.test("DESIGN.md section 7 defaults", () => {
+Deno.test("the default limits of docs/architecture.md#limits", () => {
   assert.equal(DEFAULT_LIMITS.maxKeyBytes, 1024);
   assert.equal(DEFAULT_LIMITS.maxValueBytes, 262_144);
   assert.equal(DEFAULT_LIMITS.maxLockNameBytes, 256);

@@ -1,7 +1,7 @@
 /**
- * Jepsen-style histories of client operations (DESIGN.md section 8): the event format, a
- * recorder, JSON-lines files, and pairing of invoke/completion events into operations for the
- * linearizability checker.
+ * Jepsen-style histories of client operations (docs/architecture.md#history-files): the event
+ * format, a recorder, JSON-lines files, and pairing of invoke/completion events into operations
+ * for the linearizability checker.
  *
  * @module
  */
@@ -33,8 +33,8 @@ export type { JsonValue };
 export type EventType = "invoke" | "ok" | "fail" | "info";
 
 /**
- * The operation an event belongs to. `delete` is not in DESIGN.md's list; it is here because the
- * HTTP API deletes config keys, and the register model treats it as a write of `null`.
+ * The operation an event belongs to (docs/architecture.md#history-files). `delete` is here
+ * because the HTTP API deletes config keys; the register model treats it as a write of `null`.
  *
  * @example
  * ```ts

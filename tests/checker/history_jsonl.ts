@@ -1,5 +1,6 @@
 /**
- * History files: one event a line, as JSON (DESIGN.md section 8), read back with validation.
+ * History files: one event a line, as JSON (docs/architecture.md#history-files), read back with
+ * validation.
  *
  * @module
  */

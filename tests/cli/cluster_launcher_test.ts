@@ -29,7 +29,7 @@ const LAUNCHER = new URL("../../src/cli/cluster.ts", import.meta.url).pathname;
 const CONFIG = new URL("../../deno.json", import.meta.url).pathname;
 const NODE_MAIN = new URL("../../src/cli/node.ts", import.meta.url).pathname;
 
-Deno.test("parseClusterArgs gives the defaults of DESIGN.md section 1", () => {
+Deno.test("parseClusterArgs gives the defaults of docs/architecture.md#processes-and-ports", () => {
   assert.deepEqual(parseClusterArgs([]), {
     nodes: 3,
     dataRoot: "./data/cluster",

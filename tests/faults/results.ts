@@ -1,8 +1,8 @@
 /**
  * The results folder of a fault run:
- * `.results/faults/<timestamp>-<workload>-<nemesis>-<seed>/` with `history.jsonl` (DESIGN.md
- * section 8), `summary.json`, `nemesis.jsonl`, the nodes' logs and whatever else the workload
- * adds. `.results/` is git-ignored; every run's files are kept.
+ * `.results/faults/<timestamp>-<workload>-<nemesis>-<seed>/` with `history.jsonl`
+ * (docs/architecture.md#history-files), `summary.json`, `nemesis.jsonl`, the nodes' logs and
+ * whatever else the workload adds. `.results/` is git-ignored; every run's files are kept.
  *
  * @module
  */

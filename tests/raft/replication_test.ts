@@ -1,4 +1,7 @@
-/** Raft paper section 5.3 (log replication) and the DESIGN.md traps around it. */
+/**
+ * Raft paper section 5.3 (log replication) and the traps around it
+ * (docs/architecture.md#traps-the-core-guards-against).
+ */
 
 import assert from "node:assert/strict";
 import { withDefaults } from "../../src/raft/config.ts";

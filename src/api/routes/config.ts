@@ -1,5 +1,6 @@
 /**
- * Config values: `GET/PUT/DELETE /v1/config/{key}` and `GET /v1/config` (DESIGN.md section 7).
+ * Config values: `GET/PUT/DELETE /v1/config/{key}` and `GET /v1/config`
+ * (docs/architecture.md#the-http-api-layer).
  *
  * Caching: a linearizable read answers `Cache-Control: no-cache` (a cache may keep it but must
  * revalidate with its `ETag`, which costs a 304 and no body); a stale read answers

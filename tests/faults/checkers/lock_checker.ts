@@ -1,8 +1,8 @@
 /**
- * The checker of the lock workload. It reads a history (DESIGN.md section 8) in which clients
- * `acquire` a lock (invoke value `{ttlMs, waitMs}`, ok value the fencing token), `release` it
- * (value the token), and, while they hold it, `write` their token to a fenced resource whose
- * key is `fenced/<lock>` (`ok`: the resource accepted it, `fail`: it refused it).
+ * The checker of the lock workload. It reads a history (docs/architecture.md#history-files) in
+ * which clients `acquire` a lock (invoke value `{ttlMs, waitMs}`, ok value the fencing token),
+ * `release` it (value the token), and, while they hold it, `write` their token to a fenced
+ * resource whose key is `fenced/<lock>` (`ok`: the resource accepted it, `fail`: it refused it).
  *
  * It checks, per lock:
  * 1. tokens are unique, and strictly increase in grant order: a grant acknowledged before
