@@ -2,13 +2,16 @@
  * The client port's connection layer (src/api/http_front.ts) against a real server on
  * loopback, over raw sockets: header floods get 431, slow heads 408, idle and slow
  * connections are closed within their timeouts, and ordinary traffic (keep-alive,
- * pipelining, chunked bodies, long polls whose client leaves) goes through unchanged.
+ * pipelining, chunked bodies, long polls whose client leaves) goes through unchanged. The
+ * layer is the HTTP/1.1 server itself, so what `Deno.serve` did for free is checked here too:
+ * `Date`, `100 Continue`, HTTP/1.0, bodies on GET, a handler that throws, streamed answers.
  *
  * @module
  */
 
 import assert from "node:assert/strict";
 import { resolveConnectionLimits, serveClientPort } from "../../src/api/http_front.ts";
+import { isStaticBody } from "../../src/api/http1_answer.ts";
 import { freePort } from "../process/net.ts";
 import { poll } from "../process/poll.ts";
 import { makeApp } from "./harness.ts";
@@ -336,6 +339,117 @@ Deno.test("answers without a body (HEAD, 304) end where they should: the connect
     const answered = Date.now();
     await c.waitClosed(idleTimeoutMs + 1500);
     assert.ok(c.closedAt! - answered >= idleTimeoutMs - 100, "idle timer ran after the answers");
+  } finally {
+    await c.dispose();
+    await server.shutdown();
+  }
+});
+
+Deno.test("what Deno.serve gave for free: Date, 100 Continue, HTTP/1.0, GET bodies, 500", async () => {
+  const { server, port } = await serve({}, async (req) => {
+    if (req.url.endsWith("/throw")) throw new Error("a handler bug (expected in this test)");
+    const body = req.body === null ? "" : await req.text();
+    return Response.json({ method: req.method, url: req.url, body });
+  });
+  const originalError = console.error;
+  console.error = () => {};
+  const c = await RawConnection.open(port);
+  try {
+    // Expect: 100-continue: the continue comes first, then the body is read.
+    await c.send(
+      "POST /echo HTTP/1.1\r\nHost: h:1\r\nExpect: 100-continue\r\ncontent-length: 2\r\n\r\n",
+    );
+    await c.until((t) => t.startsWith("HTTP/1.1 100 Continue\r\n\r\n"), 3000);
+    await c.send("hi");
+    await c.until((t) => wholeAnswer(t.slice(t.indexOf("\r\n\r\n") + 4)), 3000);
+    const echoed = parseAnswer(c.text.slice(c.text.indexOf("\r\n\r\n") + 4));
+    assert.equal(echoed.status, 200);
+    assert.deepEqual(echoed.json, { method: "POST", url: "http://h:1/echo", body: "hi" });
+    assert.match(echoed.headers.get("date") ?? "", /^\w{3}, \d{2} \w{3} \d{4} [\d:]{8} GMT$/);
+
+    // A GET with a body: the body is dropped, the connection carries on.
+    const get = await rawRequest(
+      port,
+      "GET /echo HTTP/1.1\r\nHost: x\r\ncontent-length: 3\r\n\r\nabc",
+    );
+    assert.deepEqual(get.json.body, "");
+
+    // HTTP/1.0 without keep-alive: a length, then the close.
+    const old = await RawConnection.open(port);
+    try {
+      await old.send("GET /echo HTTP/1.0\r\n\r\n");
+      await old.waitClosed(3000);
+      const answer = parseAnswer(old.text);
+      assert.equal(answer.status, 200);
+      assert.equal(answer.headers.get("connection"), "close");
+      assert.equal(answer.json.url, `http://127.0.0.1:${port}/echo`);
+    } finally {
+      await old.dispose();
+    }
+
+    // A handler that throws: 500, as Deno.serve answers.
+    assert.equal((await rawRequest(port, GET("/throw"))).status, 500);
+
+    // A Host that would move the path inside the URL, a target that is no path: 400.
+    assert.equal((await rawRequest(port, "GET /echo HTTP/1.1\r\nHost: a/b?\r\n\r\n")).status, 400);
+    assert.equal((await rawRequest(port, "GET echo HTTP/1.1\r\nHost: x\r\n\r\n")).status, 400);
+
+    // A malformed chunk: 400, and the connection ends.
+    const bad = await rawRequest(
+      port,
+      "POST /echo HTTP/1.1\r\nHost: x\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n",
+    );
+    assert.equal(bad.status, 400);
+  } finally {
+    console.error = originalError;
+    await c.dispose();
+    await server.shutdown();
+  }
+});
+
+Deno.test("whole bodies are sent with a length, streams in chunks (Deno's inner state is read right)", async () => {
+  assert.ok(isStaticBody(Response.json({ a: 1 })), "Response.json");
+  assert.ok(isStaticBody(new Response("text")), "a string body");
+  assert.ok(isStaticBody(new Response(new Uint8Array(3))), "a bytes body");
+  assert.ok(isStaticBody(new Response(null, { status: 204 })), "no body");
+  assert.ok(!isStaticBody(new Response(new ReadableStream())), "a stream");
+  const { server, port } = await serve();
+  try {
+    const answer = await rawRequest(port, GET("/healthz"));
+    assert.equal(answer.headers.get("content-length"), String(answer.body.length));
+    assert.equal(answer.headers.get("transfer-encoding"), undefined);
+  } finally {
+    await server.shutdown();
+  }
+});
+
+Deno.test("a client that leaves ends the answer's stream, even one deaf to request.signal", async () => {
+  const cancelled = Promise.withResolvers<void>();
+  const { server, port } = await serve({}, () =>
+    new Response(
+      new ReadableStream<Uint8Array>({
+        start: (controller) => controller.enqueue(new TextEncoder().encode("data: 0\n\n")),
+        cancel: () => cancelled.resolve(),
+      }),
+      { headers: { "content-type": "text/event-stream" } },
+    ));
+  const c = await RawConnection.open(port);
+  try {
+    await c.send(GET("/stream"));
+    await c.until((t) => t.includes("data: 0"), 3000);
+    c.close();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      cancelled.promise,
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error("the stream was not cancelled")), 5000);
+      }),
+    ]);
+    clearTimeout(timer);
+    await poll(async () => (await server.connections()) === 0 || undefined, {
+      what: "no connection left",
+      timeoutMs: 2000,
+    });
   } finally {
     await c.dispose();
     await server.shutdown();
