@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { LockWaits } from "../node/lock_waits.ts";
 import type { Submission } from "../node/raft_node.ts";
 import type { NodeId } from "../raft/types.ts";
 import type { KeyValue, ListOptions, ListPage } from "../state/config_store.ts";
@@ -79,6 +80,11 @@ export interface ApiNode {
   linearizableRead(): Promise<void>;
   /** Calls `listener` with every applied entry's outcome; returns the unsubscribe call. */
   onApply(listener: (outcome: ApplyOutcome) => void): () => void;
+  /**
+   * The node's lock waits, when it keeps them itself (and closes them when it stops); without
+   * them the API makes its own over `onApply` and `submit`.
+   */
+  readonly lockWaits?: LockWaits;
   status(): NodeStatusView;
   leaderId(): NodeId;
   isLeader(): boolean;

@@ -6,6 +6,7 @@
  */
 
 import type { ApiNode, NodeStatusView } from "../../src/api/api_node.ts";
+import { LockWaits } from "../../src/node/lock_waits.ts";
 import type { Submission } from "../../src/node/raft_node.ts";
 import { encodeCommand } from "../../src/state/commands.ts";
 import type { ApplyOutcome } from "../../src/state/results.ts";
@@ -60,6 +61,8 @@ export class FakeNode implements ApiNode {
   reads = 0;
   readonly submissions: Submission[] = [];
   readonly #listeners = new Set<(o: ApplyOutcome) => void>();
+  /** The lock waits the API uses (it subscribes to `onApply` only while some are open). */
+  readonly lockWaits: LockWaits = new LockWaits(this);
 
   constructor(options: { clock?: ManualClock; sm?: StateMachineOptions } = {}) {
     this.clock = options.clock ?? new ManualClock();

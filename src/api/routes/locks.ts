@@ -6,13 +6,21 @@
  */
 
 import type { Hono } from "hono";
+import { LockWaits } from "../../node/lock_waits.ts";
+import type { AcquireCommand } from "../../state/commands.ts";
 import { holderView } from "../../state/lock_table.ts";
-import type { ReleaseResult, RenewResult } from "../../state/results.ts";
+import type { HolderView, ReleaseResult, RenewResult } from "../../state/results.ts";
 import type { ApiDeps, ApiEnv } from "../app_env.ts";
 import { authorize } from "../middleware/auth/auth.ts";
 import { methodNotAllowed } from "../middleware/problem_errors/problem_errors.ts";
-import { acquireLock } from "../lock_wait.ts";
-import { readAt, submitCommand, succeeded } from "../node_calls.ts";
+import {
+  outcomeHeaders,
+  problemOfFailure,
+  readAt,
+  submitCommand,
+  succeeded,
+} from "../node_calls.ts";
+import { ProblemError } from "../problem.ts";
 import { describeRoute, jsonResponse, problemResponses } from "../openapi.ts";
 import { jsonBody, lockName, queryOf } from "../request_parts.ts";
 import {
@@ -35,19 +43,54 @@ import { z } from "../zod.ts";
  */
 export function lockRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
   const { node, schemas } = deps;
+  // Waiting in line is the node's business (src/node/lock_waits.ts): the route proposes with
+  // the request's session headers and says how the wait ended.
+  const lockWaits = node.lockWaits ?? new LockWaits(node, { logger: deps.logger });
 
   app.post("/v1/locks/:name/acquire", async (c) => {
     const name = lockName(c, schemas);
     authorize(c, { scopes: ["lock"], lock: name });
     const body = parseWith(schemas.acquireBody, jsonBody(c), "body");
-    const grant = await acquireLock(deps, c, {
+    const cmd: AcquireCommand = {
       op: "acquire",
       name,
       owner: body.owner ?? "",
       ttlMs: body.ttlMs,
       waitMs: body.waitMs ?? 0,
+    };
+    const { outcome, end } = await lockWaits.acquire(cmd, {
+      propose: () => submitCommand(deps, c, cmd),
+      signal: c.req.raw.signal,
+      onWait: (delta) => deps.metrics.lockWaits += delta,
     });
-    return c.json(grant);
+    switch (end.type) {
+      case "granted": {
+        const { owner, ttlMs } = cmd;
+        return c.json({ name, token: end.token, owner, ttlMs, expiresAt: end.expiresAt });
+      }
+      case "refused":
+        throw problemOfFailure(end.failure, outcomeHeaders(outcome));
+      case "ended":
+        // A replay (the record of a wait that ran out) says it is one.
+        throw stayedHeld(
+          cmd,
+          end.holder,
+          end.expiresAt,
+          end.replayed ? outcomeHeaders(outcome) : {},
+        );
+      case "timeout":
+        throw new ProblemError(504, "timeout", "the wait did not end in time; it was withdrawn");
+      case "abandoned":
+        throw new ProblemError(
+          499,
+          "client-closed",
+          "the client went away; the wait was withdrawn",
+        );
+      case "stopped":
+        throw new ProblemError(503, "no-leader", "the node stopped before the wait ended", {}, {
+          "retry-after": "1",
+        });
+    }
   });
 
   app.post("/v1/locks/:name/renew", async (c) => {
@@ -87,6 +130,17 @@ export function lockRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
   app.all("/v1/locks/:name", methodNotAllowed("GET", "HEAD"));
 
   describe(deps);
+}
+
+/** The 409 of a wait that ran out, in the same words for the first answer and a replay. */
+function stayedHeld(
+  cmd: AcquireCommand,
+  holder: HolderView | null,
+  expiresAt: number | null,
+  headers: Record<string, string>,
+): ProblemError {
+  const detail = `the lock ${cmd.name} stayed held for waitMs = ${cmd.waitMs}`;
+  return new ProblemError(409, "lock-held", detail, { holder, expiresAt }, headers);
 }
 
 function describe({ registry, schemas, open }: ApiDeps): void {
