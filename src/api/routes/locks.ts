@@ -1,6 +1,6 @@
 /**
  * Locks: `POST /v1/locks/{name}/acquire|renew|release` and `GET /v1/locks/{name}`
- * (DESIGN.md section 7). Every grant carries its fencing token.
+ * (docs/architecture.md#the-http-api-layer). Every grant carries its fencing token.
  *
  * @module
  */
