@@ -5,9 +5,10 @@
  */
 
 import type { ApplyOutcome } from "../state/results.ts";
+import { OutcomeUnknownError } from "./errors.ts";
 
-/** The proposal was sent but its outcome is unknown (it may still be applied). */
-export class ProposalTimeoutError extends Error {
+/** The proposal was sent but not applied in time: its outcome is unknown (it may still be). */
+export class ProposalTimeoutError extends OutcomeUnknownError {
   override name = "ProposalTimeoutError";
 }
 

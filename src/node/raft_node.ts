@@ -18,7 +18,7 @@ import type {
   Ready,
   Snapshot,
 } from "../raft/types.ts";
-import { encodeCommand, validateEnvelope } from "../state/commands.ts";
+import { encodeCommand } from "../state/commands.ts";
 import { InvalidCommandError } from "../state/errors.ts";
 import type { ApplyOutcome } from "../state/results.ts";
 import { StateMachine } from "../state/state_machine.ts";
@@ -286,17 +286,15 @@ export class RaftNode {
     let sub: Submission;
     try {
       sub = decode(body) as Submission;
-      const check = validateEnvelope({ ...(sub as object), time: 0 });
-      if (!check.ok) throw new CallError(400, check.detail);
-    } catch (e) {
-      if (e instanceof CallError) throw e;
+    } catch {
       throw new CallError(400, "the forwarded command does not decode");
     }
+    // Validated once, where it is encoded (`#proposeLocal`): InvalidCommandError, a 400 below.
     try {
       return encode(await this.#proposeLocal(sub));
     } catch (e) {
       if (e instanceof NoLeaderError) throw new CallError(503, e.message);
-      if (e instanceof ProposalTimeoutError || e instanceof OutcomeUnknownError) {
+      if (e instanceof OutcomeUnknownError) {
         throw new CallError(504, e.message);
       }
       if (e instanceof InvalidCommandError) throw new CallError(400, e.message);

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { OutcomeUnknownError } from "../../src/node/errors.ts";
 import { PendingProposals, ProposalTimeoutError } from "../../src/node/pending_proposals.ts";
 import type { ApplyOutcome } from "../../src/state/results.ts";
 
@@ -32,6 +33,8 @@ Deno.test("pending proposals: an unapplied proposal times out, a settled one doe
   pending.settle(early, outcome(1));
   assert.equal((await settled).index, 1);
   await assert.rejects(timedOut, ProposalTimeoutError);
+  // A timeout is one of the unknown outcomes (504), never a refusal.
+  await assert.rejects(timedOut, OutcomeUnknownError);
   pending.settle(late, outcome(2)); // too late: nobody listens, nothing throws
 });
 

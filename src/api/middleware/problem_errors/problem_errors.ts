@@ -10,7 +10,6 @@
 import type { ErrorHandler, NotFoundHandler } from "hono";
 import { NodeStoppedError, NoLeaderError, OutcomeUnknownError } from "../../../node/errors.ts";
 import type { Logger } from "../../../node/logger.ts";
-import { ProposalTimeoutError } from "../../../node/pending_proposals.ts";
 import { ReadTimeoutError } from "../../../node/read_barrier.ts";
 import { InvalidCommandError } from "../../../state/errors.ts";
 import { invalidRequest, ProblemError } from "../../problem.ts";
@@ -48,7 +47,7 @@ export function problemFor(error: unknown): ProblemError {
       retry,
     );
   }
-  if (error instanceof OutcomeUnknownError || error instanceof ProposalTimeoutError) {
+  if (error instanceof OutcomeUnknownError) {
     return new ProblemError(504, "timeout", error.message);
   }
   return new ProblemError(500, "internal", "an unexpected error occurred; it has been logged");
