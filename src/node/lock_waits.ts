@@ -15,8 +15,8 @@
  *
  * A wait may be decided before its caller learns its waiter id: the grant can be applied in the
  * same batch as the acquire, or, on a follower, before the leader's answer comes back. So a caller
- * announces its lock (`acquire` does this) before proposing, and while any caller on that lock
- * does not yet know its waiter id, the decisions on that lock are kept; once all know theirs,
+ * announces its lock (`acquire` does this) before proposing, and the decisions on that lock are
+ * kept while a caller that announced itself before them does not know its waiter id yet; then
  * they are dropped. A decision is also read from the state machine when a caller starts waiting
  * and after a snapshot replaced the state (whose entries never came by as events).
  *
@@ -175,12 +175,20 @@ type Decision =
 /** One caller waiting on one wait: ends its wait (once; later calls do nothing). */
 type Waiter = (outcome: LockWaitOutcome) => void;
 
+/** One caller's announcement (its identity). */
+type Announcement = Record<never, never>;
+
 /** The callers on one lock. */
 interface LockEntry {
-  /** Callers that proposed an acquire and do not know their waiter id yet. */
-  announced: number;
-  /** Decisions seen while `announced > 0`, by waiter id. */
-  decided: Map<number, Decision>;
+  /**
+   * Callers that proposed an acquire and do not know their waiter id yet, in the order they
+   * announced themselves, each with the number of decisions recorded before it did.
+   */
+  announced: Map<Announcement, number>;
+  /** Decisions seen while some caller was announced, by waiter id, oldest first. */
+  decided: Map<number, { seq: number; decision: Decision }>;
+  /** How many decisions were ever recorded here (their sequence numbers). */
+  recorded: number;
   /** Waiting callers by waiter id (retries of one request on one node share a waiter id). */
   waiters: Map<number, Set<Waiter>>;
 }
@@ -224,6 +232,13 @@ export class LockWaits {
     return this.#waiting;
   }
 
+  /** How many decisions are kept for callers that do not know their waiter id yet (tests). */
+  get kept(): number {
+    let kept = 0;
+    for (const entry of this.#locks.values()) kept += entry.decided.size;
+    return kept;
+  }
+
   /** How many locks have callers (announced or waiting); for tests of the clean-up. */
   get locks(): number {
     return this.#locks.size;
@@ -237,12 +252,14 @@ export class LockWaits {
     const { name } = cmd;
     const signal = options.signal;
     // Announce before proposing: the grant may be applied before the proposal resolves.
-    const entry = this.#announce(name);
+    const entry = this.#entry(name);
+    const me: Announcement = {};
+    entry.announced.set(me, entry.recorded);
     let outcome: ApplyOutcome;
     try {
       outcome = await (options.propose?.() ?? this.#host.submit({ cmd }));
     } catch (error) {
-      this.#unannounce(name, entry);
+      this.#unannounce(name, entry, me);
       throw error;
     }
     const result = outcome.result;
@@ -250,7 +267,7 @@ export class LockWaits {
     // detaches if it goes away (the wait stays for any other attempt attached).
     const at = outcome.index;
     if (!result.ok || !("queued" in result)) {
-      this.#unannounce(name, entry);
+      this.#unannounce(name, entry, me);
       // With waitMs > 0 an acquire is queued, never refused: "held" is the record of a wait
       // that ran out, and reads as that wait's end did.
       if (!result.ok && result.reason === "held" && cmd.waitMs > 0) {
@@ -261,14 +278,14 @@ export class LockWaits {
       throw new TypeError(`an acquire was answered as a ${JSON.stringify(result)}`);
     }
     if (!result.queued) {
-      this.#unannounce(name, entry);
+      this.#unannounce(name, entry, me);
       if (signal?.aborted) void this.#letGo(name, result.token, at);
       return {
         outcome,
         end: { type: "granted", token: result.token, expiresAt: result.expiresAt },
       };
     }
-    const end = await this.#wait(entry, name, result.waiterId, at, cmd.waitMs, options);
+    const end = await this.#wait(entry, me, name, result.waiterId, at, cmd.waitMs, options);
     return { outcome, end };
   }
 
@@ -303,7 +320,11 @@ export class LockWaits {
       const decision: Decision = event.type === "lockGranted"
         ? { type: "granted", token: event.token, expiresAt: event.expiresAt }
         : this.#ended(event.name);
-      if (entry.announced > 0) entry.decided.set(event.waiterId, decision);
+      if (entry.announced.size > 0) {
+        // Re-inserted, so that the map stays in the order decisions were recorded.
+        entry.decided.delete(event.waiterId);
+        entry.decided.set(event.waiterId, { seq: entry.recorded++, decision });
+      }
       const set = entry.waiters.get(event.waiterId);
       if (set !== undefined) { for (const waiter of [...set]) waiter(decision); }
     }
@@ -341,7 +362,7 @@ export class LockWaits {
   #entry(name: string): LockEntry {
     let entry = this.#locks.get(name);
     if (entry === undefined) {
-      entry = { announced: 0, decided: new Map(), waiters: new Map() };
+      entry = { announced: new Map(), decided: new Map(), recorded: 0, waiters: new Map() };
       this.#locks.set(name, entry);
       if (this.#unsubscribe === undefined) {
         this.#sm = this.#host.sm;
@@ -351,21 +372,24 @@ export class LockWaits {
     return entry;
   }
 
-  #announce(name: string): LockEntry {
-    const entry = this.#entry(name);
-    entry.announced++;
-    return entry;
-  }
-
-  #unannounce(name: string, entry: LockEntry): void {
-    entry.announced--;
-    // Every caller on this lock now knows its waiter id: later decisions reach them directly.
-    if (entry.announced === 0) entry.decided.clear();
+  #unannounce(name: string, entry: LockEntry, me: Announcement): void {
+    entry.announced.delete(me);
+    // A decision recorded before the oldest caller still announced announced itself cannot be
+    // one that caller needs (its acquire was applied later): those go, oldest first.
+    let floor = Infinity;
+    for (const since of entry.announced.values()) {
+      floor = since;
+      break;
+    }
+    for (const [waiterId, { seq }] of entry.decided) {
+      if (seq >= floor) break;
+      entry.decided.delete(waiterId);
+    }
     this.#forgetIfIdle(name, entry);
   }
 
   #forgetIfIdle(name: string, entry: LockEntry): void {
-    if (entry.announced > 0 || entry.waiters.size > 0) return;
+    if (entry.announced.size > 0 || entry.waiters.size > 0) return;
     if (this.#locks.get(name) === entry) this.#locks.delete(name);
     if (this.#locks.size === 0) {
       // No apply listener while nobody waits: an idle node pays nothing per entry.
@@ -376,6 +400,7 @@ export class LockWaits {
 
   #wait(
     entry: LockEntry,
+    me: Announcement,
     name: string,
     waiterId: number,
     at: number,
@@ -383,9 +408,9 @@ export class LockWaits {
     options: AcquireOptions,
   ): Promise<LockWaitOutcome> {
     const signal = options.signal;
-    const known = entry.decided.get(waiterId) ?? this.#fromState(name, waiterId);
+    const known = entry.decided.get(waiterId)?.decision ?? this.#fromState(name, waiterId);
     if (signal?.aborted || known !== undefined || this.#closed) {
-      this.#unannounce(name, entry);
+      this.#unannounce(name, entry, me);
       if (signal?.aborted) {
         this.#withdraw(name, waiterId, at, known);
         return Promise.resolve({ type: "abandoned" });
@@ -419,7 +444,7 @@ export class LockWaits {
       options.onWait?.(1);
       signal?.addEventListener("abort", onAbort, { once: true });
       // Registered first, so the lock's entry stays while it stops keeping decisions.
-      this.#unannounce(name, entry);
+      this.#unannounce(name, entry, me);
     });
   }
 

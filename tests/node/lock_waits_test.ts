@@ -297,3 +297,34 @@ Deno.test("lock waits: entries without lock events cost no lock lookups, however
   node.lockWaits.close();
   await Promise.all(waiting);
 });
+
+Deno.test("lock waits: decisions are kept only for callers that announced themselves before them", async () => {
+  // Acquires on a hot lock overlap without end: some caller is always between proposing and
+  // learning its waiter id. Each decision is dropped once the callers older than it are done.
+  const node = new FakeNode();
+  const waits = node.lockWaits;
+  let previous: { gate: PromiseWithResolvers<void>; answer: Promise<void> } | undefined;
+  let maxKept = 0;
+  for (let i = 0; i < 100; i++) {
+    const gate = Promise.withResolvers<void>();
+    const cmd = acquire("hot", `c${i}`, 0);
+    const answer = waits.acquire(cmd, {
+      propose: async () => (await gate.promise, await node.submit({ cmd })),
+    }).then(async ({ end }) => {
+      assert.equal(end.type, "granted");
+      if (end.type === "granted") await release(node, "hot", end.token);
+    });
+    // Caller i is announced; the previous one is applied now (its grant is recorded for i).
+    if (previous) {
+      previous.gate.resolve();
+      await previous.answer;
+    }
+    maxKept = Math.max(maxKept, waits.kept);
+    previous = { gate, answer };
+  }
+  previous!.gate.resolve();
+  await previous!.answer;
+  assert.ok(maxKept <= 2, `kept ${maxKept}`);
+  assert.equal(waits.kept, 0);
+  assert.equal(waits.locks, 0);
+});
