@@ -5,6 +5,7 @@
  */
 
 import type { ApplyOutcome } from "../state/results.ts";
+import { type NodeClock, systemClock, type TimerHandle } from "./clock.ts";
 import { OutcomeUnknownError } from "./errors.ts";
 
 /** The proposal was sent but not applied in time: its outcome is unknown (it may still be). */
@@ -30,9 +31,13 @@ export class PendingProposals {
   #seq = 0;
   /** In the order proposed, which is also the order of their deadlines. */
   readonly #waiting = new Map<number, Waiter>();
-  #sweeper?: ReturnType<typeof setInterval>;
+  #sweeper?: TimerHandle;
+  readonly #clock: NodeClock;
 
-  constructor(readonly timeoutMs: number) {}
+  /** `clock`: where the deadlines and the sweeping timer come from. */
+  constructor(readonly timeoutMs: number, clock: NodeClock = systemClock) {
+    this.#clock = clock;
+  }
 
   /** A fresh sequence number for the next proposal. */
   next(): number {
@@ -42,9 +47,12 @@ export class PendingProposals {
   /** Resolves with the outcome of proposal `seq` once it is applied. */
   wait(seq: number): Promise<ApplyOutcome> {
     const { promise, resolve, reject } = Promise.withResolvers<ApplyOutcome>();
-    this.#waiting.set(seq, { resolve, reject, deadline: performance.now() + this.timeoutMs });
+    this.#waiting.set(seq, { resolve, reject, deadline: this.#clock.monotonic() + this.timeoutMs });
     // One timer for all, not one per proposal: timers were a visible share of a write's CPU.
-    this.#sweeper ??= setInterval(() => this.#sweep(), Math.max(1, this.timeoutMs / 20));
+    this.#sweeper ??= this.#clock.setInterval(
+      () => this.#sweep(),
+      Math.max(1, this.timeoutMs / 20),
+    );
     return promise;
   }
 
@@ -65,7 +73,7 @@ export class PendingProposals {
   }
 
   #sweep(): void {
-    const now = performance.now();
+    const now = this.#clock.monotonic();
     for (const [seq, waiter] of this.#waiting) {
       if (waiter.deadline > now) break;
       this.#waiting.delete(seq);
@@ -78,7 +86,7 @@ export class PendingProposals {
 
   #stopWhenIdle(): void {
     if (this.#waiting.size > 0 || this.#sweeper === undefined) return;
-    clearInterval(this.#sweeper);
+    this.#clock.clearTimeout(this.#sweeper);
     this.#sweeper = undefined;
   }
 }

@@ -8,7 +8,8 @@
 import { decode, encode } from "@msgpack/msgpack";
 import { decodeConfChange } from "../raft/conf_change.ts";
 import { type RaftConfig, withDefaults } from "../raft/config.ts";
-import { ProposalDroppedError, RawNode, type Status } from "../raft/raw_node.ts";
+import { type CoreView, ProposalDroppedError, RawNode, type Status } from "../raft/raw_node.ts";
+import type { StoredState } from "../raft/raft.ts";
 import type {
   ConfState,
   Entry,
@@ -24,6 +25,7 @@ import type { ApplyOutcome } from "../state/results.ts";
 import { StateMachine } from "../state/state_machine.ts";
 import type { RaftStorage } from "../storage/raft_storage.ts";
 import { CallError, type Transport, type TransportEvents } from "../transport/transport.ts";
+import { type NodeClock, systemClock, type TimerHandle } from "./clock.ts";
 import { NodeStoppedError, NoLeaderError, OutcomeUnknownError } from "./errors.ts";
 import type { Logger } from "./logger.ts";
 import { PendingProposals, ProposalTimeoutError } from "./pending_proposals.ts";
@@ -55,10 +57,19 @@ export interface RaftNodeOptions {
   snapshotEntries?: number;
   /** How long a proposal or a read may wait. Default 5000 ms. */
   requestTimeoutMs?: number;
-  /** The clock (ms since epoch); tests may pass their own. */
-  clock?: () => number;
-  /** The source of election jitter. Default Math.random. */
-  random?: () => number;
+  /**
+   * The clock, timers and randomness of everything time-dependent in the node (ticks, read
+   * rounds, proposal deadlines, snapshot slices). Default {@linkcode systemClock}; the
+   * simulator passes its virtual time and seed.
+   */
+  clock?: NodeClock;
+  /**
+   * Builds the core; the simulator's mutation survey passes a core with a deliberate bug.
+   * Default `new RawNode(cfg, stored)`.
+   */
+  core?: (cfg: RaftConfig, stored: StoredState) => RawNode;
+  /** Called with each committed entry just before it is applied (observers, the simulator). */
+  onEntryApplied?: (entry: Entry) => void;
   /** Records the write path's events (`write_trace.ts`). Default: nothing. */
   trace?: WriteTrace;
 }
@@ -99,7 +110,7 @@ export class RaftNode {
   readonly transport: Transport;
   readonly #opts: RaftNodeOptions;
   readonly #log: Logger;
-  readonly #clock: () => number;
+  readonly #clock: NodeClock;
   readonly #reads: ReadBarrier;
   readonly #pending: PendingProposals;
   readonly #listeners = new Set<ApplyListener>();
@@ -110,7 +121,7 @@ export class RaftNode {
   #persisted: HardState;
   /** The newest hard state the core reported; its commit may not be on disk yet. */
   #latestHard: HardState;
-  #ticker?: ReturnType<typeof setInterval>;
+  #ticker?: TimerHandle;
   #running = false;
   #loopDone: Promise<void> = Promise.resolve();
   #again = false;
@@ -125,7 +136,7 @@ export class RaftNode {
   #savedSnapshotIndex = 0;
   /** A leader's snapshot is being installed: the loop is busy, not the leader gone. */
   #installing = false;
-  /** Since when (performance.now()) the loop has waited for its own disk write, if it does. */
+  /** Since when (the clock's monotonic ms) the loop has waited for its own disk write, if it does. */
   #diskWaitSince?: number;
   /** When this node last heard from a leader (ms), for stale reads. */
   lastContact = 0;
@@ -140,9 +151,9 @@ export class RaftNode {
     this.#latestHard = persisted;
     this.#log = opts.logger;
     this.#trace = opts.trace;
-    this.#clock = opts.clock ?? Date.now;
-    this.#reads = new ReadBarrier(opts.requestTimeoutMs ?? 5000);
-    this.#pending = new PendingProposals(opts.requestTimeoutMs ?? 5000);
+    this.#clock = opts.clock ?? systemClock;
+    this.#reads = new ReadBarrier(opts.requestTimeoutMs ?? 5000, 50, this.#clock);
+    this.#pending = new PendingProposals(opts.requestTimeoutMs ?? 5000, this.#clock);
     this.transport = opts.transport({
       onMessages: (msgs) => this.#receive(msgs),
       onUnreachable: (peer) => {
@@ -162,14 +173,13 @@ export class RaftNode {
   /** Loads what is on disk, restores the state machine and starts ticking. */
   static async start(opts: RaftNodeOptions): Promise<RaftNode> {
     const stored = await opts.storage.load();
-    const cfg = withDefaults({ id: opts.id, random: opts.random ?? Math.random, ...opts.raft });
-    const raw = new RawNode(cfg, {
-      ...stored,
-      conf: { voters: [...opts.peers.keys()], learners: [] },
-    });
+    const clock = opts.clock ?? systemClock;
+    const cfg = withDefaults({ id: opts.id, random: () => clock.random(), ...opts.raft });
+    const state = { ...stored, conf: { voters: [...opts.peers.keys()], learners: [] } };
+    const raw = opts.core ? opts.core(cfg, state) : new RawNode(cfg, state);
     // In slices: a restart from a large snapshot must not stall whatever else runs in the process.
     const sm = stored.snapshot
-      ? await runInSlices(StateMachine.restoreSteps(stored.snapshot.data))
+      ? await runInSlices(StateMachine.restoreSteps(stored.snapshot.data), { clock })
       : new StateMachine();
     const node = new RaftNode(opts, raw, sm, stored.hardState);
     node.#savedSnapshotIndex = stored.snapshot?.metadata.index ?? 0;
@@ -179,13 +189,23 @@ export class RaftNode {
       snapshotIndex: stored.snapshot?.metadata.index ?? 0,
       voters: [...opts.peers.keys()],
     });
-    node.#ticker = setInterval(() => node.#tick(), opts.tickMs ?? 10);
+    node.#ticker = clock.setInterval(() => node.#tick(), opts.tickMs ?? 10);
     // A cluster of one need not wait out an election timeout to lead.
     if (opts.peers.size === 1 && opts.peers.has(opts.id)) {
       raw.campaign();
       node.#kick();
     }
     return node;
+  }
+
+  /** A live, read-only view of the core's role and log, for observers (the simulator). */
+  coreView(): CoreView {
+    return this.raw.view;
+  }
+
+  /** The index of the last applied entry. */
+  appliedIndex(): number {
+    return this.sm.appliedIndex;
   }
 
   /** The core's status. */
@@ -237,7 +257,7 @@ export class RaftNode {
 
   async #proposeLocal(sub: Submission): Promise<ApplyOutcome> {
     // Time never goes backwards in the log, even if this clock does (DESIGN.md section 6).
-    const time = Math.max(this.#clock(), this.sm.now);
+    const time = Math.max(this.#clock.now(), this.sm.now);
     const command = encodeCommand({ ...sub, time } as Parameters<typeof encodeCommand>[0]);
     const seq = this.#pending.next();
     this.#trace?.("propose", seq);
@@ -256,13 +276,13 @@ export class RaftNode {
   async waitApplied(index: number): Promise<void> {
     if (this.sm.appliedIndex >= index) return;
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const timer = this.#clock.setTimeout(() => {
         off();
         reject(new ProposalTimeoutError(`entry ${index} was not applied here in time`));
       }, this.#opts.requestTimeoutMs ?? 5000);
       const off = this.onApply(() => {
         if (this.sm.appliedIndex >= index) {
-          clearTimeout(timer);
+          this.#clock.clearTimeout(timer);
           off();
           resolve();
         }
@@ -335,7 +355,9 @@ export class RaftNode {
     // snapshot written in the background makes such waits likely on a busy disk (a 325 ms
     // append cost an election in tests/process/compaction_test.ts).
     const waiting = this.#diskWaitSince;
-    if (waiting !== undefined && performance.now() - waiting > 2 * (this.#opts.tickMs ?? 10)) {
+    if (
+      waiting !== undefined && this.#clock.monotonic() - waiting > 2 * (this.#opts.tickMs ?? 10)
+    ) {
       return;
     }
     this.raw.tick();
@@ -347,7 +369,7 @@ export class RaftNode {
   #maybeProposeTick(): void {
     if (!this.isLeader()) return;
     const deadline = this.sm.nextDeadline();
-    const now = this.#clock();
+    const now = this.#clock.now();
     if (deadline === undefined || deadline > now) return;
     if (now - this.#tickProposedAt < (this.#opts.tickMs ?? 10) * 5) return;
     this.#tickProposedAt = now;
@@ -387,7 +409,7 @@ export class RaftNode {
 
   #step(m: Message): void {
     if (m.from === this.raw.raft.lead && (m.type === "app" || m.type === "heartbeat")) {
-      this.lastContact = this.#clock();
+      this.lastContact = this.#clock.now();
     }
     this.raw.step(m);
   }
@@ -419,7 +441,7 @@ export class RaftNode {
     if (rd.entries.length > 0 || latest.term !== p.term || latest.vote !== p.vote) {
       const changed = latest.term !== p.term || latest.vote !== p.vote ||
         latest.commit !== p.commit;
-      this.#diskWaitSince = performance.now();
+      this.#diskWaitSince = this.#clock.monotonic();
       try {
         await this.#opts.storage.append({
           entries: rd.entries,
@@ -443,12 +465,14 @@ export class RaftNode {
 
   #apply(e: Entry): void {
     let outcome: ApplyOutcome;
+    if (e.type === "conf" || e.data.length === 0) this.#opts.onEntryApplied?.(e);
     if (e.type === "conf") {
       this.raw.applyConfChange(decodeConfChange(e.data));
       outcome = this.sm.applyNoop(e.index, e.term);
     } else if (e.data.length === 0) {
       outcome = this.sm.applyNoop(e.index, e.term);
     } else {
+      this.#opts.onEntryApplied?.(e);
       const p = unwrapProposal(e.data);
       outcome = this.sm.applyEntry(e.index, e.term, p ? p.command : e.data);
       if (p && p.proposer === this.id) {
@@ -496,14 +520,17 @@ export class RaftNode {
     conf: ConfState,
   ): Promise<void> {
     const index = capture.appliedIndex;
-    const started = performance.now();
+    const started = this.#clock.monotonic();
     let data: Uint8Array;
     try {
-      data = await runInSlices(capture.encode(), { cancelled: () => this.#stopped });
+      data = await runInSlices(capture.encode(), {
+        cancelled: () => this.#stopped,
+        clock: this.#clock,
+      });
     } finally {
       capture.release();
     }
-    const encodedMs = performance.now() - started;
+    const encodedMs = this.#clock.monotonic() - started;
     // The core's log changes only on the loop, between two Readies: hand the snapshot over.
     const snap = await new Promise<Snapshot | undefined>((resolve) => {
       this.#encoded = { index, term, conf, data, resolve };
@@ -512,13 +539,13 @@ export class RaftNode {
     // Dropped (see `#compactCore`), or a newer snapshot from the leader is stored already.
     if (!snap || index <= this.#savedSnapshotIndex) return;
     this.#savedSnapshotIndex = index;
-    const writeStarted = performance.now();
+    const writeStarted = this.#clock.monotonic();
     await this.#opts.storage.saveSnapshot(snap);
     this.#log.log("info", "log compacted", {
       index,
       bytes: data.byteLength,
       encodeMs: Math.round(encodedMs),
-      writeMs: Math.round(performance.now() - writeStarted),
+      writeMs: Math.round(this.#clock.monotonic() - writeStarted),
     });
   }
 
@@ -542,12 +569,12 @@ export class RaftNode {
    */
   async #install(snapshot: Snapshot): Promise<void> {
     const { index } = snapshot.metadata;
-    const started = performance.now();
+    const started = this.#clock.monotonic();
     this.#savedSnapshotIndex = Math.max(this.#savedSnapshotIndex, index);
     this.#installing = true;
     try {
       const [sm] = await Promise.all([
-        runInSlices(StateMachine.restoreSteps(snapshot.data)),
+        runInSlices(StateMachine.restoreSteps(snapshot.data), { clock: this.#clock }),
         this.#opts.storage.saveSnapshot(snapshot),
       ]);
       this.sm = sm;
@@ -557,7 +584,7 @@ export class RaftNode {
     this.#log.log("info", "snapshot installed", {
       index,
       bytes: snapshot.data.byteLength,
-      ms: Math.round(performance.now() - started),
+      ms: Math.round(this.#clock.monotonic() - started),
     });
   }
 
@@ -570,7 +597,7 @@ export class RaftNode {
       });
       this.#lastLeader = leader;
     }
-    if (leader === this.id) this.lastContact = this.#clock();
+    if (leader === this.id) this.lastContact = this.#clock.now();
   }
 
   #checkAlive(): void {
@@ -595,7 +622,7 @@ export class RaftNode {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
-    clearInterval(this.#ticker);
+    this.#clock.clearTimeout(this.#ticker);
     this.#reads.close();
     // They were proposed and may be committed (and applied by the others): not a refusal.
     this.#pending.close(

@@ -16,6 +16,8 @@
  * @module
  */
 
+import { type NodeClock, systemClock, type TimerHandle } from "./clock.ts";
+
 /** A read that could not be confirmed in time (no leader, or a partition). */
 export class ReadTimeoutError extends Error {
   override name = "ReadTimeoutError";
@@ -29,7 +31,7 @@ interface Waiter {
 /** Reads that joined a round together; they share a deadline, counted from their first round. */
 interface Batch {
   waiters: Waiter[];
-  timer?: ReturnType<typeof setTimeout>;
+  timer?: TimerHandle;
   done: boolean;
 }
 
@@ -68,14 +70,21 @@ export class ReadBarrier {
    * a round asked before the restart can never pass for a new round with the same number.
    */
   readonly #prefix: string;
+  readonly #clock: NodeClock;
 
   /**
    * `timeoutMs`: how long a read may wait in all. `retryMs`: how long a round may go
-   * unconfirmed before it is asked again (and holds back the next one).
+   * unconfirmed before it is asked again (and holds back the next one). `clock`: the timers,
+   * the monotonic time and the randomness of the context prefix (the simulator's, in tests).
    */
-  constructor(readonly timeoutMs: number, readonly retryMs = 50) {
-    const nonce = crypto.getRandomValues(new Uint32Array(2));
-    this.#prefix = `r${nonce[0].toString(36)}${nonce[1].toString(36)}.`;
+  constructor(
+    readonly timeoutMs: number,
+    readonly retryMs = 50,
+    clock: NodeClock = systemClock,
+  ) {
+    this.#clock = clock;
+    const word = () => Math.floor(clock.random() * 2 ** 32).toString(36);
+    this.#prefix = `r${word()}${word()}.`;
   }
 
   /** Waits until a read started after this call is confirmed and applied. */
@@ -93,13 +102,13 @@ export class ReadBarrier {
    * and returns its ReadIndex context; undefined when there is nothing to ask yet. `now` in ms
    * (monotonic).
    */
-  start(now = performance.now()): Uint8Array | undefined {
+  start(now: number = this.#clock.monotonic()): Uint8Array | undefined {
     const awaiting = this.#awaiting;
     if (awaiting && now - awaiting.sentAt < this.retryMs) return undefined;
     const batches: Batch[] = [];
     if (this.#queued.length > 0) {
       const batch: Batch = { waiters: this.#queued, done: false };
-      batch.timer = setTimeout(() => this.#expire(batch), this.timeoutMs);
+      batch.timer = this.#clock.setTimeout(() => this.#expire(batch), this.timeoutMs);
       this.#queued = [];
       batches.push(batch);
     }
@@ -134,7 +143,7 @@ export class ReadBarrier {
         for (const b of round.batches) {
           if (b.done) continue;
           b.done = true;
-          clearTimeout(b.timer);
+          this.#clock.clearTimeout(b.timer);
           for (const w of b.waiters) w.resolve();
         }
       } else if (round !== this.#awaiting && round.batches.every((b) => b.done)) {
@@ -162,7 +171,7 @@ export class ReadBarrier {
       for (const b of round.batches) {
         if (b.done) continue;
         b.done = true;
-        clearTimeout(b.timer);
+        this.#clock.clearTimeout(b.timer);
         for (const w of b.waiters) w.reject(err);
       }
     }

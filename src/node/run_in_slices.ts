@@ -6,6 +6,8 @@
  * @module
  */
 
+import { type NodeClock, systemClock } from "./clock.ts";
+
 /**
  * How long one slice may hold the event loop, by default: a tenth of the default heartbeat
  * interval (50 ms).
@@ -24,6 +26,8 @@ export interface SliceOptions {
   sliceMs?: number;
   /** Asked between slices: when it says true, the steps are abandoned. */
   cancelled?: () => boolean;
+  /** Measures the slices and gives the turns. Default {@linkcode systemClock}. */
+  clock?: NodeClock;
 }
 
 /**
@@ -52,8 +56,8 @@ export class SlicedWorkCancelled extends Error {
  * await nextTurn();
  * ```
  */
-export function nextTurn(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 0));
+export function nextTurn(clock: NodeClock = systemClock): Promise<void> {
+  return new Promise((resolve) => clock.setTimeout(resolve, 0));
 }
 
 /**
@@ -80,16 +84,17 @@ export async function runInSlices<T>(
   options: SliceOptions = {},
 ): Promise<T> {
   const sliceMs = options.sliceMs ?? DEFAULT_SLICE_MS;
-  let sliceStart = performance.now();
+  const clock = options.clock ?? systemClock;
+  let sliceStart = clock.monotonic();
   for (;;) {
     const step = steps.next();
     if (step.done) return step.value;
-    if (performance.now() - sliceStart < sliceMs) continue;
-    await nextTurn();
+    if (clock.monotonic() - sliceStart < sliceMs) continue;
+    await nextTurn(clock);
     if (options.cancelled?.()) {
       steps.return?.(undefined as T);
       throw new SlicedWorkCancelled("the work was cancelled");
     }
-    sliceStart = performance.now();
+    sliceStart = clock.monotonic();
   }
 }

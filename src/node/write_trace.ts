@@ -12,6 +12,8 @@
  * @module
  */
 
+import { type NodeClock, systemClock } from "./clock.ts";
+
 /**
  * Records one event.
  *
@@ -40,6 +42,7 @@ export type WriteTrace = (event: string, ...numbers: number[]) => void;
 export function openWriteTrace(
   path: string,
   nodeId: number,
+  clock: NodeClock = systemClock,
 ): { record: WriteTrace; close(): void } {
   let lines: string[] = [];
   const flush = () => {
@@ -49,7 +52,7 @@ export function openWriteTrace(
   };
   return {
     record(event, ...numbers) {
-      const at = (performance.timeOrigin + performance.now()).toFixed(3);
+      const at = (performance.timeOrigin + clock.monotonic()).toFixed(3);
       lines.push([at, nodeId, event, ...numbers].join(" "));
       if (lines.length >= 1000) flush();
     },

@@ -7,26 +7,6 @@
 import type { NodeId } from "./types.ts";
 
 /**
- * Deliberate bugs that the simulator's tests switch on to prove that each safety check can
- * fail. Never set them outside tests.
- */
-export interface UnsafeBugs {
-  /** Grant a vote even after voting for someone else in the same term (breaks election safety). */
-  voteTwice?: boolean;
-  /**
-   * Commit entries of older terms by counting replicas, with no no-op of the leader's own term
-   * to commit through (Raft paper, figure 8).
-   */
-  commitOldTerm?: boolean;
-  /** Grant votes without the log up-to-date check (breaks leader completeness). */
-  skipUpToDateCheck?: boolean;
-  /** Accept AppendEntries without checking the previous entry's term (breaks log matching). */
-  skipPrevLogCheck?: boolean;
-  /** A leader accepts AppendEntries of a stale leader into its own log (breaks append-only). */
-  leaderAcceptsStaleAppend?: boolean;
-}
-
-/**
  * Settings of a Raft core. Time is counted in ticks; the driver decides how long a tick is.
  *
  * @example
@@ -55,8 +35,6 @@ export interface RaftConfig {
   checkQuorum: boolean;
   /** A seeded source of randomness in [0, 1) for the election timeout jitter. */
   random: () => number;
-  /** Bugs to inject in tests; see {@linkcode UnsafeBugs}. */
-  unsafe?: UnsafeBugs;
 }
 
 /** The defaults; with 10 ms ticks: elections after 150-300 ms, heartbeats every 50 ms. */
@@ -71,7 +49,7 @@ export const DEFAULT_CONFIG: Omit<RaftConfig, "id" | "random"> = {
 };
 
 /**
- * Fills in defaults and rejects settings that would make the protocol unsafe or stuck.
+ * Fills in defaults and rejects settings that would break the protocol or leave it stuck.
  *
  * @example
  * ```ts

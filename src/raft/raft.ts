@@ -174,7 +174,14 @@ export class Raft {
     // Membership changes wait until the no-op below is applied
     // (docs/architecture.md#the-raft-core).
     this.pendingConfIndex = last;
-    if (this.cfg.unsafe?.commitOldTerm) return; // the figure-8 bug: no no-op to commit through
+    this.appendLeaderNoop();
+  }
+
+  /**
+   * A new leader's first entry: an empty one of its own term, through which it commits what
+   * earlier terms left (paper 5.4.2, figure 8) and which lets it serve reads (thesis 6.4).
+   */
+  protected appendLeaderNoop(): void {
     this.appendEntries([{ term: 0, index: 0, type: "normal", data: new Uint8Array() }]);
   }
 
@@ -272,7 +279,7 @@ export class Raft {
         this.becomeFollower(m.term, NONE);
       }
     } else if (m.term < this.term) {
-      this.#stepStale(m);
+      this.stepStale(m);
       return;
     }
 
@@ -290,17 +297,8 @@ export class Raft {
     else stepCandidate(this, m);
   }
 
-  #stepStale(m: Message): void {
-    if (
-      this.cfg.unsafe?.leaderAcceptsStaleAppend && this.role === "leader" && m.type === "app"
-    ) {
-      // The bug: overwrite the leader's own log from the first differing entry.
-      const conflict = this.log.findConflict(m.entries);
-      if (conflict > this.log.offset && conflict <= this.log.lastIndex() + 1) {
-        this.log.append(m.entries.filter((e) => e.index >= conflict), true);
-      }
-      return;
-    }
+  /** A message of an older term: at most answered, so its sender learns the newer term. */
+  protected stepStale(m: Message): void {
     if (
       (this.cfg.checkQuorum || this.cfg.preVote) && (m.type === "app" || m.type === "heartbeat")
     ) {
@@ -314,13 +312,7 @@ export class Raft {
 
   #decideVote(m: Message): void {
     const respType = m.type === "vote" ? "voteResp" : "preVoteResp";
-    const canVote = this.vote === m.from ||
-      (this.vote === NONE && this.lead === NONE) ||
-      (m.type === "preVote" && m.term > this.term) ||
-      (this.cfg.unsafe?.voteTwice === true && m.term === this.term && this.role === "follower");
-    const upToDate = this.cfg.unsafe?.skipUpToDateCheck === true ||
-      this.log.isUpToDate(m.index, m.logTerm);
-    if (canVote && upToDate) {
+    if (this.mayVoteFor(m) && this.candidateUpToDate(m)) {
       // The vote answer carries the candidate's term so it counts in that election.
       this.send({ type: respType, to: m.from, term: m.term });
       if (m.type === "vote") {
@@ -330,6 +322,29 @@ export class Raft {
     } else {
       this.send({ type: respType, to: m.from, term: this.term, reject: true });
     }
+  }
+
+  /**
+   * One vote per term (paper 5.2): again for the same candidate, or a first vote while no
+   * leader is known; a pre-vote for a later term binds nothing.
+   */
+  protected mayVoteFor(m: Message): boolean {
+    return this.vote === m.from ||
+      (this.vote === NONE && this.lead === NONE) ||
+      (m.type === "preVote" && m.term > this.term);
+  }
+
+  /** The election restriction (paper 5.4.1): the candidate's log is at least as up to date. */
+  protected candidateUpToDate(m: Message): boolean {
+    return this.log.isUpToDate(m.index, m.logTerm);
+  }
+
+  /**
+   * Appends a leader's AppendEntries if its previous entry matches this log (paper 5.3, log
+   * matching); returns the index of the last new entry, or undefined for a mismatch.
+   */
+  appendFromLeader(m: Message): number | undefined {
+    return this.log.maybeAppend(m.index, m.logTerm, m.commit, m.entries);
   }
 
   // ---- time --------------------------------------------------------------------------------
@@ -394,9 +409,14 @@ export class Raft {
   maybeCommit(): boolean {
     const index = this.tracker.committed();
     if (index <= this.log.committed) return false;
-    if (this.log.term(index) !== this.term && !this.cfg.unsafe?.commitOldTerm) return false;
+    if (!this.commitsThrough(index)) return false;
     this.log.commitTo(index);
     return true;
+  }
+
+  /** Whether a majority's `index` may be committed by counting: only in the current term. */
+  protected commitsThrough(index: number): boolean {
+    return this.log.term(index) === this.term;
   }
 
   /** Whether this leader has committed an entry of its own term (needed for ReadIndex). */

@@ -117,14 +117,11 @@ export class RaftLog {
     return out;
   }
 
-  /**
-   * Appends entries, replacing any existing suffix that starts at the first one's index.
-   * `unsafeOverwrite` lets a test-only bug overwrite committed entries.
-   */
-  append(ents: Entry[], unsafeOverwrite = false): void {
+  /** Appends entries, replacing any existing suffix that starts at the first one's index. */
+  append(ents: Entry[]): void {
     if (ents.length === 0) return;
     const after = ents[0].index - 1;
-    if (after < this.committed && !unsafeOverwrite) {
+    if (after < this.committed) {
       throw new RaftInvariantError(
         `raft log: append after ${after} would overwrite committed entries up to ${this.committed}`,
       );
@@ -160,9 +157,8 @@ export class RaftLog {
     prevTerm: number,
     commit: number,
     ents: Entry[],
-    skipPrevCheck = false,
   ): number | undefined {
-    if (!skipPrevCheck && !this.matchTerm(prevIndex, prevTerm)) return undefined;
+    if (!this.matchTerm(prevIndex, prevTerm)) return undefined;
     const lastNew = prevIndex + ents.length;
     const conflict = this.findConflict(ents);
     if (conflict !== 0) {

@@ -13,6 +13,7 @@ import { bcastAppend, commitAndRelease } from "./step_leader.ts";
 import type {
   ConfChange,
   ConfState,
+  Entry,
   HardState,
   Message,
   MessageType,
@@ -62,6 +63,33 @@ export interface Status {
 }
 
 /**
+ * A read-only view of a core's role and log, for observers such as the simulator's safety
+ * checks: they read what they need through these names, not through the core's fields.
+ *
+ * @example
+ * ```ts
+ * import type { CoreView } from "./raw_node.ts";
+ * const isLeaderOf = (v: CoreView, term: number) => v.role === "leader" && v.term === term;
+ * ```
+ */
+export interface CoreView {
+  readonly role: string;
+  readonly term: number;
+  /** The highest index known to be committed. */
+  readonly committed: number;
+  /** The index of the snapshot the log starts after (0: none). */
+  readonly offset: number;
+  /** The term of the entry at `offset`. */
+  readonly offsetTerm: number;
+  /** The index of the last entry. */
+  lastIndex(): number;
+  /** The entry at `index`, undefined if compacted away or beyond the end. */
+  entry(index: number): Entry | undefined;
+  /** The term at `index`, undefined if unknown. */
+  termAt(index: number): number | undefined;
+}
+
+/**
  * Runs one Raft node. The driver calls `tick()` on a timer, `step()` for each message from a
  * peer, and after any input drains `ready()`, acts on it in order, then calls `advance()`.
  *
@@ -84,11 +112,49 @@ export class RawNode {
   #prevHard: HardState;
   #prevSoft: SoftState;
   #outstanding = false;
+  #view?: CoreView;
 
-  constructor(cfg: RaftConfig, stored: StoredState) {
-    this.raft = new Raft(cfg, stored);
+  /**
+   * `newRaft` builds the core it runs; the default is the `Raft` class itself (the simulator's
+   * mutation survey passes a subclass with a deliberate bug, defined in tests/sim/bugs.ts).
+   */
+  constructor(
+    cfg: RaftConfig,
+    stored: StoredState,
+    newRaft: (cfg: RaftConfig, stored: StoredState) => Raft = (c, s) => new Raft(c, s),
+  ) {
+    this.raft = newRaft(cfg, stored);
     this.#prevHard = { ...stored.hardState };
     this.#prevSoft = { leader: NONE, role: "follower" };
+  }
+
+  /** A live, read-only view of the core's role and log (see {@linkcode CoreView}). */
+  get view(): CoreView {
+    return this.#view ??= this.#makeView();
+  }
+
+  #makeView(): CoreView {
+    const r = this.raft;
+    return {
+      get role() {
+        return r.role;
+      },
+      get term() {
+        return r.term;
+      },
+      get committed() {
+        return r.log.committed;
+      },
+      get offset() {
+        return r.log.offset;
+      },
+      get offsetTerm() {
+        return r.log.offsetTerm;
+      },
+      lastIndex: () => r.log.lastIndex(),
+      entry: (index) => r.log.entry(index),
+      termAt: (index) => r.log.term(index),
+    };
   }
 
   /** Advances logical time by one tick. */

@@ -101,8 +101,7 @@ function handleAppendEntries(r: Raft, m: Message): void {
     r.send({ type: "appResp", to: m.from, index: log.committed });
     return;
   }
-  const skipCheck = r.cfg.unsafe?.skipPrevLogCheck === true && m.index <= log.lastIndex();
-  const lastNew = log.maybeAppend(m.index, m.logTerm, m.commit, m.entries, skipCheck);
+  const lastNew = r.appendFromLeader(m);
   if (lastNew !== undefined) {
     r.send({ type: "appResp", to: m.from, index: lastNew });
     return;

@@ -34,6 +34,8 @@ export interface TestNetworkOptions {
   config?: Partial<RaftConfig>;
   /** Called for each message before delivery; return false to drop it. */
   filter?: (m: Message) => boolean;
+  /** Builds each core (a subclass with a deliberate bug, tests/sim/bugs.ts). */
+  newRaft?: ConstructorParameters<typeof RawNode>[2];
 }
 
 /**
@@ -89,7 +91,7 @@ export class TestNetwork {
         entries: [...disk.entries],
         snapshot: disk.snapshot,
         conf: conf ?? { voters: this.ids, learners: [] },
-      }),
+      }, this.#opts.newRaft),
     );
     this.applied.set(id, disk.snapshot ? [] : []);
     this.readStates.set(id, []);

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Raft } from "../../src/raft/raft.ts";
+import type { CoreView } from "../../src/raft/raw_node.ts";
 import type { Entry, NodeId } from "../../src/raft/types.ts";
 
 /** Which property a violation breaks. */
@@ -38,14 +38,14 @@ interface LeaderMark {
 }
 
 /**
- * Watches every node of a simulated cluster. Call `observe` after every step with the live
- * cores, `onPersist` for each batch of entries a node writes, and `onApply` for each applied
+ * Watches every node of a simulated cluster. Call `observe` after every step with views of the
+ * live cores (`RawNode.view`, `RaftNode.coreView()`), `onPersist` for each batch of entries a node writes, and `onApply` for each applied
  * entry.
  *
  * @example
  * ```ts ignore
  * const checker = new SafetyChecker();
- * checker.observe(new Map([[1, raft1], [2, raft2]]));
+ * checker.observe(new Map([[1, node1.coreView()], [2, node2.coreView()]]));
  * ```
  */
 export class SafetyChecker {
@@ -75,7 +75,7 @@ export class SafetyChecker {
   }
 
   /** Checks every property that can be read off the cores now. */
-  observe(nodes: Map<NodeId, Raft>): void {
+  observe(nodes: Map<NodeId, CoreView>): void {
     for (const [id, r] of nodes) {
       if (r.role === "leader") this.#checkLeader(id, r);
       else this.#leaderMarks.delete(id);
@@ -83,7 +83,7 @@ export class SafetyChecker {
     }
   }
 
-  #checkLeader(id: NodeId, r: Raft): void {
+  #checkLeader(id: NodeId, r: CoreView): void {
     const known = this.#leaderOfTerm.get(r.term);
     if (known !== undefined && known !== id) {
       throw new SafetyViolation(
@@ -95,28 +95,28 @@ export class SafetyChecker {
     const mark = this.#leaderMarks.get(id);
     if (!mark || mark.term !== r.term) {
       this.#checkCompleteness(id, r);
-    } else if (mark.index > r.log.offset) {
+    } else if (mark.index > r.offset) {
       // Leader append-only: what it had is still there, as the very same entries.
-      if (r.log.lastIndex() < mark.index || r.log.entry(mark.index) !== mark.entry) {
+      if (r.lastIndex() < mark.index || r.entry(mark.index) !== mark.entry) {
         throw new SafetyViolation(
           "leader append-only",
           `leader ${id} of term ${r.term} lost or rewrote entry ${mark.index}`,
         );
       }
     }
-    const last = r.log.lastIndex();
-    this.#leaderMarks.set(id, { term: r.term, index: last, entry: r.log.entry(last) });
+    const last = r.lastIndex();
+    this.#leaderMarks.set(id, { term: r.term, index: last, entry: r.entry(last) });
   }
 
   /**
    * A new leader's log holds every entry committed in an earlier term (paper 5.4.1). A leader
    * elected late with old votes may lack entries committed in later terms; that is allowed.
    */
-  #checkCompleteness(id: NodeId, r: Raft): void {
-    for (let i = r.log.offset + 1; i <= this.committed.length; i++) {
+  #checkCompleteness(id: NodeId, r: CoreView): void {
+    for (let i = r.offset + 1; i <= this.committed.length; i++) {
       const want = this.committed[i - 1];
       if (want.seenInTerm >= r.term) continue;
-      const e = r.log.entry(i);
+      const e = r.entry(i);
       if (!e || e.term !== want.term || fingerprint(e) !== want.print) {
         throw new SafetyViolation(
           "leader completeness",
@@ -124,22 +124,22 @@ export class SafetyChecker {
         );
       }
     }
-    if (r.log.offset > 0 && r.log.offset <= this.committed.length) {
-      const want = this.committed[r.log.offset - 1];
-      if (want.seenInTerm < r.term && want.term !== r.log.offsetTerm) {
+    if (r.offset > 0 && r.offset <= this.committed.length) {
+      const want = this.committed[r.offset - 1];
+      if (want.seenInTerm < r.term && want.term !== r.offsetTerm) {
         throw new SafetyViolation(
           "leader completeness",
-          `leader ${id}'s snapshot at ${r.log.offset} has term ${r.log.offsetTerm}, not ${want.term}`,
+          `leader ${id}'s snapshot at ${r.offset} has term ${r.offsetTerm}, not ${want.term}`,
         );
       }
     }
   }
 
   /** Every entry at or below a node's commit index agrees with the committed log. */
-  #checkCommitted(id: NodeId, r: Raft): void {
-    const from = Math.max(this.#checkedCommit.get(id) ?? 0, r.log.offset) + 1;
-    for (let i = from; i <= r.log.committed; i++) {
-      const e = r.log.entry(i)!;
+  #checkCommitted(id: NodeId, r: CoreView): void {
+    const from = Math.max(this.#checkedCommit.get(id) ?? 0, r.offset) + 1;
+    for (let i = from; i <= r.committed; i++) {
+      const e = r.entry(i)!;
       const print = fingerprint(e);
       if (i <= this.committed.length) {
         const want = this.committed[i - 1];
@@ -155,17 +155,17 @@ export class SafetyChecker {
       // here; a later observation fills the gap in order.
       else break;
     }
-    this.#checkedCommit.set(id, Math.max(r.log.committed, r.log.offset));
+    this.#checkedCommit.set(id, Math.max(r.committed, r.offset));
   }
 
   /**
    * Log matching (paper 5.3), in its inductive form: an entry with a given index and term always
    * carries the same command and follows an entry of the same term.
    */
-  onPersist(id: NodeId, r: Raft, entries: Entry[]): void {
+  onPersist(id: NodeId, r: CoreView, entries: Entry[]): void {
     for (const e of entries) {
       const key = `${e.index}:${e.term}`;
-      const prevTerm = r.log.term(e.index - 1); // undefined when compacted away
+      const prevTerm = r.termAt(e.index - 1); // undefined when compacted away
       const print = fingerprint(e);
       const seen = this.#seen.get(key);
       if (!seen) {

@@ -1,17 +1,19 @@
 /**
- * The simulator's command line.
+ * The simulator's command line: real `RaftNode`s under faults from one seed
+ * (`simulation.ts`).
  *
  *   deno task sim --seed 42                 replay one seed, verbosely
  *   deno task sim --seeds 20000             a campaign over seeds 1..20000
  *   deno task sim --seeds 1000 --from 5000  seeds 5000..5999
- *   options: --nodes 3|5  --steps N  --bug voteTwice|commitOldTerm|...
+ *   deno task sim --seeds 200 --bug voteTwice --survey   how often, and as what, a bug is caught
+ *   options: --nodes 3|5  --steps N  --bug <a name in bugs.ts>
  *
  * Exits 1 on the first violation, printing the command that replays it.
  *
  * @module
  */
 
-import type { UnsafeBugs } from "../../src/raft/config.ts";
+import { BUGS, isBugName } from "./bugs.ts";
 import { type SimReport, Simulation } from "./simulation.ts";
 
 function flag(name: string): string | undefined {
@@ -19,7 +21,7 @@ function flag(name: string): string | undefined {
   return i >= 0 ? Deno.args[i + 1] : undefined;
 }
 
-/** The settings that seed `seed` runs with, so that a campaign varies cluster size. */
+/** The cluster size seed `seed` runs with, so that a campaign varies it. */
 export function nodesForSeed(seed: number, fixed?: number): number {
   return fixed ?? (seed % 2 === 0 ? 5 : 3);
 }
@@ -27,7 +29,10 @@ export function nodesForSeed(seed: number, fixed?: number): number {
 const steps = Number(flag("steps") ?? 4000);
 const fixedNodes = flag("nodes") ? Number(flag("nodes")) : undefined;
 const bug = flag("bug");
-const unsafe: UnsafeBugs | undefined = bug ? { [bug]: true } : undefined;
+if (bug !== undefined && !isBugName(bug)) {
+  console.error(`unknown bug "${bug}"; one of: ${Object.keys(BUGS).join(", ")}`);
+  Deno.exit(2);
+}
 
 function replayCommand(seed: number): string {
   const extra = [
@@ -38,23 +43,26 @@ function replayCommand(seed: number): string {
   return `deno task sim --seed ${seed}${extra}`;
 }
 
-function runSeed(seed: number): SimReport {
-  return new Simulation({ seed, steps, nodes: nodesForSeed(seed, fixedNodes), unsafe }).run();
+async function runSeed(seed: number): Promise<SimReport> {
+  const nodes = nodesForSeed(seed, fixedNodes);
+  return await new Simulation({ seed, steps, nodes, bug: bug as keyof typeof BUGS }).run();
 }
 
 if (Deno.args.includes("--survey")) {
-  // How often, and as what, a run fails: used to show each deliberate bug is caught.
   const count = Number(flag("seeds") ?? 100);
   const found = new Map<string, number>();
+  let first: number | undefined;
   for (let seed = 1; seed <= count; seed++) {
-    const r = runSeed(seed);
+    const r = await runSeed(seed);
     const what = r.property ?? (r.live ? "ok" : "no progress");
+    if (r.property && first === undefined) first = seed;
     found.set(what, (found.get(what) ?? 0) + 1);
   }
   console.log(Object.fromEntries(found));
+  if (first !== undefined) console.log(`first caught: ${replayCommand(first)}`);
 } else if (flag("seed")) {
   const seed = Number(flag("seed"));
-  const r = runSeed(seed);
+  const r = await runSeed(seed);
   console.log(JSON.stringify({ ...r, linearizability: r.linearizability?.verdict }, null, 2));
   if (r.violation || !r.live) {
     console.log(
@@ -69,7 +77,7 @@ if (Deno.args.includes("--survey")) {
   let totalSteps = 0;
   let ops = 0;
   for (let seed = from; seed < from + count; seed++) {
-    const r = runSeed(seed);
+    const r = await runSeed(seed);
     totalSteps += r.steps;
     ops += r.ops;
     if (r.violation || !r.live) {
@@ -77,16 +85,19 @@ if (Deno.args.includes("--survey")) {
       console.log(`replay: ${replayCommand(seed)}`);
       Deno.exit(1);
     }
-    if ((seed - from + 1) % 1000 === 0) {
+    if ((seed - from + 1) % 100 === 0) {
       const secs = (performance.now() - t0) / 1000;
       console.log(
-        `${seed - from + 1} seeds, ${totalSteps} steps, ${Math.round(totalSteps / secs)} steps/s`,
+        `${seed - from + 1} seeds, ${totalSteps} steps, ${ops} operations, ` +
+          `${Math.round(totalSteps / secs)} steps/s`,
       );
     }
   }
   const secs = (performance.now() - t0) / 1000;
   console.log(
-    `${count} seeds (${from}..${from + count - 1}): 0 violations, ${totalSteps} steps, ` +
+    `${count} seeds (${from}..${
+      from + count - 1
+    }) of RaftNode: 0 violations, ${totalSteps} steps, ` +
       `${ops} client operations checked, ${secs.toFixed(1)} s, ${
         Math.round(totalSteps / secs)
       } steps/s`,

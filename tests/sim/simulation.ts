@@ -1,65 +1,73 @@
 /**
- * A deterministic simulation of a Raft cluster: N real cores on in-memory disks and an
- * in-memory network, driven by one seed through drops, delays, reordering, duplication,
- * partitions (symmetric and one-way), crashes that lose unpersisted writes, restarts and slow
- * disks, while clients write, compare-and-set and read. Every step is checked for safety; the
- * client history is checked for linearizability at the end.
+ * The deterministic simulation of the node that ships: N real `RaftNode`s (src/node), with the
+ * real state machine (src/state), on simulated disks and a simulated network (`sim_io.ts`)
+ * under one seeded scheduler of virtual time (`scheduler.ts`). The nemesis drops, delays,
+ * reorders and duplicates messages, partitions the network (symmetric, one-way, bridge),
+ * crashes nodes (losing unfinished disk writes), restarts them from their disks and slows
+ * disks, while clients write, compare-and-set and read through the node-level API the HTTP
+ * routes use (`submit`, which forwards to the leader, and `linearizableRead`).
+ *
+ * After every event the five safety properties are checked on the cores (`invariants.ts`); at
+ * the end the client history is checked for linearizability (`tests/checker`), then faults
+ * stop and a leader must commit a new write within a bound.
  *
  * @module
  */
 
-import { type UnsafeBugs, withDefaults } from "../../src/raft/config.ts";
-import type { Raft } from "../../src/raft/raft.ts";
-import { ProposalDroppedError, RawNode } from "../../src/raft/raw_node.ts";
-import type { Entry, HardState, Message, NodeId, Ready, Snapshot } from "../../src/raft/types.ts";
+import { NodeStoppedError, NoLeaderError, OutcomeUnknownError } from "../../src/node/errors.ts";
+import { ProposalTimeoutError, RaftNode } from "../../src/node/raft_node.ts";
+import { ReadTimeoutError } from "../../src/node/read_barrier.ts";
+import type { Logger } from "../../src/node/logger.ts";
+import type { RaftConfig } from "../../src/raft/config.ts";
+import type { CoreView } from "../../src/raft/raw_node.ts";
+import type { NodeId } from "../../src/raft/types.ts";
+import type { ApplyOutcome } from "../../src/state/results.ts";
 import { HistoryRecorder, type JsonValue, pairOperations } from "../checker/history.ts";
 import { checkHistory, type CheckResult } from "../checker/linearizability.ts";
 import { Prng } from "../checker/prng.ts";
 import { registerModel } from "../checker/register_model.ts";
+import { buggyCore, type BugName } from "./bugs.ts";
 import { SafetyChecker, SafetyViolation } from "./invariants.ts";
-import { KvMachine } from "./kv_machine.ts";
 import { Nemesis } from "./nemesis.ts";
+import { Scheduler, type SimClock } from "./scheduler.ts";
+import { SimDisk, SimNetwork, STEP_MS } from "./sim_io.ts";
 
-/** Settings of one simulation run. */
+/** Settings of one run. */
 export interface SimOptions {
   seed: number;
   nodes?: number;
-  /** Steps of the fault phase; one step is a quarter of a tick. */
+  /** Nemesis steps of the fault phase (each `STEP_MS` of virtual time). Default 4000. */
   steps?: number;
-  /** Steps allowed after healing for a leader to be elected and a write to commit. */
-  livenessSteps?: number;
+  /** Virtual ms allowed after healing for a write to commit. Default 10,000. */
+  livenessMs?: number;
   clients?: number;
   keys?: number;
-  /** Bugs to switch on in every core, to show the checks catch them. */
-  unsafe?: UnsafeBugs;
+  /** A deliberate bug in every core (`bugs.ts`), to show the checks catch it. */
+  bug?: BugName;
 }
 
 /** The outcome of a run. */
 export interface SimReport {
   seed: number;
+  /** Scheduler events run (timers, deliveries, disk completions, nemesis steps). */
   steps: number;
-  /** The first safety violation, or a thrown core invariant, if any. */
+  /** Virtual ms simulated. */
+  virtualMs: number;
   violation?: string;
   property?: string;
   linearizability?: CheckResult;
-  /** Whether the healed cluster elected a leader and committed a write in time. */
   live: boolean;
-  /** Steps the healed cluster needed to commit a write. */
-  recoverySteps: number;
+  /** Virtual ms the healed cluster needed to commit a write. */
+  recoveryMs: number;
   ops: number;
   committed: number;
   crashes: number;
   elections: number;
 }
 
-const STEPS_PER_TICK = 4;
-const OP_TIMEOUT = 600;
-
-interface Disk {
-  hardState: HardState;
-  entries: Entry[];
-  snapshot?: Snapshot;
-}
+const TICK_MS = 10;
+/** How long a client waits before it records "unknown outcome". */
+const OP_TIMEOUT_MS = 1500;
 
 interface ClientOp {
   process: number;
@@ -71,126 +79,112 @@ interface ClientOp {
   outcome?: "ok" | "fail" | "info";
 }
 
-/** One simulated server: a core, its disk, its state machine and the requests it holds. */
-class SimNode {
-  raw?: RawNode;
-  disk: Disk = { hardState: { term: 0, vote: 0, commit: 0 }, entries: [] };
-  sm = new KvMachine();
-  /** A Ready whose disk write is in progress; `sent` when its messages already went out. */
-  pending?: { rd: Ready; due: number; sent: boolean };
-  slowDisk = false;
-  /** Client writes proposed here, by op id. */
-  writes = new Map<number, ClientOp>();
-  /** Reads waiting for their ReadIndex, by context, then for the apply of that index. */
-  reads = new Map<string, ClientOp>();
-  readyReads: { index: number; op: ClientOp }[] = [];
-  compactEvery = 0;
-  constructor(readonly id: NodeId, readonly tickPhase: number) {}
+/** One server across its incarnations. */
+interface Server {
+  id: NodeId;
+  disk: SimDisk;
+  node?: RaftNode;
+  clock?: SimClock;
+  up: boolean;
 }
 
+/** A node answered a client in a way no API route expects (a bug in the node, not the core). */
+class ClientError extends Error {
+  override name = "ClientError";
+}
+
+const silent: Logger = { log: () => {} };
+
 /**
- * Runs one seed.
+ * Runs one seed against real nodes.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * import { Simulation } from "./simulation.ts";
- * const report = new Simulation({ seed: 1, steps: 2000 }).run();
+ * const report = await new Simulation({ seed: 1, steps: 2000 }).run();
  * console.log(report.violation ?? "safe");
  * ```
  */
 export class Simulation {
+  readonly opts: Required<Omit<SimOptions, "bug">> & SimOptions;
   readonly prng: Prng;
-  readonly opts: Required<Omit<SimOptions, "unsafe">> & { unsafe?: UnsafeBugs };
-  readonly nodes: SimNode[] = [];
+  readonly scheduler: Scheduler;
+  readonly nemesis: Nemesis;
+  readonly network: SimNetwork;
   readonly checker = new SafetyChecker();
   readonly history: HistoryRecorder;
-  readonly nemesis: Nemesis;
-  now = 0;
-  #inflight: { m: Message; due: number }[] = [];
-  #clients: (ClientOp | undefined)[] = [];
+  readonly servers: Server[] = [];
+  #clients: (ClientOp | undefined)[];
   #opCounter = 0;
   #crashes = 0;
-  #written = new Map<string, JsonValue[]>();
-  /** Varies by seed: 1 byte sends one entry a message, which opens rarer interleavings. */
-  #maxSizePerMsg: number;
+  /** Per key: values written with a known revision (what a compare-and-set may expect). */
+  #revisions = new Map<string, Map<JsonValue, number>>();
+  #failure?: Error;
+  readonly #raft: Partial<RaftConfig>;
 
   constructor(options: SimOptions) {
-    this.opts = {
-      nodes: 3,
-      steps: 4000,
-      livenessSteps: 4000,
-      clients: 4,
-      keys: 3,
-      ...options,
-    };
+    this.opts = { nodes: 3, steps: 4000, livenessMs: 10_000, clients: 4, keys: 3, ...options };
     this.prng = new Prng(options.seed);
-    this.#maxSizePerMsg = this.prng.pick([1, 64, 512, 4096]);
-    this.history = new HistoryRecorder({ now: () => this.now });
+    this.scheduler = new Scheduler(this.prng);
     this.nemesis = new Nemesis(this.prng, this.opts.nodes);
-    for (let i = 1; i <= this.opts.nodes; i++) {
-      const node = new SimNode(i, this.prng.int(STEPS_PER_TICK));
-      node.compactEvery = 20 + this.prng.int(60);
-      this.nodes.push(node);
-      this.#start(node);
-    }
+    this.network = new SimNetwork(this.scheduler, this.nemesis);
+    this.history = new HistoryRecorder({ now: () => Math.round(this.scheduler.now * 1000) });
     this.#clients = new Array(this.opts.clients).fill(undefined);
-  }
-
-  #start(node: SimNode): void {
-    const voters = Array.from({ length: this.opts.nodes }, (_, i) => i + 1);
-    const cfg = withDefaults({
-      id: node.id,
-      random: () => this.prng.next(),
+    this.#raft = {
       electionTicks: 10,
       heartbeatTicks: 2,
-      maxSizePerMsg: this.#maxSizePerMsg,
+      maxSizePerMsg: this.prng.pick([1, 64, 512, 4096]),
       maxInflightMsgs: 8,
-      snapshotChunkBytes: 256,
-      unsafe: this.opts.unsafe,
-    });
-    node.raw = new RawNode(cfg, {
-      hardState: { ...node.disk.hardState },
-      entries: [...node.disk.entries],
-      snapshot: node.disk.snapshot,
-      conf: { voters, learners: [] },
-    });
-    const snap = node.disk.snapshot;
-    node.sm = snap ? KvMachine.restore(snap.data, snap.metadata.index) : new KvMachine();
-    node.pending = undefined;
-    node.writes.clear();
-    node.reads.clear();
-    node.readyReads = [];
-    this.checker.onRestart(node.id);
+      snapshotChunkBytes: 1024,
+    };
+    for (let id = 1; id <= this.opts.nodes; id++) {
+      this.servers.push({ id, disk: new SimDisk(this.scheduler, id), up: false });
+    }
   }
 
   /** Runs the fault phase, then the liveness phase, then checks the history. */
-  run(): SimReport {
+  async run(): Promise<SimReport> {
     const report: SimReport = {
       seed: this.opts.seed,
       steps: 0,
+      virtualMs: 0,
       live: false,
-      recoverySteps: 0,
+      recoveryMs: 0,
       ops: 0,
       committed: 0,
       crashes: 0,
       elections: 0,
     };
+    const s = this.scheduler;
     try {
-      for (let i = 0; i < this.opts.steps; i++) {
-        this.#faults();
-        this.step();
-        this.#clientsAct();
+      for (const server of this.servers) {
+        // Staggered, so the nodes' ticks do not line up.
+        s.after(this.prng.int(TICK_MS), () => this.#start(server));
       }
+      const faultMs = this.opts.steps * STEP_MS;
+      for (let i = 1; i <= this.opts.steps; i++) {
+        s.at(i * STEP_MS, () => {
+          this.#faults();
+          this.#clientsAct();
+        });
+      }
+      await this.#run(faultMs);
       this.#heal();
-      const healedAt = this.now;
-      report.live = this.#runUntilWriteCommits();
-      report.recoverySteps = this.now - healedAt;
-      if (report.live) this.#finalReads();
+      const healedAt = s.now;
+      report.live = await this.#untilWriteCommits();
+      report.recoveryMs = s.now - healedAt;
+      if (report.live) await this.#finalReads();
     } catch (e) {
       report.violation = e instanceof Error ? e.message : String(e);
-      report.property = e instanceof SafetyViolation ? e.property : "core invariant";
+      report.property = e instanceof SafetyViolation
+        ? e.property
+        : e instanceof ClientError
+        ? "client"
+        : "core invariant";
     }
-    report.steps = this.now;
+    for (const server of this.servers) server.clock?.kill();
+    report.steps = s.events;
+    report.virtualMs = s.now;
     report.committed = this.checker.committed.length;
     report.crashes = this.#crashes;
     report.elections = this.checker.leaderTerms;
@@ -206,123 +200,56 @@ export class Simulation {
     return report;
   }
 
-  /** One step: ticks that fall due, message deliveries, disk completions, Ready handling. */
-  step(): void {
-    this.now++;
-    for (const node of this.nodes) {
-      if (node.raw && (this.now + node.tickPhase) % STEPS_PER_TICK === 0) node.raw.tick();
+  /** Runs events up to `until`, checking safety after each; stops early when `done` says so. */
+  async #run(until: number, done?: () => boolean): Promise<boolean> {
+    return await this.scheduler.runUntil(until, () => {
+      this.#check();
+      return done?.();
+    });
+  }
+
+  #check(): void {
+    if (this.#failure) throw this.#failure;
+    const live = new Map<NodeId, CoreView>();
+    for (const server of this.servers) {
+      const node = server.node;
+      if (!server.up || !node) continue;
+      // A core invariant thrown inside the node's loop stops the node: that is a finding.
+      if (node.failure) throw node.failure;
+      live.set(server.id, node.coreView());
     }
-    this.#deliver();
-    for (const node of this.nodes) this.#handleReady(node);
-    const live = new Map<NodeId, Raft>();
-    for (const node of this.nodes) if (node.raw) live.set(node.id, node.raw.raft);
     this.checker.observe(live);
   }
 
-  #deliver(): void {
-    const due: Message[] = [];
-    const later: { m: Message; due: number }[] = [];
-    for (const f of this.#inflight) {
-      if (f.due <= this.now) due.push(f.m);
-      else later.push(f);
-    }
-    if (due.length === 0) return;
-    this.#inflight = later;
-    this.prng.shuffle(due);
-    for (const m of due) {
-      const to = this.nodes[m.to - 1];
-      if (!to?.raw) continue;
-      if (this.nemesis.blocks(m.from, m.to)) continue;
-      to.raw.step(m);
-    }
-  }
-
-  #send(m: Message): void {
-    const from = this.nodes[m.from - 1];
-    if (this.nemesis.blocks(m.from, m.to)) {
-      // The transport notices a dead link and tells the core, as the real one does.
-      if (from.raw && this.prng.chance(0.3)) from.raw.reportUnreachable(m.to);
-      return;
-    }
-    if (this.prng.chance(this.nemesis.dropRate)) return;
-    const copies = this.prng.chance(this.nemesis.duplicateRate) ? 2 : 1;
-    for (let i = 0; i < copies; i++) {
-      this.#inflight.push({ m, due: this.now + 1 + this.nemesis.delay() });
-    }
-  }
-
-  #handleReady(node: SimNode): void {
-    const raw = node.raw;
-    if (!raw) return;
-    if (node.pending) {
-      if (node.pending.due > this.now) return;
-      const { rd, sent } = node.pending;
-      node.pending = undefined;
-      this.#complete(node, rd, sent);
-    }
-    if (!raw.hasReady()) return;
-    const rd = raw.ready();
-    this.checker.onPersist(node.id, raw.raft, rd.entries);
-    // As src/node/raft_node.ts does (thesis 10.2.1): a leader sends its messages while its own
-    // write is in flight, unless the Ready changes its term or vote.
-    const hs = rd.hardState;
-    const early = raw.raft.role === "leader" &&
-      (!hs || (hs.term === node.disk.hardState.term && hs.vote === node.disk.hardState.vote));
-    if (early) { for (const m of rd.messages) this.#send(m); }
-    const slow = node.slowDisk || this.prng.chance(0.05);
-    if (slow) {
-      node.pending = { rd, due: this.now + 1 + this.prng.int(node.slowDisk ? 40 : 8), sent: early };
-    } else this.#complete(node, rd, early);
-  }
-
-  /** The disk write finished: persist, send (unless sent early), apply, answer, as a driver does. */
-  #complete(node: SimNode, rd: Ready, sent: boolean): void {
-    const disk = node.disk;
-    if (rd.snapshot) {
-      disk.snapshot = rd.snapshot;
-      disk.entries = disk.entries.filter((e) => e.index > rd.snapshot!.metadata.index);
-      node.sm = KvMachine.restore(rd.snapshot.data, rd.snapshot.metadata.index);
-    }
-    if (rd.entries.length > 0) {
-      const first = rd.entries[0].index;
-      disk.entries = disk.entries.filter((e) => e.index < first).concat(rd.entries);
-    }
-    if (rd.hardState) disk.hardState = rd.hardState;
-    if (!sent) { for (const m of rd.messages) this.#send(m); }
-    for (const e of rd.committedEntries) {
-      this.checker.onApply(node.id, e);
-      const result = node.sm.apply(e);
-      const op = result && node.writes.get(result.op);
-      if (op && result) {
-        node.writes.delete(result.op);
-        this.#answer(op, result.ok ? "ok" : "fail", op.value);
-      }
-    }
-    for (const rs of rd.readStates) {
-      const key = new TextDecoder().decode(rs.context);
-      const op = node.reads.get(key);
-      if (op) {
-        node.reads.delete(key);
-        node.readyReads.push({ index: rs.index, op });
-      }
-    }
-    node.readyReads = node.readyReads.filter(({ index, op }) => {
-      if (index > node.sm.appliedIndex) return true;
-      this.#answer(op, "ok", node.sm.read(op.key));
-      return false;
+  #start(server: Server): void {
+    const clock = this.scheduler.clock();
+    server.clock = clock;
+    server.up = true;
+    const id = server.id;
+    const storage = server.disk.open((entries) => {
+      if (server.node) this.checker.onPersist(id, server.node.coreView(), entries);
     });
-    node.raw!.advance(rd);
-    this.#maybeCompact(node);
-  }
-
-  #maybeCompact(node: SimNode): void {
-    const raw = node.raw!;
-    const applied = node.sm.appliedIndex;
-    if (applied - raw.raft.log.offset < node.compactEvery) return;
-    if (applied > raw.raft.log.stabled) return;
-    const snap = raw.compact(applied, node.sm.snapshot());
-    node.disk.snapshot = snap;
-    node.disk.entries = node.disk.entries.filter((e) => e.index > applied);
+    const peers = new Map(this.servers.map((s) => [s.id, `sim://${s.id}`]));
+    this.checker.onRestart(id);
+    RaftNode.start({
+      id,
+      peers,
+      storage,
+      transport: (events) => this.network.attach(id, events),
+      logger: silent,
+      tickMs: TICK_MS,
+      raft: this.#raft,
+      snapshotEntries: 20 + this.prng.int(60),
+      requestTimeoutMs: 1000,
+      clock,
+      core: this.opts.bug && buggyCore(this.opts.bug),
+      onEntryApplied: (e) => this.checker.onApply(id, e),
+    }).then((node) => {
+      if (clock.dead) return; // crashed while starting
+      server.node = node;
+    }, (e) => {
+      this.#failure ??= e as Error;
+    });
   }
 
   // ---- faults ------------------------------------------------------------------------------
@@ -330,26 +257,31 @@ export class Simulation {
   #faults(): void {
     const action = this.nemesis.next();
     if (action === "crash") {
-      const live = this.nodes.filter((n) => n.raw);
-      if (live.length === 0) return;
-      const node = this.prng.pick(live);
-      node.raw = undefined; // memory and the unfinished disk write are gone
-      node.pending = undefined;
-      this.#crashes++;
+      const live = this.servers.filter((s) => s.up);
+      if (live.length > 0) this.#crash(this.prng.pick(live));
     } else if (action === "restart") {
-      const down = this.nodes.filter((n) => !n.raw);
+      const down = this.servers.filter((s) => !s.up);
       if (down.length > 0) this.#start(this.prng.pick(down));
     } else if (action === "slowDisk") {
-      const node = this.prng.pick(this.nodes);
-      node.slowDisk = !node.slowDisk;
+      const server = this.prng.pick(this.servers);
+      server.disk.slow = !server.disk.slow;
     }
+  }
+
+  #crash(server: Server): void {
+    server.clock?.kill();
+    server.disk.crash();
+    this.network.detach(server.id);
+    server.node = undefined;
+    server.up = false;
+    this.#crashes++;
   }
 
   #heal(): void {
     this.nemesis.heal();
-    for (const node of this.nodes) {
-      node.slowDisk = false;
-      if (!node.raw) this.#start(node);
+    for (const server of this.servers) {
+      server.disk.slow = false;
+      if (!server.up) this.#start(server);
     }
   }
 
@@ -358,48 +290,68 @@ export class Simulation {
   #clientsAct(): void {
     for (let p = 0; p < this.#clients.length; p++) {
       const op = this.#clients[p];
-      if (op && !op.done && this.now - op.start > OP_TIMEOUT) {
+      if (op && !op.done && this.scheduler.now - op.start > OP_TIMEOUT_MS) {
         this.#answer(op, "info", op.f === "read" ? null : op.value);
       }
       if (!this.#clients[p] && this.prng.chance(0.1)) this.#invoke(p);
     }
   }
 
-  #invoke(process: number, f?: ClientOp["f"], key?: string, at?: SimNode): ClientOp {
+  #invoke(process: number, f?: ClientOp["f"], key?: string, at?: Server): ClientOp {
     key ??= `k${this.prng.int(this.opts.keys)}`;
     f ??= this.prng.pick(["read", "read", "write", "write", "cas"] as const);
     const id = ++this.#opCounter;
+    const known = this.#revisions.get(key) ?? new Map<JsonValue, number>([[null, 0]]);
+    this.#revisions.set(key, known);
     let value: JsonValue = null;
+    let ifRevision: number | undefined;
     if (f === "write") value = id;
     if (f === "cas") {
-      const written = this.#written.get(key) ?? [null];
-      value = [this.prng.pick(written.slice(-3)), id];
+      const expected = this.prng.pick([...known.keys()].slice(-3));
+      ifRevision = known.get(expected);
+      value = [expected, id];
     }
-    const op: ClientOp = { process, f, key, value, start: this.now, done: false };
+    const op: ClientOp = { process, f, key, value, start: this.scheduler.now, done: false };
     this.#clients[process] = op;
     this.history.invoke(process, f, key, f === "read" ? null : value);
-    const node = at ?? this.prng.pick(this.nodes);
-    if (!node.raw) {
+    const server = at ?? this.prng.pick(this.servers);
+    const node = server.up ? server.node : undefined;
+    if (!node) {
       this.#answer(op, "fail", op.value); // connection refused: certainly not applied
       return op;
     }
-    try {
-      if (f === "read") {
-        node.reads.set(String(id), op);
-        node.raw.readIndex(new TextEncoder().encode(String(id)));
-      } else {
-        if (f === "write") this.#written.set(key, [...(this.#written.get(key) ?? []), id]);
-        node.writes.set(id, op);
-        node.raw.propose(
-          new TextEncoder().encode(JSON.stringify({ op: id, f, key, value })),
-        );
-      }
-    } catch (e) {
-      if (!(e instanceof ProposalDroppedError)) throw e;
-      node.writes.delete(id);
-      this.#answer(op, "fail", op.value);
+    if (f === "read") {
+      node.linearizableRead().then(
+        () => this.#answer(op, "ok", (node.sm.get(key)?.value as JsonValue) ?? null),
+        (e) => this.#failed(op, e),
+      );
+    } else {
+      const written = f === "write" ? id : (value as JsonValue[])[1];
+      const cmd = ifRevision === undefined
+        ? { op: "put" as const, key, value: written }
+        : { op: "put" as const, key, value: written, ifRevision };
+      node.submit({ cmd }).then(
+        (outcome: ApplyOutcome) => {
+          const result = outcome.result as { ok: boolean; revision?: number };
+          if (result.ok && result.revision !== undefined) known.set(written, result.revision);
+          this.#answer(op, result.ok ? "ok" : "fail", op.value);
+        },
+        (e) => this.#failed(op, e),
+      );
     }
     return op;
+  }
+
+  #failed(op: ClientOp, e: unknown): void {
+    if (
+      e instanceof NoLeaderError || e instanceof ReadTimeoutError || e instanceof NodeStoppedError
+    ) {
+      this.#answer(op, "fail", op.value); // never proposed, or a read: nothing happened
+    } else if (e instanceof ProposalTimeoutError || e instanceof OutcomeUnknownError) {
+      this.#answer(op, "info", op.value);
+    } else {
+      this.#failure ??= new ClientError(`client ${op.f} failed unexpectedly: ${e}`);
+    }
   }
 
   #answer(op: ClientOp, type: "ok" | "fail" | "info", value: JsonValue): void {
@@ -412,29 +364,34 @@ export class Simulation {
     if (this.#clients[op.process] === op) this.#clients[op.process] = undefined;
   }
 
+  #leader(): Server | undefined {
+    return this.servers.find((s) => s.up && s.node?.isLeader());
+  }
+
   /** After healing: a leader must emerge and commit a new write within the bound. */
-  #runUntilWriteCommits(): boolean {
+  async #untilWriteCommits(): Promise<boolean> {
     const process = this.#clients.length; // a process of its own
-    const deadline = this.now + this.opts.livenessSteps;
+    const s = this.scheduler;
+    const deadline = s.now + this.opts.livenessMs;
     let op: ClientOp | undefined;
-    while (this.now < deadline) {
-      this.step();
-      if (op?.outcome === "ok") return true;
-      if (op && !op.done && this.now - op.start > OP_TIMEOUT) this.#answer(op, "info", op.value);
-      const leader = this.nodes.find((n) => n.raw?.raft.role === "leader");
+    while (s.now < deadline) {
+      if (op && !op.done && s.now - op.start > OP_TIMEOUT_MS) this.#answer(op, "info", op.value);
+      const leader = this.#leader();
       if (leader && (!op || op.done)) op = this.#invoke(process, "write", "k0", leader);
+      if (await this.#run(s.now + TICK_MS, () => op?.outcome === "ok")) return true;
     }
     return false;
   }
 
   /** Reads every key through the leader, so the history ends with what the cluster holds. */
-  #finalReads(): void {
+  async #finalReads(): Promise<void> {
     const process = this.#clients.length + 1;
+    const s = this.scheduler;
     for (let k = 0; k < this.opts.keys; k++) {
-      const leader = this.nodes.find((n) => n.raw?.raft.role === "leader");
+      const leader = this.#leader();
       if (!leader) return;
       const op = this.#invoke(process, "read", `k${k}`, leader);
-      for (let i = 0; i < OP_TIMEOUT && !op.done; i++) this.step();
+      await this.#run(s.now + OP_TIMEOUT_MS, () => op.done);
       if (!op.done) this.#answer(op, "info", null);
     }
   }

@@ -1,0 +1,127 @@
+/**
+ * Deliberate bugs, for proving that each of the simulator's checks can fail: a subclass of the
+ * core that breaks one rule, built through `RawNode`'s `newRaft` and `RaftNode`'s `core`
+ * option. Nothing of this lives in src/raft; the core only names each rule as a method.
+ *
+ * @module
+ */
+
+import type { RaftConfig } from "../../src/raft/config.ts";
+import { Raft, type StoredState } from "../../src/raft/raft.ts";
+import { RaftInvariantError } from "../../src/raft/raft_log.ts";
+import { RawNode } from "../../src/raft/raw_node.ts";
+import type { Entry, Message } from "../../src/raft/types.ts";
+
+/** The rule each bug breaks, and the check expected to notice. */
+export const BUGS = {
+  /** Grant a vote after voting for someone else in the same term (election safety). */
+  voteTwice: "election safety",
+  /**
+   * Commit entries of older terms by counting replicas, with no no-op of the leader's own term
+   * to commit through (paper, figure 8: state machine safety).
+   */
+  commitOldTerm: "state machine safety",
+  /** Grant votes without the log up-to-date check (leader completeness). */
+  skipUpToDateCheck: "leader completeness",
+  /** Accept AppendEntries without checking the previous entry's term (log matching). */
+  skipPrevLogCheck: "log matching",
+  /** A leader takes a stale leader's AppendEntries into its own log (leader append-only). */
+  leaderAcceptsStaleAppend: "leader append-only",
+} as const;
+
+/** The name of a deliberate bug. */
+export type BugName = keyof typeof BUGS;
+
+/** Whether `name` names a deliberate bug. */
+export function isBugName(name: string): name is BugName {
+  return Object.hasOwn(BUGS, name);
+}
+
+/**
+ * The core with one rule broken.
+ *
+ * @example
+ * ```ts
+ * import { BuggyRaft } from "./bugs.ts";
+ * import { withDefaults } from "../../src/raft/config.ts";
+ * const r = new BuggyRaft(withDefaults({ id: 1, random: () => 0 }), {
+ *   hardState: { term: 0, vote: 0, commit: 0 }, entries: [], conf: { voters: [1], learners: [] },
+ * }, "voteTwice");
+ * console.log(r.bug); // "voteTwice"
+ * ```
+ */
+export class BuggyRaft extends Raft {
+  constructor(cfg: RaftConfig, stored: StoredState, readonly bug: BugName) {
+    super(cfg, stored);
+  }
+
+  protected override mayVoteFor(m: Message): boolean {
+    if (this.bug === "voteTwice" && m.term === this.term && this.role === "follower") return true;
+    return super.mayVoteFor(m);
+  }
+
+  protected override candidateUpToDate(m: Message): boolean {
+    return this.bug === "skipUpToDateCheck" || super.candidateUpToDate(m);
+  }
+
+  protected override appendLeaderNoop(): void {
+    if (this.bug !== "commitOldTerm") super.appendLeaderNoop();
+  }
+
+  protected override commitsThrough(index: number): boolean {
+    return this.bug === "commitOldTerm" || super.commitsThrough(index);
+  }
+
+  override appendFromLeader(m: Message): number | undefined {
+    const log = this.log;
+    if (this.bug !== "skipPrevLogCheck" || m.index > log.lastIndex()) {
+      return super.appendFromLeader(m);
+    }
+    // RaftLog.maybeAppend without its first line, the check of the previous entry's term.
+    const lastNew = m.index + m.entries.length;
+    const conflict = log.findConflict(m.entries);
+    if (conflict !== 0) {
+      if (conflict <= log.committed) {
+        throw new RaftInvariantError(`raft log: entry ${conflict} conflicts with committed ones`);
+      }
+      log.append(m.entries.slice(conflict - m.entries[0].index));
+    }
+    log.commitTo(Math.min(m.commit, lastNew));
+    return lastNew;
+  }
+
+  protected override stepStale(m: Message): void {
+    if (this.bug !== "leaderAcceptsStaleAppend" || this.role !== "leader" || m.type !== "app") {
+      return super.stepStale(m);
+    }
+    // Overwrite the leader's own log from the first differing entry, committed or not.
+    const log = this.log;
+    const conflict = log.findConflict(m.entries);
+    if (conflict > log.offset && conflict <= log.lastIndex() + 1) {
+      overwrite(this, m.entries.filter((e) => e.index >= conflict));
+    }
+  }
+}
+
+/** RaftLog.append without its guard against rewriting committed entries. */
+function overwrite(r: Raft, ents: Entry[]): void {
+  const log = r.log;
+  if (ents.length === 0) return;
+  const after = ents[0].index - 1;
+  log.entries.length = after - log.offset;
+  for (const e of ents) log.entries.push(e);
+  if (log.stabled > after) log.stabled = after;
+}
+
+/**
+ * A core factory for `RaftNode`'s `core` option: the real `RawNode` around a buggy core.
+ *
+ * @example
+ * ```ts
+ * import { buggyCore } from "./bugs.ts";
+ * const core = buggyCore("voteTwice"); // RaftNode.start({ ..., core })
+ * ```
+ */
+export function buggyCore(bug: BugName): (cfg: RaftConfig, stored: StoredState) => RawNode {
+  return (cfg, stored) => new RawNode(cfg, stored, (c, s) => new BuggyRaft(c, s, bug));
+}

@@ -1,0 +1,246 @@
+/**
+ * The simulated disk and network the real `RaftNode` runs on in the simulator.
+ *
+ * `SimDisk`: a `MemoryStorage` holds what is durable; each write completes at a virtual time
+ * the seed picks (in order, later on a slow disk), and a crash drops every write not yet
+ * complete, as a power cut would.
+ *
+ * `SimNetwork`: a `Transport` per node incarnation, with the nemesis's loss, delay (and so
+ * reordering), duplication and partitions (symmetric, one-way, bridge), for Raft messages and
+ * for calls (a follower forwarding a write to the leader).
+ *
+ * @module
+ */
+
+import type { Entry, Message, NodeId, Snapshot } from "../../src/raft/types.ts";
+import { MemoryStorage } from "../../src/storage/memory_storage.ts";
+import type { AppendUpdate, PersistedState, RaftStorage } from "../../src/storage/raft_storage.ts";
+import { decodeMessages, encodeMessages } from "../../src/transport/codec.ts";
+import {
+  CallError,
+  PeerUnreachableError,
+  type Transport,
+  type TransportEvents,
+} from "../../src/transport/transport.ts";
+import type { Nemesis } from "./nemesis.ts";
+import type { Scheduler } from "./scheduler.ts";
+
+/** Virtual ms per nemesis step: message delays are counted in these. */
+export const STEP_MS = 2.5;
+
+/**
+ * One node's disk across its incarnations. `open()` gives the storage of a new incarnation;
+ * `crash()` loses what the current one had not finished writing.
+ *
+ * @example
+ * ```ts ignore
+ * const disk = new SimDisk(scheduler, 1);
+ * const storage = disk.open(() => {});
+ * disk.crash(); // unfinished appends are gone; disk.open() again to restart
+ * ```
+ */
+export class SimDisk {
+  readonly durable = new MemoryStorage();
+  slow = false;
+  #current?: SimStorage;
+
+  constructor(readonly scheduler: Scheduler, readonly id: NodeId) {}
+
+  /** The storage of a new incarnation; `onPersist` sees every batch of entries it is asked to write. */
+  open(onPersist: (entries: Entry[]) => void): SimStorage {
+    this.#current = new SimStorage(this, onPersist);
+    return this.#current;
+  }
+
+  /** A power cut: writes in progress never complete. */
+  crash(): void {
+    this.#current?.kill();
+    this.#current = undefined;
+  }
+
+  /** How long the next write takes, in virtual ms. */
+  latency(): number {
+    const p = this.scheduler.prng;
+    if (this.slow) return 1 + p.int(40);
+    return p.chance(0.05) ? 1 + p.int(8) : p.int(2);
+  }
+}
+
+class SimStorage implements RaftStorage {
+  #dead = false;
+  /** When the last queued write completes: writes complete in the order issued. */
+  #lastDone = 0;
+
+  constructor(readonly disk: SimDisk, readonly onPersist: (entries: Entry[]) => void) {}
+
+  kill(): void {
+    this.#dead = true;
+  }
+
+  load(): Promise<PersistedState> {
+    return this.disk.durable.load();
+  }
+
+  append(update: AppendUpdate): Promise<void> {
+    if (update.entries.length > 0) this.onPersist(update.entries);
+    const copy: AppendUpdate = {
+      entries: [...update.entries],
+      hardState: update.hardState && { ...update.hardState },
+    };
+    return this.#later(() => this.disk.durable.append(copy));
+  }
+
+  saveSnapshot(snapshot: Snapshot): Promise<void> {
+    return this.#later(() => this.disk.durable.saveSnapshot(snapshot));
+  }
+
+  close(): void {
+    this.#dead = true;
+  }
+
+  #later(write: () => Promise<void>): Promise<void> {
+    if (this.#dead) return new Promise(() => {}); // a dead process waits forever
+    const s = this.disk.scheduler;
+    const done = Math.max(this.#lastDone, s.now + this.disk.latency());
+    this.#lastDone = done;
+    return new Promise((resolve, reject) => {
+      s.at(done, () => {
+        if (this.#dead) return;
+        write().then(resolve, reject);
+      });
+    });
+  }
+}
+
+interface Endpoint {
+  transport: SimTransport;
+  events: TransportEvents;
+}
+
+/**
+ * Connects the nodes' transports through the nemesis.
+ *
+ * @example
+ * ```ts ignore
+ * const net = new SimNetwork(scheduler, nemesis);
+ * const transport = net.attach(1, events);
+ * net.detach(1); // a crash
+ * ```
+ */
+export class SimNetwork {
+  readonly #endpoints = new Map<NodeId, Endpoint>();
+
+  constructor(readonly scheduler: Scheduler, readonly nemesis: Nemesis) {}
+
+  /** The transport of a new incarnation of node `id`. */
+  attach(id: NodeId, events: TransportEvents): SimTransport {
+    const transport = new SimTransport(this, id);
+    this.#endpoints.set(id, { transport, events });
+    return transport;
+  }
+
+  /** Node `id` is gone (crashed): nothing reaches it, nothing it sent is delivered later. */
+  detach(id: NodeId): void {
+    const e = this.#endpoints.get(id);
+    if (e) e.transport.open = false;
+    this.#endpoints.delete(id);
+  }
+
+  /** The events of the live incarnation of `to`, if `from` can reach it now. */
+  route(from: NodeId, to: NodeId): Endpoint | undefined {
+    if (this.nemesis.blocks(from, to)) return undefined;
+    const e = this.#endpoints.get(to);
+    return e?.transport.open ? e : undefined;
+  }
+
+  /** Whether `from`'s current incarnation is `t`. */
+  isCurrent(t: SimTransport): boolean {
+    return t.open && this.#endpoints.get(t.id)?.transport === t;
+  }
+
+  /** @internal */
+  eventsOf(t: SimTransport): TransportEvents | undefined {
+    const e = this.#endpoints.get(t.id);
+    return e?.transport === t ? e.events : undefined;
+  }
+}
+
+class SimTransport implements Transport {
+  open = true;
+  #peers = new Set<NodeId>();
+
+  constructor(readonly net: SimNetwork, readonly id: NodeId) {}
+
+  send(messages: Message[]): void {
+    if (!this.open || messages.length === 0) return;
+    const s = this.net.scheduler;
+    const nemesis = this.net.nemesis;
+    // Through the codec, as over a wire: nothing is shared between nodes.
+    const carried = decodeMessages(encodeMessages(messages));
+    for (const m of carried) {
+      if (!this.#peers.has(m.to)) continue;
+      if (nemesis.blocks(m.from, m.to)) {
+        // A dead link is noticed by the real transport, and reported to the core.
+        if (s.prng.chance(0.3)) this.#later(1, () => this.#unreachable(m));
+        continue;
+      }
+      if (s.prng.chance(nemesis.dropRate)) continue;
+      const copies = s.prng.chance(nemesis.duplicateRate) ? 2 : 1;
+      for (let i = 0; i < copies; i++) {
+        s.after(STEP_MS * (1 + nemesis.delay()), () => {
+          if (!this.net.isCurrent(this)) return;
+          const to = this.net.route(m.from, m.to);
+          if (to) to.events.onMessages([m]);
+        });
+      }
+    }
+  }
+
+  setPeers(peers: Map<NodeId, string>): void {
+    this.#peers = new Set(peers.keys());
+  }
+
+  call(peer: NodeId, method: string, body: Uint8Array): Promise<Uint8Array> {
+    const s = this.net.scheduler;
+    return new Promise((resolve, reject) => {
+      const unreachable = () => reject(new PeerUnreachableError(peer, "simulated network"));
+      s.after(STEP_MS * (1 + this.net.nemesis.delay()), () => {
+        const target = this.#peers.has(peer) ? this.net.route(this.id, peer) : undefined;
+        if (!target?.events.onCall || s.prng.chance(this.net.nemesis.dropRate)) {
+          return unreachable();
+        }
+        target.events.onCall(method, body.slice(), this.id).then(
+          (answer) => this.#reply(peer, () => resolve(answer.slice()), unreachable),
+          (e) => {
+            const err = e instanceof CallError ? e : new CallError(500, `call "${method}" failed`);
+            this.#reply(peer, () => reject(err), unreachable);
+          },
+        );
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    this.open = false;
+    return Promise.resolve();
+  }
+
+  #reply(peer: NodeId, deliver: () => void, lost: () => void): void {
+    this.net.scheduler.after(STEP_MS * (1 + this.net.nemesis.delay()), () => {
+      if (this.net.route(peer, this.id)) deliver();
+      else lost();
+    });
+  }
+
+  #later(delay: number, fn: () => void): void {
+    this.net.scheduler.after(delay, () => {
+      if (this.net.isCurrent(this)) fn();
+    });
+  }
+
+  #unreachable(m: Message): void {
+    const events = this.net.eventsOf(this);
+    events?.onUnreachable(m.to);
+    if (m.type === "snap") events?.onSnapshotStatus?.(m.to, false);
+  }
+}
