@@ -229,7 +229,7 @@ export class RaftNode {
 
   /**
    * Replicates a command and resolves with its outcome once applied here. A follower passes it
-   * to the leader, which stamps the time (DESIGN.md section 6).
+   * to the leader, which stamps the time (docs/architecture.md#time-enters-through-the-log).
    */
   async submit(sub: Submission, signal?: AbortSignal): Promise<ApplyOutcome> {
     this.#checkAlive();
@@ -256,7 +256,8 @@ export class RaftNode {
   }
 
   async #proposeLocal(sub: Submission): Promise<ApplyOutcome> {
-    // Time never goes backwards in the log, even if this clock does (DESIGN.md section 6).
+    // Time never goes backwards in the log, even if this clock does
+    // (docs/architecture.md#time-enters-through-the-log).
     const time = Math.max(this.#clock.now(), this.sm.now);
     const command = encodeCommand({ ...sub, time } as Parameters<typeof encodeCommand>[0]);
     const seq = this.#pending.next();
