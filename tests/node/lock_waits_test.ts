@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { type AcquireEnd, LockWaits, type LockWaitTimers } from "../../src/node/lock_waits.ts";
+import type { RaftNode } from "../../src/node/raft_node.ts";
+import {
+  type AcquireEnd,
+  type LockWaitHost,
+  LockWaits,
+  type LockWaitTimers,
+} from "../../src/node/lock_waits.ts";
 import type { AcquireCommand } from "../../src/state/commands.ts";
 import type { ApplyOutcome } from "../../src/state/results.ts";
 import { StateMachine } from "../../src/state/state_machine.ts";
@@ -327,4 +333,9 @@ Deno.test("lock waits: decisions are kept only for callers that announced themse
   assert.ok(maxKept <= 2, `kept ${maxKept}`);
   assert.equal(waits.kept, 0);
   assert.equal(waits.locks, 0);
+});
+
+Deno.test("lock waits: a RaftNode is a host as it is (the simulator's nodes use the same class)", () => {
+  const asHost = (node: RaftNode): LockWaitHost => node;
+  assert.equal(typeof asHost, "function");
 });
