@@ -171,8 +171,8 @@ export class Raft {
     const last = this.log.lastIndex();
     this.tracker.resetProgress(last + 1, this.id, this.log.stabled);
     this.tracker.progress.get(this.id)?.becomeReplicate();
-    // Membership changes wait until the no-op below is applied
-    // (docs/architecture.md#the-raft-core).
+    // Membership changes wait until every entry this leader inherited is applied, as in
+    // etcd-io/raft (docs/architecture.md#the-raft-core).
     this.pendingConfIndex = last;
     this.appendLeaderNoop();
   }
