@@ -290,8 +290,9 @@ export class LockWaits {
   }
 
   /**
-   * Ends every wait with `stopped` and refuses new ones: the node stops, and nothing more will
-   * be applied here.
+   * Ends every wait with `stopped`, and so every later one as soon as it would start waiting:
+   * the node stops, and nothing more will be applied here. Nothing is withdrawn (a retry with
+   * the request's key finds its wait on another node).
    */
   close(): void {
     this.#closed = true;
@@ -313,13 +314,20 @@ export class LockWaits {
       this.#sm = sm;
       this.#reconcile();
     }
+    // Waits that ran out in this entry end with the holder after it: read once per lock.
+    let ended: Map<string, Decision> | undefined;
     for (const event of outcome.events) {
       if (event.type !== "lockGranted" && event.type !== "waitTimedOut") continue;
       const entry = this.#locks.get(event.name);
       if (entry === undefined) continue;
-      const decision: Decision = event.type === "lockGranted"
-        ? { type: "granted", token: event.token, expiresAt: event.expiresAt }
-        : this.#ended(event.name);
+      let decision: Decision;
+      if (event.type === "lockGranted") {
+        decision = { type: "granted", token: event.token, expiresAt: event.expiresAt };
+      } else {
+        ended ??= new Map();
+        decision = ended.get(event.name) ?? this.#ended(event.name);
+        ended.set(event.name, decision);
+      }
       if (entry.announced.size > 0) {
         // Re-inserted, so that the map stays in the order decisions were recorded.
         entry.decided.delete(event.waiterId);

@@ -339,3 +339,27 @@ Deno.test("lock waits: a RaftNode is a host as it is (the simulator's nodes use 
   const asHost = (node: RaftNode): LockWaitHost => node;
   assert.equal(typeof asHost, "function");
 });
+
+Deno.test("lock waits: many waits that run out in one entry all end, with the holder after it", async () => {
+  const node = new FakeNode();
+  const token = await held(node, "many");
+  const n = 500;
+  const all = Promise.all(
+    Array.from({ length: n }, (_, i) => node.lockWaits.acquire(acquire("many", `${i}`, 1000))),
+  );
+  await turn();
+  node.clock.advance(1000);
+  await node.tick();
+  const ends = await all;
+  const holder = node.sm.lockInfo("many").holder!;
+  assert.equal(holder.token, token);
+  for (const { end } of ends) {
+    assert.deepEqual(end, {
+      type: "ended",
+      holder: { token, owner: "holder", expiresAt: holder.expiresAt },
+      expiresAt: holder.expiresAt,
+      replayed: false,
+    });
+  }
+  assert.equal(node.lockWaits.locks, 0);
+});
