@@ -27,6 +27,7 @@ import type { RaftStorage } from "../storage/raft_storage.ts";
 import { CallError, type Transport, type TransportEvents } from "../transport/transport.ts";
 import { type NodeClock, systemClock, type TimerHandle } from "./clock.ts";
 import { NodeStoppedError, NoLeaderError, OutcomeUnknownError } from "./errors.ts";
+import { LockWaits } from "./lock_waits.ts";
 import type { Logger } from "./logger.ts";
 import { PendingProposals, ProposalTimeoutError } from "./pending_proposals.ts";
 import { unwrapProposal, wrapProposal } from "./proposal_envelope.ts";
@@ -108,6 +109,8 @@ export class RaftNode {
   readonly raw: RawNode;
   sm: StateMachine;
   readonly transport: Transport;
+  /** Callers waiting in a lock's line, for every front end (the API, the simulator). */
+  readonly lockWaits: LockWaits;
   readonly #opts: RaftNodeOptions;
   readonly #log: Logger;
   readonly #clock: NodeClock;
@@ -154,6 +157,7 @@ export class RaftNode {
     this.#clock = opts.clock ?? systemClock;
     this.#reads = new ReadBarrier(opts.requestTimeoutMs ?? 5000, 50, this.#clock);
     this.#pending = new PendingProposals(opts.requestTimeoutMs ?? 5000, this.#clock);
+    this.lockWaits = new LockWaits(this, { timers: this.#clock, logger: this.#log });
     this.transport = opts.transport({
       onMessages: (msgs) => this.#receive(msgs),
       onUnreachable: (peer) => {
@@ -625,6 +629,7 @@ export class RaftNode {
     this.#stopped = true;
     this.#clock.clearTimeout(this.#ticker);
     this.#reads.close();
+    this.lockWaits.close();
     // They were proposed and may be committed (and applied by the others): not a refusal.
     this.#pending.close(
       new OutcomeUnknownError("the node stopped before the proposal was applied; it may still be"),
