@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
-import type { RaftNode } from "../../src/node/raft_node.ts";
+import { memoryLogger } from "../../src/node/logger.ts";
+import { RaftNode } from "../../src/node/raft_node.ts";
+import { MemoryStorage } from "../../src/storage/memory_storage.ts";
+import { MemoryNetwork } from "../../src/transport/memory_transport.ts";
+import { poll } from "../process/poll.ts";
 import {
   type AcquireEnd,
   type LockWaitHost,
@@ -10,6 +14,7 @@ import type { AcquireCommand } from "../../src/state/commands.ts";
 import type { ApplyOutcome } from "../../src/state/results.ts";
 import { StateMachine } from "../../src/state/state_machine.ts";
 import { FakeNode } from "../api/fake_node.ts";
+import { makeApp, send } from "../api/harness.ts";
 
 const acquire = (name: string, owner: string, waitMs = 30_000, ttlMs = 5000): AcquireCommand => ({
   op: "acquire",
@@ -362,4 +367,51 @@ Deno.test("lock waits: many waits that run out in one entry all end, with the ho
     });
   }
   assert.equal(node.lockWaits.locks, 0);
+});
+
+Deno.test("lock waits: a RaftNode's own waits are granted through the log, and end with stopped when it stops", async () => {
+  const net = new MemoryNetwork();
+  const node = await RaftNode.start({
+    id: 1,
+    peers: new Map([[1, "mem://1"]]),
+    storage: new MemoryStorage(),
+    transport: (events) => net.attach(1, events),
+    logger: memoryLogger(),
+    tickMs: 5,
+  });
+  try {
+    await poll(() => node.isLeader() || undefined, { what: "a leader" });
+    const first = await node.lockWaits.acquire(acquire("job", "a", 0));
+    assert.equal(first.end.type, "granted");
+    const token = first.end.type === "granted" ? first.end.token : 0;
+    const [second, third] = [
+      node.lockWaits.acquire(acquire("job", "b")),
+      node.lockWaits.acquire(acquire("job", "c")),
+    ];
+    await poll(() => node.sm.lockInfo("job").waiters.length === 2 || undefined, {
+      what: "two waiters",
+    });
+    await node.submit({ cmd: { op: "release", name: "job", token } });
+    const granted = (await second).end;
+    assert.equal(granted.type, "granted");
+    assert.ok(granted.type === "granted" && granted.token > token);
+    await node.stop();
+    assert.deepEqual((await third).end, { type: "stopped" });
+  } finally {
+    await node.stop();
+  }
+});
+
+Deno.test("lock waits: the acquire route answers a wait ended by a stopping node with 503", async () => {
+  const { app, node } = makeApp();
+  await send(app, "POST", "/v1/locks/st/acquire", { json: { ttlMs: 60_000 } });
+  const waiting = send(app, "POST", "/v1/locks/st/acquire", {
+    json: { ttlMs: 5000, waitMs: 30_000 },
+  });
+  await poll(() => node.sm.lockInfo("st").waiters.length === 1 || undefined, { what: "a waiter" });
+  node.lockWaits.close();
+  const answer = await waiting;
+  assert.equal(answer.status, 503);
+  assert.equal(answer.body.type, "urn:edgeraft:problem:no-leader");
+  assert.equal(answer.headers.get("retry-after"), "1");
 });
