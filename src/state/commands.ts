@@ -21,6 +21,120 @@ const encoder = new Encoder({ ignoreUndefined: true });
 const decoder = new Decoder();
 
 /**
+ * The kinds of field a command or an envelope has. Each has one check here, which the state
+ * machine applies to every entry, and one meaning for the API, which builds its request
+ * schemas from the same kinds (adding only its per-node limits and path rules):
+ *
+ * - `name`: a non-empty well-formed string (a key, a lock name, an id);
+ * - `text`: a well-formed string, possibly empty (a lock owner);
+ * - `count`: a safe integer >= 0;
+ * - `positive`: a safe integer >= 1 (a fencing token, a ttl, an index);
+ * - `flag`: a boolean;
+ * - `json`: a JSON value as `checkJsonValue` accepts it.
+ *
+ * @example
+ * ```ts
+ * import type { FieldKind } from "./commands.ts";
+ * const kind: FieldKind = "positive";
+ * ```
+ */
+export type FieldKind = "name" | "text" | "count" | "positive" | "flag" | "json";
+
+/** The TypeScript type of each kind of field. */
+interface FieldTypes {
+  name: string;
+  text: string;
+  count: number;
+  positive: number;
+  flag: boolean;
+  json: JsonValue;
+}
+
+/**
+ * One field of a command: its kind and whether it must be present.
+ *
+ * @example
+ * ```ts
+ * import { COMMAND_SHAPES, type FieldSpec } from "./commands.ts";
+ * const token: FieldSpec = COMMAND_SHAPES.renew.token; // { kind: "positive", required: true }
+ * ```
+ */
+export interface FieldSpec {
+  readonly kind: FieldKind;
+  readonly required: boolean;
+}
+
+const required = <K extends FieldKind>(kind: K) => ({ kind, required: true }) as const;
+const optional = <K extends FieldKind>(kind: K) => ({ kind, required: false }) as const;
+
+/**
+ * The one statement of each command's shape: op -> field -> kind and presence. The command
+ * types below are derived from it, the state machine validates every entry against it, and the
+ * API builds its request schemas from its kinds. `op` itself is not listed.
+ *
+ * @example
+ * ```ts
+ * import { COMMAND_SHAPES } from "./commands.ts";
+ * Object.keys(COMMAND_SHAPES.delete); // ["key", "ifRevision"]
+ * ```
+ */
+export const COMMAND_SHAPES = {
+  put: {
+    key: required("name"),
+    value: required("json"),
+    ifRevision: optional("count"),
+    ifAbsent: optional("flag"),
+  },
+  delete: { key: required("name"), ifRevision: optional("count") },
+  acquire: {
+    name: required("name"),
+    owner: required("text"),
+    ttlMs: required("positive"),
+    waitMs: required("count"),
+  },
+  renew: { name: required("name"), token: required("positive") },
+  release: { name: required("name"), token: required("positive") },
+  cancelWait: { name: required("name"), waiterId: required("positive") },
+  abandonWait: { name: required("name"), waiterId: required("positive"), at: required("positive") },
+  tick: {},
+} as const satisfies Record<string, Record<string, FieldSpec>>;
+
+/** The envelope's fields besides `cmd` (see {@linkcode Envelope}). */
+const ENVELOPE_SHAPE = {
+  time: required("count"),
+  clientId: optional("name"),
+  seq: optional("count"),
+  idempotencyKey: optional("name"),
+  principal: optional("name"),
+  fingerprint: optional("name"),
+} as const satisfies Record<string, FieldSpec>;
+
+/** What `validateEnvelope` checks first: `cmd` is required (its op's shape checks the rest). */
+const ENVELOPE_FIELDS: Record<string, FieldSpec> = { cmd: required("json"), ...ENVELOPE_SHAPE };
+
+/** Flattens an intersection, so that editors show a derived type as one object. */
+type Flat<T> = { -readonly [K in keyof T]: T[K] } & unknown;
+
+/** The object type a shape describes: required fields as such, the others optional. */
+type FieldsOf<S extends Record<string, FieldSpec>> = Flat<
+  & { [F in keyof S as S[F]["required"] extends true ? F : never]: FieldTypes[S[F]["kind"]] }
+  & { [F in keyof S as S[F]["required"] extends true ? never : F]?: FieldTypes[S[F]["kind"]] }
+>;
+
+/**
+ * The command of one op, derived from {@linkcode COMMAND_SHAPES}.
+ *
+ * @example
+ * ```ts
+ * import type { CommandOf } from "./commands.ts";
+ * const c: CommandOf<"renew"> = { op: "renew", name: "cron", token: 42 };
+ * ```
+ */
+export type CommandOf<Op extends keyof typeof COMMAND_SHAPES> = Flat<
+  { op: Op } & FieldsOf<typeof COMMAND_SHAPES[Op]>
+>;
+
+/**
  * Sets a config value. `ifRevision` makes it a compare-and-set on the key's revision (0 means
  * "absent"); `ifAbsent` makes it create-only.
  *
@@ -30,13 +144,7 @@ const decoder = new Decoder();
  * const c: PutCommand = { op: "put", key: "app/flags", value: { dark: true }, ifRevision: 7 };
  * ```
  */
-export interface PutCommand {
-  op: "put";
-  key: string;
-  value: JsonValue;
-  ifRevision?: number;
-  ifAbsent?: boolean;
-}
+export type PutCommand = CommandOf<"put">;
 
 /**
  * Deletes a config value, optionally only if its revision is `ifRevision`.
@@ -47,11 +155,7 @@ export interface PutCommand {
  * const c: DeleteCommand = { op: "delete", key: "app/flags" };
  * ```
  */
-export interface DeleteCommand {
-  op: "delete";
-  key: string;
-  ifRevision?: number;
-}
+export type DeleteCommand = CommandOf<"delete">;
 
 /**
  * Takes a lock for `ttlMs`; when it is held, waits in line up to `waitMs` (0: do not wait).
@@ -62,13 +166,7 @@ export interface DeleteCommand {
  * const c: AcquireCommand = { op: "acquire", name: "cron", owner: "eu-1", ttlMs: 10_000, waitMs: 0 };
  * ```
  */
-export interface AcquireCommand {
-  op: "acquire";
-  name: string;
-  owner: string;
-  ttlMs: number;
-  waitMs: number;
-}
+export type AcquireCommand = CommandOf<"acquire">;
 
 /**
  * Extends the lease of the holder whose fencing token is `token` by its ttl.
@@ -79,11 +177,7 @@ export interface AcquireCommand {
  * const c: RenewCommand = { op: "renew", name: "cron", token: 42 };
  * ```
  */
-export interface RenewCommand {
-  op: "renew";
-  name: string;
-  token: number;
-}
+export type RenewCommand = CommandOf<"renew">;
 
 /**
  * Frees the lock if `token` still holds it, and hands it to the first waiter.
@@ -94,11 +188,7 @@ export interface RenewCommand {
  * const c: ReleaseCommand = { op: "release", name: "cron", token: 42 };
  * ```
  */
-export interface ReleaseCommand {
-  op: "release";
-  name: string;
-  token: number;
-}
+export type ReleaseCommand = CommandOf<"release">;
 
 /**
  * Takes a waiter out of a lock's queue (its client went away). What older nodes proposed; it
@@ -111,11 +201,7 @@ export interface ReleaseCommand {
  * const c: CancelWaitCommand = { op: "cancelWait", name: "cron", waiterId: 43 };
  * ```
  */
-export interface CancelWaitCommand {
-  op: "cancelWait";
-  name: string;
-  waiterId: number;
-}
+export type CancelWaitCommand = CommandOf<"cancelWait">;
 
 /**
  * Lets go of one attempt at the wait `waiterId` of an acquire whose client went away. `at` is
@@ -132,12 +218,7 @@ export interface CancelWaitCommand {
  * const c: AbandonWaitCommand = { op: "abandonWait", name: "cron", waiterId: 43, at: 43 };
  * ```
  */
-export interface AbandonWaitCommand {
-  op: "abandonWait";
-  name: string;
-  waiterId: number;
-  at: number;
-}
+export type AbandonWaitCommand = CommandOf<"abandonWait">;
 
 /**
  * Only moves the clock forward: leases expire, waiters time out, locks pass to waiters.
@@ -148,9 +229,7 @@ export interface AbandonWaitCommand {
  * const c: TickCommand = { op: "tick" };
  * ```
  */
-export interface TickCommand {
-  op: "tick";
-}
+export type TickCommand = CommandOf<"tick">;
 
 /**
  * Any command of the state machine.
@@ -184,15 +263,7 @@ export type Command =
  * const e: Envelope = { cmd: { op: "tick" }, time: 1_700_000_000_000 };
  * ```
  */
-export interface Envelope {
-  cmd: Command;
-  time: number;
-  clientId?: string;
-  seq?: number;
-  idempotencyKey?: string;
-  principal?: string;
-  fingerprint?: string;
-}
+export type Envelope = Flat<{ cmd: Command } & FieldsOf<typeof ENVELOPE_SHAPE>>;
 
 /**
  * The outcome of checking or decoding an envelope.
@@ -209,50 +280,19 @@ export type EnvelopeCheck = { ok: true; envelope: Envelope } | { ok: false; deta
 /** Checks one field; `path` names it in the sentence returned when it is wrong. */
 type FieldCheck = (value: unknown, path: string) => string | undefined;
 
-const nonEmptyString: FieldCheck = (v, path) =>
-  isWellFormedString(v) && v.length > 0
-    ? undefined
-    : `${path} must be a non-empty well-formed string`;
-const anyString: FieldCheck = (v, path) =>
-  isWellFormedString(v) ? undefined : `${path} must be a well-formed string`;
-const boolean: FieldCheck = (v, path) =>
-  typeof v === "boolean" ? undefined : `${path} must be a boolean`;
-const count: FieldCheck = (v, path) =>
-  Number.isSafeInteger(v) && (v as number) >= 0 ? undefined : `${path} must be an integer >= 0`;
-const positive: FieldCheck = (v, path) =>
-  Number.isSafeInteger(v) && (v as number) >= 1 ? undefined : `${path} must be an integer >= 1`;
-const jsonValue: FieldCheck = (v, path) => checkJsonValue(v, path);
-
-/** Each op's fields: name -> [required, check]. `op` itself is checked before these. */
-const COMMAND_FIELDS: Record<Command["op"], Record<string, [boolean, FieldCheck]>> = {
-  put: {
-    key: [true, nonEmptyString],
-    value: [true, jsonValue],
-    ifRevision: [false, count],
-    ifAbsent: [false, boolean],
-  },
-  delete: { key: [true, nonEmptyString], ifRevision: [false, count] },
-  acquire: {
-    name: [true, nonEmptyString],
-    owner: [true, anyString],
-    ttlMs: [true, positive],
-    waitMs: [true, count],
-  },
-  renew: { name: [true, nonEmptyString], token: [true, positive] },
-  release: { name: [true, nonEmptyString], token: [true, positive] },
-  cancelWait: { name: [true, nonEmptyString], waiterId: [true, positive] },
-  abandonWait: { name: [true, nonEmptyString], waiterId: [true, positive], at: [true, positive] },
-  tick: {},
-};
-
-const ENVELOPE_FIELDS: Record<string, [boolean, FieldCheck]> = {
-  cmd: [true, () => undefined],
-  time: [true, count],
-  clientId: [false, nonEmptyString],
-  seq: [false, count],
-  idempotencyKey: [false, nonEmptyString],
-  principal: [false, nonEmptyString],
-  fingerprint: [false, nonEmptyString],
+/** The one check of each kind of field (see {@linkcode FieldKind}). */
+const FIELD_CHECKS: Record<FieldKind, FieldCheck> = {
+  name: (v, path) =>
+    isWellFormedString(v) && v.length > 0
+      ? undefined
+      : `${path} must be a non-empty well-formed string`,
+  text: (v, path) => isWellFormedString(v) ? undefined : `${path} must be a well-formed string`,
+  count: (v, path) =>
+    Number.isSafeInteger(v) && (v as number) >= 0 ? undefined : `${path} must be an integer >= 0`,
+  positive: (v, path) =>
+    Number.isSafeInteger(v) && (v as number) >= 1 ? undefined : `${path} must be an integer >= 1`,
+  flag: (v, path) => typeof v === "boolean" ? undefined : `${path} must be a boolean`,
+  json: (v, path) => checkJsonValue(v, path),
 };
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -261,21 +301,30 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return proto === Object.prototype || proto === null;
 }
 
+/**
+ * The first problem with `record`'s fields, in a fixed order (unknown fields, then each field
+ * in the shape's order), so that every node words a bad entry alike. `elsewhere` is a field
+ * checked by the caller: known, and only required here if `fields` lists it.
+ */
 function checkFields(
   record: Record<string, unknown>,
-  fields: Record<string, [boolean, FieldCheck]>,
+  fields: Record<string, FieldSpec>,
   where: string,
-  skip?: string,
+  elsewhere: string,
 ): string | undefined {
   for (const name of Object.keys(record)) {
-    if (name !== skip && !(name in fields)) return `${where}: unknown field "${name}"`;
+    // Own fields only: `constructor` or `toString` are not fields of any command.
+    if (name !== elsewhere && !Object.hasOwn(fields, name)) {
+      return `${where}: unknown field "${name}"`;
+    }
   }
-  for (const [name, [required, check]] of Object.entries(fields)) {
+  for (const [name, { kind, required }] of Object.entries(fields)) {
     if (!Object.hasOwn(record, name) || record[name] === undefined) {
       if (required) return `${where}.${name} is required`;
       continue;
     }
-    const problem = check(record[name], `${where}.${name}`);
+    if (name === elsewhere) continue;
+    const problem = FIELD_CHECKS[kind](record[name], `${where}.${name}`);
     if (problem !== undefined) return problem;
   }
   return undefined;
@@ -294,17 +343,18 @@ function checkFields(
  */
 export function validateEnvelope(input: unknown): EnvelopeCheck {
   if (!isRecord(input)) return { ok: false, detail: "the envelope must be an object" };
-  const envelopeProblem = checkFields(input, ENVELOPE_FIELDS, "envelope");
+  const envelopeProblem = checkFields(input, ENVELOPE_FIELDS, "envelope", "cmd");
   if (envelopeProblem !== undefined) return { ok: false, detail: envelopeProblem };
   if ((input.clientId === undefined) !== (input.seq === undefined)) {
     return { ok: false, detail: "envelope: clientId and seq go together" };
   }
   const cmd = input.cmd;
   if (!isRecord(cmd)) return { ok: false, detail: "cmd must be an object" };
-  if (typeof cmd.op !== "string" || !Object.hasOwn(COMMAND_FIELDS, cmd.op)) {
-    return { ok: false, detail: `cmd.op must be one of ${Object.keys(COMMAND_FIELDS).join(", ")}` };
+  if (typeof cmd.op !== "string" || !Object.hasOwn(COMMAND_SHAPES, cmd.op)) {
+    return { ok: false, detail: `cmd.op must be one of ${Object.keys(COMMAND_SHAPES).join(", ")}` };
   }
-  const problem = checkFields(cmd, COMMAND_FIELDS[cmd.op as Command["op"]], "cmd", "op");
+  const shape: Record<string, FieldSpec> = COMMAND_SHAPES[cmd.op as Command["op"]];
+  const problem = checkFields(cmd, shape, "cmd", "op");
   if (problem !== undefined) return { ok: false, detail: problem };
   return { ok: true, envelope: input as unknown as Envelope };
 }

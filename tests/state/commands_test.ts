@@ -2,9 +2,12 @@ import assert from "node:assert/strict";
 import { encode } from "@msgpack/msgpack";
 import {
   type Command,
+  COMMAND_SHAPES,
   decodeCommand,
   encodeCommand,
   type Envelope,
+  type FieldKind,
+  type FieldSpec,
   validateEnvelope,
 } from "../../src/state/commands.ts";
 import { InvalidCommandError } from "../../src/state/errors.ts";
@@ -124,6 +127,49 @@ Deno.test("encodeCommand throws on what decodeCommand would refuse, by name", ()
       error instanceof InvalidCommandError && error.name === "InvalidCommandError" &&
       error.message === "cmd.key must be a non-empty well-formed string",
   );
+});
+
+Deno.test("only a command's own fields are known: inherited names are unknown fields", () => {
+  for (const name of ["constructor", "toString", "hasOwnProperty"]) {
+    const check = validateEnvelope({ cmd: { op: "tick", [name]: 1 }, time: 1 });
+    assert.deepEqual(check, { ok: false, detail: `cmd: unknown field "${name}"` });
+    const envelope = validateEnvelope({ cmd: { op: "tick" }, time: 1, [name]: 1 });
+    assert.deepEqual(envelope, { ok: false, detail: `envelope: unknown field "${name}"` });
+  }
+});
+
+Deno.test("COMMAND_SHAPES is the statement the checks follow, field by field", () => {
+  const good: Record<FieldKind, unknown> = {
+    name: "a",
+    text: "",
+    count: 0,
+    positive: 1,
+    flag: true,
+    json: { a: [1] },
+  };
+  const bad: Record<FieldKind, unknown> = {
+    name: "",
+    text: 1,
+    count: -1,
+    positive: 0,
+    flag: "yes",
+    json: 1n,
+  };
+  for (const [op, shape] of Object.entries(COMMAND_SHAPES)) {
+    const fields = Object.entries(shape as Record<string, FieldSpec>);
+    const valid = Object.fromEntries(fields.map(([field, spec]) => [field, good[spec.kind]]));
+    assert.equal(validateEnvelope({ cmd: { op, ...valid }, time: 1 }).ok, true, op);
+    for (const [field, spec] of fields) {
+      const check = validateEnvelope({ cmd: { op, ...valid, [field]: bad[spec.kind] }, time: 1 });
+      assert.equal(check.ok, false, `${op}.${field}`);
+      if (!check.ok) assert.match(check.detail, new RegExp(`^cmd\\.${field}\\b`));
+      if (spec.required) {
+        const { [field]: _, ...without } = valid;
+        const missing = validateEnvelope({ cmd: { op, ...without }, time: 1 });
+        assert.deepEqual(missing, { ok: false, detail: `cmd.${field} is required` });
+      }
+    }
+  }
 });
 
 Deno.test("decodeCommand answers bad bytes without throwing", () => {
