@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { OutcomeUnknownError } from "../../src/node/errors.ts";
+import { systemClock } from "../../src/node/clock.ts";
 import { PendingProposals, ProposalTimeoutError } from "../../src/node/pending_proposals.ts";
 import type { ApplyOutcome } from "../../src/state/results.ts";
 
@@ -44,4 +45,16 @@ Deno.test("pending proposals: close() rejects every waiter and stops the timer",
   pending.close(new Error("stopping"));
   for (const w of waits) await assert.rejects(w, /stopping/);
   // The test sanitizer fails this test if the sweep interval were still running.
+});
+
+Deno.test("pending proposals: two runs of a node do not number their proposals alike", () => {
+  // The log may hold entries of a previous run, applied after a restart: counting from the same
+  // start would settle a new proposal with an old entry's outcome (the simulator's seed 255).
+  let draw = 0;
+  const clock = { ...systemClock, random: () => [0.25, 0.75][draw++] };
+  const first = new PendingProposals(5_000, clock);
+  const second = new PendingProposals(5_000, clock);
+  const a = Array.from({ length: 1000 }, () => first.next());
+  const b = new Set(Array.from({ length: 1000 }, () => second.next()));
+  assert.ok(a.every((seq) => !b.has(seq) && Number.isSafeInteger(seq)));
 });

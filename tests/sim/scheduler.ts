@@ -69,7 +69,7 @@ export class Scheduler {
     return this.at(this.now + delay, fn, owner);
   }
 
-  /** A clock for one incarnation of a node; `driftPpm` skews its wall clock only. */
+  /** A clock for one incarnation of a node; set its `driftPpm` to skew its wall clock. */
   clock(epochMs = 1_700_000_000_000): SimClock {
     return new SimClock(this, epochMs);
   }

@@ -187,7 +187,10 @@ class SimTransport implements Transport {
       if (s.prng.chance(nemesis.dropRate)) continue;
       const copies = s.prng.chance(nemesis.duplicateRate) ? 2 : 1;
       for (let i = 0; i < copies; i++) {
-        s.after(STEP_MS * (1 + nemesis.delay()), () => {
+        // A duplicate may turn up long after (a second from a queue somewhere): messages of
+        // an old term must be harmless whenever they arrive.
+        const late = i > 0 && s.prng.chance(0.5) ? s.prng.int(400) : 0;
+        s.after(STEP_MS * (1 + nemesis.delay() + late), () => {
           if (!this.net.isCurrent(this)) return;
           const to = this.net.route(m.from, m.to);
           if (to) to.events.onMessages([m]);

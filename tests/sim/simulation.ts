@@ -223,6 +223,9 @@ export class Simulation {
 
   #start(server: Server): void {
     const clock = this.scheduler.clock();
+    // Wall clocks drift within the documented bound (1 %); leases are decided from the log's
+    // stamps, so nothing may depend on the nodes agreeing about the time.
+    clock.driftPpm = this.prng.int(20_001) - 10_000;
     server.clock = clock;
     server.up = true;
     const id = server.id;
