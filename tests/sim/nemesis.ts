@@ -29,6 +29,12 @@ export class Nemesis {
   duplicateRate = 0;
   /** The longest delay of a message, in steps; long delays reorder heavily. */
   maxDelay = 6;
+  /**
+   * Whether the current partition holds messages rather than losing them: a stalled
+   * connection delivers its queue when it recovers, so a deposed leader's AppendEntries reach
+   * the new leader long after the term changed.
+   */
+  holding = false;
   readonly #cut = new Set<string>();
   readonly #ids: NodeId[];
 
@@ -49,6 +55,7 @@ export class Nemesis {
   /** Removes every fault; crashed nodes are restarted by the simulation. */
   heal(): void {
     this.#cut.clear();
+    this.holding = false;
     this.dropRate = 0;
     this.duplicateRate = 0;
     this.maxDelay = 6;
@@ -60,7 +67,7 @@ export class Nemesis {
     if (p.chance(0.006)) this.#partition();
     if (p.chance(0.006)) this.#cut.clear();
     if (p.chance(0.002)) this.dropRate = p.pick([0, 0, 0.02, 0.1, 0.3]);
-    if (p.chance(0.002)) this.duplicateRate = p.pick([0, 0.02, 0.1]);
+    if (p.chance(0.002)) this.duplicateRate = p.pick([0, 0.02, 0.1, 0.3]);
     if (p.chance(0.002)) this.maxDelay = p.pick([6, 6, 20, 80]);
     if (p.chance(0.003)) return "crash";
     if (p.chance(0.008)) return "restart";
@@ -72,6 +79,7 @@ export class Nemesis {
     const p = this.prng;
     const ids = p.shuffle([...this.#ids]);
     this.#cut.clear();
+    this.holding = p.chance(0.5);
     switch (p.pick(["halves", "isolate", "oneWay", "bridge"] as const)) {
       case "halves": {
         // A majority and a minority that cannot talk.

@@ -129,6 +129,8 @@ interface Endpoint {
  */
 export class SimNetwork {
   readonly #endpoints = new Map<NodeId, Endpoint>();
+  /** Messages a holding partition keeps until their link opens again. */
+  #held: Message[] = [];
 
   constructor(readonly scheduler: Scheduler, readonly nemesis: Nemesis) {}
 
@@ -151,6 +153,31 @@ export class SimNetwork {
     if (this.nemesis.blocks(from, to)) return undefined;
     const e = this.#endpoints.get(to);
     return e?.transport.open ? e : undefined;
+  }
+
+  /** Keeps a message on a cut link, for `release` to deliver once the link is open. */
+  hold(m: Message): void {
+    this.#held.push(m);
+  }
+
+  /** Delivers, after the usual delays, the held messages whose link is open now. */
+  release(): void {
+    if (this.#held.length === 0) return;
+    const still: Message[] = [];
+    for (const m of this.#held) {
+      if (this.nemesis.blocks(m.from, m.to)) still.push(m);
+      else this.deliverLater(m, 0);
+    }
+    this.#held = still;
+  }
+
+  /** Delivers `m` after the nemesis's delay plus `extraSteps`, if its link is open then. */
+  deliverLater(m: Message, extraSteps: number): void {
+    this.scheduler.after(STEP_MS * (1 + this.nemesis.delay() + extraSteps), () => {
+      const to = this.route(m.from, m.to);
+      if (to) to.events.onMessages([m]);
+      else if (this.nemesis.holding && this.nemesis.blocks(m.from, m.to)) this.hold(m);
+    });
   }
 
   /** Whether `from`'s current incarnation is `t`. */
@@ -180,6 +207,10 @@ class SimTransport implements Transport {
     for (const m of carried) {
       if (!this.#peers.has(m.to)) continue;
       if (nemesis.blocks(m.from, m.to)) {
+        if (nemesis.holding) {
+          this.net.hold(m);
+          continue;
+        }
         // A dead link is noticed by the real transport, and reported to the core.
         if (s.prng.chance(0.3)) this.#later(1, () => this.#unreachable(m));
         continue;
@@ -189,12 +220,8 @@ class SimTransport implements Transport {
       for (let i = 0; i < copies; i++) {
         // A duplicate may turn up long after (a second from a queue somewhere): messages of
         // an old term must be harmless whenever they arrive.
-        const late = i > 0 && s.prng.chance(0.5) ? s.prng.int(400) : 0;
-        s.after(STEP_MS * (1 + nemesis.delay() + late), () => {
-          if (!this.net.isCurrent(this)) return;
-          const to = this.net.route(m.from, m.to);
-          if (to) to.events.onMessages([m]);
-        });
+        // Delivered even if the sender has crashed since: it was on the wire.
+        this.net.deliverLater(m, i > 0 ? s.prng.int(400) : 0);
       }
     }
   }

@@ -58,6 +58,7 @@ const CAUGHT: [BugName, RegExp, number][] = [
   ["voteTwice", /election safety|log matching|state machine safety/, 20],
   ["skipUpToDateCheck", /leader completeness|state machine safety/, 20],
   ["skipPrevLogCheck", /log matching|state machine safety/, 60],
+  ["leaderAcceptsStaleAppend", /leader append-only|core invariant/, 40],
 ];
 
 for (const [bug, property, maxSeeds] of CAUGHT) {
@@ -68,4 +69,5 @@ for (const [bug, property, maxSeeds] of CAUGHT) {
   });
 }
 // commitOldTerm (figure 8) needs a precise interleaving that random runs rarely hit; it is
-// scripted in tests/raft/figure8_test.ts against the same checker and the same buggy core.
+// scripted in tests/raft/figure8_test.ts against the same checker and the same buggy core, as
+// leaderAcceptsStaleAppend is in tests/raft/stale_append_test.ts.

@@ -165,6 +165,7 @@ export class Simulation {
       for (let i = 1; i <= this.opts.steps; i++) {
         s.at(i * STEP_MS, () => {
           this.#faults();
+          this.network.release();
           this.#clientsAct();
         });
       }
@@ -282,6 +283,7 @@ export class Simulation {
 
   #heal(): void {
     this.nemesis.heal();
+    this.network.release();
     for (const server of this.servers) {
       server.disk.slow = false;
       if (!server.up) this.#start(server);
