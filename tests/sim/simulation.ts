@@ -2,10 +2,12 @@
  * The deterministic simulation of the node that ships: N real `RaftNode`s (src/node), with the
  * real state machine (src/state), on simulated disks and a simulated network (`sim_io.ts`)
  * under one seeded scheduler of virtual time (`scheduler.ts`). The nemesis drops, delays,
- * reorders and duplicates messages, partitions the network (symmetric, one-way, bridge),
- * crashes nodes (losing unfinished disk writes), restarts them from their disks and slows
- * disks, while clients write, compare-and-set and read through the node-level API the HTTP
- * routes use (`submit`, which forwards to the leader, and `linearizableRead`).
+ * reorders and duplicates messages (a duplicate may come a second late), partitions the
+ * network (symmetric, one-way, bridge; half of them hold messages until they heal), crashes
+ * nodes (losing unfinished disk writes), restarts them from their disks, slows disks and lets
+ * wall clocks drift within 1 %, while clients write, compare-and-set and read through the
+ * node-level API the HTTP routes use (`submit`, which forwards to the leader, and
+ * `linearizableRead`).
  *
  * After every event the five safety properties are checked on the cores (`invariants.ts`); at
  * the end the client history is checked for linearizability (`tests/checker`), then faults
