@@ -87,9 +87,13 @@ export function lockRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
           "the client went away; the wait was withdrawn",
         );
       case "stopped":
-        throw new ProblemError(503, "no-leader", "the node stopped before the wait ended", {}, {
-          "retry-after": "1",
-        });
+        // The acquire was applied and queued: it may still be granted, so the outcome is
+        // unknown (504), never "not applied" (503). A retry with the same key finds out.
+        throw new ProblemError(
+          504,
+          "timeout",
+          "the node stopped before the wait ended; the outcome is unknown",
+        );
     }
   });
 
