@@ -7,6 +7,7 @@
 
 import assert from "node:assert/strict";
 import { freePort } from "../process/net.ts";
+import { hasOpenssl, testCertificates } from "../process/certificates.ts";
 import { poll } from "../process/poll.ts";
 
 const NODE_MAIN = new URL("../../src/cli/node.ts", import.meta.url).pathname;
@@ -144,41 +145,9 @@ Deno.test("node start: an unreadable tokens file is one line and exit 2, data di
     await assert.rejects(Deno.stat(`${dir}/data`), Deno.errors.NotFound);
   }));
 
-/** Whether `openssl` is on PATH (the TLS tests are skipped, with a warning, if not). */
-function hasOpenssl(): boolean {
-  try {
-    return new Deno.Command("openssl", { args: ["version"], stdout: "null" }).outputSync()
-      .success;
-  } catch {
-    return false;
-  }
-}
-
-async function openssl(dir: string, commandLine: string): Promise<void> {
-  const { success, stderr } = await new Deno.Command("openssl", {
-    args: commandLine.split(" "),
-    cwd: dir,
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  assert.ok(success, `openssl ${commandLine}: ${new TextDecoder().decode(stderr)}`);
-}
-
-/**
- * A throwaway CA and a certificate for 127.0.0.1 signed by it (rustls refuses a self-signed
- * certificate that is its own CA as a server identity), as files in `dir`.
- */
-async function clientCertificates(dir: string) {
-  const key = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
-  await openssl(dir, `req -x509 ${key} -keyout ca.key -out ca.pem -days 1 -subj /CN=test-ca`);
-  await openssl(dir, `req ${key} -keyout api.key -out api.csr -subj /CN=edgeraft-api`);
-  await Deno.writeTextFile(`${dir}/ext.cnf`, "subjectAltName=IP:127.0.0.1\n");
-  await openssl(
-    dir,
-    "x509 -req -in api.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out api.pem -days 1" +
-      " -extfile ext.cnf",
-  );
-  return { ca: `${dir}/ca.pem`, cert: `${dir}/api.pem`, key: `${dir}/api.key` };
+/** A CA and a certificate for the client API, signed by it, as files in `dir`. */
+function clientCertificates(dir: string) {
+  return testCertificates(dir, "api");
 }
 
 const haveOpenssl = hasOpenssl();

@@ -1,48 +1,18 @@
 import assert from "node:assert/strict";
 import type { Message, NodeId } from "../../src/raft/types.ts";
 import { PeerTransport } from "../../src/transport/peer_transport.ts";
+import { hasOpenssl, testCertificates } from "../process/certificates.ts";
 import { message, waitFor } from "./fixtures.ts";
 
 const SECRET = "tls-test-secret";
 
-/** Whether `openssl` is on PATH (the TLS tests are skipped, with a warning, if not). */
-function hasOpenssl(): boolean {
-  try {
-    const { success } = new Deno.Command("openssl", { args: ["version"], stdout: "null" })
-      .outputSync();
-    return success;
-  } catch {
-    return false;
-  }
-}
-
-/** Runs `openssl <command line>` in `dir` (no argument contains a space). */
-async function openssl(dir: string, commandLine: string): Promise<void> {
-  const { success, stderr } = await new Deno.Command("openssl", {
-    args: commandLine.split(" "),
-    cwd: dir,
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  assert.ok(success, `openssl ${commandLine}: ${new TextDecoder().decode(stderr)}`);
-}
-
-/**
- * A throwaway cluster CA and a certificate for 127.0.0.1 signed by it, as an operator would
- * set up (rustls refuses a self-signed certificate that is its own CA as a server identity).
- */
+/** A cluster CA and a node certificate signed by it, as PEM text. */
 async function clusterCertificates(dir: string) {
-  const key = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
-  await openssl(dir, `req -x509 ${key} -keyout ca.key -out ca.pem -days 1 -subj /CN=test-ca`);
-  await openssl(dir, `req ${key} -keyout node.key -out node.csr -subj /CN=edgeraft-node`);
-  await Deno.writeTextFile(`${dir}/ext.cnf`, "subjectAltName=IP:127.0.0.1\n");
-  await openssl(
-    dir,
-    "x509 -req -in node.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out node.pem -days 1" +
-      " -extfile ext.cnf",
+  const files = await testCertificates(dir, "node");
+  const [ca, cert, key] = await Promise.all(
+    [files.ca, files.cert, files.key].map((path) => Deno.readTextFile(path)),
   );
-  const read = (name: string) => Deno.readTextFile(`${dir}/${name}`);
-  return { ca: await read("ca.pem"), cert: await read("node.pem"), key: await read("node.key") };
+  return { ca, cert, key };
 }
 
 const haveOpenssl = hasOpenssl();
