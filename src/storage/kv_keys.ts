@@ -2,7 +2,7 @@
  * The key layout of `raft.kv`:
  *
  * - `["hardState"]`: msgpack `[term, vote, commit]`;
- * - `["snapshot"]`: the pointer to the current snapshot (see `kv_snapshot_pointer.ts`);
+ * - `["snapshot"]`: the pointer to the current snapshot (see `kv_records.ts`);
  * - `["snapshotChunk", id, n]`: chunk `n` of snapshot `id`, raw bytes;
  * - `["log", generation, firstIndex, part]`: part of the block of entries starting at
  *   `firstIndex` (see `log_block_codec.ts`).
