@@ -76,10 +76,14 @@ if (Deno.args.includes("--survey")) {
   const t0 = performance.now();
   let totalSteps = 0;
   let ops = 0;
+  let lockOps = 0;
+  let lockTrusted = 0;
   for (let seed = from; seed < from + count; seed++) {
     const r = await runSeed(seed);
     totalSteps += r.steps;
     ops += r.ops;
+    lockOps += r.lockOps;
+    lockTrusted += r.lockTrusted;
     if (r.violation || !r.live) {
       console.log(`FAILED seed ${seed}: ${r.violation ?? "no progress after healing"}`);
       console.log(`replay: ${replayCommand(seed)}`);
@@ -98,7 +102,8 @@ if (Deno.args.includes("--survey")) {
     `${count} seeds (${from}..${
       from + count - 1
     }) of RaftNode: 0 violations, ${totalSteps} steps, ` +
-      `${ops} client operations checked, ${secs.toFixed(1)} s, ${
+      `${ops} client operations checked, ${lockOps} lock operations ` +
+      `(${lockTrusted} trusted lease intervals checked), ${secs.toFixed(1)} s, ${
         Math.round(totalSteps / secs)
       } steps/s`,
   );

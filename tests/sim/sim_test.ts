@@ -20,6 +20,7 @@ for (const nodes of [3, 5]) {
     let ops = 0;
     let elections = 0;
     let crashes = 0;
+    let lockTrusted = 0;
     for (let seed = 1; seed <= SEEDS; seed++) {
       const r = await new Simulation({ seed, nodes }).run();
       assert.equal(r.violation, undefined, `${r.violation}\nreplay: ${replay(seed, nodes)}`);
@@ -28,11 +29,13 @@ for (const nodes of [3, 5]) {
       ops += r.ops;
       elections += r.elections;
       crashes += r.crashes;
+      lockTrusted += r.lockTrusted;
     }
     // The runs must have done real work: operations, elections and crashes.
     assert.ok(ops > 30 * SEEDS, `only ${ops} operations`);
     assert.ok(elections > 2 * SEEDS, `only ${elections} elections`);
     assert.ok(crashes > 2 * SEEDS, `only ${crashes} crashes`);
+    assert.ok(lockTrusted > 5 * SEEDS, `only ${lockTrusted} trusted lock leases`);
   });
 }
 

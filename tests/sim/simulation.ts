@@ -7,7 +7,9 @@
  * nodes (losing unfinished disk writes), restarts them from their disks, slows disks and lets
  * wall clocks drift within 1 %, while clients write, compare-and-set and read through the
  * node-level API the HTTP routes use (`submit`, which forwards to the leader, and
- * `linearizableRead`).
+ * `linearizableRead`), and lock clients (each on its own clock, drifting within 1 %) try-lock
+ * or wait briefly through `lockWaits.acquire`, renew and release; lock safety is checked by
+ * the clients' own reckoning (`locks.ts`).
  *
  * After every event the five safety properties are checked on the cores (`invariants.ts`); at
  * the end the client history is checked for linearizability (`tests/checker`), then faults
@@ -30,6 +32,7 @@ import { Prng } from "../checker/prng.ts";
 import { registerModel } from "../checker/register_model.ts";
 import { buggyCore, type BugName } from "./bugs.ts";
 import { SafetyChecker, SafetyViolation } from "./invariants.ts";
+import { LockChecker, LockViolation } from "./locks.ts";
 import { Nemesis } from "./nemesis.ts";
 import { Scheduler, type SimClock } from "./scheduler.ts";
 import { SimDisk, SimNetwork, STEP_MS } from "./sim_io.ts";
@@ -44,6 +47,8 @@ export interface SimOptions {
   livenessMs?: number;
   clients?: number;
   keys?: number;
+  /** Clients that acquire, renew and release locks. Default 3. */
+  lockClients?: number;
   /** A deliberate bug in every core (`bugs.ts`), to show the checks catch it. */
   bug?: BugName;
 }
@@ -62,6 +67,10 @@ export interface SimReport {
   /** Virtual ms the healed cluster needed to commit a write. */
   recoveryMs: number;
   ops: number;
+  /** Lock operations the lock clients completed (acquire, renew, release). */
+  lockOps: number;
+  /** Intervals the lock clients trusted a grant for (each checked against all others). */
+  lockTrusted: number;
   committed: number;
   crashes: number;
   elections: number;
@@ -80,6 +89,20 @@ interface ClientOp {
   done: boolean;
   outcome?: "ok" | "fail" | "info";
 }
+
+/** A client of locks; `gen` tells a late answer from the current one. */
+interface LockClient {
+  id: number;
+  driftPpm: number;
+  gen: number;
+  busySince?: number;
+  held?: { name: string; token: number; ttlMs: number; trusted?: ReturnType<LockChecker["trust"]> };
+}
+
+/** Lock names the lock clients contend for. */
+const LOCK_NAMES = ["L0", "L1"];
+/** After this long a lock client gives up on an answer (and so never trusts it). */
+const LOCK_OP_TIMEOUT_MS = 8000;
 
 /** One server across its incarnations. */
 interface Server {
@@ -114,6 +137,9 @@ export class Simulation {
   readonly nemesis: Nemesis;
   readonly network: SimNetwork;
   readonly checker = new SafetyChecker();
+  readonly locks = new LockChecker();
+  readonly #lockClients: LockClient[] = [];
+  #lockOps = 0;
   readonly history: HistoryRecorder;
   readonly servers: Server[] = [];
   #clients: (ClientOp | undefined)[];
@@ -125,13 +151,25 @@ export class Simulation {
   readonly #raft: Partial<RaftConfig>;
 
   constructor(options: SimOptions) {
-    this.opts = { nodes: 3, steps: 4000, livenessMs: 10_000, clients: 4, keys: 3, ...options };
+    this.opts = {
+      nodes: 3,
+      steps: 4000,
+      livenessMs: 10_000,
+      clients: 4,
+      keys: 3,
+      lockClients: 3,
+      ...options,
+    };
     this.prng = new Prng(options.seed);
     this.scheduler = new Scheduler(this.prng);
     this.nemesis = new Nemesis(this.prng, this.opts.nodes);
     this.network = new SimNetwork(this.scheduler, this.nemesis);
     this.history = new HistoryRecorder({ now: () => Math.round(this.scheduler.now * 1000) });
     this.#clients = new Array(this.opts.clients).fill(undefined);
+    for (let c = 0; c < this.opts.lockClients; c++) {
+      // Each lock client's own clock drifts within the documented 1 %.
+      this.#lockClients.push({ id: c, driftPpm: this.prng.int(20_001) - 10_000, gen: 0 });
+    }
     this.#raft = {
       electionTicks: 10,
       heartbeatTicks: 2,
@@ -153,6 +191,8 @@ export class Simulation {
       live: false,
       recoveryMs: 0,
       ops: 0,
+      lockOps: 0,
+      lockTrusted: 0,
       committed: 0,
       crashes: 0,
       elections: 0,
@@ -179,7 +219,7 @@ export class Simulation {
       if (report.live) await this.#finalReads();
     } catch (e) {
       report.violation = e instanceof Error ? e.message : String(e);
-      report.property = e instanceof SafetyViolation
+      report.property = e instanceof SafetyViolation || e instanceof LockViolation
         ? e.property
         : e instanceof ClientError
         ? "client"
@@ -189,6 +229,8 @@ export class Simulation {
     report.steps = s.events;
     report.virtualMs = s.now;
     report.committed = this.checker.committed.length;
+    report.lockOps = this.#lockOps;
+    report.lockTrusted = this.locks.trusted;
     report.crashes = this.#crashes;
     report.elections = this.checker.leaderTerms;
     if (!report.violation) {
@@ -302,6 +344,96 @@ export class Simulation {
       }
       if (!this.#clients[p] && this.prng.chance(0.1)) this.#invoke(p);
     }
+    for (const c of this.#lockClients) {
+      if (c.busySince !== undefined && this.scheduler.now - c.busySince > LOCK_OP_TIMEOUT_MS) {
+        c.busySince = undefined;
+        c.gen++;
+      }
+      // A holder renews or releases now and then (its lease may lapse first); others try often.
+      if (c.busySince === undefined && this.prng.chance(c.held ? 0.0015 : 0.05)) this.#lockAct(c);
+    }
+  }
+
+  /** True virtual ms at which a lease counted from `sentAt` ends by client `c`'s clock. */
+  #trustEnd(c: LockClient, sentAt: number, ttlMs: number): number {
+    return sentAt + (ttlMs * 0.99) / (1 + c.driftPpm / 1e6);
+  }
+
+  /** Records a trusted interval; a breach stops the run at the next event. */
+  #trust(...args: Parameters<LockChecker["trust"]>): ReturnType<LockChecker["trust"]> {
+    try {
+      return this.locks.trust(...args);
+    } catch (e) {
+      this.#failure ??= e as Error;
+      return undefined;
+    }
+  }
+
+  #lockAct(c: LockClient): void {
+    const s = this.scheduler;
+    const server = this.prng.pick(this.servers);
+    const node = server.up ? server.node : undefined;
+    const held = c.held;
+    if (held && (held.trusted?.end ?? 0) <= s.now) c.held = undefined; // lapsed
+    if (!node) return; // connection refused
+    const gen = ++c.gen;
+    const sentAt = s.now;
+    c.busySince = sentAt;
+    const settle = (): boolean => {
+      if (c.gen !== gen) return false;
+      c.busySince = undefined;
+      this.#lockOps++;
+      return true;
+    };
+    const failed = (e: unknown) => {
+      if (c.gen !== gen) return;
+      c.busySince = undefined;
+      if (
+        !(e instanceof NoLeaderError || e instanceof ReadTimeoutError ||
+          e instanceof NodeStoppedError || e instanceof ProposalTimeoutError ||
+          e instanceof OutcomeUnknownError)
+      ) this.#failure ??= new ClientError(`lock client failed unexpectedly: ${e}`);
+    };
+    if (c.held) {
+      const { name, token, ttlMs } = c.held;
+      if (this.prng.chance(0.5)) {
+        node.submit({ cmd: { op: "renew", name, token } }).then((outcome) => {
+          if (!settle()) return;
+          const r = outcome.result;
+          if (r.ok && c.held?.token === token) {
+            c.held.trusted = this.#trust(
+              name,
+              c.id,
+              token,
+              s.now,
+              this.#trustEnd(c, sentAt, ttlMs),
+            ) ?? c.held.trusted;
+          }
+        }, failed);
+      } else {
+        // From the moment it sends a release the client no longer trusts the lock.
+        this.locks.stop(name, c.held.trusted, sentAt);
+        c.held = undefined;
+        node.submit({ cmd: { op: "release", name, token } }).then(() => void settle(), failed);
+      }
+      return;
+    }
+    const name = this.prng.pick(LOCK_NAMES);
+    const ttlMs = 1000 + this.prng.int(2000);
+    const waitMs = this.prng.chance(0.5) ? 0 : this.prng.int(1500);
+    const cmd = { op: "acquire" as const, name, owner: `c${c.id}`, ttlMs, waitMs };
+    node.lockWaits.acquire(cmd, { propose: () => node.submit({ cmd }) }).then(({ end }) => {
+      if (!settle()) return;
+      if (end.type !== "granted") return;
+      const trusted = this.#trust(
+        name,
+        c.id,
+        end.token,
+        s.now,
+        this.#trustEnd(c, sentAt, ttlMs),
+      );
+      if (trusted) c.held = { name, token: end.token, ttlMs, trusted };
+    }, failed);
   }
 
   #invoke(process: number, f?: ClientOp["f"], key?: string, at?: Server): ClientOp {
