@@ -24,6 +24,7 @@ import {
   shouldUseColor,
 } from "../../src/cli/cluster_output.ts";
 import { poll } from "../process/poll.ts";
+import { withTempDir as withTempDirOf } from "../process/temp_dir.ts";
 
 const LAUNCHER = new URL("../../src/cli/cluster.ts", import.meta.url).pathname;
 const CONFIG = new URL("../../deno.json", import.meta.url).pathname;
@@ -375,13 +376,9 @@ Deno.serve({ hostname, port: Number(port), onListen: () => console.error("listen
   Response.json({ clusterId: "fake", nodeId: id, leaderId: 1, term: 4, members: [] }));
 `;
 
-async function withTempDir(body: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "edgeraft_cluster_test_" });
-  try {
-    await body(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+/** A temporary directory for `body`, removed afterwards. */
+function withTempDir(body: (dir: string) => Promise<void>): Promise<void> {
+  return withTempDirOf("edgeraft_cluster_test_", body);
 }
 
 Deno.test({

@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { freePort } from "../process/net.ts";
 import { hasOpenssl, testCertificates } from "../process/certificates.ts";
 import { poll } from "../process/poll.ts";
+import { withTempDir as withTempDirOf } from "../process/temp_dir.ts";
 
 const NODE_MAIN = new URL("../../src/cli/node.ts", import.meta.url).pathname;
 const CONFIG = new URL("../../deno.json", import.meta.url).pathname;
@@ -51,13 +52,9 @@ function nodeFlags(dataDir: string, clientPort = freePort(), peerPort = freePort
   ];
 }
 
-async function withTempDir(body: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "edgeraft_startup_test_" });
-  try {
-    await body(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+/** A temporary directory for `body`, removed afterwards. */
+function withTempDir(body: (dir: string) => Promise<void>): Promise<void> {
+  return withTempDirOf("edgeraft_startup_test_", body);
 }
 
 Deno.test("node start: a data dir that is a file is one line and exit 2", () =>
