@@ -8,8 +8,11 @@
  * retried; writes only because each carries a fresh `Idempotency-Key` (a retry is applied once
  * and gets the first answer), or when the connection was refused (nothing was sent). A write
  * without either is never retried: that would turn an unknown outcome into a duplicate.
- * Failures are {@linkcode EdgeraftError}s: the server's problem, or a {@linkcode NetworkError}
- * with the fetch error as its cause.
+ * Failures are {@linkcode EdgeraftError}s, typed by what a caller does next (see errors.ts):
+ * `NotFoundError`, `ConflictError` (and `LockHeldError`), `PreconditionFailedError`,
+ * `UnauthorizedError`, `UnavailableError` (503, or a {@linkcode NetworkError} when no node
+ * answered a read), and `OutcomeUnknownError` (a write that got a 504 or no answer, after its
+ * retries).
  *
  * @module
  */
@@ -17,10 +20,12 @@
 import {
   CompactedError,
   EdgeraftError,
-  LockHeldError,
   NetworkError,
+  OutcomeUnknownError,
+  problemError,
   WatchFailedError,
 } from "./errors.ts";
+import { LeaseKeeper } from "./lease_keeper.ts";
 import { readSse } from "./sse.ts";
 
 /**
@@ -30,8 +35,8 @@ import { readSse } from "./sse.ts";
  * ```ts
  * import type { ClientOptions } from "./edgeraft_client.ts";
  * const o: ClientOptions = {
- *   baseUrl: ["http://10.0.0.1:7001", "http://10.0.0.2:7001", "http://10.0.0.3:7001"],
- *   token: Deno.env.get("EDGERAFT_TOKEN"),
+ *   endpoints: ["http://10.0.0.1:7001", "http://10.0.0.2:7001", "http://10.0.0.3:7001"],
+ *   token: "b7e4d1c0a9f8e7d6c5b4a3f2e1d0c9b8",
  * };
  * ```
  */
@@ -40,11 +45,18 @@ export interface ClientOptions {
    * A node's client URL, or several: any node answers any request, and the client moves to the
    * next one when a node fails. List every node to survive the loss of any of them.
    */
-  baseUrl: string | readonly string[];
+  endpoints?: string | readonly string[];
+  /** The former name of `endpoints`, still accepted. */
+  baseUrl?: string | readonly string[];
+  /** The bearer token, when the cluster has tokens configured. */
   token?: string;
   /** The fetch to use (a test can pass `(req) => app.fetch(req)`). Default: global fetch. */
   fetch?: (request: Request) => Promise<Response>;
-  /** Per request, beyond any lock wait (for a watch: until its headers). Default 10 s. */
+  /**
+   * Per attempt of a request, beyond any lock wait (for a watch: until its headers); a node
+   * that takes longer is treated as failed. Default 10 s. A whole call's deadline is
+   * {@linkcode CallOptions.timeoutMs}.
+   */
   timeoutMs?: number;
   /**
    * How long a watch may hear nothing, not even a heartbeat (the server sends one every 15 s by
@@ -58,6 +70,102 @@ export interface ClientOptions {
    */
   retries?: number;
 }
+
+/**
+ * What every call takes: `signal` cancels it, `timeoutMs` bounds it as a whole, retries
+ * included. Either one ending the call rejects it with the signal's reason (an `AbortError` or
+ * `TimeoutError` DOMException); a write cut short may or may not have been applied.
+ *
+ * @example
+ * ```ts
+ * import type { CallOptions } from "./edgeraft_client.ts";
+ * const o: CallOptions = { signal: AbortSignal.timeout(2_000), timeoutMs: 1_500 };
+ * ```
+ */
+export interface CallOptions {
+  signal?: AbortSignal;
+  timeoutMs?: number;
+}
+
+/**
+ * A lock's state: its holder (null when free) and the waiters in line.
+ *
+ * @example
+ * ```ts
+ * import type { LockState } from "./edgeraft_client.ts";
+ * const s: LockState = { name: "cron", holder: null, waiters: [] };
+ * ```
+ */
+export interface LockState {
+  name: string;
+  holder: { token: number; owner: string; expiresAt: number } | null;
+  waiters: { waiterId: string; owner: string; deadline: number }[];
+}
+
+/**
+ * The cluster as one node sees it (`GET /v1/cluster`).
+ *
+ * @example
+ * ```ts
+ * import type { ClusterView } from "./edgeraft_client.ts";
+ * const v: ClusterView = {
+ *   clusterId: "c", nodeId: 1, leaderId: 1, term: 2, commitIndex: 9, appliedIndex: 9,
+ *   members: [{ id: 1, url: "http://127.0.0.1:7001", peerUrl: null, role: "leader", matchIndex: 9 }],
+ * };
+ * ```
+ */
+export interface ClusterView {
+  clusterId: string;
+  nodeId: number;
+  leaderId: number | null;
+  term: number;
+  commitIndex: number;
+  appliedIndex: number;
+  members: {
+    id: number;
+    url: string | null;
+    peerUrl: string | null;
+    role: string;
+    matchIndex: number | null;
+  }[];
+}
+
+/**
+ * How {@linkcode EdgeraftClient.withLock} takes its lock. Default ttl 30 s, no wait (a
+ * try-lock that throws {@linkcode LockHeldError} when held).
+ *
+ * @example
+ * ```ts
+ * import type { LockOptions } from "./edgeraft_client.ts";
+ * const o: LockOptions = { ttlMs: 30_000, waitMs: 10_000, owner: "cron@host-1" };
+ * ```
+ */
+export interface LockOptions {
+  ttlMs?: number;
+  owner?: string;
+  waitMs?: number;
+  /**
+   * How long before the lease stops being trusted `signal` aborts (default a tenth of the ttl,
+   * at most 1 s): time for the work to stop while it still holds the lock.
+   */
+  marginMs?: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * What `withLock`'s function gets: the lease, its fencing `token`, and a `signal` aborted
+ * before the lease can no longer be trusted.
+ *
+ * @example
+ * ```ts
+ * import type { HeldLock } from "./edgeraft_client.ts";
+ * const held: HeldLock = {
+ *   name: "cron", token: 42, owner: "a", ttlMs: 30_000, expiresAt: 0,
+ *   signal: new AbortController().signal,
+ * };
+ * ```
+ */
+export type HeldLock = Lease & { signal: AbortSignal };
 
 /**
  * A config value.
@@ -106,8 +214,8 @@ export type WatchEvent =
   | ({ type: "put" } & KeyValue)
   | { type: "delete"; key: string; revision: number };
 
-/** The share of the ttl a holder trusts, after clock drift (the server's MAX_DRIFT, 1%). */
-const TRUSTED_SHARE = 0.99;
+/** The ttl of `withLock` when none is given. */
+const DEFAULT_TTL_MS = 30_000;
 
 /**
  * The client.
@@ -115,11 +223,11 @@ const TRUSTED_SHARE = 0.99;
  * @example
  * ```ts ignore
  * import { EdgeraftClient } from "./edgeraft_client.ts";
- * const client = new EdgeraftClient({ baseUrl: "http://127.0.0.1:7001" });
+ * const client = new EdgeraftClient({ endpoints: ["http://127.0.0.1:7001", "http://127.0.0.1:7002"] });
  * await client.put("app/flags", { dark: true });
  * const flags = await client.get("app/flags");
- * await client.withLock("cron/daily", { ttlMs: 30_000 }, async (lease) => {
- *   await runJob({ fencingToken: lease.token, signal: lease.signal });
+ * await client.withLock("cron/daily", async ({ token, signal }) => {
+ *   await runJob({ fencingToken: token, signal });
  * });
  * ```
  */
@@ -136,9 +244,10 @@ export class EdgeraftClient {
   #leader: number | undefined;
 
   constructor(options: ClientOptions) {
-    const urls = typeof options.baseUrl === "string" ? [options.baseUrl] : [...options.baseUrl];
+    const given = options.endpoints ?? options.baseUrl ?? [];
+    const urls = typeof given === "string" ? [given] : [...given];
     if (urls.length === 0 || urls.some((url) => typeof url !== "string" || url === "")) {
-      throw new TypeError("baseUrl must be a URL or a non-empty list of URLs");
+      throw new TypeError("endpoints must be a URL or a non-empty list of URLs");
     }
     this.#endpoints = urls.map((url) => url.replace(/\/+$/, ""));
     this.#fetch = options.fetch ?? ((request) => fetch(request));
@@ -156,12 +265,34 @@ export class EdgeraftClient {
   /** A key's value, or `null` when it has none. */
   async get<T = unknown>(
     key: string,
-    options: { consistency?: "linearizable" | "stale" } = {},
+    options: { consistency?: "linearizable" | "stale" } & CallOptions = {},
   ): Promise<KeyValue<T> | null> {
     const query = options.consistency ? `?consistency=${options.consistency}` : "";
     const response = await this.#send("GET", `/v1/config/${encodeURIComponent(key)}${query}`, {
+      ...options,
       allow: [404],
     });
+    return response.status === 404 ? null : await response.json();
+  }
+
+  /**
+   * A conditional read: `"unchanged"` when the key is still at `revision` (the server answers
+   * `If-None-Match` with a 304 and no body), else its value, or `null` when absent.
+   */
+  async getIfChanged<T = unknown>(
+    key: string,
+    revision: number | undefined,
+    options: { consistency?: "linearizable" | "stale" } & CallOptions = {},
+  ): Promise<KeyValue<T> | null | "unchanged"> {
+    const query = options.consistency ? `?consistency=${options.consistency}` : "";
+    const headers: Record<string, string> = {};
+    if (revision !== undefined) headers["if-none-match"] = `"${revision}"`;
+    const response = await this.#send("GET", `/v1/config/${encodeURIComponent(key)}${query}`, {
+      ...options,
+      headers,
+      allow: [304, 404],
+    });
+    if (response.status === 304) return "unchanged";
     return response.status === 404 ? null : await response.json();
   }
 
@@ -169,12 +300,13 @@ export class EdgeraftClient {
   async put(
     key: string,
     value: unknown,
-    options: { ifRevision?: number; ifAbsent?: boolean } = {},
+    options: { ifRevision?: number; ifAbsent?: boolean } & CallOptions = {},
   ): Promise<{ key: string; revision: number; createRevision: number; version: number }> {
     const headers: Record<string, string> = {};
     if (options.ifRevision !== undefined) headers["if-match"] = `"${options.ifRevision}"`;
     if (options.ifAbsent) headers["if-none-match"] = "*";
     const response = await this.#send("PUT", `/v1/config/${encodeURIComponent(key)}`, {
+      ...options,
       body: value,
       headers,
     });
@@ -184,11 +316,12 @@ export class EdgeraftClient {
   /** Deletes a value; `null` when there was none. */
   async delete(
     key: string,
-    options: { ifRevision?: number } = {},
+    options: { ifRevision?: number } & CallOptions = {},
   ): Promise<{ key: string; revision: number } | null> {
     const headers: Record<string, string> = {};
     if (options.ifRevision !== undefined) headers["if-match"] = `"${options.ifRevision}"`;
     const response = await this.#send("DELETE", `/v1/config/${encodeURIComponent(key)}`, {
+      ...options,
       headers,
       allow: [404],
       write: true,
@@ -198,13 +331,31 @@ export class EdgeraftClient {
 
   /** One page of the values under a prefix; pass `next` as `after` for the following page. */
   async list(
-    options: { prefix?: string; limit?: number; after?: string; consistency?: "stale" } = {},
+    options:
+      & { prefix?: string; limit?: number; after?: string; consistency?: "stale" }
+      & CallOptions = {},
   ): Promise<{ items: KeyValue[]; revision: number; next: string | null }> {
+    const { signal, timeoutMs, ...params } = options;
     const query = new URLSearchParams();
-    for (const [name, value] of Object.entries(options)) {
+    for (const [name, value] of Object.entries(params)) {
       if (value !== undefined) query.set(name, String(value));
     }
-    return await (await this.#send("GET", `/v1/config?${query}`)).json();
+    return await (await this.#send("GET", `/v1/config?${query}`, { signal, timeoutMs })).json();
+  }
+
+  /** A lock's holder and waiters. */
+  async lockState(
+    name: string,
+    options: { consistency?: "stale" } & CallOptions = {},
+  ): Promise<LockState> {
+    const query = options.consistency ? `?consistency=${options.consistency}` : "";
+    const path = `/v1/locks/${encodeURIComponent(name)}${query}`;
+    return await (await this.#send("GET", path, options)).json();
+  }
+
+  /** The cluster as the node asked sees it; `endpoint` picks that node (default: any). */
+  async cluster(options: { endpoint?: string } & CallOptions = {}): Promise<ClusterView> {
+    return await (await this.#send("GET", "/v1/cluster", options)).json();
   }
 
   /**
@@ -298,63 +449,62 @@ export class EdgeraftClient {
    */
   async acquire(
     name: string,
-    options: { ttlMs: number; owner?: string; waitMs?: number; signal?: AbortSignal },
+    options: { ttlMs: number; owner?: string; waitMs?: number } & CallOptions,
   ): Promise<Lease> {
-    const { ttlMs, owner, waitMs } = options;
+    const { ttlMs, owner, waitMs, signal, timeoutMs } = options;
     const response = await this.#send("POST", `/v1/locks/${encodeURIComponent(name)}/acquire`, {
       body: { ttlMs, owner, waitMs },
       extraTimeMs: waitMs ?? 0,
-      signal: options.signal,
+      signal,
+      timeoutMs,
     });
     return await response.json();
   }
 
-  /** Extends the lease held with `token`. */
-  async renew(name: string, token: number): Promise<{ expiresAt: number }> {
+  /** Extends the lease held with `token`; {@linkcode ConflictError} if it no longer holds. */
+  async renew(
+    name: string,
+    token: number,
+    options: CallOptions = {},
+  ): Promise<{ name: string; token: number; expiresAt: number }> {
     const path = `/v1/locks/${encodeURIComponent(name)}/renew`;
-    return await (await this.#send("POST", path, { body: { token } })).json();
+    return await (await this.#send("POST", path, { ...options, body: { token } })).json();
   }
 
-  /** Releases the lock held with `token`. */
-  async release(name: string, token: number): Promise<void> {
+  /** Releases the lock held with `token`; {@linkcode ConflictError} if it no longer holds. */
+  async release(name: string, token: number, options: CallOptions = {}): Promise<void> {
     const path = `/v1/locks/${encodeURIComponent(name)}/release`;
-    await (await this.#send("POST", path, { body: { token } })).body?.cancel();
+    await (await this.#send("POST", path, { ...options, body: { token } })).body?.cancel();
   }
 
   /**
-   * Runs `fn` while holding the lock: it renews the lease every third of its ttl, aborts
-   * `lease.signal` when the lease can no longer be trusted (a renew failed, or the lease ran out
-   * by this client's clock), and releases the lock when `fn` settles. Pass `lease.token` to
-   * every resource the lock protects.
+   * Runs `fn` while holding the lock: it renews the lease every third of its ttl (failing over
+   * like any call), aborts `signal` before the lease can no longer be trusted (a renew was
+   * refused, or the lease is about to run out by this client's clock, counted from when each
+   * request was sent, with 1% for clock drift), and releases the lock when `fn` settles. Pass
+   * `token` to every resource the lock protects, and stop when `signal` aborts.
    */
+  withLock<T>(name: string, fn: (lock: HeldLock) => Promise<T>): Promise<T>;
+  withLock<T>(
+    name: string,
+    options: LockOptions,
+    fn: (lock: HeldLock) => Promise<T>,
+  ): Promise<T>;
   async withLock<T>(
     name: string,
-    options: { ttlMs: number; owner?: string; waitMs?: number },
-    fn: (lease: Lease & { signal: AbortSignal }) => Promise<T>,
+    optionsOrFn: LockOptions | ((lock: HeldLock) => Promise<T>),
+    maybeFn?: (lock: HeldLock) => Promise<T>,
   ): Promise<T> {
-    const sent = Date.now();
-    const lease = await this.acquire(name, options);
-    const lost = new AbortController();
-    let trustedUntil = sent + options.ttlMs * TRUSTED_SHARE;
-    const expiry = () =>
-      setTimeout(() => lost.abort(new Error("the lease ran out")), trustedUntil - Date.now());
-    let expiryTimer = expiry();
-    const renewTimer = setInterval(async () => {
-      const renewSent = Date.now();
-      try {
-        await this.renew(name, lease.token);
-        trustedUntil = renewSent + options.ttlMs * TRUSTED_SHARE;
-        clearTimeout(expiryTimer);
-        expiryTimer = expiry();
-      } catch (error) {
-        if (error instanceof EdgeraftError && error.status === 409) lost.abort(error);
-      }
-    }, Math.max(1, Math.floor(options.ttlMs / 3)));
+    const options = typeof optionsOrFn === "function" ? {} : optionsOrFn;
+    const fn = typeof optionsOrFn === "function" ? optionsOrFn : maybeFn!;
+    const ttlMs = options.ttlMs ?? DEFAULT_TTL_MS;
+    const sentAt = performance.now();
+    const lease = await this.acquire(name, { ...options, ttlMs });
+    const keeper = new LeaseKeeper(this, lease, { sentAt, marginMs: options.marginMs });
     try {
-      return await fn({ ...lease, signal: lost.signal });
+      return await fn({ ...lease, signal: keeper.signal });
     } finally {
-      clearInterval(renewTimer);
-      clearTimeout(expiryTimer);
+      keeper.stop();
       await this.release(name, lease.token).catch(() => {});
     }
   }
@@ -369,10 +519,15 @@ export class EdgeraftClient {
       write?: boolean;
       extraTimeMs?: number;
       signal?: AbortSignal;
+      timeoutMs?: number;
       stream?: boolean;
       retries?: number;
+      endpoint?: string;
     } = {},
   ): Promise<Response> {
+    const callSignals = [options.signal, deadline(options.timeoutMs)]
+      .filter((s): s is AbortSignal => s !== undefined);
+    const callSignal = callSignals.length > 0 ? AbortSignal.any(callSignals) : undefined;
     const headers = new Headers(options.headers);
     if (this.#token) headers.set("authorization", `Bearer ${this.#token}`);
     if (options.body !== undefined) headers.set("content-type", "application/json");
@@ -386,12 +541,15 @@ export class EdgeraftClient {
     const retries = options.retries ?? this.#retries;
     const body = options.body === undefined ? undefined : JSON.stringify(options.body);
     let endpoint = write ? this.#leader ?? this.#preferred : this.#preferred;
+    const pinned = options.endpoint === undefined
+      ? undefined
+      : options.endpoint.replace(/\/+$/, "");
     for (let attempt = 0;; attempt++) {
-      const signals = [options.signal].filter((s): s is AbortSignal => s !== undefined);
+      const signals = [callSignal].filter((s): s is AbortSignal => s !== undefined);
       if (!options.stream) {
         signals.push(AbortSignal.timeout(this.#timeoutMs + (options.extraTimeMs ?? 0)));
       }
-      const url = this.#endpoints[endpoint] + path;
+      const url = (pinned ?? this.#endpoints[endpoint]) + path;
       const request = new Request(url, {
         method,
         headers,
@@ -405,11 +563,20 @@ export class EdgeraftClient {
         // where that failure is retried like any other network error.
         if (!options.stream) response = await buffered(response);
       } catch (error) {
-        if (options.signal?.aborted) throw error;
+        if (callSignal?.aborted) throw callSignal.reason ?? error;
         const failure = new NetworkError(url, error);
         const next = this.#failed(endpoint);
-        if (attempt >= retries || !(safe || surelyNotSent(error))) throw failure;
-        await backoff(attempt, 0, options.signal, next !== endpoint && attempt === 0);
+        if (attempt >= retries || !(safe || surelyNotSent(error))) {
+          // A write that may have left: whether it was applied is not known.
+          if (write && !surelyNotSent(error)) {
+            throw new OutcomeUnknownError(0, {
+              type: "urn:edgeraft:client:outcome-unknown",
+              detail: `no answer to the write: ${failure.message}`,
+            }, { cause: failure });
+          }
+          throw failure;
+        }
+        await backoff(attempt, 0, callSignal, next !== endpoint && attempt === 0);
         endpoint = next;
         continue;
       }
@@ -420,14 +587,11 @@ export class EdgeraftClient {
         // No leader, or a node between the client and the leader failed: another node may do.
         const next = hint !== undefined && hint !== endpoint ? hint : this.#failed(endpoint);
         const retryAfter = Number(response.headers.get("retry-after")) * 1000;
-        await backoff(attempt, retryAfter, options.signal);
+        await backoff(attempt, retryAfter, callSignal);
         endpoint = next;
         continue;
       }
-      if (response.status === 409 && problem.type === "urn:edgeraft:problem:lock-held") {
-        throw new LockHeldError(problem);
-      }
-      throw new EdgeraftError(response.status, problem);
+      throw problemError(response.status, problem);
     }
   }
 
@@ -447,6 +611,11 @@ export class EdgeraftClient {
     if (index >= 0) this.#leader = index;
     return index >= 0 ? index : undefined;
   }
+}
+
+/** A signal that aborts after `ms` (a call's deadline), or none. */
+function deadline(ms: number | undefined): AbortSignal | undefined {
+  return ms === undefined ? undefined : AbortSignal.timeout(ms);
 }
 
 /** The response with its body read in full. */

@@ -33,9 +33,26 @@ export class EdgeraftError extends Error {
 }
 
 /**
+ * The cluster could not serve the request and did not apply it: no leader (503) after every
+ * retry, or no node answered a read or took a write's connection (kind `no-leader`, `network`).
+ * Safe to try again later.
+ *
+ * @example
+ * ```ts
+ * import { UnavailableError } from "./errors.ts";
+ * const e = new UnavailableError(503, { type: "urn:edgeraft:problem:no-leader", detail: "x" });
+ * e.kind; // "no-leader"
+ * ```
+ */
+export class UnavailableError extends EdgeraftError {
+  override name = "UnavailableError";
+}
+
+/**
  * No answer came from a node: the connection failed or the request timed out (status 0, kind
- * `network`). The original error is the `cause`. A write's outcome is then unknown; the client
- * has already retried it (with its idempotency key) on every endpoint it was allowed to.
+ * `network`). The original error is the `cause`. Thrown as is for reads and for writes that
+ * surely never left; a write that may have been sent ends in {@linkcode OutcomeUnknownError}
+ * with this as its cause.
  *
  * @example
  * ```ts
@@ -44,13 +61,91 @@ export class EdgeraftError extends Error {
  * e.kind; // "network"
  * ```
  */
-export class NetworkError extends EdgeraftError {
+export class NetworkError extends UnavailableError {
   override name = "NetworkError";
 
   constructor(readonly url: string, cause: unknown) {
     const reason = cause instanceof Error ? cause.message : String(cause);
     super(0, { type: "urn:edgeraft:client:network", detail: `${url}: ${reason}` }, { cause });
   }
+}
+
+/**
+ * A write whose outcome is unknown: every retry (with its idempotency key) ended in a 504 or
+ * without an answer, so it may or may not have been applied. Read the key (or the lock) to
+ * learn which; the `cause` is the last failure.
+ *
+ * @example
+ * ```ts
+ * import { OutcomeUnknownError } from "./errors.ts";
+ * const e = new OutcomeUnknownError(504, { type: "urn:edgeraft:problem:timeout", detail: "x" });
+ * e.kind; // "timeout"
+ * ```
+ */
+export class OutcomeUnknownError extends EdgeraftError {
+  override name = "OutcomeUnknownError";
+}
+
+/**
+ * 404: no such key (from calls that do not answer `null` for it), lock route or endpoint.
+ *
+ * @example
+ * ```ts
+ * import { NotFoundError } from "./errors.ts";
+ * new NotFoundError(404, { type: "urn:edgeraft:problem:not-found" }).status; // 404
+ * ```
+ */
+export class NotFoundError extends EdgeraftError {
+  override name = "NotFoundError";
+}
+
+/**
+ * 409: the lock is held ({@linkcode LockHeldError}), a token no longer holds it (kind
+ * `not-holder`), or a client sequence is stale.
+ *
+ * @example
+ * ```ts
+ * import { ConflictError } from "./errors.ts";
+ * new ConflictError(409, { type: "urn:edgeraft:problem:not-holder" }).kind; // "not-holder"
+ * ```
+ */
+export class ConflictError extends EdgeraftError {
+  override name = "ConflictError";
+}
+
+/**
+ * 412: a compare-and-set (`ifRevision`) or create-only (`ifAbsent`) write found another
+ * revision; `currentRevision` is the key's revision then (0: absent), when the server said.
+ *
+ * @example
+ * ```ts
+ * import { PreconditionFailedError } from "./errors.ts";
+ * const p = { type: "urn:edgeraft:problem:precondition-failed", currentRevision: 7 };
+ * new PreconditionFailedError(412, p).currentRevision; // 7
+ * ```
+ */
+export class PreconditionFailedError extends EdgeraftError {
+  override name = "PreconditionFailedError";
+  readonly currentRevision: number | null;
+
+  constructor(status: number, problem: Record<string, unknown>, options?: ErrorOptions) {
+    super(status, problem, options);
+    const current = problem.currentRevision;
+    this.currentRevision = typeof current === "number" ? current : null;
+  }
+}
+
+/**
+ * 401 (no or unknown token) or 403 (the token may not do this: kind `forbidden`).
+ *
+ * @example
+ * ```ts
+ * import { UnauthorizedError } from "./errors.ts";
+ * new UnauthorizedError(401, { type: "urn:edgeraft:problem:unauthorized" }).status; // 401
+ * ```
+ */
+export class UnauthorizedError extends EdgeraftError {
+  override name = "UnauthorizedError";
 }
 
 /**
@@ -92,7 +187,7 @@ export class WatchFailedError extends EdgeraftError {
  * e.holder?.owner; // "a"
  * ```
  */
-export class LockHeldError extends EdgeraftError {
+export class LockHeldError extends ConflictError {
   override name = "LockHeldError";
   /** The holder, as `GET /v1/locks/{name}` shows it; null when the lock was free by then. */
   readonly holder: { token: number; owner: string; expiresAt: number } | null;
@@ -124,3 +219,31 @@ export class CompactedError extends Error {
     super(`the history up to revision ${compactedRevision} has been compacted`);
   }
 }
+
+/**
+ * The error for a problem the server answered with: the typed subclass for its status (and
+ * {@linkcode LockHeldError} for a held lock), else a plain {@linkcode EdgeraftError}.
+ *
+ * @example
+ * ```ts
+ * import { problemError, PreconditionFailedError } from "./errors.ts";
+ * problemError(412, { currentRevision: 3 }) instanceof PreconditionFailedError; // true
+ * ```
+ */
+export function problemError(status: number, problem: Record<string, unknown>): EdgeraftError {
+  if (status === 409 && problem.type === "urn:edgeraft:problem:lock-held") {
+    return new LockHeldError(problem);
+  }
+  const typed = STATUS_ERRORS[status];
+  return typed ? new typed(status, problem) : new EdgeraftError(status, problem);
+}
+
+const STATUS_ERRORS: Record<number, typeof EdgeraftError> = {
+  401: UnauthorizedError,
+  403: UnauthorizedError,
+  404: NotFoundError,
+  409: ConflictError,
+  412: PreconditionFailedError,
+  503: UnavailableError,
+  504: OutcomeUnknownError,
+};
