@@ -353,8 +353,8 @@ export class EdgeraftClient {
     return await (await this.#send("GET", path, options)).json();
   }
 
-  /** The cluster as the node asked sees it; `endpoint` picks that node (default: any). */
-  async cluster(options: { endpoint?: string } & CallOptions = {}): Promise<ClusterView> {
+  /** The cluster as the node asked sees it (make a client of one endpoint to ask that node). */
+  async cluster(options: CallOptions = {}): Promise<ClusterView> {
     return await (await this.#send("GET", "/v1/cluster", options)).json();
   }
 
@@ -522,7 +522,6 @@ export class EdgeraftClient {
       timeoutMs?: number;
       stream?: boolean;
       retries?: number;
-      endpoint?: string;
     } = {},
   ): Promise<Response> {
     const callSignals = [options.signal, deadline(options.timeoutMs)]
@@ -541,15 +540,12 @@ export class EdgeraftClient {
     const retries = options.retries ?? this.#retries;
     const body = options.body === undefined ? undefined : JSON.stringify(options.body);
     let endpoint = write ? this.#leader ?? this.#preferred : this.#preferred;
-    const pinned = options.endpoint === undefined
-      ? undefined
-      : options.endpoint.replace(/\/+$/, "");
     for (let attempt = 0;; attempt++) {
       const signals = [callSignal].filter((s): s is AbortSignal => s !== undefined);
       if (!options.stream) {
         signals.push(AbortSignal.timeout(this.#timeoutMs + (options.extraTimeMs ?? 0)));
       }
-      const url = (pinned ?? this.#endpoints[endpoint]) + path;
+      const url = this.#endpoints[endpoint] + path;
       const request = new Request(url, {
         method,
         headers,

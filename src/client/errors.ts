@@ -65,9 +65,24 @@ export class NetworkError extends UnavailableError {
   override name = "NetworkError";
 
   constructor(readonly url: string, cause: unknown) {
-    const reason = cause instanceof Error ? cause.message : String(cause);
-    super(0, { type: "urn:edgeraft:client:network", detail: `${url}: ${reason}` }, { cause });
+    super(0, { type: "urn:edgeraft:client:network", detail: `${url}: ${reasons(cause)}` }, {
+      cause,
+    });
   }
+}
+
+/**
+ * An error's message with its causes' (fetch says only "fetch failed"; the reason, such as
+ * "Connection refused", is in its cause).
+ */
+function reasons(error: unknown): string {
+  const messages: string[] = [];
+  for (let e = error, depth = 0; e !== undefined && depth < 5; depth++) {
+    const message = e instanceof Error ? e.message : String(e);
+    if (!messages.some((m) => m.includes(message))) messages.push(message);
+    e = e instanceof Error ? e.cause : undefined;
+  }
+  return messages.join(": ");
 }
 
 /**
