@@ -6,6 +6,7 @@
  *
  * ```sh
  * deno task bench:client-port                          # stale-get and put at 1, 16, 64 clients
+ * deno task bench:client-port --workloads get,stale-get # "get": linearizable reads
  * git worktree add /tmp/before a6cfe76~1
  * deno task bench:client-port --root /tmp/before --duration 3
  * deno task bench:client-port --workloads stale-get --clients 16 --profile /tmp/prof
@@ -154,7 +155,9 @@ try {
                 ? await client.request({ method: "PUT", path: `/v1/config/${key}`, body: VALUE })
                 : await client.request({
                   method: "GET",
-                  path: `/v1/config/${key}?consistency=stale`,
+                  path: workload === "get"
+                    ? `/v1/config/${key}`
+                    : `/v1/config/${key}?consistency=stale`,
                 });
               if (answer.status !== 200) throw new Error(`${answer.status} ${answer.body}`);
             },

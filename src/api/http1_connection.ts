@@ -53,6 +53,10 @@ export interface ServerContext {
   scheme: "http" | "https";
   /** `host:port` of the listener, for requests without a `Host` header. */
   defaultHost: string;
+  /** A shortcut answering some requests from their head (see `FrontHooks` in http_front.ts). */
+  answerHead?: (head: Head) => Uint8Array | undefined;
+  /** Told of each answer the server writes itself, for the metrics. */
+  countOwnAnswer?: (status: number) => void;
 }
 
 /** The request under way on a connection. */
@@ -113,11 +117,24 @@ export class ClientConnection {
       while (!this.#dead) {
         const head = await this.#readHead();
         if (head === undefined) return;
+        const answer = this.#answerFromHead(head);
+        if (answer !== undefined) {
+          // The shortcut: no exchange, no Request nor Response, one write.
+          try {
+            await this.#write(answer);
+          } catch {
+            return; // the client is gone or took no bytes in time
+          }
+          this.#idleSince = Date.now();
+          if (head.close) return;
+          continue;
+        }
         if (!await this.#serve(head)) return;
       }
     } catch (e) {
       if (e instanceof FrontProblem && !this.#dead) {
         this.#dead = true;
+        this.server.countOwnAnswer?.(e.problem.status);
         await this.#write(problemAnswer(e)).catch(() => {});
       }
       // Otherwise the client vanished mid-write or mid-read: nothing to answer.
@@ -239,6 +256,27 @@ export class ClientConnection {
     }
   }
 
+  /**
+   * The server's shortcut's answer to `head`, or undefined when there is none: only for an
+   * origin-form request without a body whose `Host` {@linkcode ClientConnection.#url} would
+   * take (the long way answers the others, or refuses them). A shortcut that throws declines.
+   */
+  #answerFromHead(head: Head): Uint8Array | undefined {
+    const answerHead = this.server.answerHead;
+    if (
+      answerHead === undefined || head.framing.kind !== "none" ||
+      head.target.charCodeAt(0) !== 47 /* "/" */ ||
+      (head.host !== undefined && !HOST.test(head.host))
+    ) {
+      return undefined;
+    }
+    try {
+      return answerHead(head);
+    } catch {
+      return undefined;
+    }
+  }
+
   /** The request's URL, as `Deno.serve` makes it: scheme, `Host` (else the listener), target. */
   #url(head: Head): string {
     const target = head.target;
@@ -293,6 +331,7 @@ export class ClientConnection {
         { limit: "bodyTimeoutMs" },
       )
       : frontProblem(400, "invalid-request", detail);
+    this.server.countOwnAnswer?.(problem.problem.status);
     void this.#write(problemAnswer(problem)).catch(() => {}).finally(() => this.close());
   }
 

@@ -41,6 +41,60 @@
  */
 
 import { ClientConnection, type ServerContext } from "./http1_connection.ts";
+import type { Head } from "./http1_head.ts";
+
+/**
+ * What a handler may offer the client port's server besides itself (see
+ * {@linkcode withFrontHooks}); `Deno.serve` ignores them.
+ *
+ * @example
+ * ```ts ignore
+ * const hooks: FrontHooks = {
+ *   answerHead: staleReadFromHead(deps),
+ *   countOwnAnswer: (status) => metrics.countRequest("other", "connection", status),
+ * };
+ * ```
+ */
+export interface FrontHooks {
+  /**
+   * Answers a request from its parsed head alone, with the answer's bytes (head and body, as
+   * the server would write them), or declines with undefined: then the handler gets it.
+   * Offered only origin-form requests without a body whose `Host` is well formed.
+   */
+  answerHead?: (head: Head) => Uint8Array | undefined;
+  /** Told of each answer the server writes itself (400, 408, 431, 505), for the metrics. */
+  countOwnAnswer?: (status: number) => void;
+}
+
+const HOOKS = Symbol("edgeraft.frontHooks");
+
+/**
+ * `handler`, marked with `hooks` for {@linkcode serveClientPort} to find. It marks and returns
+ * the function itself, so that serving it costs no extra call per request; to serve one handler
+ * with other hooks, wrap it first (`(req, info) => handler(req, info)`).
+ *
+ * @example
+ * ```ts ignore
+ * app.fetch = withFrontHooks(app.fetch, { answerHead: staleReadFromHead(deps) });
+ * ```
+ */
+export function withFrontHooks<T extends Deno.ServeHandler>(handler: T, hooks: FrontHooks): T {
+  (handler as T & { [HOOKS]?: FrontHooks })[HOOKS] = hooks;
+  return handler;
+}
+
+/**
+ * The hooks `handler` was marked with, if any.
+ *
+ * @example
+ * ```ts
+ * import { frontHooksOf } from "./http_front.ts";
+ * frontHooksOf(() => new Response("hi")); // {}
+ * ```
+ */
+export function frontHooksOf(handler: Deno.ServeHandler): FrontHooks {
+  return (handler as Deno.ServeHandler & { [HOOKS]?: FrontHooks })[HOOKS] ?? {};
+}
 
 /**
  * The connection limits of the client port.
@@ -188,9 +242,12 @@ function startServer(options: ClientServeOptions, handler: Deno.ServeHandler): C
     })
     : Deno.listen({ hostname: options.hostname, port: options.port });
   const addr = listener.addr as Deno.NetAddr;
+  const hooks = frontHooksOf(handler);
   const server: ServerContext = {
     limits,
     handler,
+    answerHead: hooks.answerHead,
+    countOwnAnswer: hooks.countOwnAnswer,
     scheme: tls ? "https" : "http",
     defaultHost: addr.hostname.includes(":")
       ? `[${addr.hostname}]:${addr.port}`

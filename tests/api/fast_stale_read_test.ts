@@ -1,14 +1,17 @@
 /**
  * The stale-read shortcut (`src/api/fast_stale_read.ts`) must answer exactly what the router
  * answers. Two apps over equal fake nodes, one with the shortcut and one without, get the same
- * requests; status, every header, body and the request metrics must match.
+ * requests; status, every header, body and the request metrics must match. The shortcut the
+ * client port's server takes from the request head must write the very same bytes.
  */
 import assert from "node:assert/strict";
 import type { ApiOptions } from "../../src/api/app.ts";
 import { fastStaleRead } from "../../src/api/fast_stale_read.ts";
+import { frontHooksOf, serveClientPort, withFrontHooks } from "../../src/api/http_front.ts";
 import { resolveLimits } from "../../src/api/limits.ts";
 import { ApiMetrics } from "../../src/api/metrics.ts";
 import { type Answer, makeApp, send } from "./harness.ts";
+import { RawConnection } from "./raw_http.ts";
 
 const TOKENS = [{ token: "r3ad-token-for-tests", scopes: ["read", "write"] as const }];
 
@@ -109,5 +112,108 @@ Deno.test("fast stale read: a node with tokens always goes through the router", 
     const a = await send(fast.app, "GET", path, { headers });
     const b = await send(routed.app, "GET", path, { headers });
     assert.deepStrictEqual(seen(a), seen(b), `authorization ${authorization}`);
+  }
+});
+
+/** The raw bytes a server answers to `request` on a fresh connection, until it closes. */
+async function rawAnswer(port: number, request: string): Promise<string> {
+  const c = await RawConnection.open(port);
+  try {
+    await c.send(request);
+    await c.waitClosed(5000);
+    return c.text.replaceAll(/\r\ndate: [^\r]*/g, "\r\ndate: (now)");
+  } finally {
+    await c.dispose();
+  }
+}
+
+const HEAD_REQUESTS: string[] = [
+  ...REQUESTS.map(([path, headers]) =>
+    `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:7001\r\n${
+      Object.entries(headers ?? {}).map(([n, v]) => `${n}: ${v}\r\n`).join("")
+    }Connection: close\r\n\r\n`
+  ),
+  // Two If-None-Match lines, joined as Headers.get joins them.
+  'GET /v1/config/flags?consistency=stale HTTP/1.1\r\nHost: x\r\nIf-None-Match: "7"\r\n' +
+  'if-none-match: "1"\r\nConnection: close\r\n\r\n',
+  // Keep-alive, pipelined: three answers on one connection, the last one closes it.
+  "GET /v1/config/flags?consistency=stale HTTP/1.1\r\nHost: x\r\n\r\n" +
+  "GET /v1/config/app/eu-west/banner.v2?consistency=stale HTTP/1.1\r\nHost: x\r\n\r\n" +
+  "GET /v1/config/missing?consistency=stale HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+  // HTTP/1.0: the connection ends after the answer.
+  "GET /v1/config/flags?consistency=stale HTTP/1.0\r\n\r\n",
+  "\r\n\r\nGET /v1/config/flags?consistency=stale HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+  // Declined by the head shortcut, and the same answer the long way:
+  "get /v1/config/flags?consistency=stale HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+  "HEAD /v1/config/flags?consistency=stale HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+  "GET http://x/v1/config/flags?consistency=stale HTTP/1.1\r\nConnection: close\r\n\r\n",
+  "GET /v1/config/flags?consistency=stale HTTP/1.1\r\nConnection: close\r\n\r\n",
+  "GET /v1/config/flags?consistency=stale HTTP/1.1\r\nHost: x/y\r\nConnection: close\r\n\r\n",
+  "GET /v1/config/flags?consistency=stale HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n" +
+  "Connection: close\r\n\r\n{}",
+];
+
+Deno.test("fast stale read from the head: the same bytes as the Request shortcut and the router", async () => {
+  const head = makeApp({ fastPaths: true });
+  const request = makeApp({ fastPaths: true });
+  const routed = makeApp({ fastPaths: false });
+  const all = [head, request, routed];
+  await seed(all);
+  // The head shortcut is the hooks' (served as is); without the hooks the server builds a
+  // Request, which the Request shortcut takes; without fast paths the router answers.
+  const headHooks = frontHooksOf(head.app.fetch);
+  const answerHead = headHooks.answerHead!;
+  let taken = 0;
+  const handlers: Deno.ServeHandler[] = [
+    withFrontHooks((req, info) => head.app.fetch(req, info), {
+      answerHead: (h) => {
+        const bytes = answerHead(h);
+        if (bytes !== undefined) taken++;
+        return bytes;
+      },
+      countOwnAnswer: headHooks.countOwnAnswer,
+    }),
+    withFrontHooks((req, info) => request.app.fetch(req, info), {
+      countOwnAnswer: frontHooksOf(request.app.fetch).countOwnAnswer,
+    }),
+    routed.app.fetch,
+  ];
+  assert.equal(frontHooksOf(routed.app.fetch).answerHead, undefined);
+  const servers = await Promise.all(
+    handlers.map((handler) => serveClientPort({ hostname: "127.0.0.1", port: 0 }, handler)),
+  );
+  try {
+    for (const role of ["leader", "follower", "no leader"] as const) {
+      for (const { node, clock } of all) {
+        node.leader = role === "leader" ? node.id : role === "follower" ? 2 : 0;
+        node.lastContact = role === "leader" ? 0 : clock.now() - 40;
+      }
+      for (const text of HEAD_REQUESTS) {
+        const [a, b, c] = await Promise.all(
+          servers.map((s) => rawAnswer(s.addr.port, text)),
+        );
+        assert.ok(a.startsWith("HTTP/1.1 "), `${role}: ${JSON.stringify(text)}: ${a}`);
+        assert.equal(a, b, `${role}, head vs Request shortcut: ${JSON.stringify(text)}`);
+        assert.equal(a, c, `${role}, head shortcut vs router: ${JSON.stringify(text)}`);
+      }
+    }
+    // Per role: 6 of REQUESTS, two If-None-Match lines, 2 pipelined, HTTP/1.0, after empty
+    // lines, without Host.
+    assert.equal(taken, 3 * 12);
+    const metrics = async (app: Parameters<typeof send>[0]) =>
+      (await send(app, "GET", "/metrics")).text.split("\n")
+        .filter((l) => l.startsWith("edgeraft_http_requests_total")).sort();
+    const counted = await metrics(head.app);
+    assert.deepStrictEqual(await metrics(request.app), counted);
+    assert.deepStrictEqual(await metrics(routed.app), counted);
+    assert.ok(counted.some((l) => l.includes('status="304"')), counted.join("\n"));
+    assert.ok(
+      counted.includes(
+        'edgeraft_http_requests_total{method="other",route="connection",status="400"} 3',
+      ),
+      counted.join("\n"),
+    );
+  } finally {
+    await Promise.all(servers.map((s) => s.shutdown()));
   }
 });

@@ -455,3 +455,24 @@ Deno.test("a client that leaves ends the answer's stream, even one deaf to reque
     await server.shutdown();
   }
 });
+
+Deno.test("the layer's own answers are counted in the request metrics", async () => {
+  const { app } = makeApp();
+  const port = freePort();
+  // app.fetch itself: it carries the hooks (the shortcut and the counter) that a wrapper drops.
+  const server = await serveClientPort({ hostname: "127.0.0.1", port }, app.fetch);
+  try {
+    let head = "GET /healthz HTTP/1.1\r\nHost: x\r\n";
+    for (let i = 0; i < 500; i++) head += `X-H${i}: v\r\n`;
+    assert.equal((await rawRequest(port, head + "\r\n")).status, 431);
+    assert.equal((await rawRequest(port, "GET / HTTP/1.1\r\nBad Header: x\r\n\r\n")).status, 400);
+    assert.equal((await rawRequest(port, "GET / HTTP/1.1\r\nBad Header: x\r\n\r\n")).status, 400);
+    const metrics = (await rawRequest(port, GET("/metrics", "Connection: close\r\n"))).body;
+    const line = (status: number) =>
+      `edgeraft_http_requests_total{method="other",route="connection",status="${status}"}`;
+    assert.ok(metrics.includes(`${line(431)} 1\n`), metrics);
+    assert.ok(metrics.includes(`${line(400)} 2\n`), metrics);
+  } finally {
+    await server.shutdown();
+  }
+});
