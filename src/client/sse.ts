@@ -36,7 +36,10 @@ export async function* readSse(
   signal?: AbortSignal,
   options: { onComment?: (text: string) => void } = {},
 ): AsyncGenerator<SseMessage> {
-  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+  // A TextDecoder rather than a TextDecoderStream: the streams' types disagree across runtimes'
+  // libraries (TypeScript's DOM lib refuses the pipe), and older runtimes lack the stream.
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
   // Not every fetch ends the body when its request is aborted; stop reading regardless.
   const stop = () => void reader.cancel().catch(() => {});
   signal?.addEventListener("abort", stop, { once: true });
@@ -45,7 +48,7 @@ export async function* readSse(
     while (true) {
       const { done, value } = await reader.read();
       if (done) return;
-      buffer += value.replaceAll("\r\n", "\n");
+      buffer += decoder.decode(value, { stream: true }).replaceAll("\r\n", "\n");
       let end: number;
       while ((end = buffer.indexOf("\n\n")) >= 0) {
         const block = buffer.slice(0, end);
