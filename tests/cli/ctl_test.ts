@@ -249,7 +249,7 @@ Deno.test({
         const dead = `http://127.0.0.1:${freePort()}`;
         const result = await ctl(["get", "app/name"], { endpoints: [dead] });
         assert.equal(result.code, 3);
-        assert.match(result.stderr, /^edgeraft: .*Connection refused/);
+        assert.match(result.stderr, /^edgeraft: no endpoint answered .*Connection refused/);
       });
     } finally {
       await c.stop();

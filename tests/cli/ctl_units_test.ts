@@ -69,6 +69,7 @@ Deno.test("command lines: words, flags anywhere, -- for run-locked", () => {
   assert.equal(lock.command?.words.join(" "), "lock show");
   assert.equal(parseCommandLine(["lock", "steal"], COMMANDS).command, undefined);
   assert.throws(() => parseCommandLine(["get", "a", "--ttl", "1s"], COMMANDS), UsageError);
+  assert.deepEqual(parseCommandLine(["put", "n", "-5.5"], COMMANDS).args, ["n", "-5.5"]);
 });
 
 Deno.test("exit codes and error lines", () => {
@@ -76,6 +77,13 @@ Deno.test("exit codes and error lines", () => {
   assert.equal(exitCodeFor(new PreconditionFailedError(412, {})), 1);
   assert.equal(exitCodeFor(new NetworkError("http://a", new Error("refused"))), 3);
   assert.equal(exitCodeFor(new OutcomeUnknownError(504, {})), 3);
+  const refused = new TypeError("fetch failed", {
+    cause: new Error("error sending request: tcp connect error: Connection refused (os error 111)"),
+  });
+  assert.equal(
+    errorLine(new NetworkError("http://n1:7001/v1/config/a", refused)),
+    "edgeraft: no endpoint answered (last tried http://n1:7001: Connection refused (os error 111))",
+  );
   assert.equal(
     errorLine(new EdgeraftError(412, { title: "A precondition failed", detail: "at 7" })),
     "edgeraft: A precondition failed: at 7",

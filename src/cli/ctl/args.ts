@@ -9,6 +9,13 @@ import { parseArgs } from "node:util";
 import type { Command } from "./command.ts";
 import { UsageError } from "./usage_error.ts";
 
+const NEGATIVE_NUMBER = /^-\d+(\.\d+)?([eE][+-]?\d+)?$/;
+const NEGATIVE_MARK = "\u0000";
+
+function unmark(arg: string): string {
+  return arg.startsWith(NEGATIVE_MARK) ? arg.slice(NEGATIVE_MARK.length) : arg;
+}
+
 /** Flags every command takes. */
 export const COMMON_FLAGS: Record<string, "string" | "boolean"> = {
   endpoints: "string",
@@ -51,7 +58,9 @@ export function parseCommandLine(
   commands: readonly Command[],
 ): ParsedLine {
   const dash = argv.indexOf("--");
-  const before = dash < 0 ? [...argv] : argv.slice(0, dash);
+  // A negative number is a value (`put k -5`), not a short flag: hide it from parseArgs.
+  const before = (dash < 0 ? [...argv] : argv.slice(0, dash))
+    .map((arg) => NEGATIVE_NUMBER.test(arg) ? NEGATIVE_MARK + arg : arg);
   const rest = dash < 0 ? [] : argv.slice(dash + 1);
   // Every flag any command knows, so that a flag's value is not taken for a word.
   const known: Record<string, { type: "string" | "boolean" }> = {};
@@ -59,7 +68,7 @@ export function parseCommandLine(
     for (const [name, type] of Object.entries(spec)) known[name] = { type };
   }
   const loose = parseArgs({ args: before, options: known, strict: false, allowPositionals: true });
-  const positionals = loose.positionals;
+  const positionals = loose.positionals.map(unmark);
   let command: Command | undefined;
   for (const candidate of commands) {
     const words = candidate.words;
@@ -81,7 +90,7 @@ export function parseCommandLine(
     throw new UsageError((error as Error).message.replace(/\. To specify.*$/s, ""));
   }
   const flags = parsed.values as Record<string, string | boolean | undefined>;
-  const args = parsed.positionals.slice(command.words.length);
+  const args = parsed.positionals.map(unmark).slice(command.words.length);
   if (flags.help) return { command, words: command.words, args, rest, flags };
   const [min, max] = command.args;
   const name = command.words.join(" ");

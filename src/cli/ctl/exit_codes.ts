@@ -7,6 +7,7 @@
 import {
   EdgeraftError,
   LockHeldError,
+  NetworkError,
   OutcomeUnknownError,
   UnavailableError,
 } from "../../client/mod.ts";
@@ -64,6 +65,14 @@ export function exitCodeFor(error: unknown): number {
  * ```
  */
 export function errorLine(error: unknown): string {
+  if (error instanceof NetworkError) {
+    // fetch's message nests the reason at the end: "... tcp connect error: Connection refused".
+    let innermost: unknown = error;
+    while (innermost instanceof Error && innermost.cause !== undefined) innermost = innermost.cause;
+    const reason = (innermost instanceof Error ? innermost.message : String(innermost))
+      .split(": ").pop();
+    return `edgeraft: no endpoint answered (last tried ${new URL(error.url).origin}: ${reason})`;
+  }
   if (error instanceof EdgeraftError) {
     const { title, detail } = error.problem;
     const parts = [title, detail ?? error.message].filter((p) => typeof p === "string" && p);
