@@ -23,7 +23,15 @@ import ts from "typescript";
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const SOURCE = join(ROOT, "src/client");
 
-/** The package's name and version, as npm sees them. */
+/**
+ * The package's name, as npm sees it (and as code imports it).
+ *
+ * @example
+ * ```ts ignore
+ * import { PACKAGE_NAME } from "./build_client.ts";
+ * PACKAGE_NAME; // "@edgeraft/client"
+ * ```
+ */
 export const PACKAGE_NAME = "@edgeraft/client";
 const VERSION = "0.1.0";
 

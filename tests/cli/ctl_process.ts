@@ -8,7 +8,15 @@
 const CTL = new URL("../../src/cli/ctl.ts", import.meta.url).pathname;
 const CONFIG = new URL("../../deno.json", import.meta.url).pathname;
 
-/** What a finished `edgeraft` run printed, and its exit code. */
+/**
+ * What a finished `edgeraft` run printed, and its exit code.
+ *
+ * @example
+ * ```ts
+ * import type { CtlResult } from "./ctl_process.ts";
+ * const r: CtlResult = { code: 0, stdout: "edge\n", stderr: "" };
+ * ```
+ */
 export interface CtlResult {
   code: number;
   stdout: string;

@@ -16,7 +16,15 @@ function unmark(arg: string): string {
   return arg.startsWith(NEGATIVE_MARK) ? arg.slice(NEGATIVE_MARK.length) : arg;
 }
 
-/** Flags every command takes. */
+/**
+ * Flags every command takes.
+ *
+ * @example
+ * ```ts
+ * import { COMMON_FLAGS } from "./args.ts";
+ * COMMON_FLAGS.json; // "boolean"
+ * ```
+ */
 export const COMMON_FLAGS: Record<string, "string" | "boolean"> = {
   endpoints: "string",
   token: "string",

@@ -9,7 +9,15 @@
 import { EdgeraftClient } from "../../client/mod.ts";
 import { UsageError } from "./usage_error.ts";
 
-/** The local development cluster's client URLs (`deno task cluster`). */
+/**
+ * The local development cluster's client URLs (`deno task cluster`).
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_ENDPOINTS } from "./connection.ts";
+ * DEFAULT_ENDPOINTS[0]; // "http://127.0.0.1:7001"
+ * ```
+ */
 export const DEFAULT_ENDPOINTS = [
   "http://127.0.0.1:7001",
   "http://127.0.0.1:7002",
