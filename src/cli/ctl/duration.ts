@@ -26,3 +26,21 @@ export function parseDuration(flag: string, text: string): number {
   }
   return Math.round(Number(match[1]) * UNITS[match[2]]);
 }
+
+/**
+ * The duration flag `--name` in ms, when it was given.
+ *
+ * @example
+ * ```ts
+ * import { durationFlag } from "./duration.ts";
+ * durationFlag({ wait: "2m" }, "wait"); // 120000
+ * durationFlag({}, "wait"); // undefined
+ * ```
+ */
+export function durationFlag(
+  flags: Record<string, string | boolean | undefined>,
+  name: string,
+): number | undefined {
+  const text = flags[name];
+  return typeof text === "string" ? parseDuration(`--${name}`, text) : undefined;
+}

@@ -5,10 +5,22 @@
  */
 
 import { integerFlag } from "./args.ts";
-import type { Command } from "./command.ts";
+import type { Command, CommandContext } from "./command.ts";
 import { EXIT } from "./exit_codes.ts";
 import { formatTable, plainValue } from "./table.ts";
 import { UsageError } from "./usage_error.ts";
+
+/** `--if-revision N`, when given. */
+function ifRevisionFlag(c: CommandContext): number | undefined {
+  const text = c.flags["if-revision"];
+  return typeof text === "string" ? integerFlag("--if-revision", text) : undefined;
+}
+
+/** The answer to an absent key: one line, exit 1. */
+function notFound(c: CommandContext, key: string): number {
+  c.err(`edgeraft: not found: ${key}`);
+  return EXIT.refused;
+}
 
 /** How many keys `list` asks for per page. */
 const PAGE = 1000;
@@ -33,10 +45,7 @@ export const getCommand: Command = {
   async run(c) {
     const [key] = c.args;
     const kv = await c.client().get(key, { consistency: c.flags.stale ? "stale" : undefined });
-    if (kv === null) {
-      c.err(`edgeraft: not found: ${key}`);
-      return EXIT.refused;
-    }
+    if (kv === null) return notFound(c, key);
     c.out(c.json ? JSON.stringify(kv) : plainValue(kv.value));
     return EXIT.ok;
   },
@@ -70,9 +79,7 @@ export const putCommand: Command = {
         `put: the value is not JSON (a string is written quoted: '"${source.trim()}"')`,
       );
     }
-    const ifRevision = typeof c.flags["if-revision"] === "string"
-      ? integerFlag("--if-revision", c.flags["if-revision"])
-      : undefined;
+    const ifRevision = ifRevisionFlag(c);
     const put = await c.client().put(key, value, { ifRevision, ifAbsent: c.flags.create === true });
     c.out(c.json ? JSON.stringify(put) : String(put.revision));
     return EXIT.ok;
@@ -96,14 +103,9 @@ export const delCommand: Command = {
   args: [1, 1],
   async run(c) {
     const [key] = c.args;
-    const ifRevision = typeof c.flags["if-revision"] === "string"
-      ? integerFlag("--if-revision", c.flags["if-revision"])
-      : undefined;
+    const ifRevision = ifRevisionFlag(c);
     const deleted = await c.client().delete(key, { ifRevision });
-    if (deleted === null) {
-      c.err(`edgeraft: not found: ${key}`);
-      return EXIT.refused;
-    }
+    if (deleted === null) return notFound(c, key);
     c.out(c.json ? JSON.stringify(deleted) : String(deleted.revision));
     return EXIT.ok;
   },

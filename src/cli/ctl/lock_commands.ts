@@ -7,7 +7,7 @@
 
 import { integerFlag } from "./args.ts";
 import type { Command } from "./command.ts";
-import { parseDuration } from "./duration.ts";
+import { durationFlag, parseDuration } from "./duration.ts";
 import { EXIT } from "./exit_codes.ts";
 import { formatTable } from "./table.ts";
 import { UsageError } from "./usage_error.ts";
@@ -55,9 +55,7 @@ export const lockAcquireCommand: Command = {
       throw new UsageError("lock acquire needs --ttl (e.g. 30s)");
     }
     const ttlMs = parseDuration("--ttl", c.flags.ttl);
-    const waitMs = typeof c.flags.wait === "string"
-      ? parseDuration("--wait", c.flags.wait)
-      : undefined;
+    const waitMs = durationFlag(c.flags, "wait");
     const owner = typeof c.flags.owner === "string" ? c.flags.owner : defaultOwner();
     const lease = await c.client().acquire(name, { ttlMs, waitMs, owner });
     c.out(c.json ? JSON.stringify(lease) : String(lease.token));

@@ -15,7 +15,7 @@
 
 import { LeaseKeeper } from "../../client/mod.ts";
 import type { Command } from "./command.ts";
-import { parseDuration } from "./duration.ts";
+import { durationFlag } from "./duration.ts";
 import { EXIT } from "./exit_codes.ts";
 import { defaultOwner } from "./lock_commands.ts";
 
@@ -57,13 +57,9 @@ export const runLockedCommand: Command = {
   takesRest: true,
   async run(c) {
     const [name] = c.args;
-    const ttlMs = parseDuration("--ttl", typeof c.flags.ttl === "string" ? c.flags.ttl : "30s");
-    const waitMs = typeof c.flags.wait === "string"
-      ? parseDuration("--wait", c.flags.wait)
-      : undefined;
-    const graceMs = typeof c.flags.grace === "string"
-      ? parseDuration("--grace", c.flags.grace)
-      : Math.min(5_000, ttlMs / 3);
+    const ttlMs = durationFlag(c.flags, "ttl") ?? 30_000;
+    const waitMs = durationFlag(c.flags, "wait");
+    const graceMs = durationFlag(c.flags, "grace") ?? Math.min(5_000, ttlMs / 3);
     const owner = typeof c.flags.owner === "string" ? c.flags.owner : defaultOwner();
     const client = c.client();
     const sentAt = performance.now();
