@@ -3,6 +3,10 @@
  * etcd's: config values, watches, locks, `run-locked` for cron jobs that must run once across
  * many hosts, and the cluster's status. `deno task build:ctl` compiles it into one binary.
  *
+ * `deno compile` builds on the `denort` runtime, which it downloads from Deno's release site on
+ * first use (or takes from `DENORT_BIN`): where only the npm registry is reachable, run the tool
+ * with `deno task ctl` instead.
+ *
  * Each command lives in `src/cli/ctl/`; this file reads the command line, runs the command and
  * turns what it threw into one line on stderr and an exit code (see `ctl/exit_codes.ts`).
  *
