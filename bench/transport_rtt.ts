@@ -1,32 +1,35 @@
 /**
  * Round trip of a 22 KB AppendEntries between two real `deno` processes on loopback
  * (docs/architecture.md#peer-transport; the target: well under 2 ms), at concurrency 1, for each
- * way `PeerTransport` carries messages: `ws` (the default: one WebSocket per peer), `http1` (a
- * request per batch over Deno's `fetch`) and `h2` (`node:http2`):
+ * way `PeerTransport` carries messages, over plain TCP and over TLS:
+ *
+ * - `h2c` / `h2 tls`: the default, one long-lived `node:http2` stream per peer
+ *   (`peer_channel.ts`), served by `Deno.serve` (h2c) or `node:http2`'s secure server (TLS);
+ * - `ws`: one WebSocket per peer (plain TCP only: Deno's WebSocket cannot be given a CA);
+ * - `http1` / `http1 tls`: a request per batch over Deno's `fetch` (the fallback);
+ * - `http1 tls, Deno.serve`: the TLS path before issue 12 (`fetch` over HTTP/1.1 to `Deno.serve`
+ *   with a certificate), for comparison.
  *
  * - `raft app -> appResp`: node 1 sends an `app` with 10 entries of 2.2 KB through its
  *   transport; node 2 (the child process) answers with an `appResp` through its own; timed
- *   until node 1's `onMessages` sees the answer. Two one-way requests, as Raft uses them.
+ *   until node 1's `onMessages` sees the answer. Two one-way messages, as Raft uses them.
  * - `call`: `Transport.call` with the same 22 KB body, answered by 8 bytes.
- * - `fetch h2c`: the same body posted with Deno's `fetch` over h2c (`Deno.createHttpClient`),
- *   for contrast: it leaves Nagle on and stalls ~40 ms per request, so it runs fewer rounds.
  *
- * Run: `deno run -A bench/transport_rtt.ts [iterations]` (default 2000, after 200 warm-up).
- * The script re-runs itself with `--serve <parent url> <client>` as the child process, and
- * kills it with SIGKILL at the end: a graceful shutdown would send GOAWAY, which the
- * `node:http2` client of Deno 2.9.6 may not survive (denoland/deno#36788).
+ * Run: `deno task bench:transport [iterations]` (default 2000, after 200 warm-up). The script
+ * re-runs itself with `--serve ...` as the child process. TLS needs `openssl` (skipped without).
  *
  * @module
  */
 
 import type { Message } from "../src/raft/types.ts";
 import { encodeMessages } from "../src/transport/codec.ts";
-import { PeerTransport } from "../src/transport/peer_transport.ts";
-import type { PeerClientKind } from "../src/transport/peer_client.ts";
+import { createPeerHandler } from "../src/transport/peer_server.ts";
+import { type PeerProtocol, PeerTransport } from "../src/transport/peer_transport.ts";
+import { cpuMillis } from "./proc_stats.ts";
+import { hasOpenssl, testCertificates } from "../tests/process/certificates.ts";
 
 const SECRET = "bench-secret";
 const WARMUP = 200;
-const FETCH_ROUNDS = 100;
 
 const appendMessage = (index: number): Message => ({
   type: "app",
@@ -46,48 +49,108 @@ const appendMessage = (index: number): Message => ({
   })),
 });
 
-/** How messages travel: a request client, with or without the WebSocket stream. */
+/** How messages travel, and what serves them: no TLS, node:http2's TLS, or Deno.serve's. */
 interface Wire {
   name: string;
-  client: PeerClientKind;
-  stream: boolean;
+  protocol: PeerProtocol;
+  tls: "none" | "node" | "deno";
 }
 
 const WIRES: Wire[] = [
-  { name: "ws", client: "fetch-http1", stream: true },
-  { name: "http1", client: "fetch-http1", stream: false },
-  { name: "h2", client: "node-http2", stream: false },
+  { name: "h2c", protocol: "h2", tls: "none" },
+  { name: "ws", protocol: "ws", tls: "none" },
+  { name: "http1", protocol: "http1", tls: "none" },
+  { name: "h2 tls", protocol: "h2", tls: "node" },
+  { name: "http1 tls", protocol: "http1", tls: "node" },
+  { name: "http1 tls, Deno.serve", protocol: "http1", tls: "deno" },
 ];
 
-/** The child: node 2, answering every `app` from node 1 with an `appResp`. */
-async function serve(parentUrl: string, wire: Wire): Promise<void> {
-  const transport: PeerTransport = new PeerTransport({
-    nodeId: 2,
+/** PEM text of the cluster CA and a certificate for 127.0.0.1. */
+interface Pems {
+  ca: string;
+  cert: string;
+  key: string;
+}
+
+/**
+ * A transport for one side: its own peer port as the wire says (with `Deno.serve` over TLS
+ * served beside it, since the transport itself serves TLS with `node:http2`).
+ */
+async function endpoint(
+  id: number,
+  wire: Wire,
+  pems: Pems | undefined,
+  events: ConstructorParameters<typeof PeerTransport>[0]["events"],
+): Promise<{ transport: PeerTransport; url: string; stop(): Promise<void> }> {
+  const scheme = wire.tls === "none" ? "http" : "https";
+  if (wire.tls !== "deno") {
+    const tls = wire.tls === "node" ? { cert: pems!.cert, key: pems!.key } : {};
+    const transport = new PeerTransport({
+      nodeId: id,
+      clusterSecret: SECRET,
+      protocol: wire.protocol,
+      ca: pems?.ca,
+      events,
+      listen: { hostname: "127.0.0.1", port: 0, ...tls },
+    });
+    const port = (await transport.listening())!.port;
+    return { transport, url: `${scheme}://127.0.0.1:${port}`, stop: () => transport.close() };
+  }
+  const stopServer = new AbortController();
+  const transport = new PeerTransport({
+    nodeId: id,
     clusterSecret: SECRET,
-    client: wire.client,
-    stream: wire.stream,
-    listen: { hostname: "127.0.0.1", port: 0 },
-    events: {
-      onMessages(msgs) {
-        const answers = msgs.filter((m) => m.type === "app" && m.from === 1).map((m): Message => ({
-          ...m,
-          type: "appResp",
-          from: 2,
-          to: 1,
-          entries: [],
-          index: m.index + m.entries.length,
-        }));
-        if (answers.length > 0) transport.send(answers);
-      },
-      onUnreachable: () => {},
-      onCall: () => Promise.resolve(new Uint8Array(8)),
-    },
+    protocol: wire.protocol,
+    ca: pems?.ca,
+    events,
   });
-  transport.setPeers(new Map([[1, parentUrl]]));
-  console.log(JSON.stringify({ port: transport.addr?.port }));
-  // Run until the parent kills us, or closes our stdin if it died first.
+  const handler = createPeerHandler({
+    clusterSecret: SECRET,
+    nodeId: id,
+    onMessages: (m) => events.onMessages(m),
+    onCall: events.onCall?.bind(events),
+    signal: stopServer.signal,
+  });
+  const server = Deno.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    cert: pems!.cert,
+    key: pems!.key,
+    onListen() {},
+  }, handler);
+  return {
+    transport,
+    url: `${scheme}://127.0.0.1:${server.addr.port}`,
+    async stop() {
+      stopServer.abort();
+      await transport.close();
+      await server.shutdown();
+    },
+  };
+}
+
+/** The child: node 2, answering every `app` from node 1 with an `appResp`. */
+async function serve(parentUrl: string, wire: Wire, pems: Pems | undefined): Promise<void> {
+  const side = await endpoint(2, wire, pems, {
+    onMessages(msgs) {
+      const answers = msgs.filter((m) => m.type === "app" && m.from === 1).map((m): Message => ({
+        ...m,
+        type: "appResp",
+        from: 2,
+        to: 1,
+        entries: [],
+        index: m.index + m.entries.length,
+      }));
+      if (answers.length > 0) side.transport.send(answers);
+    },
+    onUnreachable: () => {},
+    onCall: () => Promise.resolve(new Uint8Array(8)),
+  });
+  side.transport.setPeers(new Map([[1, parentUrl]]));
+  console.log(JSON.stringify({ url: side.url }));
+  // Run until the parent closes our stdin (or kills us).
   for await (const _ of Deno.stdin.readable) { /* ignore input */ }
-  await transport.close();
+  await side.stop();
 }
 
 /** Reads the child's first stdout line. */
@@ -104,101 +167,119 @@ async function firstLine(stream: ReadableStream<Uint8Array>): Promise<string> {
   return text.slice(0, text.indexOf("\n"));
 }
 
-function report(name: string, samples: number[], wallMs: number): void {
+function report(name: string, samples: number[], wallMs: number, cpuMs?: number): void {
   const sorted = [...samples].sort((a, b) => a - b);
   const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
   const rate = samples.length / (wallMs / 1000);
+  const cpu = cpuMs === undefined ? "" : `  cpu ${(cpuMs * 1000 / samples.length).toFixed(0)} us`;
   console.log(
-    `${name.padEnd(32)} n=${String(samples.length).padStart(5)}  p50 ${at(0.5).toFixed(3)} ms` +
+    `${name.padEnd(34)} n=${String(samples.length).padStart(5)}  p50 ${at(0.5).toFixed(3)} ms` +
       `  p99 ${at(0.99).toFixed(3)} ms  max ${sorted[sorted.length - 1].toFixed(3)} ms` +
-      `  ${rate.toFixed(0)} req/s`,
+      `  ${rate.toFixed(0)} req/s${cpu}`,
   );
 }
 
+/**
+ * Times `rounds` calls of `once`; with `childPid`, also the CPU both processes spent per round
+ * (user + system, from /proc: the machine is shared, so CPU time is steadier than wall time).
+ */
 async function measure(
   name: string,
   rounds: number,
   once: (i: number) => Promise<void>,
+  childPid?: number,
 ): Promise<void> {
   for (let i = 0; i < Math.min(WARMUP, rounds); i++) await once(i);
   const samples: number[] = [];
+  const cpu = () => {
+    const own = cpuMillis("self");
+    const child = childPid === undefined ? 0 : cpuMillis(childPid);
+    return own === undefined || child === undefined ? undefined : own + child;
+  };
+  const cpuBefore = cpu();
   const start = performance.now();
   for (let i = 0; i < rounds; i++) {
     const t = performance.now();
     await once(i);
     samples.push(performance.now() - t);
   }
-  report(name, samples, performance.now() - start);
+  const cpuAfter = cpu();
+  const cpuMs = cpuBefore === undefined || cpuAfter === undefined
+    ? undefined
+    : cpuAfter - cpuBefore;
+  report(name, samples, performance.now() - start, cpuMs);
 }
 
-/** Measures one wire against a child of its own; the fetch h2c contrast on request. */
-async function measureWire(wire: Wire, iterations: number, withContrast: boolean): Promise<void> {
+/** Measures one wire against a child of its own. */
+async function measureWire(wire: Wire, iterations: number, pems: Pems | undefined): Promise<void> {
   let answered: ((m: Message) => void) | undefined;
-  const node1 = new PeerTransport({
-    nodeId: 1,
-    clusterSecret: SECRET,
-    client: wire.client,
-    stream: wire.stream,
-    listen: { hostname: "127.0.0.1", port: 0 },
-    events: {
-      onMessages: (msgs) => msgs.forEach((m) => answered?.(m)),
-      onUnreachable: (peer) => console.error(`peer ${peer} unreachable`),
-    },
+  const node1 = await endpoint(1, wire, pems, {
+    onMessages: (msgs) => msgs.forEach((m) => answered?.(m)),
+    onUnreachable: (peer) => console.error(`peer ${peer} unreachable`),
   });
-  const parentUrl = `http://127.0.0.1:${node1.addr?.port}`;
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", import.meta.filename!, "--serve", parentUrl, wire.name],
+    args: ["run", "-A", import.meta.filename!, "--serve", node1.url, wire.name],
     stdin: "piped",
     stdout: "piped",
     stderr: "inherit",
+    env: pems ? { BENCH_PEMS: JSON.stringify(pems) } : {},
   }).spawn();
-  const h2c = Deno.createHttpClient({ http1: false, http2: true });
   try {
-    const { port } = JSON.parse(await firstLine(child.stdout));
-    const peerUrl = `http://127.0.0.1:${port}`;
-    node1.setPeers(new Map([[2, peerUrl]]));
+    const { url } = JSON.parse(await firstLine(child.stdout));
+    node1.transport.setPeers(new Map([[2, url]]));
     const body = encodeMessages([appendMessage(1)]);
-
     await measure(`${wire.name} raft app -> appResp`, iterations, async (i) => {
       const reply = new Promise<Message>((resolve) => (answered = resolve));
-      node1.send([appendMessage(i * 10)]);
+      node1.transport.send([appendMessage(i * 10)]);
       const m = await reply;
       if (m.type !== "appResp") throw new Error(`unexpected ${m.type}`);
-    });
+    }, child.pid);
     await measure(`${wire.name} call`, iterations, async () => {
-      await node1.call(2, "append", body);
-    });
-    if (!withContrast) return;
-    // Sent from a node id the child does not answer, so only the POST itself is timed.
-    const fetchBody = encodeMessages([{ ...appendMessage(1), from: 9 }]);
-    await measure("fetch h2c (contrast)", Math.min(FETCH_ROUNDS, iterations), async () => {
-      const res = await fetch(`${peerUrl}/raft/v1/messages`, {
-        method: "POST",
-        client: h2c,
-        body: fetchBody,
-        headers: { authorization: `Bearer ${SECRET}` },
-      });
-      await res.body?.cancel();
-      if (res.status !== 204) throw new Error(`fetch got ${res.status}`);
-    });
+      await node1.transport.call(2, "append", body);
+    }, child.pid);
   } finally {
-    h2c.close();
-    child.kill("SIGKILL");
-    await child.status;
-    await child.stdout.cancel().catch(() => {});
+    // A graceful end: the child closes its streams and server when its stdin closes.
     await child.stdin.close().catch(() => {});
-    await node1.close();
+    const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
+    const status = await child.status;
+    clearTimeout(timer);
+    await child.stdout.cancel().catch(() => {});
+    await node1.stop();
+    if (status.signal !== null && status.signal !== "SIGKILL") {
+      console.error(`the child died of ${status.signal}`);
+    }
   }
 }
 
 async function main(iterations: number): Promise<void> {
   const body = encodeMessages([appendMessage(1)]);
   console.log(`22 KB AppendEntries (${body.byteLength} bytes on the wire), concurrency 1`);
-  for (const wire of WIRES) await measureWire(wire, iterations, wire.name === "h2");
+  let pems: Pems | undefined;
+  const dir = await Deno.makeTempDir({ prefix: "edgeraft_bench_tls_" });
+  try {
+    if (hasOpenssl()) {
+      const files = await testCertificates(dir, "node");
+      const [ca, cert, key] = await Promise.all(
+        [files.ca, files.cert, files.key].map((f) => Deno.readTextFile(f)),
+      );
+      pems = { ca, cert, key };
+    } else console.warn("openssl is not installed: the TLS wires are skipped");
+    // BENCH_WIRES=ws,h2c measures only those, in that order.
+    const only = Deno.env.get("BENCH_WIRES")?.split(",");
+    const wires = only ? only.map((n) => WIRES.find((w) => w.name === n)!).filter(Boolean) : WIRES;
+    for (const wire of wires) {
+      if (wire.tls !== "none" && !pems) continue;
+      await measureWire(wire, iterations, wire.tls === "none" ? undefined : pems);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 }
 
 if (import.meta.main) {
   if (Deno.args[0] === "--serve") {
-    await serve(Deno.args[1], WIRES.find((w) => w.name === Deno.args[2])!);
+    const pemsText = Deno.env.get("BENCH_PEMS");
+    const wire = WIRES.find((w) => w.name === Deno.args[2])!;
+    await serve(Deno.args[1], wire, pemsText ? JSON.parse(pemsText) : undefined);
   } else await main(Number(Deno.args[0] ?? 2000));
 }

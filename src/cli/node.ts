@@ -28,8 +28,13 @@ function die(message: string, code: number): never {
 /** The PEM files a node reads at start, read before anything else is touched. */
 interface StartupFiles {
   tokens?: TokenConfig[];
-  /** The peer port's certificate, key and cluster CA. */
-  peerTls: { cert?: string; key?: string; ca?: string };
+  /** The peer port's certificate, key and cluster CA, and the certificate shown to peers. */
+  peerTls: {
+    cert?: string;
+    key?: string;
+    ca?: string;
+    client?: { cert: string; key: string };
+  };
   /** The client API's certificate and key, when it serves HTTPS. */
   clientTls?: { cert: string; key: string };
 }
@@ -55,7 +60,13 @@ async function readStartupFiles(cfg: NodeConfig): Promise<StartupFiles> {
     cert: read("--tls-cert", cfg.tlsCert),
     key: read("--tls-key", cfg.tlsKey),
     ca: read("--tls-ca", cfg.tlsCa),
+    client: undefined as { cert: string; key: string } | undefined,
   };
+  const peerClientCert = read("--tls-client-cert", cfg.tlsClientCert);
+  const peerClientKey = read("--tls-client-key", cfg.tlsClientKey);
+  if (peerClientCert !== undefined && peerClientKey !== undefined) {
+    peerTls.client = { cert: peerClientCert, key: peerClientKey };
+  }
   const cert = read("--client-tls-cert", cfg.clientTlsCert);
   const key = read("--client-tls-key", cfg.clientTlsKey);
   const clientTls = cert !== undefined && key !== undefined ? { cert, key } : undefined;
@@ -184,11 +195,18 @@ async function main(): Promise<void> {
         new PeerTransport({
           nodeId: cfg.id,
           clusterSecret: cfg.clusterSecret,
-          client: cfg.peerProtocol === "h2" ? "node-http2" : "fetch-http1",
-          stream: cfg.peerProtocol === "ws",
+          protocol: cfg.peerProtocol,
           events,
           ca: tls.ca,
-          listen: { hostname: cfg.peerHost, port: cfg.peerPort, cert: tls.cert, key: tls.key },
+          clientCert: tls.client,
+          listen: {
+            hostname: cfg.peerHost,
+            port: cfg.peerPort,
+            cert: tls.cert,
+            key: tls.key,
+            // Mutual TLS: a node that shows a certificate to its peers requires theirs.
+            requireClientCert: tls.client !== undefined,
+          },
         }),
     });
   } catch (e) {

@@ -30,6 +30,12 @@ export interface NodeConfig {
   tlsCert?: string;
   tlsKey?: string;
   tlsCa?: string;
+  /**
+   * A certificate (and key) this node presents to peers over TLS: mutual TLS, and then its
+   * peer port requires peers' certificates signed by `tlsCa`.
+   */
+  tlsClientCert?: string;
+  tlsClientKey?: string;
   /** PEM certificate chain of the client API: with `clientTlsKey`, the client port is HTTPS. */
   clientTlsCert?: string;
   /** PEM private key of the client API's certificate. */
@@ -41,8 +47,11 @@ export interface NodeConfig {
   logFormat?: "json" | "pretty";
   /** Path of a JSON file of API tokens (see docs/api.md). */
   tokensFile?: string;
-  /** How peer messages travel: a WebSocket per peer (default), or HTTP/1.1 or HTTP/2 requests. */
-  peerProtocol: "ws" | "http1" | "h2";
+  /**
+   * How peer messages travel: one long-lived HTTP/2 stream per peer (`h2`, the default), a
+   * WebSocket per peer (`ws`, plain TCP only), or HTTP/1.1 requests (`http1`, the fallback).
+   */
+  peerProtocol: "h2" | "ws" | "http1";
   /** Give glibc's free memory back to the kernel this often (0: never); see malloc_trim.ts. */
   mallocTrimMs: number;
   /** Append a timeline of the write path here (src/node/write_trace.ts); off when unset. */
@@ -67,6 +76,8 @@ export const FLAGS = [
   "tls-cert",
   "tls-key",
   "tls-ca",
+  "tls-client-cert",
+  "tls-client-key",
   "client-tls-cert",
   "client-tls-key",
   "tick-ms",
@@ -147,6 +158,18 @@ export function parseNodeConfig(
   if ((tlsCert === undefined) !== (tlsKey === undefined)) {
     throw new ConfigError("--tls-cert and --tls-key go together: give both or neither");
   }
+  const tlsClientCert = get("tls-client-cert");
+  const tlsClientKey = get("tls-client-key");
+  if ((tlsClientCert === undefined) !== (tlsClientKey === undefined)) {
+    throw new ConfigError(
+      "--tls-client-cert and --tls-client-key go together: give both or neither",
+    );
+  }
+  if (tlsClientCert !== undefined && (tlsCert === undefined || get("tls-ca") === undefined)) {
+    throw new ConfigError(
+      "--tls-client-cert (mutual TLS) needs --tls-cert, --tls-key and --tls-ca",
+    );
+  }
   const tickMs = int("tick-ms", get("tick-ms") ?? "10", 1, 10_000);
   const electionTicks = int("election-ticks", get("election-ticks") ?? "15", 2, 100_000);
   const heartbeatTicks = int("heartbeat-ticks", get("heartbeat-ticks") ?? "5", 1, 100_000);
@@ -157,9 +180,12 @@ export function parseNodeConfig(
   if (logFormat !== undefined && logFormat !== "json" && logFormat !== "pretty") {
     throw new ConfigError(`--log-format must be json or pretty, got "${logFormat}"`);
   }
-  const peerProtocol = get("peer-protocol") ?? "ws";
-  if (peerProtocol !== "ws" && peerProtocol !== "http1" && peerProtocol !== "h2") {
-    throw new ConfigError(`--peer-protocol must be ws, http1 or h2, got "${peerProtocol}"`);
+  const peerProtocol = get("peer-protocol") ?? "h2";
+  if (peerProtocol !== "h2" && peerProtocol !== "ws" && peerProtocol !== "http1") {
+    throw new ConfigError(`--peer-protocol must be h2, ws or http1, got "${peerProtocol}"`);
+  }
+  if (peerProtocol === "ws" && tlsCert !== undefined) {
+    throw new ConfigError("--peer-protocol ws works on plain TCP only: use h2 with --tls-cert");
   }
   return {
     id,
@@ -176,6 +202,8 @@ export function parseNodeConfig(
     tlsCert,
     tlsKey,
     tlsCa: get("tls-ca"),
+    tlsClientCert,
+    tlsClientKey,
     clientTlsCert,
     clientTlsKey,
     tickMs,
@@ -245,18 +273,21 @@ export function usage(): string {
     "  --header-timeout-ms N  client port: a request head must arrive within N ms (10000; 408)",
     "  --idle-timeout-ms N    client port: close a connection idle for N ms (30000)",
     "  --body-timeout-ms N    client port: a request body must arrive within N ms (30000; 408)",
-    "  --peer-addr H:P        peer port: a WebSocket per peer for Raft messages, plus HTTP",
-    "                         requests for snapshots and forwarded writes (default 127.0.0.1:710<id>)",
+    "  --peer-addr H:P        peer port: one long-lived HTTP/2 stream per peer for Raft messages,",
+    "                         snapshots and forwarded writes (default 127.0.0.1:710<id>)",
     "  --peers LIST           id=url of every node's peer port, e.g. 1=http://127.0.0.1:7101,...",
     "  --client-urls LIST     id=url of every node's client port (names the leader in X-Leader)",
     "  --cluster-secret S     shared secret of the peer port",
     "  --tls-cert F --tls-key F [--tls-ca F]   TLS on the peer port (peers then use https://",
-    "                         URLs, and requests instead of the WebSocket; see README)",
+    "                         URLs; --tls-ca: the cluster's own CA to trust; see README)",
+    "  --tls-client-cert F --tls-client-key F   mutual TLS: present this certificate to peers,",
+    "                         and require theirs, signed by --tls-ca",
     "  --tick-ms N --election-ticks N --heartbeat-ticks N   timing (10 ms, 15, 5)",
     "  --snapshot-entries N   compact the log after N applied entries (10000)",
     "  --malloc-trim-ms N     hand free malloc memory back to the kernel every N ms (5000; 0: never)",
     "  --trace-file PATH      append a timeline of each write's steps (deno task bench:trace)",
     "  --log-format json|pretty   --tokens-file F (API tokens, see docs/api.md)",
-    "  --peer-protocol ws|http1|h2  peer messages (ws: one WebSocket per peer, the default; see README)",
+    "  --peer-protocol h2|ws|http1  h2: one HTTP/2 stream per peer (default); ws: a WebSocket",
+    "                         (plain TCP only); http1: requests, for HTTP/1.1-only proxies",
   ].join("\n");
 }

@@ -1,5 +1,5 @@
 /**
- * The peer transport (`PeerTransport`: a WebSocket message stream and HTTP requests), its
+ * The peer transport (`PeerTransport`: one long-lived HTTP/2 stream per peer by default), its
  * server side (`createPeerHandler`, `servePeer`), the wire codec, and the in-memory twin for
  * tests (`MemoryNetwork`).
  *
@@ -19,6 +19,10 @@ export * from "./transport.ts";
 export * from "./codec.ts";
 export { createPeerHandler, DEFAULT_MAX_BODY_BYTES, servePeer } from "./peer_server.ts";
 export type { PeerHandlerOptions, ServePeerOptions } from "./peer_server.ts";
-export { PeerTransport, type PeerTransportOptions } from "./peer_transport.ts";
-export type { PeerClientKind } from "./peer_client.ts";
+export {
+  type PeerLinkStats,
+  type PeerProtocol,
+  PeerTransport,
+  type PeerTransportOptions,
+} from "./peer_transport.ts";
 export { MemoryNetwork, MemoryTransport } from "./memory_transport.ts";

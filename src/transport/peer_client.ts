@@ -1,7 +1,6 @@
 /**
- * The HTTP client a `PeerLink` posts through, so that the wire client can be chosen: the
- * `node:http2` client (one h2 connection, many streams) or Deno's `fetch` over HTTP/1.1
- * (a small pool of keep-alive connections). See `peer_transport.ts` for why both exist.
+ * The HTTP client a `PeerLink` posts through with the `http1` (and `ws`) protocols: Deno's
+ * `fetch` over HTTP/1.1 (a small pool of keep-alive connections, `fetch_http1_client.ts`).
  *
  * @module
  */
@@ -69,17 +68,6 @@ export interface PeerClient {
   /** Cancels what is in flight and releases every socket. */
   close(): Promise<void>;
 }
-
-/**
- * Which client to use: `"fetch-http1"` (default) or `"node-http2"`.
- *
- * @example
- * ```ts
- * import type { PeerClientKind } from "./peer_client.ts";
- * const kind: PeerClientKind = "node-http2";
- * ```
- */
-export type PeerClientKind = "fetch-http1" | "node-http2";
 
 /**
  * Joins parts into one buffer (a no-op for a single part).

@@ -34,6 +34,9 @@ import {
   problemDetail,
   STREAM_PATH,
 } from "./peer_protocol.ts";
+import { PeerChannel, StreamRefusedError } from "./peer_channel.ts";
+import { encodeFrame, FrameKind } from "./peer_frames.ts";
+import type { ServedStream } from "./peer_server.ts";
 import { PeerStream } from "./peer_stream.ts";
 import { CallError, PeerUnreachableError } from "./transport.ts";
 
@@ -65,8 +68,21 @@ export interface QueuedMessage {
 export interface PeerLinkSettings {
   nodeId: NodeId;
   clusterSecret: string;
-  /** Makes the HTTP client for a peer's base URL. */
+  /** Makes the HTTP client for a peer's base URL (the `http1` and `ws` protocols). */
   createClient(url: string): PeerClient;
+  /**
+   * How messages travel: `h2` (one `node:http2` session with two long-lived streams,
+   * `peer_channel.ts`), `http1` (a request per batch) or `ws` (a WebSocket for messages).
+   */
+  protocol: "h2" | "http1" | "ws";
+  /** PEM CA certificate(s) to trust for `https://` peers (`h2`). */
+  ca?: string | string[];
+  /** A client certificate for mutual TLS (`h2`). */
+  clientCert?: { cert: string; key: string };
+  /** The main stream `peer` opened to this node, if open: messages to it go down there. */
+  servedStream?(peer: NodeId): ServedStream | undefined;
+  /** Decodes, checks and delivers a batch a peer sent down our own stream; says what was bad. */
+  deliver?(batch: Uint8Array): string | undefined;
   requestTimeoutMs: number;
   snapshotTimeoutMs: number;
   backoffInitialMs: number;
@@ -76,8 +92,6 @@ export interface PeerLinkSettings {
   maxQueuedBytes: number;
   maxBatchBytes: number;
   maxCallAnswerBytes: number;
-  /** Send messages other than snapshot chunks over a WebSocket stream (see the module doc). */
-  stream: boolean;
   /** A stream with more unsent bytes than this is closed as failed. */
   maxStreamBufferedBytes: number;
   /** Runs a callback of the node later (never inside `send()`), shielding the link from it. */
@@ -113,15 +127,36 @@ class PeerAnswerError extends Error {}
 export class PeerLink {
   readonly #lanes: Record<"control" | "append" | "snapshot", Lane>;
   readonly #pending = new Set<Promise<void>>();
-  readonly #client: PeerClient;
+  readonly #client: PeerClient | undefined;
   readonly #stream: PeerStream | undefined;
+  readonly #channel: PeerChannel | undefined;
+  #bytesSent = 0;
+  #framesSent = 0;
   #retryAt = 0;
   #backoffMs = 0;
   #flushScheduled = false;
   #closed = false;
 
   constructor(readonly peer: NodeId, readonly url: string, private readonly s: PeerLinkSettings) {
-    this.#client = s.createClient(url);
+    if (s.protocol === "h2") {
+      this.#channel = new PeerChannel({
+        url,
+        nodeId: s.nodeId,
+        clusterSecret: s.clusterSecret,
+        connectTimeoutMs: s.requestTimeoutMs,
+        maxFrameBytes: s.maxCallAnswerBytes + 64,
+        ca: s.ca,
+        clientCert: s.clientCert,
+      }, {
+        onUp: () => {
+          // The peer took the stream: as good a sign of a live peer as a 204 was.
+          this.#backoffMs = 0;
+          this.#flush();
+        },
+        onClose: (reason) => this.#fail([], new Error(reason)),
+        onBatch: s.deliver,
+      });
+    } else this.#client = s.createClient(url);
     const lane = (maxInFlight: number, timeoutMs: number, single: boolean): Lane => ({
       queue: [],
       queuedBytes: 0,
@@ -136,7 +171,7 @@ export class PeerLink {
       snapshot: lane(1, s.snapshotTimeoutMs, true),
     };
     // Over TLS the stream would need the cluster CA, which Deno's WebSocket cannot be given.
-    if (s.stream && url.startsWith("http://")) {
+    if (s.protocol === "ws" && url.startsWith("http://")) {
       const wsUrl = url.replace(/^http/, "ws").replace(/\/$/, "") + STREAM_PATH;
       const headers = { authorization: bearer(s.clusterSecret), [FROM_HEADER]: String(s.nodeId) };
       this.#stream = new PeerStream(wsUrl, headers, {
@@ -169,11 +204,14 @@ export class PeerLink {
   /** Asks the peer's `onCall`; see `Transport.call`. */
   async call(method: string, body: Uint8Array, signal?: AbortSignal): Promise<Uint8Array> {
     if (this.#closed) throw new PeerUnreachableError(this.peer, "the transport is closed");
+    if (this.#channel) return await this.#callOverChannel(this.#channel, method, body, signal);
+    const client = this.#client!;
     const headers = this.#headers("application/octet-stream", body);
     headers[FROM_HEADER] = String(this.s.nodeId);
     let answer;
     try {
-      answer = await this.#client.post({
+      this.#count(body.byteLength);
+      answer = await client.post({
         path: CALL_PATH_PREFIX + method,
         headers,
         parts: [body],
@@ -190,6 +228,53 @@ export class PeerLink {
     throw new CallError(answer.status, problemDetail(answer.body));
   }
 
+  async #callOverChannel(
+    channel: PeerChannel,
+    method: string,
+    body: Uint8Array,
+    signal?: AbortSignal,
+  ): Promise<Uint8Array> {
+    // A call does not wait out the messages' back-off: the caller decides whether to retry.
+    channel.connect();
+    let answer;
+    try {
+      answer = await channel.request("call", method, [body], this.s.requestTimeoutMs, signal);
+    } catch (e) {
+      if (signal?.aborted) throw signal.reason;
+      if (e instanceof StreamRefusedError) throw new CallError(e.status, e.message);
+      const reason = e instanceof Error ? e.message : String(e);
+      throw new PeerUnreachableError(this.peer, reason, { cause: e });
+    }
+    if (answer.status === 200) return answer.body;
+    throw new CallError(answer.status, new TextDecoder().decode(answer.body).slice(0, 200));
+  }
+
+  /**
+   * What `/metrics` shows of this link: whether its stream is up (`h2` only) and what it sent.
+   */
+  stats(): { protocol: string; up: boolean; bytesSent: number; framesSent: number } {
+    const c = this.#channel;
+    if (c) {
+      return {
+        protocol: c.protocol,
+        up: c.up,
+        bytesSent: c.bytesSent + this.#bytesSent,
+        framesSent: c.framesSent + this.#framesSent,
+      };
+    }
+    return {
+      protocol: this.s.protocol,
+      up: this.#stream?.open ?? false,
+      bytesSent: this.#bytesSent,
+      framesSent: this.#framesSent,
+    };
+  }
+
+  #count(bytes: number): void {
+    this.#bytesSent += bytes;
+    this.#framesSent++;
+  }
+
   /** Drops the queues, cancels what is in flight and closes the client. */
   async close(): Promise<void> {
     this.#closed = true;
@@ -197,7 +282,7 @@ export class PeerLink {
       lane.queue = [];
       lane.queuedBytes = 0;
     }
-    await Promise.all([this.#client.close(), this.#stream?.close()]);
+    await Promise.all([this.#client?.close(), this.#stream?.close(), this.#channel?.close()]);
     await Promise.allSettled([...this.#pending]);
   }
 
@@ -211,6 +296,10 @@ export class PeerLink {
     this.#flushScheduled = false;
     if (this.#closed) return;
     for (const lane of Object.values(this.#lanes)) {
+      if (this.#channel) {
+        this.#flushToChannel(lane, this.#channel);
+        continue;
+      }
       if (this.#stream && !lane.single) {
         this.#flushToStream(lane, this.#stream);
         continue;
@@ -218,6 +307,70 @@ export class PeerLink {
       while (lane.inFlight < lane.maxInFlight && lane.queue.length > 0) {
         this.#post(lane, this.#takeBatch(lane));
       }
+    }
+  }
+
+  /**
+   * Writes a lane's batches to the peer's main stream, or hands its snapshot chunk to the bulk
+   * stream (one at a time: the answer says it was delivered). A back-off delays reconnecting.
+   */
+  #flushToChannel(lane: Lane, channel: PeerChannel): void {
+    if (lane.queue.length === 0) return;
+    if (!channel.active) {
+      if (performance.now() < this.#retryAt) return;
+      channel.connect();
+    }
+    if (lane.single) {
+      while (lane.inFlight < lane.maxInFlight && lane.queue.length > 0) {
+        const sent = this.#sendSnapshot(lane, channel, this.#takeBatch(lane));
+        this.#pending.add(sent);
+        sent.finally(() => this.#pending.delete(sent));
+      }
+      return;
+    }
+    // Down the peer's own stream to us when it is open (cheaper than our client stream, see
+    // `ServedStream`); ours stays connected all the same, for the peer's messages and our calls.
+    const served = this.s.servedStream?.(this.peer);
+    // Checked before writing, so that one frame larger than the limit cannot trip it alone:
+    // what is still unsent from earlier turns says the peer stopped reading.
+    const unsent = served ? served.bufferedBytes : channel.bufferedBytes;
+    if (unsent > this.s.maxStreamBufferedBytes) {
+      this.#fail([], new Error(`${unsent} bytes unsent: the peer is not reading`));
+      return;
+    }
+    while (lane.queue.length > 0) {
+      const batch = this.#takeBatch(lane);
+      const parts = [batchHeader(batch.length), ...batch.map((m) => m.bytes)];
+      if (!served) {
+        channel.sendMessages(parts);
+        continue;
+      }
+      const frame = encodeFrame(FrameKind.messages, 0, parts);
+      this.#count(frame.byteLength);
+      served.send(frame);
+    }
+  }
+
+  /** Never rejects: a failure is reported and handled here. */
+  async #sendSnapshot(lane: Lane, channel: PeerChannel, batch: QueuedMessage[]): Promise<void> {
+    lane.inFlight++;
+    try {
+      const parts = [batchHeader(batch.length), ...batch.map((m) => m.bytes)];
+      const answer = await channel.request("snapshot", "", parts, lane.timeoutMs);
+      if (answer.status !== 204) {
+        const detail = new TextDecoder().decode(answer.body).slice(0, 200);
+        throw new PeerAnswerError(`${answer.status} ${detail}`);
+      }
+      this.#backoffMs = 0;
+      this.#retryAt = 0;
+      if (batch.some((m) => m.snapDone)) {
+        this.s.defer(() => this.s.onSnapshotStatus(this.peer, true));
+      }
+    } catch (e) {
+      this.#fail(batch, e);
+    } finally {
+      lane.inFlight--;
+      this.#flush();
     }
   }
 
@@ -236,7 +389,9 @@ export class PeerLink {
     }
     while (lane.queue.length > 0) {
       const batch = this.#takeBatch(lane);
-      stream.send(joinParts([batchHeader(batch.length), ...batch.map((m) => m.bytes)]));
+      const frame = joinParts([batchHeader(batch.length), ...batch.map((m) => m.bytes)]);
+      this.#count(frame.byteLength);
+      stream.send(frame);
     }
     // Bytes went out on an open socket: as good a sign of a live peer as a 204 was.
     this.#backoffMs = 0;
@@ -266,7 +421,8 @@ export class PeerLink {
     lane.inFlight++;
     try {
       const parts = [batchHeader(batch.length), ...batch.map((m) => m.bytes)];
-      const answer = await this.#client.post({
+      this.#count(parts.reduce((n, p) => n + p.byteLength, 0));
+      const answer = await this.#client!.post({
         path: MESSAGES_PATH,
         headers: this.#headers(MESSAGES_MEDIA_TYPE, ...parts),
         parts,
@@ -295,8 +451,9 @@ export class PeerLink {
     this.#drop(batch);
     if (!(error instanceof PeerAnswerError)) {
       // A refused, reset or silent connection: start over with a fresh one after the back-off.
-      this.#client.reset();
+      this.#client?.reset();
       this.#stream?.reset();
+      this.#channel?.reset();
     }
     if (performance.now() < this.#retryAt) return;
     this.#backoffMs = this.#backoffMs === 0

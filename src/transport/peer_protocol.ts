@@ -23,6 +23,10 @@ export const STREAM_PATH = "/raft/v1/stream";
 export const CALL_PATH_PREFIX = "/raft/v1/call/";
 /** The header naming the calling node. */
 export const FROM_HEADER = "x-edgeraft-from";
+/** Which of a peer's two streams this is: `main` (messages, calls) or `bulk` (snapshots). */
+export const LANE_HEADER = "x-edgeraft-lane";
+/** The media type of a peer stream's frames (`peer_frames.ts`), both ways. */
+export const STREAM_MEDIA_TYPE = "application/vnd.edgeraft.frames";
 /** The media type of an encoded batch. */
 export const MESSAGES_MEDIA_TYPE = "application/vnd.edgeraft.raft+msgpack";
 

@@ -1,19 +1,20 @@
 /**
- * The real transport between peers, and optionally the server for this node's own peer port
- * (`Deno.serve`: the message stream, HTTP/1.1, h2c and h2 over TLS).
+ * The real transport between peers, and optionally the server for this node's own peer port.
  *
- * Raft messages other than snapshot chunks go as frames over one WebSocket per peer, opened on
- * the peer port (`peer_stream.ts`), when `stream` is on: the default with the `"fetch-http1"`
- * client and `http://` peers. Calls, snapshot chunks, and every message when the stream is off,
- * are HTTP requests through the client chosen with `client`:
- * - `"fetch-http1"` (default): Deno's `fetch` over HTTP/1.1 keep-alive, a few pooled
- *   connections per peer. No Nagle stall (unlike `fetch` over h2c), memory-safe.
- * - `"node-http2"`: the `node:http2` client, one h2 connection per peer, many streams. Fast,
- *   but in Deno 2.9.6 a GOAWAY from the peer (its graceful shutdown) can crash this process
- *   (denoland/deno#36788; see `node_http2_client.ts`). Use it once that is fixed.
- * `bench/transport_rtt.ts` measures all three ways.
+ * Protocols (`protocol`):
+ * - `"h2"` (default): one `node:http2` session per peer carrying two long-lived streams, gRPC
+ *   style (`peer_channel.ts`): Raft messages and calls on one, snapshot chunks on the other, as
+ *   length-prefixed frames (`peer_frames.ts`); h2c for `http://` peers, h2 over TLS for
+ *   `https://`. Never a stream per message (a `node:http2` session that carried many streams
+ *   can abort Deno 2.9.6 on GOAWAY, denoland/deno#36788).
+ * - `"http1"`: the fallback for peers behind an HTTP/1.1-only proxy: a `fetch` request per
+ *   batch and per call over HTTP/1.1 keep-alive (`fetch_http1_client.ts`).
+ * - `"ws"`: messages over a WebSocket per `http://` peer, the rest as `http1`.
  *
- * Per-peer queues, lanes, batching and back-off live in `peer_link.ts`.
+ * The server side serves all of them on one port: `Deno.serve` (h2c and HTTP/1.1) on plain
+ * TCP, `node:http2`'s secure server (h2 and HTTP/1.1) over TLS (`node_tls_server.ts`).
+ * `bench/transport_rtt.ts` measures them. Per-peer queues, lanes, batching and back-off live in
+ * `peer_link.ts`.
  *
  * @module
  */
@@ -21,12 +22,48 @@
 import type { Message, NodeId } from "../raft/types.ts";
 import { encodeMessage, isWireMessageType } from "./codec.ts";
 import { FetchHttp1Client } from "./fetch_http1_client.ts";
-import { NodeHttp2Client } from "./node_http2_client.ts";
-import type { PeerClientKind } from "./peer_client.ts";
+import { type PeerServer, serveNodeTls } from "./node_tls_server.ts";
 import { PeerLink, type PeerLinkSettings, type QueuedMessage } from "./peer_link.ts";
-import { createPeerHandler, DEFAULT_MAX_BODY_BYTES, servePeer } from "./peer_server.ts";
+import {
+  batchDeliverer,
+  createPeerHandler,
+  DEFAULT_MAX_BODY_BYTES,
+  ServedStreams,
+  servePeer,
+} from "./peer_server.ts";
 import { isCallMethod } from "./peer_protocol.ts";
 import { PeerUnreachableError, type Transport, type TransportEvents } from "./transport.ts";
+
+/**
+ * How messages travel to peers: see `PeerTransport`'s module doc.
+ *
+ * @example
+ * ```ts
+ * import type { PeerProtocol } from "./peer_transport.ts";
+ * const p: PeerProtocol = "h2";
+ * ```
+ */
+export type PeerProtocol = "h2" | "http1" | "ws";
+
+/**
+ * What `/metrics` shows of one peer link.
+ *
+ * @example
+ * ```ts
+ * import type { PeerLinkStats } from "./peer_transport.ts";
+ * const s: PeerLinkStats = { peer: 2, protocol: "h2c", up: true, bytesSent: 10, framesSent: 1 };
+ * ```
+ */
+export interface PeerLinkStats {
+  peer: NodeId;
+  /** `"h2c"` or `"h2"` for the HTTP/2 stream; `"http1"` or `"ws"` for the others. */
+  protocol: string;
+  /** Whether the stream to the peer is open (always false for `http1`). */
+  up: boolean;
+  /** Bytes and frames (requests, for `http1`) sent to the peer since this node started. */
+  bytesSent: number;
+  framesSent: number;
+}
 
 /**
  * How an `PeerTransport` connects, listens and bounds its queues. Only `nodeId`,
@@ -50,15 +87,21 @@ export interface PeerTransportOptions {
   clusterSecret: string;
   /** Where incoming messages, failures and calls go. */
   events: TransportEvents;
-  /** Serve this node's peer port too (stopped by `close()`); TLS when `cert` and `key` are set. */
-  listen?: { hostname: string; port: number; cert?: string; key?: string };
-  /** The HTTP client for outgoing requests; see the module doc. Default `"fetch-http1"`. */
-  client?: PeerClientKind;
   /**
-   * Messages other than snapshot chunks over one WebSocket per peer (`http://` peers only).
-   * Default: on with the `"fetch-http1"` client.
+   * Serve this node's peer port too (stopped by `close()`); TLS when `cert` and `key` are set,
+   * and then mutual TLS when `requireClientCert` is (peers' certificates must chain to `ca`).
    */
-  stream?: boolean;
+  listen?: {
+    hostname: string;
+    port: number;
+    cert?: string;
+    key?: string;
+    requireClientCert?: boolean;
+  };
+  /** How messages travel to peers; see the module doc. Default `"h2"`. */
+  protocol?: PeerProtocol;
+  /** A client certificate and key presented to `https://` peers (mutual TLS; `h2` only). */
+  clientCert?: { cert: string; key: string };
   /** A stream with more unsent bytes than this is dropped as failed. Default 16 MiB. */
   maxStreamBufferedBytes?: number;
   /** PEM CA certificate(s) to trust for `https://` peers (e.g. a self-signed cluster CA). */
@@ -82,7 +125,7 @@ export interface PeerTransportOptions {
 }
 
 /**
- * The HTTP transport between peers. `send()` never blocks: messages are encoded, queued per
+ * The transport between peers. `send()` never blocks: messages are encoded, queued per
  * peer and sent in the background; failures come back through `events.onUnreachable`.
  *
  * @example
@@ -102,14 +145,18 @@ export class PeerTransport implements Transport {
   readonly #nodeId: NodeId;
   readonly #events: TransportEvents;
   readonly #settings: PeerLinkSettings;
-  readonly #server: Deno.HttpServer<Deno.NetAddr> | undefined;
+  readonly #server: Promise<PeerServer | undefined>;
+  #addr: Deno.NetAddr | undefined;
   readonly #links = new Map<NodeId, PeerLink>();
   readonly #closing = new Set<Promise<void>>();
   readonly #stopStreams = new AbortController();
+  readonly #served = new ServedStreams();
+  /** What links of peers since removed had sent, so that the counters never go back. */
+  readonly #retiredStats = new Map<NodeId, PeerLinkStats>();
   #peers = new Map<NodeId, string>();
   #closed = false;
 
-  /** Starts the server at once when `listen` is given; connects to peers lazily. */
+  /** Starts the server at once when `listen` is given (see `listening`); connects lazily. */
   constructor(options: PeerTransportOptions) {
     const { nodeId, clusterSecret, events } = options;
     this.#nodeId = nodeId;
@@ -124,12 +171,13 @@ export class PeerTransport implements Transport {
         }
       });
     const { ca } = options;
-    const kind = options.client ?? "fetch-http1";
     this.#settings = {
       nodeId,
       clusterSecret,
-      createClient: (url) =>
-        kind === "node-http2" ? new NodeHttp2Client(url, ca) : new FetchHttp1Client(url, ca),
+      createClient: (url) => new FetchHttp1Client(url, ca),
+      protocol: options.protocol ?? "h2",
+      ca,
+      clientCert: options.clientCert,
       requestTimeoutMs: options.requestTimeoutMs ?? 5_000,
       snapshotTimeoutMs: options.snapshotTimeoutMs ?? 60_000,
       backoffInitialMs: options.backoff?.initialMs ?? 50,
@@ -139,28 +187,75 @@ export class PeerTransport implements Transport {
       maxQueuedBytes: options.maxQueuedBytes ?? 64 * 1024 * 1024,
       maxBatchBytes: options.maxBatchBytes ?? 1024 * 1024,
       maxCallAnswerBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
-      stream: options.stream ?? kind === "fetch-http1",
       maxStreamBufferedBytes: options.maxStreamBufferedBytes ?? 16 * 1024 * 1024,
       defer,
       onUnreachable: (peer) => events.onUnreachable(peer),
       onSnapshotStatus: (peer, ok) => events.onSnapshotStatus?.(peer, ok),
     };
-    if (options.listen) {
-      const handler = createPeerHandler({
-        clusterSecret,
-        nodeId,
-        maxBodyBytes: options.maxBodyBytes,
-        onMessages: (messages) => events.onMessages(messages),
-        onCall: events.onCall?.bind(events),
-        signal: this.#stopStreams.signal,
-      });
-      this.#server = servePeer({ ...options.listen, handler });
+    const deliver = batchDeliverer({
+      nodeId,
+      maxBodyBytes: options.maxBodyBytes,
+      onMessages: (messages) => events.onMessages(messages),
+    });
+    this.#settings.deliver = (batch) => deliver(batch)?.detail;
+    const listen = options.listen;
+    if (!listen) {
+      this.#server = Promise.resolve(undefined);
+      return;
     }
+    const handler = createPeerHandler({
+      clusterSecret,
+      nodeId,
+      maxBodyBytes: options.maxBodyBytes,
+      onMessages: (messages) => events.onMessages(messages),
+      onCall: events.onCall?.bind(events),
+      signal: this.#stopStreams.signal,
+      streams: this.#served,
+    });
+    this.#settings.servedStream = (peer) => this.#served.get(peer);
+    const { hostname, port, cert, key } = listen;
+    if ((cert === undefined) !== (key === undefined)) {
+      throw new TypeError("listen needs both cert and key for TLS, or neither");
+    }
+    if (cert === undefined || key === undefined) {
+      const server = servePeer({ hostname, port, handler });
+      this.#addr = server.addr;
+      this.#server = Promise.resolve(server);
+      return;
+    }
+    const requestCert = listen.requireClientCert ?? false;
+    if (requestCert && ca === undefined) {
+      throw new TypeError("listen.requireClientCert needs the cluster CA (ca)");
+    }
+    this.#server = serveNodeTls({ hostname, port, cert, key, ca, requestCert }, handler);
+    this.#server.then((server) => this.#addr = server?.addr, () => {});
   }
 
-  /** The address this node's peer port listens on, when `listen` was given. */
+  /** The address this node's peer port listens on, once it does. */
   get addr(): Deno.NetAddr | undefined {
-    return this.#server?.addr;
+    return this.#addr;
+  }
+
+  /** Resolves with the peer port's address once it listens (a TLS server starts later). */
+  async listening(): Promise<Deno.NetAddr | undefined> {
+    return (await this.#server)?.addr;
+  }
+
+  /** Per peer: whether its stream is up, and bytes and frames sent (`GET /metrics`). */
+  stats(): PeerLinkStats[] {
+    const out = new Map(this.#retiredStats);
+    for (const [peer, link] of this.#links) {
+      const now = link.stats();
+      const before = this.#retiredStats.get(peer);
+      out.set(peer, {
+        peer,
+        protocol: now.protocol,
+        up: now.up,
+        bytesSent: now.bytesSent + (before?.bytesSent ?? 0),
+        framesSent: now.framesSent + (before?.framesSent ?? 0),
+      });
+    }
+    return [...out.values()].sort((a, b) => a.peer - b.peer);
   }
 
   send(messages: Message[]): void {
@@ -219,8 +314,10 @@ export class PeerTransport implements Transport {
     this.#closed = true;
     for (const link of this.#links.values()) this.#retire(link);
     this.#links.clear();
+    // The served streams end first, so peers see a clean end rather than a GOAWAY on them.
     this.#stopStreams.abort();
-    await Promise.all([...this.#closing, this.#server?.shutdown()]);
+    const server = await this.#server.catch(() => undefined);
+    await Promise.all([...this.#closing, server?.shutdown()]);
   }
 
   #link(peer: NodeId): PeerLink | undefined {
@@ -234,6 +331,15 @@ export class PeerTransport implements Transport {
   }
 
   #retire(link: PeerLink): void {
+    const { bytesSent, framesSent, protocol } = link.stats();
+    const before = this.#retiredStats.get(link.peer);
+    this.#retiredStats.set(link.peer, {
+      peer: link.peer,
+      protocol,
+      up: false,
+      bytesSent: bytesSent + (before?.bytesSent ?? 0),
+      framesSent: framesSent + (before?.framesSent ?? 0),
+    });
     const closing = link.close();
     this.#closing.add(closing);
     closing.finally(() => this.#closing.delete(closing));

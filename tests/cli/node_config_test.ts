@@ -11,7 +11,7 @@ Deno.test("node config: defaults make a one-node cluster on the documented ports
   assert.deepEqual([...cfg.peers], [[1, "http://127.0.0.1:7101"]]);
   assert.equal(cfg.clusterSecret, DEV_SECRET);
   assert.equal(cfg.defaultSecret, true);
-  assert.equal(cfg.peerProtocol, "ws");
+  assert.equal(cfg.peerProtocol, "h2");
   assert.equal(cfg.mallocTrimMs, 5000);
   assert.equal(parseNodeConfig(["--malloc-trim-ms", "0"], {}).mallocTrimMs, 0);
 });
@@ -38,13 +38,25 @@ Deno.test("node config: a client certificate makes the node's own client URL htt
   assert.equal(parseNodeConfig([], {}).clientUrls.get(1), "http://127.0.0.1:7001");
 });
 
-Deno.test("--help says what the peer port carries: a WebSocket per peer and HTTP requests", () => {
-  const peerLines = usage().split("\n").filter((line) => /peer/i.test(line)).join("\n");
-  assert.doesNotMatch(peerLines, /HTTP\/2|\bh2 over/);
+Deno.test("--help says what the peer port carries: one HTTP/2 stream per peer", () => {
+  assert.match(usage(), /--peer-addr H:P +peer port: one long-lived HTTP\/2 stream per peer/);
   assert.match(
     usage(),
-    /--peer-addr H:P +peer port: a WebSocket per peer for Raft messages, plus HTTP/,
+    /--peer-protocol h2\|ws\|http1 +h2: one HTTP\/2 stream per peer \(default\)/,
   );
+});
+
+Deno.test("node config: mutual TLS needs the client certificate, its key, and the peer TLS", () => {
+  const cfg = parseNodeConfig([
+    "--tls-cert=c.pem",
+    "--tls-key=k.pem",
+    "--tls-ca=ca.pem",
+    "--tls-client-cert=cc.pem",
+    "--tls-client-key=ck.pem",
+  ], {});
+  assert.equal(cfg.tlsClientCert, "cc.pem");
+  assert.equal(cfg.tlsClientKey, "ck.pem");
+  assert.equal(cfg.peerProtocol, "h2");
 });
 
 Deno.test("node config: each mistake is one clear sentence", () => {
@@ -58,7 +70,10 @@ Deno.test("node config: each mistake is one clear sentence", () => {
     [["--tls-cert", "a.pem"], /--tls-cert and --tls-key go together/],
     [["--client-tls-key", "k.pem"], /--client-tls-cert and --client-tls-key go together/],
     [["--heartbeat-ticks", "20"], /smaller than --election-ticks/],
-    [["--peer-protocol", "spdy"], /ws, http1 or h2/],
+    [["--peer-protocol", "spdy"], /h2, ws or http1/],
+    [["--peer-protocol", "ws", "--tls-cert", "c", "--tls-key", "k"], /ws works on plain TCP/],
+    [["--tls-client-cert", "c.pem"], /--tls-client-cert and --tls-client-key go together/],
+    [["--tls-client-cert", "c", "--tls-client-key", "k"], /needs --tls-cert, --tls-key and/],
     [["--malloc-trim-ms", "-1"], /--malloc-trim-ms must be a whole number from 0/],
     [["--id"], /needs a value/],
   ];

@@ -186,6 +186,7 @@ Deno.test("peer stream: one frame larger than the unsent-bytes limit goes throug
     const transport = new PeerTransport({
       nodeId: 1,
       clusterSecret: SECRET,
+      protocol: "ws",
       maxStreamBufferedBytes: 1024,
       events: { onMessages: () => {}, onUnreachable: (id) => unreachable.push(id) },
     });
@@ -211,6 +212,7 @@ Deno.test("peer stream: a peer that stops reading is dropped and reported unreac
   const transport = new PeerTransport({
     nodeId: 1,
     clusterSecret: SECRET,
+    protocol: "ws",
     maxStreamBufferedBytes: 1024 * 1024,
     events: { onMessages: () => {}, onUnreachable: (id) => unreachable.push(id) },
   });

@@ -16,11 +16,13 @@ async function clusterCertificates(dir: string) {
 }
 
 const haveOpenssl = hasOpenssl();
-if (!haveOpenssl) console.warn("http2_tls_test: openssl is not installed; skipping the TLS tests");
+if (!haveOpenssl) {
+  console.warn("peer_transport_tls_test: openssl is not installed; skipping the TLS tests");
+}
 
-for (const client of ["fetch-http1", "node-http2"] as const) {
+for (const protocol of ["h2", "http1"] as const) {
   Deno.test({
-    name: `http transport [${client}] over TLS with a cluster CA`,
+    name: `peer transport [${protocol}] over TLS with a cluster CA`,
     ignore: !haveOpenssl,
     async fn() {
       const dir = await Deno.makeTempDir({ prefix: "edgeraft_tls_" });
@@ -41,11 +43,11 @@ for (const client of ["fetch-http1", "node-http2"] as const) {
           listen: { hostname: "127.0.0.1", port: 0, cert, key },
         });
         transports.push(b);
-        const url = `https://127.0.0.1:${b.addr?.port}`;
+        const url = `https://127.0.0.1:${(await b.listening())?.port}`;
         const a = new PeerTransport({
           nodeId: 1,
           clusterSecret: SECRET,
-          client,
+          protocol,
           events: events([]),
           ca,
         });
@@ -69,7 +71,7 @@ for (const client of ["fetch-http1", "node-http2"] as const) {
         const stranger = new PeerTransport({
           nodeId: 3,
           clusterSecret: SECRET,
-          client,
+          protocol,
           events: events([]),
         });
         transports.push(stranger);
@@ -84,3 +86,60 @@ for (const client of ["fetch-http1", "node-http2"] as const) {
     },
   });
 }
+
+Deno.test({
+  name: "peer transport [h2] with mutual TLS: only peers with a certificate of the CA get in",
+  ignore: !haveOpenssl,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "edgeraft_mtls_" });
+    const otherDir = await Deno.makeTempDir({ prefix: "edgeraft_mtls_other_" });
+    const transports: PeerTransport[] = [];
+    try {
+      const { ca, cert, key } = await clusterCertificates(dir);
+      // A certificate of another CA: a stranger that trusts our CA but is not one of us.
+      const other = await clusterCertificates(otherDir);
+      const received: Message[][] = [];
+      const b = new PeerTransport({
+        nodeId: 2,
+        clusterSecret: SECRET,
+        ca,
+        events: {
+          onMessages: (m) => received.push(m),
+          onUnreachable: () => {},
+          onCall: () => Promise.resolve(new TextEncoder().encode("mtls")),
+        },
+        listen: { hostname: "127.0.0.1", port: 0, cert, key, requireClientCert: true },
+      });
+      transports.push(b);
+      const url = `https://127.0.0.1:${(await b.listening())?.port}`;
+      const client = (id: number, clientCert?: { cert: string; key: string }) => {
+        const unreachable: NodeId[] = [];
+        const t = new PeerTransport({
+          nodeId: id,
+          clusterSecret: SECRET,
+          ca,
+          clientCert,
+          events: { onMessages: () => {}, onUnreachable: (p) => unreachable.push(p) },
+        });
+        transports.push(t);
+        t.setPeers(new Map([[2, url]]));
+        return { t, unreachable };
+      };
+      const member = client(1, { cert, key });
+      member.t.send([message({ type: "heartbeat", from: 1 })]);
+      await waitFor(() => received.length === 1, "a member's message crosses mutual TLS");
+      assert.equal(new TextDecoder().decode(await member.t.call(2, "x", new Uint8Array())), "mtls");
+
+      for (const [id, clientCert] of [[3, undefined], [4, other]] as const) {
+        const stranger = client(id, clientCert && { cert: clientCert.cert, key: clientCert.key });
+        stranger.t.send([message({ type: "heartbeat", from: id })]);
+        await waitFor(() => stranger.unreachable.includes(2), `stranger ${id} is refused`);
+      }
+      assert.equal(received.length, 1);
+    } finally {
+      await Promise.all(transports.map((t) => t.close()));
+      await Deno.remove(dir, { recursive: true });
+      await Deno.remove(otherDir, { recursive: true });
+    }
+  },
+});
