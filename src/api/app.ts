@@ -24,7 +24,7 @@ import {
 } from "./middleware/problem_errors/problem_errors.ts";
 import { pathSegments } from "./middleware/path_segments/path_segments.ts";
 import { requestMetrics } from "./middleware/request_metrics/request_metrics.ts";
-import { fastStaleRead, staleReadFromHead } from "./fast_stale_read.ts";
+import { configReadFromHead, fastStaleRead } from "./fast_stale_read.ts";
 import { withFrontHooks } from "./http_front.ts";
 import { openApiDocument } from "./openapi.ts";
 import { clusterRoutes } from "./routes/cluster.ts";
@@ -129,10 +129,10 @@ export function createApp(node: ApiNode, options: ApiOptions): Hono<ApiEnv> {
     const routed = app.fetch;
     app.fetch = (req, ...rest) => fast(req) ?? routed(req, ...rest);
   }
-  // For the client port's own server: the stale read from the request head, and its own
+  // For the client port's own server: config reads from the request head, and its own
   // 400/408/431/505 answers in the request metrics.
   app.fetch = withFrontHooks(app.fetch, {
-    answerHead: (options.fastPaths ?? true) ? staleReadFromHead(deps) : undefined,
+    answerHead: (options.fastPaths ?? true) ? configReadFromHead(deps) : undefined,
     countOwnAnswer: (status) => deps.metrics.countRequest("other", "connection", status),
   });
   return app;

@@ -16,6 +16,7 @@
 import type { ApiDeps } from "./app_env.ts";
 import { wholeAnswer } from "./http1_answer.ts";
 import type { Head } from "./http1_head.ts";
+import { problemFor } from "./middleware/problem_errors/problem_errors.ts";
 import { lastContactMs } from "./node_calls.ts";
 import { noneMatch } from "./request_parts.ts";
 import { readCacheControl } from "./routes/config.ts";
@@ -29,44 +30,71 @@ const PLAIN_KEY = /^[A-Za-z0-9_-][A-Za-z0-9_.-]*(\/[A-Za-z0-9_-][A-Za-z0-9_.-]*)
 type StaleReadDeps = Pick<ApiDeps, "node" | "metrics" | "clientUrls" | "open" | "limits" | "clock">;
 
 /**
- * A stale read's answer: its status, its headers in the order `Headers` lists them (sorted by
+ * A read's answer: its status, its headers in the order `Headers` lists them (sorted by
  * name, which is how both servers write a `Response`'s headers), its body.
  */
-interface StaleAnswer {
-  status: 200 | 304;
+interface ReadAnswer {
+  status: number;
   headers: [string, string][];
   body: string | null;
 }
 
+/** The key of a plain `/v1/config/{key}` path, or undefined. */
+function plainKey(deps: StaleReadDeps, path: string): string | undefined {
+  if (!path.startsWith(PREFIX)) return undefined;
+  const key = path.slice(PREFIX.length);
+  return key.length <= deps.limits.maxKeyBytes && PLAIN_KEY.test(key) ? key : undefined;
+}
+
 /**
- * The one place a stale read is answered, from the request target (path and query, as sent)
- * and its `If-None-Match`; undefined declines. Both shortcuts below go through it, so they
- * cannot answer differently.
+ * The one place a read of `key` is answered, from the node's applied state as it is now and
+ * the request's `If-None-Match`; undefined declines (a missing key: the 404 problem is the
+ * router's to write). Every shortcut below goes through it, so they cannot answer differently.
  */
-function staleAnswerer(
+function readAnswerer(
   deps: StaleReadDeps,
-): (target: string, ifNoneMatch: string | undefined) => StaleAnswer | undefined {
+): (key: string, ifNoneMatch: string | undefined, stale: boolean) => ReadAnswer | undefined {
   const { node, metrics, clientUrls } = deps;
-  const cacheControl = readCacheControl(true, deps.open);
-  return (target, ifNoneMatch) => {
-    if (!deps.open || !target.startsWith(PREFIX) || !target.endsWith(QUERY)) return undefined;
-    const key = target.slice(PREFIX.length, target.length - QUERY.length);
-    if (key.length > deps.limits.maxKeyBytes || !PLAIN_KEY.test(key)) return undefined;
+  const staleCacheControl = readCacheControl(true, deps.open);
+  const cacheControl = readCacheControl(false, deps.open);
+  return (key, ifNoneMatch, stale) => {
     const found = node.sm.get(key);
-    if (found === undefined) return undefined; // the 404 problem is the router's to write
+    if (found === undefined) return undefined;
     const etag = `"${found.revision}"`;
     const leader = node.leaderId();
     const notModified = noneMatch(ifNoneMatch, etag);
     // Sorted by name: cache-control, content-type, etag, x-last-contact-ms, x-leader, x-revision.
-    const headers: [string, string][] = [["cache-control", cacheControl]];
+    const headers: [string, string][] = [[
+      "cache-control",
+      stale ? staleCacheControl : cacheControl,
+    ]];
     if (!notModified) headers.push(["content-type", "application/json"]);
-    headers.push(["etag", etag], ["x-last-contact-ms", String(lastContactMs(deps))]);
+    headers.push(["etag", etag]);
+    if (stale) headers.push(["x-last-contact-ms", String(lastContactMs(deps))]);
     if (leader !== 0) headers.push(["x-leader", clientUrls.get(leader) ?? String(leader)]);
     headers.push(["x-revision", String(node.sm.revision)]);
     const status = notModified ? 304 : 200;
     metrics.countRequest("GET", "/v1/config/{key}", status);
     return { status, headers, body: notModified ? null : JSON.stringify(found) };
   };
+}
+
+/**
+ * The router's answer to a linearizable read that failed with `error`: the problem, with the
+ * headers every answer gets (`x-revision`, `x-leader`), counted. Undefined for an error the
+ * router would log as internal: the router is left to do that.
+ */
+function failedReadAnswer(deps: StaleReadDeps, error: unknown): ReadAnswer | undefined {
+  const problem = problemFor(error);
+  if (problem.kind === "internal") return undefined;
+  const { node, clientUrls } = deps;
+  const headers = new Headers(problem.headers);
+  headers.set("content-type", "application/problem+json");
+  if (!headers.has("x-revision")) headers.set("x-revision", String(node.sm.revision));
+  const leader = node.leaderId();
+  if (leader !== 0) headers.set("x-leader", clientUrls.get(leader) ?? String(leader));
+  deps.metrics.countRequest("GET", "/v1/config/{key}", problem.status);
+  return { status: problem.status, headers: [...headers], body: JSON.stringify(problem.body()) };
 }
 
 /**
@@ -79,40 +107,60 @@ function staleAnswerer(
  * ```
  */
 export function fastStaleRead(deps: StaleReadDeps): (req: Request) => Response | undefined {
-  const answer = staleAnswerer(deps);
+  const answer = readAnswerer(deps);
   return (req) => {
     if (!deps.open || req.method !== "GET") return undefined;
     const url = req.url;
     // An absolute URL: skip "scheme://authority", then expect the path.
     const pathStart = url.indexOf("/", url.indexOf("//") + 2);
-    if (pathStart < 0) return undefined;
-    const found = answer(url.slice(pathStart), req.headers.get("if-none-match") ?? undefined);
+    if (pathStart < 0 || !url.endsWith(QUERY)) return undefined;
+    const key = plainKey(deps, url.slice(pathStart, url.length - QUERY.length));
+    if (key === undefined) return undefined;
+    const found = answer(key, req.headers.get("if-none-match") ?? undefined, true);
     if (found === undefined) return undefined;
     return new Response(found.body, { status: found.status, headers: found.headers });
   };
 }
 
 /**
- * The same shortcut for the client port's own server (`http_front.ts`), one step earlier: it
- * answers from the parsed request head, with the answer's bytes as that server would write
- * them for the `Response` above (`tests/api/fast_stale_read_test.ts` compares the bytes), so
- * that no `Request`, `Headers`, `URL` or `Response` is made. Only origin-form `GET`s without a
- * body come here (the server checks `Host` and framing first).
+ * The same shortcut for the client port's own server (`http_front.ts`), one step earlier, for
+ * linearizable reads (`GET /v1/config/{key}`) too: it answers from the parsed request head,
+ * with the answer's bytes as that server would write them for the router's `Response`
+ * (`tests/api/fast_stale_read_test.ts` compares the bytes), so that no `Request`, `Headers`,
+ * `URL`, context or `Response` is made. Only origin-form `GET`s without a body come here (the
+ * server checks `Host` and framing first).
+ *
+ * A linearizable read waits for `linearizableRead` as the route does, then answers; a read
+ * that fails gets the router's problem (503 `no-leader`). A key found missing after the wait
+ * is declined, and the router reads again (a second wait, for a 404 only).
  *
  * @example
  * ```ts ignore
- * const fromHead = staleReadFromHead(deps);
+ * const fromHead = configReadFromHead(deps);
  * const bytes = fromHead(head); // undefined: declined, serve it the long way
  * ```
  */
-export function staleReadFromHead(deps: StaleReadDeps): (head: Head) => Uint8Array | undefined {
-  const answer = staleAnswerer(deps);
+export function configReadFromHead(
+  deps: StaleReadDeps,
+): (head: Head) => Uint8Array | Promise<Uint8Array | undefined> | undefined {
+  const answer = readAnswerer(deps);
   return (head) => {
-    if (head.method !== "GET") return undefined;
-    const found = answer(head.target, headerOf(head, "if-none-match"));
-    if (found === undefined) return undefined;
-    return wholeAnswer(found.status, found.headers, found.body, head.close);
+    if (!deps.open || head.method !== "GET") return undefined;
+    const target = head.target;
+    const stale = target.endsWith(QUERY);
+    const key = plainKey(deps, stale ? target.slice(0, target.length - QUERY.length) : target);
+    if (key === undefined) return undefined;
+    const ifNoneMatch = headerOf(head, "if-none-match");
+    if (stale) return bytesOf(answer(key, ifNoneMatch, true), head);
+    return deps.node.linearizableRead().then(
+      () => bytesOf(answer(key, ifNoneMatch, false), head),
+      (e) => bytesOf(failedReadAnswer(deps, e), head),
+    );
   };
+}
+
+function bytesOf(found: ReadAnswer | undefined, head: Head): Uint8Array | undefined {
+  return found && wholeAnswer(found.status, found.headers, found.body, head.close);
 }
 
 /**

@@ -54,7 +54,7 @@ export interface ServerContext {
   /** `host:port` of the listener, for requests without a `Host` header. */
   defaultHost: string;
   /** A shortcut answering some requests from their head (see `FrontHooks` in http_front.ts). */
-  answerHead?: (head: Head) => Uint8Array | undefined;
+  answerHead?: (head: Head) => Uint8Array | Promise<Uint8Array | undefined> | undefined;
   /** Told of each answer the server writes itself, for the metrics. */
   countOwnAnswer?: (status: number) => void;
 }
@@ -117,7 +117,11 @@ export class ClientConnection {
       while (!this.#dead) {
         const head = await this.#readHead();
         if (head === undefined) return;
-        const answer = this.#answerFromHead(head);
+        let answer = this.#answerFromHead(head);
+        if (answer instanceof Promise) {
+          answer = await answer.catch(() => undefined);
+          if (this.#dead) return; // closed meanwhile (the server stopped)
+        }
         if (answer !== undefined) {
           // The shortcut: no exchange, no Request nor Response, one write.
           try {
@@ -261,7 +265,7 @@ export class ClientConnection {
    * origin-form request without a body whose `Host` {@linkcode ClientConnection.#url} would
    * take (the long way answers the others, or refuses them). A shortcut that throws declines.
    */
-  #answerFromHead(head: Head): Uint8Array | undefined {
+  #answerFromHead(head: Head): Uint8Array | Promise<Uint8Array | undefined> | undefined {
     const answerHead = this.server.answerHead;
     if (
       answerHead === undefined || head.framing.kind !== "none" ||

@@ -50,7 +50,7 @@ import type { Head } from "./http1_head.ts";
  * @example
  * ```ts ignore
  * const hooks: FrontHooks = {
- *   answerHead: staleReadFromHead(deps),
+ *   answerHead: configReadFromHead(deps),
  *   countOwnAnswer: (status) => metrics.countRequest("other", "connection", status),
  * };
  * ```
@@ -58,10 +58,11 @@ import type { Head } from "./http1_head.ts";
 export interface FrontHooks {
   /**
    * Answers a request from its parsed head alone, with the answer's bytes (head and body, as
-   * the server would write them), or declines with undefined: then the handler gets it.
-   * Offered only origin-form requests without a body whose `Host` is well formed.
+   * the server would write them), now or later, or declines with undefined: then the handler
+   * gets it. Offered only origin-form requests without a body whose `Host` is well formed.
+   * While a later answer is awaited nothing more is read from the connection.
    */
-  answerHead?: (head: Head) => Uint8Array | undefined;
+  answerHead?: (head: Head) => Uint8Array | Promise<Uint8Array | undefined> | undefined;
   /** Told of each answer the server writes itself (400, 408, 431, 505), for the metrics. */
   countOwnAnswer?: (status: number) => void;
 }
@@ -75,7 +76,7 @@ const HOOKS = Symbol("edgeraft.frontHooks");
  *
  * @example
  * ```ts ignore
- * app.fetch = withFrontHooks(app.fetch, { answerHead: staleReadFromHead(deps) });
+ * app.fetch = withFrontHooks(app.fetch, { answerHead: configReadFromHead(deps) });
  * ```
  */
 export function withFrontHooks<T extends Deno.ServeHandler>(handler: T, hooks: FrontHooks): T {

@@ -12,6 +12,8 @@ import { resolveLimits } from "../../src/api/limits.ts";
 import { ApiMetrics } from "../../src/api/metrics.ts";
 import { type Answer, makeApp, send } from "./harness.ts";
 import { RawConnection } from "./raw_http.ts";
+import { NoLeaderError } from "../../src/node/errors.ts";
+import { ReadTimeoutError } from "../../src/node/read_barrier.ts";
 
 const TOKENS = [{ token: "r3ad-token-for-tests", scopes: ["read", "write"] as const }];
 
@@ -151,6 +153,13 @@ const HEAD_REQUESTS: string[] = [
   "GET /v1/config/flags?consistency=stale HTTP/1.1\r\nHost: x/y\r\nConnection: close\r\n\r\n",
   "GET /v1/config/flags?consistency=stale HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n" +
   "Connection: close\r\n\r\n{}",
+  // Linearizable reads: taken after the node's linearizableRead, a missing key declined.
+  "GET /v1/config/flags HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+  'GET /v1/config/flags HTTP/1.1\r\nHost: x\r\nIf-None-Match: "1"\r\nConnection: close\r\n\r\n',
+  "GET /v1/config/app/eu-west/banner.v2 HTTP/1.1\r\nHost: x\r\n\r\n" +
+  "GET /v1/config/flags HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+  "GET /v1/config/missing HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+  "GET /v1/config/flags?consistency=linearizable HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
 ];
 
 Deno.test("fast stale read from the head: the same bytes as the Request shortcut and the router", async () => {
@@ -167,9 +176,12 @@ Deno.test("fast stale read from the head: the same bytes as the Request shortcut
   const handlers: Deno.ServeHandler[] = [
     withFrontHooks((req, info) => head.app.fetch(req, info), {
       answerHead: (h) => {
+        const count = (bytes: Uint8Array | undefined) => {
+          if (bytes !== undefined) taken++;
+          return bytes;
+        };
         const bytes = answerHead(h);
-        if (bytes !== undefined) taken++;
-        return bytes;
+        return bytes instanceof Promise ? bytes.then(count) : count(bytes);
       },
       countOwnAnswer: headHooks.countOwnAnswer,
     }),
@@ -183,10 +195,16 @@ Deno.test("fast stale read from the head: the same bytes as the Request shortcut
     handlers.map((handler) => serveClientPort({ hostname: "127.0.0.1", port: 0 }, handler)),
   );
   try {
-    for (const role of ["leader", "follower", "no leader"] as const) {
+    const roles = ["leader", "follower", "no leader", "read fails", "read times out"] as const;
+    for (const role of roles) {
       for (const { node, clock } of all) {
         node.leader = role === "leader" ? node.id : role === "follower" ? 2 : 0;
         node.lastContact = role === "leader" ? 0 : clock.now() - 40;
+        node.readError = role === "read fails"
+          ? new NoLeaderError("no leader is known")
+          : role === "read times out"
+          ? new ReadTimeoutError("the read could not be confirmed by a quorum in time")
+          : undefined;
       }
       for (const text of HEAD_REQUESTS) {
         const [a, b, c] = await Promise.all(
@@ -197,9 +215,10 @@ Deno.test("fast stale read from the head: the same bytes as the Request shortcut
         assert.equal(a, c, `${role}, head shortcut vs router: ${JSON.stringify(text)}`);
       }
     }
-    // Per role: 6 of REQUESTS, two If-None-Match lines, 2 pipelined, HTTP/1.0, after empty
-    // lines, without Host.
-    assert.equal(taken, 3 * 12);
+    // Per role, stale: 6 of REQUESTS, two If-None-Match lines, 2 pipelined, HTTP/1.0, after
+    // empty lines, without Host; linearizable: 5 reads of keys that are there, and when the
+    // read fails, the missing key's too.
+    assert.equal(taken, roles.length * (12 + 5) + 2);
     const metrics = async (app: Parameters<typeof send>[0]) =>
       (await send(app, "GET", "/metrics")).text.split("\n")
         .filter((l) => l.startsWith("edgeraft_http_requests_total")).sort();
@@ -207,9 +226,10 @@ Deno.test("fast stale read from the head: the same bytes as the Request shortcut
     assert.deepStrictEqual(await metrics(request.app), counted);
     assert.deepStrictEqual(await metrics(routed.app), counted);
     assert.ok(counted.some((l) => l.includes('status="304"')), counted.join("\n"));
+    assert.ok(counted.some((l) => l.includes('status="503"')), counted.join("\n"));
     assert.ok(
       counted.includes(
-        'edgeraft_http_requests_total{method="other",route="connection",status="400"} 3',
+        'edgeraft_http_requests_total{method="other",route="connection",status="400"} 5',
       ),
       counted.join("\n"),
     );
