@@ -33,6 +33,14 @@ export interface RaftConfig {
   preVote: boolean;
   /** Check-quorum (thesis 6.2): a leader that cannot reach a majority steps down. */
   checkQuorum: boolean;
+  /**
+   * How many times consecutive failed campaigns may double the election timeout (0: never).
+   * A campaign fails when the timer fires again before any leader is heard of, which is what
+   * happens when a round trip approaches the timeout: each new term starts before the votes of
+   * the last one arrive. Backing off lets the slowest round trip fit; hearing of a leader
+   * resets it. The default 4 allows up to 16x (2.4-4.8 s with the default 150-300 ms).
+   */
+  electionBackoffLimit: number;
   /** A seeded source of randomness in [0, 1) for the election timeout jitter. */
   random: () => number;
 }
@@ -46,6 +54,7 @@ export const DEFAULT_CONFIG: Omit<RaftConfig, "id" | "random"> = {
   snapshotChunkBytes: 1024 * 1024,
   preVote: true,
   checkQuorum: true,
+  electionBackoffLimit: 4,
 };
 
 /**
@@ -67,6 +76,12 @@ export function withDefaults(
   if (cfg.heartbeatTicks < 1) throw new RangeError("raft: heartbeatTicks must be >= 1");
   if (cfg.electionTicks <= cfg.heartbeatTicks) {
     throw new RangeError("raft: electionTicks must be greater than heartbeatTicks");
+  }
+  if (
+    !Number.isInteger(cfg.electionBackoffLimit) || cfg.electionBackoffLimit < 0 ||
+    cfg.electionBackoffLimit > 10
+  ) {
+    throw new RangeError("raft: electionBackoffLimit must be an integer from 0 to 10");
   }
   if (cfg.maxInflightMsgs < 1) throw new RangeError("raft: maxInflightMsgs must be >= 1");
   if (cfg.snapshotChunkBytes < 1) throw new RangeError("raft: snapshotChunkBytes must be >= 1");

@@ -88,6 +88,21 @@ export class Raft {
   electionElapsed = 0;
   heartbeatElapsed = 0;
   randomizedElectionTimeout = 0;
+  /**
+   * Doublings of the election timeout after consecutive failed campaigns (at most
+   * `cfg.electionBackoffLimit`): 0 once a leader is heard of.
+   */
+  electionBackoff = 0;
+  /** Campaigns started by this node's election timer, for the driver's logs and metrics. */
+  campaigns = 0;
+  /**
+   * Ticks a leader waits between its check-quorum rounds: the election timeout it won with,
+   * so that a leader elected across round trips longer than the base timeout does not step
+   * down before its followers' first answers can arrive.
+   */
+  quorumCheckTicks = 0;
+  /** Whether the election timer started a campaign since a leader was last heard of. */
+  #campaignedWithoutLeader = false;
   /** The node a leadership transfer is handing over to, or NONE. */
   leadTransferee: NodeId = NONE;
   /** The index of the last membership change proposed; a new one waits until it is applied. */
@@ -134,12 +149,29 @@ export class Raft {
     this.lead = NONE;
     this.electionElapsed = 0;
     this.heartbeatElapsed = 0;
-    this.randomizedElectionTimeout = this.cfg.electionTicks +
-      Math.floor(this.cfg.random() * this.cfg.electionTicks);
+    this.#randomizeElectionTimeout();
     this.leadTransferee = NONE;
     this.tracker.resetVotes();
     this.readOnly.clear();
     this.pendingReadIndex = [];
+  }
+
+  /**
+   * A new timeout in [base, 2 * base), base being the configured one doubled once per failed
+   * campaign: random so that nodes which failed together do not campaign together again.
+   */
+  #randomizeElectionTimeout(): void {
+    const base = this.cfg.electionTicks * 2 ** this.electionBackoff;
+    this.randomizedElectionTimeout = base + Math.floor(this.cfg.random() * base);
+  }
+
+  /** A leader is known (heard from, or this node): the next campaign starts from scratch. */
+  leaderKnown(): void {
+    this.#campaignedWithoutLeader = false;
+    if (this.electionBackoff === 0) return;
+    this.electionBackoff = 0;
+    // Notice the leader's failure as soon as a node that never backed off would.
+    this.#randomizeElectionTimeout();
   }
 
   becomeFollower(term: number, lead: NodeId): void {
@@ -165,6 +197,9 @@ export class Raft {
 
   becomeLeader(): void {
     if (this.role === "follower") throw new RaftInvariantError("raft: follower cannot lead");
+    // Check-quorum waits as long as the election this leader won did (see quorumCheckTicks).
+    this.quorumCheckTicks = this.cfg.electionTicks * 2 ** this.electionBackoff;
+    this.leaderKnown();
     this.#reset(this.term);
     this.role = "leader";
     this.lead = this.id;
@@ -194,12 +229,16 @@ export class Raft {
 
   // ---- elections ---------------------------------------------------------------------------
 
-  /** Starts an election (or a pre-vote first), unless this node may not lead right now. */
-  hup(transfer: boolean): void {
-    if (this.role === "leader" || !this.promotable()) return;
-    if (this.#hasUnappliedConfChange()) return;
+  /**
+   * Starts an election (or a pre-vote first), unless this node may not lead right now; returns
+   * whether it did.
+   */
+  hup(transfer: boolean): boolean {
+    if (this.role === "leader" || !this.promotable()) return false;
+    if (this.#hasUnappliedConfChange()) return false;
     if (this.cfg.preVote && !transfer) this.campaign("preVote", false);
     else this.campaign("vote", transfer);
+    return true;
   }
 
   #hasUnappliedConfChange(): boolean {
@@ -359,14 +398,24 @@ export class Raft {
     this.electionElapsed++;
     if (this.promotable() && this.electionElapsed >= this.randomizedElectionTimeout) {
       this.electionElapsed = 0;
-      this.hup(false);
+      // The last campaign ended with no leader heard of: when round trips approach the
+      // timeout, each new term starts before the last one's votes arrive, so wait longer.
+      if (this.#campaignedWithoutLeader) {
+        this.electionBackoff = Math.min(this.electionBackoff + 1, this.cfg.electionBackoffLimit);
+      }
+      const before = this.#campaignedWithoutLeader;
+      this.#campaignedWithoutLeader = true; // cleared at once if this campaign wins at once
+      if (this.hup(false)) this.campaigns++;
+      else this.#campaignedWithoutLeader = before;
+      // A pre-candidate keeps its term, so nothing else has drawn its next timeout.
+      this.#randomizeElectionTimeout();
     }
   }
 
   #tickLeader(): void {
     this.heartbeatElapsed++;
     this.electionElapsed++;
-    if (this.electionElapsed >= this.cfg.electionTicks) {
+    if (this.electionElapsed >= this.quorumCheckTicks) {
       this.electionElapsed = 0;
       if (this.cfg.checkQuorum && !this.tracker.quorumActive(this.id)) {
         // Check-quorum (thesis 6.2): a leader cut off from a majority steps down, so that

@@ -83,6 +83,7 @@ export function stepCandidate(r: Raft, m: Message): void {
 function heardFromLeader(r: Raft, m: Message): void {
   r.electionElapsed = 0;
   r.lead = m.from;
+  r.leaderKnown();
   // What the leader has committed: an AppendEntries says it in `commit`, a heartbeat in
   // `index` (its `commit` is capped at what this follower is known to have), a snapshot is
   // committed up to its index.
