@@ -14,26 +14,6 @@ import type { ApplyOutcome } from "../state/results.ts";
 import type { WatchAnswer } from "../state/watch_history.ts";
 
 /**
- * The reads the API makes on the state machine.
- *
- * @example
- * ```ts
- * import type { StateView } from "./api_node.ts";
- * import { StateMachine } from "../state/state_machine.ts";
- * const view: StateView = new StateMachine();
- * ```
- */
-export interface StateView {
-  readonly revision: number;
-  readonly appliedIndex: number;
-  readonly now: number;
-  get(key: string): KeyValue | undefined;
-  list(options?: ListOptions): ListPage;
-  eventsSince(prefix: string, fromRevision: number, limit?: number): WatchAnswer;
-  lockInfo(name: string): LockInfo;
-}
-
-/**
  * The part of the Raft status that `/v1/cluster`, `/readyz` and `/metrics` show.
  *
  * @example
@@ -59,8 +39,10 @@ export interface NodeStatusView {
 }
 
 /**
- * A node as the API drives it. `sm` is read anew on every use: a node replaces its state
- * machine when it installs a snapshot.
+ * A node as the API drives it. The applied state is read through the node's methods, never
+ * held: a node replaces its state machine when it installs a leader's snapshot, and each call
+ * reads the state as it is now. (The methods are etcd-io/raft's way: a driver asks its node, it
+ * does not reach into it.)
  *
  * @example
  * ```ts ignore
@@ -71,12 +53,11 @@ export interface NodeStatusView {
  */
 export interface ApiNode {
   readonly id: NodeId;
-  readonly sm: StateView;
   /** When this node last heard from a leader (ms since the epoch; 0: never). */
   readonly lastContact: number;
   /** Replicates a command; resolves with its outcome once it is applied on this node. */
   submit(sub: Submission, signal?: AbortSignal): Promise<ApplyOutcome>;
-  /** Resolves when reading `sm` is linearizable (ReadIndex). */
+  /** Resolves when reading the applied state is linearizable (ReadIndex). */
   linearizableRead(): Promise<void>;
   /** Calls `listener` with every applied entry's outcome; returns the unsubscribe call. */
   onApply(listener: (outcome: ApplyOutcome) => void): () => void;
@@ -88,4 +69,18 @@ export interface ApiNode {
   status(): NodeStatusView;
   leaderId(): NodeId;
   isLeader(): boolean;
+  /** The index of the last entry applied here. */
+  appliedIndex(): number;
+  /** The config revision of the applied state (`X-Revision`). */
+  revision(): number;
+  /** The index of the snapshot the applied state was last restored from (0: none). */
+  restoredFrom(): number;
+  /** A key's value and revisions as applied here (frozen: shared with the state). */
+  getValue(key: string): KeyValue | undefined;
+  /** One page of the keys under a prefix, as applied here. */
+  listValues(options?: ListOptions): ListPage;
+  /** The config changes under `prefix` from `fromRevision` on, or the news they were compacted. */
+  eventsSince(prefix: string, fromRevision: number, limit?: number): WatchAnswer;
+  /** A lock's holder and queue, as applied here. */
+  lockInfo(name: string): LockInfo;
 }

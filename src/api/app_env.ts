@@ -37,7 +37,7 @@ export interface ApiEnv {
  * @example
  * ```ts ignore
  * import type { ApiDeps } from "./app_env.ts";
- * const revisionOf = (deps: ApiDeps) => deps.node.sm.revision;
+ * const revisionOf = (deps: ApiDeps) => deps.node.revision();
  * ```
  */
 export interface ApiDeps {

@@ -12,6 +12,6 @@
  */
 
 export { type ApiOptions, createApp } from "./app.ts";
-export type { ApiNode, NodeStatusView, StateView } from "./api_node.ts";
+export type { ApiNode, NodeStatusView } from "./api_node.ts";
 export { DEFAULT_LIMITS, type Limits, resolveLimits } from "./limits.ts";
 export type { Principal, Scope, TokenConfig } from "./middleware/auth/principal.ts";

@@ -142,14 +142,15 @@ export function watchStream(node: ApiNode, spec: WatchSpec): ReadableStream<Uint
   };
   const advanceLoop = () => {
     while (!closed) {
-      const sm = node.sm;
-      if (sm.revision <= cursor) {
+      // Synchronous from here to the end of the turn: both reads see the same applied state.
+      const revision = node.revision();
+      if (revision <= cursor) {
         live = true;
         return;
       }
       if (!live && (controller.desiredSize ?? 0) <= 0) return; // `pull` comes back for more
       if (slice.length === 0) {
-        const answer = sm.eventsSince(spec.prefix, cursor + 1, CATCH_UP_SLICE);
+        const answer = node.eventsSince(spec.prefix, cursor + 1, CATCH_UP_SLICE);
         if (answer.compacted) {
           const { compactedRevision } = answer;
           send(sseEvent("compacted", { compactedRevision, fromRevision: cursor + 1 }));
@@ -159,7 +160,7 @@ export function watchStream(node: ApiNode, spec: WatchSpec): ReadableStream<Uint
         }
         slice = answer.events;
         // A short slice means the history had nothing more under the prefix up to its end.
-        sliceEnd = slice.length < CATCH_UP_SLICE ? sm.revision : slice[slice.length - 1].revision;
+        sliceEnd = slice.length < CATCH_UP_SLICE ? revision : slice[slice.length - 1].revision;
       }
       while (slice.length > 0) {
         if (!live && (controller.desiredSize ?? 0) <= 0) return;

@@ -50,9 +50,9 @@ import type { Logger } from "./logger.ts";
 export const WAIT_GRACE_MS = 5000;
 
 /**
- * What the service needs from a node: the state machine (read anew each time: a snapshot
- * replaces it), every applied entry's outcome, and a way to propose the withdrawal. `RaftNode`
- * and the API's node satisfy it as they are.
+ * What the service needs from a node: a lock's state as applied, whether a snapshot replaced
+ * the applied state (no entry reports what it covered), every applied entry's outcome, and a
+ * way to propose the withdrawal. `RaftNode` and the API's node satisfy it as they are.
  *
  * @example
  * ```ts ignore
@@ -62,7 +62,9 @@ export const WAIT_GRACE_MS = 5000;
  * ```
  */
 export interface LockWaitHost {
-  readonly sm: { lockInfo(name: string): LockInfo };
+  lockInfo(name: string): LockInfo;
+  /** The index of the snapshot the applied state was last restored from (0: none). */
+  restoredFrom(): number;
   onApply(listener: (outcome: ApplyOutcome) => void): () => void;
   submit(
     sub: { cmd: AcquireCommand | AbandonWaitCommand },
@@ -214,7 +216,8 @@ export class LockWaits {
   #waiting = 0;
   #unsubscribe?: () => void;
   /** The state machine the last notification came from: another one means a snapshot. */
-  #sm: unknown;
+  /** The host's `restoredFrom()` when the waits last matched its state. */
+  #restoredFrom = 0;
   #closed = false;
 
   constructor(
@@ -308,10 +311,10 @@ export class LockWaits {
    * decided. The node calls it for every entry while waits are open (through `onApply`).
    */
   applied(outcome: ApplyOutcome): void {
-    const sm = this.#host.sm;
-    if (sm !== this.#sm) {
+    const restoredFrom = this.#host.restoredFrom();
+    if (restoredFrom !== this.#restoredFrom) {
       // A snapshot replaced the state: the entries it covers never came by as events.
-      this.#sm = sm;
+      this.#restoredFrom = restoredFrom;
       this.#reconcile();
     }
     // Waits that ran out in this entry end with the holder after it: read once per lock.
@@ -339,7 +342,7 @@ export class LockWaits {
   }
 
   #ended(name: string): Decision {
-    const holder = this.#host.sm.lockInfo(name).holder;
+    const holder = this.#host.lockInfo(name).holder;
     return {
       type: "ended",
       holder: holderView(holder),
@@ -350,7 +353,7 @@ export class LockWaits {
 
   /** How a wait stands in the state machine; undefined while it is still in line. */
   #fromState(name: string, waiterId: number): Decision | undefined {
-    const info = this.#host.sm.lockInfo(name);
+    const info = this.#host.lockInfo(name);
     if (info.holder?.waiterId === waiterId) {
       return { type: "granted", token: info.holder.token, expiresAt: info.holder.expiresAt };
     }
@@ -373,7 +376,7 @@ export class LockWaits {
       entry = { announced: new Map(), decided: new Map(), recorded: 0, waiters: new Map() };
       this.#locks.set(name, entry);
       if (this.#unsubscribe === undefined) {
-        this.#sm = this.#host.sm;
+        this.#restoredFrom = this.#host.restoredFrom();
         this.#unsubscribe = this.#host.onApply((outcome) => this.applied(outcome));
       }
     }
@@ -483,7 +486,7 @@ export class LockWaits {
    * is what the caller was answered; the holder's waiter id names the wait to withdraw.
    */
   async #letGo(name: string, token: number, at: number): Promise<void> {
-    const holder = this.#host.sm.lockInfo(name).holder;
+    const holder = this.#host.lockInfo(name).holder;
     // Already released or expired (the holder changed): nothing of this caller's is left.
     if (holder?.token !== token) return;
     await this.#propose(name, holder.waiterId, at);

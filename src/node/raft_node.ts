@@ -19,10 +19,13 @@ import type {
   Ready,
   Snapshot,
 } from "../raft/types.ts";
-import { encodeCommand } from "../state/commands.ts";
+import { encodeSubmission, type Submission } from "../state/commands.ts";
 import { InvalidCommandError } from "../state/errors.ts";
+import type { KeyValue, ListOptions, ListPage } from "../state/config_store.ts";
+import type { LockInfo } from "../state/lock_table.ts";
 import type { ApplyOutcome } from "../state/results.ts";
 import { StateMachine } from "../state/state_machine.ts";
+import type { WatchAnswer } from "../state/watch_history.ts";
 import type { RaftStorage } from "../storage/raft_storage.ts";
 import { CallError, type Transport, type TransportEvents } from "../transport/transport.ts";
 import { type NodeClock, systemClock, type TimerHandle } from "./clock.ts";
@@ -30,13 +33,16 @@ import { NodeStoppedError, NoLeaderError, OutcomeUnknownError } from "./errors.t
 import { LockWaits } from "./lock_waits.ts";
 import type { Logger } from "./logger.ts";
 import { PendingProposals, ProposalTimeoutError } from "./pending_proposals.ts";
-import { unwrapProposal, wrapProposal } from "./proposal_envelope.ts";
+import { frameProposal, readProposal, unwrapLegacyProposal } from "./proposal_envelope.ts";
 import { ReadBarrier } from "./read_barrier.ts";
 import { runInSlices, SlicedWorkCancelled } from "./run_in_slices.ts";
 import type { WriteTrace } from "./write_trace.ts";
 
-/** A command as a client submits it; the leader adds the time stamp. */
-export type Submission = Omit<Parameters<typeof encodeCommand>[0], "time">;
+// A command as a client submits it (the leader adds the time stamp); first declared here.
+export type { Submission };
+
+/** A tick's submission, encoded once: the leader proposes one whenever a lease may expire. */
+const TICK = encodeSubmission({ cmd: { op: "tick" } });
 
 // The node's errors live in errors.ts; these were first declared here.
 export { NoLeaderError, ProposalTimeoutError };
@@ -106,11 +112,16 @@ export type ApplyListener = (outcome: ApplyOutcome) => void;
  */
 export class RaftNode {
   readonly id: NodeId;
-  readonly raw: RawNode;
-  sm: StateMachine;
   readonly transport: Transport;
   /** Callers waiting in a lock's line, for every front end (the API, the simulator). */
   readonly lockWaits: LockWaits;
+  // Private: callers use the named methods below (docs/architecture.md#the-layers). `#sm` is
+  // replaced when a leader's snapshot is installed; reading it through methods means no caller
+  // can keep the old one.
+  readonly #raw: RawNode;
+  #sm: StateMachine;
+  /** The index of the snapshot `#sm` was last restored from (0: none). */
+  #restoredFrom = 0;
   readonly #opts: RaftNodeOptions;
   readonly #log: Logger;
   readonly #clock: NodeClock;
@@ -148,8 +159,8 @@ export class RaftNode {
   private constructor(opts: RaftNodeOptions, raw: RawNode, sm: StateMachine, persisted: HardState) {
     this.#opts = opts;
     this.id = opts.id;
-    this.raw = raw;
-    this.sm = sm;
+    this.#raw = raw;
+    this.#sm = sm;
     this.#persisted = persisted;
     this.#latestHard = persisted;
     this.#log = opts.logger;
@@ -162,11 +173,11 @@ export class RaftNode {
       onMessages: (msgs) => this.#receive(msgs),
       onUnreachable: (peer) => {
         this.#peerDown(peer);
-        this.raw.reportUnreachable(peer);
+        this.#raw.reportUnreachable(peer);
         this.#kick();
       },
       onSnapshotStatus: (peer, ok) => {
-        this.raw.reportSnapshot(peer, ok);
+        this.#raw.reportSnapshot(peer, ok);
         this.#kick();
       },
       onCall: (method, body, from) => this.#answerCall(method, body, from),
@@ -187,6 +198,7 @@ export class RaftNode {
       : new StateMachine();
     const node = new RaftNode(opts, raw, sm, stored.hardState);
     node.#savedSnapshotIndex = stored.snapshot?.metadata.index ?? 0;
+    node.#restoredFrom = node.#savedSnapshotIndex;
     node.#log.log("info", "node started", {
       term: stored.hardState.term,
       entries: stored.entries.length,
@@ -204,25 +216,68 @@ export class RaftNode {
 
   /** A live, read-only view of the core's role and log, for observers (the simulator). */
   coreView(): CoreView {
-    return this.raw.view;
-  }
-
-  /** The index of the last applied entry. */
-  appliedIndex(): number {
-    return this.sm.appliedIndex;
+    return this.#raw.view;
   }
 
   /** The core's status. */
   status(): Status {
-    return this.raw.status();
+    return this.#raw.status();
   }
 
+  /** Whether this node is the leader, as its core knows. */
   isLeader(): boolean {
-    return this.raw.raft.role === "leader";
+    return this.#raw.view.role === "leader";
   }
 
+  /** The leader this node knows of (0: none). */
   leaderId(): NodeId {
-    return this.raw.raft.lead;
+    return this.#raw.view.leader;
+  }
+
+  // ---- the applied state, read through the node (it replaces its state machine when it
+  // installs a leader's snapshot); each call reads the state as it is now ----
+
+  /** The index of the last applied entry. */
+  appliedIndex(): number {
+    return this.#sm.appliedIndex;
+  }
+
+  /** The config revision of the applied state (`X-Revision`). */
+  revision(): number {
+    return this.#sm.revision;
+  }
+
+  /** The log time: the largest leader stamp applied (ms since the epoch). */
+  logTime(): number {
+    return this.#sm.now;
+  }
+
+  /**
+   * The index of the snapshot the applied state was last restored from (0: none): it changes
+   * when a leader's snapshot replaces the state, which no applied entry reports.
+   */
+  restoredFrom(): number {
+    return this.#restoredFrom;
+  }
+
+  /** A key's value and revisions, as applied here (the value is frozen, shared with the state). */
+  getValue(key: string): KeyValue | undefined {
+    return this.#sm.get(key);
+  }
+
+  /** One page of the keys under a prefix, as applied here. */
+  listValues(options?: ListOptions): ListPage {
+    return this.#sm.list(options);
+  }
+
+  /** The config changes under `prefix` from `fromRevision` on, or the news they were compacted. */
+  eventsSince(prefix: string, fromRevision: number, limit?: number): WatchAnswer {
+    return this.#sm.eventsSince(prefix, fromRevision, limit);
+  }
+
+  /** A lock's holder and queue, as applied here. */
+  lockInfo(name: string): LockInfo {
+    return this.#sm.lockInfo(name);
   }
 
   /** Listens to every applied entry's outcome (for watches and lock waits). */
@@ -237,12 +292,14 @@ export class RaftNode {
    */
   async submit(sub: Submission, signal?: AbortSignal): Promise<ApplyOutcome> {
     this.#checkAlive();
-    if (this.isLeader()) return await this.#proposeLocal(sub);
+    // Checked and encoded once, here: the leader proposes these bytes as they are.
+    const body = encodeSubmission(sub);
+    if (this.isLeader()) return await this.#proposeLocal(body);
     const leader = this.leaderId();
     if (leader === 0) throw new NoLeaderError("no leader is known");
     let reply: Uint8Array;
     try {
-      reply = await this.transport.call(leader, "propose", encode(sub), signal);
+      reply = await this.transport.call(leader, "propose", body, signal);
     } catch (e) {
       if (e instanceof CallError && e.status === 503) throw new NoLeaderError(e.message);
       if (e instanceof CallError && e.status === 504) throw new ProposalTimeoutError(e.message);
@@ -259,15 +316,15 @@ export class RaftNode {
     return outcome;
   }
 
-  async #proposeLocal(sub: Submission): Promise<ApplyOutcome> {
+  /** Proposes a submission's bytes (`encodeSubmission`), stamped with this leader's time. */
+  async #proposeLocal(body: Uint8Array): Promise<ApplyOutcome> {
     // Time never goes backwards in the log, even if this clock does
     // (docs/architecture.md#time-enters-through-the-log).
-    const time = Math.max(this.#clock.now(), this.sm.now);
-    const command = encodeCommand({ ...sub, time } as Parameters<typeof encodeCommand>[0]);
+    const time = Math.max(this.#clock.now(), this.#sm.now);
     const seq = this.#pending.next();
     this.#trace?.("propose", seq);
     try {
-      this.raw.propose(wrapProposal({ proposer: this.id, seq, command }));
+      this.#raw.propose(frameProposal({ proposer: this.id, seq, time, body }));
     } catch (e) {
       if (e instanceof ProposalDroppedError) throw new NoLeaderError(e.message);
       throw e;
@@ -279,14 +336,14 @@ export class RaftNode {
 
   /** Resolves once entries up to `index` are applied on this node. */
   async waitApplied(index: number): Promise<void> {
-    if (this.sm.appliedIndex >= index) return;
+    if (this.#sm.appliedIndex >= index) return;
     await new Promise<void>((resolve, reject) => {
       const timer = this.#clock.setTimeout(() => {
         off();
         reject(new ProposalTimeoutError(`entry ${index} was not applied here in time`));
       }, this.#opts.requestTimeoutMs ?? 5000);
       const off = this.onApply(() => {
-        if (this.sm.appliedIndex >= index) {
+        if (this.#sm.appliedIndex >= index) {
           this.#clock.clearTimeout(timer);
           off();
           resolve();
@@ -308,21 +365,16 @@ export class RaftNode {
   async #answerCall(method: string, body: Uint8Array, _from: NodeId): Promise<Uint8Array> {
     if (method !== "propose") throw new CallError(404, `unknown method ${method}`);
     if (!this.isLeader()) throw new CallError(503, "this node is not the leader");
-    let sub: Submission;
+    // The forwarding node checked and encoded the submission (`submit`); it is proposed as it
+    // came, not decoded again. Bytes that are no submission (a peer's bug) are answered
+    // `bad_command` when applied, like any garbage in the log.
     try {
-      sub = decode(body) as Submission;
-    } catch {
-      throw new CallError(400, "the forwarded command does not decode");
-    }
-    // Validated once, where it is encoded (`#proposeLocal`): InvalidCommandError, a 400 below.
-    try {
-      return encode(await this.#proposeLocal(sub));
+      return encode(await this.#proposeLocal(body));
     } catch (e) {
       if (e instanceof NoLeaderError) throw new CallError(503, e.message);
       if (e instanceof OutcomeUnknownError) {
         throw new CallError(504, e.message);
       }
-      if (e instanceof InvalidCommandError) throw new CallError(400, e.message);
       throw e;
     }
   }
@@ -365,7 +417,7 @@ export class RaftNode {
     ) {
       return;
     }
-    this.raw.tick();
+    this.#raw.tick();
     this.#maybeProposeTick();
     this.#kick();
   }
@@ -373,12 +425,12 @@ export class RaftNode {
   /** The leader stamps the log when a lease or a wait may have run out. */
   #maybeProposeTick(): void {
     if (!this.isLeader()) return;
-    const deadline = this.sm.nextDeadline();
+    const deadline = this.#sm.nextDeadline();
     const now = this.#clock.now();
     if (deadline === undefined || deadline > now) return;
     if (now - this.#tickProposedAt < (this.#opts.tickMs ?? 10) * 5) return;
     this.#tickProposedAt = now;
-    this.#proposeLocal({ cmd: { op: "tick" } }).catch(() => {});
+    this.#proposeLocal(TICK).catch(() => {});
   }
 
   /** Runs the Ready loop soon; calls made while it runs make it go round again. */
@@ -399,9 +451,9 @@ export class RaftNode {
         this.#compactCore();
         for (const m of this.#inbox.splice(0)) this.#step(m);
         const ctx = this.#reads.start();
-        if (ctx) this.raw.readIndex(ctx);
-        while (this.raw.hasReady() && !this.#stopped) {
-          await this.#handleReady(this.raw.ready());
+        if (ctx) this.#raw.readIndex(ctx);
+        while (this.#raw.hasReady() && !this.#stopped) {
+          await this.#handleReady(this.#raw.ready());
           for (const m of this.#inbox.splice(0)) this.#step(m);
         }
       } while (this.#again && !this.#stopped);
@@ -413,10 +465,10 @@ export class RaftNode {
   }
 
   #step(m: Message): void {
-    if (m.from === this.raw.raft.lead && (m.type === "app" || m.type === "heartbeat")) {
+    if (m.from === this.#raw.view.leader && (m.type === "app" || m.type === "heartbeat")) {
       this.lastContact = this.#clock.now();
     }
-    this.raw.step(m);
+    this.#raw.step(m);
   }
 
   async #handleReady(rd: Ready): Promise<void> {
@@ -463,8 +515,8 @@ export class RaftNode {
     for (const rs of rd.readStates) this.#reads.confirmed(rs.context, rs.index);
     // Reads queued behind the round just confirmed start theirs on the loop's next turn.
     if (rd.readStates.length > 0 && this.#reads.pending) this.#again = true;
-    this.raw.advance(rd);
-    this.#reads.applied(this.sm.appliedIndex);
+    this.#raw.advance(rd);
+    this.#reads.applied(this.#sm.appliedIndex);
     this.#maybeCompact();
   }
 
@@ -472,17 +524,23 @@ export class RaftNode {
     let outcome: ApplyOutcome;
     if (e.type === "conf" || e.data.length === 0) this.#opts.onEntryApplied?.(e);
     if (e.type === "conf") {
-      this.raw.applyConfChange(decodeConfChange(e.data));
-      outcome = this.sm.applyNoop(e.index, e.term);
+      this.#raw.applyConfChange(decodeConfChange(e.data));
+      outcome = this.#sm.applyNoop(e.index, e.term);
     } else if (e.data.length === 0) {
-      outcome = this.sm.applyNoop(e.index, e.term);
+      outcome = this.#sm.applyNoop(e.index, e.term);
     } else {
       this.#opts.onEntryApplied?.(e);
-      const p = unwrapProposal(e.data);
-      outcome = this.sm.applyEntry(e.index, e.term, p ? p.command : e.data);
-      if (p && p.proposer === this.id) {
-        this.#trace?.("applied", e.index, p.seq);
-        this.#pending.settle(p.seq, outcome);
+      // This format, else the older nodes' (`[proposer, seq, envelope]`), else bare bytes,
+      // which the state machine answers as a bad command when they are no envelope.
+      const p = readProposal(e.data);
+      const legacy = p ? undefined : unwrapLegacyProposal(e.data);
+      outcome = p
+        ? this.#sm.applySubmission(e.index, e.term, p.time, p.body)
+        : this.#sm.applyEntry(e.index, e.term, legacy ? legacy.command : e.data);
+      const mine = p ?? legacy;
+      if (mine && mine.proposer === this.id) {
+        this.#trace?.("applied", e.index, mine.seq);
+        this.#pending.settle(mine.seq, outcome);
       }
     }
     for (const listener of this.#listeners) {
@@ -502,14 +560,14 @@ export class RaftNode {
    */
   #maybeCompact(): void {
     if (this.#compaction || this.#stopped) return;
-    const applied = this.sm.appliedIndex;
-    const raft = this.raw.raft;
-    if (applied - raft.log.offset < (this.#opts.snapshotEntries ?? 10_000)) return;
-    if (applied > raft.log.stabled) return;
-    const term = raft.log.term(applied);
+    const applied = this.#sm.appliedIndex;
+    const core = this.#raw.view;
+    if (applied - core.offset < (this.#opts.snapshotEntries ?? 10_000)) return;
+    if (applied > core.stabled) return;
+    const term = core.termAt(applied);
     if (term === undefined) return;
-    const conf = raft.tracker.confState();
-    const capture = this.sm.captureSnapshot();
+    const conf = core.confState();
+    const capture = this.#sm.captureSnapshot();
     this.#compaction = this.#compact(capture, term, conf)
       .catch((error) => {
         if (!(error instanceof SlicedWorkCancelled)) this.#fail(error as Error);
@@ -560,12 +618,12 @@ export class RaftNode {
     if (!encoded) return;
     this.#encoded = undefined;
     const { index, term, conf, data, resolve } = encoded;
-    const log = this.raw.raft.log;
+    const core = this.#raw.view;
     // A leader's snapshot may have replaced the log meanwhile, and the snapshot must carry the
     // membership of its own index: a change applied since makes the next compaction's job.
-    const fits = index > log.offset && log.term(index) === term &&
-      sameConf(conf, this.raw.raft.tracker.confState());
-    resolve(fits ? this.raw.compact(index, data) : undefined);
+    const fits = index > core.offset && core.termAt(index) === term &&
+      sameConf(conf, core.confState());
+    resolve(fits ? this.#raw.compact(index, data) : undefined);
   }
 
   /**
@@ -582,7 +640,8 @@ export class RaftNode {
         runInSlices(StateMachine.restoreSteps(snapshot.data), { clock: this.#clock }),
         this.#opts.storage.saveSnapshot(snapshot),
       ]);
-      this.sm = sm;
+      this.#sm = sm;
+      this.#restoredFrom = index;
     } finally {
       this.#installing = false;
     }
@@ -597,7 +656,7 @@ export class RaftNode {
     if (leader !== this.#lastLeader) {
       this.#log.log("info", leader === 0 ? "leader lost" : "leader changed", {
         leader,
-        term: this.raw.raft.term,
+        term: this.#raw.view.term,
         role,
       });
       this.#lastLeader = leader;

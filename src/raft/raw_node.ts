@@ -75,12 +75,20 @@ export interface Status {
 export interface CoreView {
   readonly role: string;
   readonly term: number;
+  /** The leader this core knows of (0: none). */
+  readonly leader: NodeId;
   /** The highest index known to be committed. */
   readonly committed: number;
   /** The index of the snapshot the log starts after (0: none). */
   readonly offset: number;
   /** The term of the entry at `offset`. */
   readonly offsetTerm: number;
+  /** The highest index the driver has reported durable (`advance`). */
+  readonly stabled: number;
+  /** The snapshot the log starts after, if it keeps one. */
+  readonly snapshot: Snapshot | undefined;
+  /** The membership now (a copy). */
+  confState(): ConfState;
   /** The index of the last entry. */
   lastIndex(): number;
   /** The entry at `index`, undefined if compacted away or beyond the end. */
@@ -108,7 +116,9 @@ export interface CoreView {
  * ```
  */
 export class RawNode {
-  readonly raft: Raft;
+  // Private: the driver reads the core through `view` and `status()`, and acts on it through
+  // the methods below, as etcd-io/raft's RawNode does (docs/architecture.md#the-layers).
+  readonly #raft: Raft;
   #prevHard: HardState;
   #prevSoft: SoftState;
   #outstanding = false;
@@ -123,7 +133,7 @@ export class RawNode {
     stored: StoredState,
     newRaft: (cfg: RaftConfig, stored: StoredState) => Raft = (c, s) => new Raft(c, s),
   ) {
-    this.raft = newRaft(cfg, stored);
+    this.#raft = newRaft(cfg, stored);
     this.#prevHard = { ...stored.hardState };
     this.#prevSoft = { leader: NONE, role: "follower" };
   }
@@ -134,13 +144,16 @@ export class RawNode {
   }
 
   #makeView(): CoreView {
-    const r = this.raft;
+    const r = this.#raft;
     return {
       get role() {
         return r.role;
       },
       get term() {
         return r.term;
+      },
+      get leader() {
+        return r.lead;
       },
       get committed() {
         return r.log.committed;
@@ -151,6 +164,13 @@ export class RawNode {
       get offsetTerm() {
         return r.log.offsetTerm;
       },
+      get stabled() {
+        return r.log.stabled;
+      },
+      get snapshot() {
+        return r.log.snapshot;
+      },
+      confState: () => r.tracker.confState(),
       lastIndex: () => r.log.lastIndex(),
       entry: (index) => r.log.entry(index),
       termAt: (index) => r.log.term(index),
@@ -159,12 +179,12 @@ export class RawNode {
 
   /** Advances logical time by one tick. */
   tick(): void {
-    this.raft.tick();
+    this.#raft.tick();
   }
 
   /** Starts an election now (for tests and operators; elections normally follow timeouts). */
   campaign(): void {
-    this.raft.step(this.#local("hup"));
+    this.#raft.step(this.#local("hup"));
   }
 
   /**
@@ -172,8 +192,8 @@ export class RawNode {
    * driver may inject and for messages without a sender.
    */
   step(m: Message): boolean {
-    if (LOCAL_ONLY.has(m.type) || m.from === NONE || m.to !== this.raft.id) return false;
-    this.raft.step(m);
+    if (LOCAL_ONLY.has(m.type) || m.from === NONE || m.to !== this.#raft.id) return false;
+    this.#raft.step(m);
     return true;
   }
 
@@ -188,7 +208,7 @@ export class RawNode {
   }
 
   #propose(type: "normal" | "conf", data: Uint8Array): void {
-    const r = this.raft;
+    const r = this.#raft;
     if (r.role === "leader" && r.leadTransferee !== NONE) {
       throw new ProposalDroppedError("leadership transfer in progress");
     }
@@ -207,27 +227,27 @@ export class RawNode {
    * answer is matched by it (other nodes' contexts may be equal, the leader tells them apart).
    */
   readIndex(context: Uint8Array): void {
-    this.raft.step({ ...this.#local("readIndex"), context });
+    this.#raft.step({ ...this.#local("readIndex"), context });
   }
 
   /** Asks the leader to hand leadership to `target` (thesis 3.10). */
   transferLeader(target: NodeId): void {
-    this.raft.step({ ...this.#local("transferLeader"), from: target });
+    this.#raft.step({ ...this.#local("transferLeader"), from: target });
   }
 
   /** Tells the core that `peer` could not be reached, so the leader goes back to probing it. */
   reportUnreachable(peer: NodeId): void {
-    this.raft.step({ ...this.#local("unreachable"), from: peer });
+    this.#raft.step({ ...this.#local("unreachable"), from: peer });
   }
 
   /** Tells the leader whether sending a snapshot to `peer` failed. */
   reportSnapshot(peer: NodeId, ok: boolean): void {
-    this.raft.step({ ...this.#local("snapStatus"), from: peer, reject: !ok });
+    this.#raft.step({ ...this.#local("snapStatus"), from: peer, reject: !ok });
   }
 
   /** Applies a committed membership change; call it when the `conf` entry is applied. */
   applyConfChange(cc: ConfChange): ConfState {
-    return this.raft.applyConfChange(cc);
+    return this.#raft.applyConfChange(cc);
   }
 
   /**
@@ -235,7 +255,7 @@ export class RawNode {
    * snapshot at that index. Returns the snapshot for the driver to persist.
    */
   compact(index: number, data: Uint8Array): Snapshot {
-    const r = this.raft;
+    const r = this.#raft;
     const term = r.log.term(index);
     if (term === undefined) throw new RaftInvariantError(`raft: cannot compact at ${index}`);
     const snap: Snapshot = { metadata: { index, term, conf: r.tracker.confState() }, data };
@@ -244,16 +264,16 @@ export class RawNode {
   }
 
   #local(type: MessageType): Message {
-    return newMessage({ type, from: this.raft.id, to: this.raft.id });
+    return newMessage({ type, from: this.#raft.id, to: this.#raft.id });
   }
 
   #softState(): SoftState {
-    return { leader: this.raft.lead, role: this.raft.role };
+    return { leader: this.#raft.lead, role: this.#raft.role };
   }
 
   /** Whether there is anything for the driver to do. */
   hasReady(): boolean {
-    const r = this.raft;
+    const r = this.#raft;
     const hs = r.hardState();
     const ss = this.#softState();
     return r.msgs.length > 0 || r.readStates.length > 0 ||
@@ -272,7 +292,7 @@ export class RawNode {
   ready(): Ready {
     if (this.#outstanding) throw new RaftInvariantError("raft: ready() before advance()");
     this.#outstanding = true;
-    const r = this.raft;
+    const r = this.#raft;
     const hs = r.hardState();
     const ss = this.#softState();
     const rd: Ready = {
@@ -306,7 +326,7 @@ export class RawNode {
   advance(rd: Ready): void {
     if (!this.#outstanding) throw new RaftInvariantError("raft: advance() without ready()");
     this.#outstanding = false;
-    const r = this.raft;
+    const r = this.#raft;
     if (rd.hardState) this.#prevHard = rd.hardState;
     const last = rd.entries.at(-1);
     if (last) r.log.stableTo(last.index, last.term);
@@ -319,7 +339,7 @@ export class RawNode {
 
   /** A summary of the node's state. */
   status(): Status {
-    const r = this.raft;
+    const r = this.#raft;
     const progress = new Map<NodeId, ProgressStatus>();
     if (r.role === "leader") {
       for (const [id, p] of r.tracker.progress) {

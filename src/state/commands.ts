@@ -99,8 +99,18 @@ export const COMMAND_SHAPES = {
   tick: {},
 } as const satisfies Record<string, Record<string, FieldSpec>>;
 
-/** The envelope's fields besides `cmd` (see {@linkcode Envelope}). */
-const ENVELOPE_SHAPE = {
+/**
+ * The fields of an envelope besides `cmd` (see {@linkcode Envelope}), with their kinds: the
+ * exactly-once fields the API fills from headers (`clientId`, `seq`, `idempotencyKey`, ...) and
+ * the leader's `time`.
+ *
+ * @example
+ * ```ts
+ * import { ENVELOPE_SHAPE } from "./commands.ts";
+ * ENVELOPE_SHAPE.clientId; // { kind: "name", required: false }
+ * ```
+ */
+export const ENVELOPE_SHAPE = {
   time: required("count"),
   clientId: optional("name"),
   seq: optional("count"),
@@ -111,6 +121,11 @@ const ENVELOPE_SHAPE = {
 
 /** What `validateEnvelope` checks first: `cmd` is required (its op's shape checks the rest). */
 const ENVELOPE_FIELDS: Record<string, FieldSpec> = { cmd: required("json"), ...ENVELOPE_SHAPE };
+
+/** The same without `time`: a submission, which the leader stamps (see `decodeSubmission`). */
+const SUBMISSION_FIELDS: Record<string, FieldSpec> = Object.fromEntries(
+  Object.entries(ENVELOPE_FIELDS).filter(([name]) => name !== "time"),
+);
 
 /** Flattens an intersection, so that editors show a derived type as one object. */
 type Flat<T> = { -readonly [K in keyof T]: T[K] } & unknown;
@@ -277,6 +292,18 @@ export type Envelope = Flat<{ cmd: Command } & FieldsOf<typeof ENVELOPE_SHAPE>>;
  */
 export type EnvelopeCheck = { ok: true; envelope: Envelope } | { ok: false; detail: string };
 
+/**
+ * A command as a client submits it: an {@linkcode Envelope} without the time, which the leader
+ * adds when it proposes it.
+ *
+ * @example
+ * ```ts
+ * import type { Submission } from "./commands.ts";
+ * const s: Submission = { cmd: { op: "delete", key: "k" }, idempotencyKey: "a1" };
+ * ```
+ */
+export type Submission = Omit<Envelope, "time">;
+
 /** Checks one field; `path` names it in the sentence returned when it is wrong. */
 type FieldCheck = (value: unknown, path: string) => string | undefined;
 
@@ -331,19 +358,25 @@ function checkFields(
 }
 
 /**
- * Checks that `input` is a well-formed envelope. The envelope is returned as given (not
- * copied) when it is.
+ * Checks one field of one kind, as the state machine does for every entry: undefined when
+ * `value` is a good `kind`, else a sentence naming `path`. The API's request schemas refine
+ * with this same check (src/api/schemas.ts), so a field's rule is written once.
  *
  * @example
  * ```ts
- * import { validateEnvelope } from "./commands.ts";
- * validateEnvelope({ cmd: { op: "delete", key: "" }, time: 1 });
- * // { ok: false, detail: "cmd.key must be a non-empty well-formed string" }
+ * import { checkField } from "./commands.ts";
+ * checkField("positive", 0, "token"); // "token must be an integer >= 1"
+ * checkField("name", "a", "key"); // undefined
  * ```
  */
-export function validateEnvelope(input: unknown): EnvelopeCheck {
+export function checkField(kind: FieldKind, value: unknown, path: string): string | undefined {
+  return FIELD_CHECKS[kind](value, path);
+}
+
+/** Checks an envelope (with `time`) or a submission (without), as `fields` says. */
+function validateWith(input: unknown, fields: Record<string, FieldSpec>): EnvelopeCheck {
   if (!isRecord(input)) return { ok: false, detail: "the envelope must be an object" };
-  const envelopeProblem = checkFields(input, ENVELOPE_FIELDS, "envelope", "cmd");
+  const envelopeProblem = checkFields(input, fields, "envelope", "cmd");
   if (envelopeProblem !== undefined) return { ok: false, detail: envelopeProblem };
   if ((input.clientId === undefined) !== (input.seq === undefined)) {
     return { ok: false, detail: "envelope: clientId and seq go together" };
@@ -357,6 +390,21 @@ export function validateEnvelope(input: unknown): EnvelopeCheck {
   const problem = checkFields(cmd, shape, "cmd", "op");
   if (problem !== undefined) return { ok: false, detail: problem };
   return { ok: true, envelope: input as unknown as Envelope };
+}
+
+/**
+ * Checks that `input` is a well-formed envelope. The envelope is returned as given (not
+ * copied) when it is.
+ *
+ * @example
+ * ```ts
+ * import { validateEnvelope } from "./commands.ts";
+ * validateEnvelope({ cmd: { op: "delete", key: "" }, time: 1 });
+ * // { ok: false, detail: "cmd.key must be a non-empty well-formed string" }
+ * ```
+ */
+export function validateEnvelope(input: unknown): EnvelopeCheck {
+  return validateWith(input, ENVELOPE_FIELDS);
 }
 
 /**
@@ -394,4 +442,51 @@ export function decodeCommand(bytes: Uint8Array): EnvelopeCheck {
     return { ok: false, detail: `not msgpack: ${error instanceof Error ? error.message : error}` };
   }
   return validateEnvelope(decoded);
+}
+
+/**
+ * Checks a submission and encodes it as msgpack: the bytes a node forwards to the leader and
+ * the leader puts in the log after its proposal header (src/node/proposal_envelope.ts). The one
+ * check on the way in; throws an {@linkcode InvalidCommandError} if it is not well-formed, so a
+ * bad request fails before it is proposed rather than after it is committed.
+ *
+ * @example
+ * ```ts
+ * import { decodeSubmission, encodeSubmission } from "./commands.ts";
+ * const bytes = encodeSubmission({ cmd: { op: "tick" } });
+ * decodeSubmission(bytes, 5); // { ok: true, envelope: { cmd: { op: "tick" }, time: 5 } }
+ * ```
+ */
+export function encodeSubmission(submission: Submission): Uint8Array {
+  const check = validateWith(submission, SUBMISSION_FIELDS);
+  if (!check.ok) throw new InvalidCommandError(check.detail);
+  return encoder.encode(submission);
+}
+
+/**
+ * Decodes and validates a submission's bytes (see {@linkcode encodeSubmission}) stamped with the
+ * leader's `time`, into the envelope the state machine applies. Never throws; the bytes come
+ * from the log and may be anything. A `time` inside the bytes is refused (an unknown field): the
+ * stamp comes only from the proposal's header.
+ *
+ * @example
+ * ```ts
+ * import { decodeSubmission } from "./commands.ts";
+ * decodeSubmission(new Uint8Array([0x90]), 1); // { ok: false, detail: "the envelope must be an object" }
+ * ```
+ */
+export function decodeSubmission(bytes: Uint8Array, time: number): EnvelopeCheck {
+  let decoded: unknown;
+  try {
+    decoded = decoder.decode(bytes);
+  } catch (error) {
+    return { ok: false, detail: `not msgpack: ${error instanceof Error ? error.message : error}` };
+  }
+  const check = validateWith(decoded, SUBMISSION_FIELDS);
+  if (!check.ok) return check;
+  const problem = FIELD_CHECKS.count(time, "envelope.time");
+  if (problem !== undefined) return { ok: false, detail: problem };
+  // A fresh object from the decoder, checked above: stamping it in place copies nothing.
+  (decoded as { time: number }).time = time;
+  return check;
 }

@@ -4,14 +4,23 @@
  * leader stamp seen so far, so the same log gives the same state and answers on every node.
  *
  * The driver applies every committed entry in index order:
- * - a normal entry with data: `applyEntry(index, term, data)`;
+ * - a node's proposal: `applySubmission(index, term, time, bytes)`, the leader's stamp and the
+ *   submission's bytes as the node's proposal header gives them (src/node/proposal_envelope.ts);
+ * - a normal entry with a whole envelope as data (older nodes' format): `applyEntry(index, term,
+ *   data)`;
  * - the empty entry a new leader appends, and membership (conf) entries, which change nothing
  *   here but still carry an index and a term: `applyNoop(index, term)`.
  *
  * @module
  */
 
-import { type Command, decodeCommand, type Envelope, validateEnvelope } from "./commands.ts";
+import {
+  type Command,
+  decodeCommand,
+  decodeSubmission,
+  type Envelope,
+  validateEnvelope,
+} from "./commands.ts";
 import { ConfigStore, type KeyValue, type ListOptions, type ListPage } from "./config_store.ts";
 import { holderView, type LockInfo, LockTable } from "./lock_table.ts";
 import type { ApplyOutcome, CommandResult, StateEvent } from "./results.ts";
@@ -162,6 +171,17 @@ export class StateMachine {
   applyEntry(index: number, term: number, data: Uint8Array): ApplyOutcome {
     if (data.length === 0) return this.applyNoop(index, term);
     const check = decodeCommand(data);
+    if (!check.ok) return this.#reject(index, term, check.detail);
+    return this.#applyValid(index, term, check.envelope);
+  }
+
+  /**
+   * Applies a committed submission's bytes (`encodeSubmission`) stamped with the leader's
+   * `time`: what a node's proposal carries after its header. Bad bytes or a bad stamp are
+   * answered `bad_command`, with nothing applied but the index and the term.
+   */
+  applySubmission(index: number, term: number, time: number, bytes: Uint8Array): ApplyOutcome {
+    const check = decodeSubmission(bytes, time);
     if (!check.ok) return this.#reject(index, term, check.detail);
     return this.#applyValid(index, term, check.envelope);
   }

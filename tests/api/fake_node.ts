@@ -6,9 +6,12 @@
  */
 
 import type { ApiNode, NodeStatusView } from "../../src/api/api_node.ts";
+import type { KeyValue, ListOptions, ListPage } from "../../src/state/config_store.ts";
+import type { LockInfo } from "../../src/state/lock_table.ts";
+import type { WatchAnswer } from "../../src/state/watch_history.ts";
 import { LockWaits } from "../../src/node/lock_waits.ts";
 import type { Submission } from "../../src/node/raft_node.ts";
-import { encodeCommand } from "../../src/state/commands.ts";
+import { encodeSubmission } from "../../src/state/commands.ts";
 import type { ApplyOutcome } from "../../src/state/results.ts";
 import { StateMachine, type StateMachineOptions } from "../../src/state/state_machine.ts";
 
@@ -32,7 +35,8 @@ export class ManualClock {
 }
 
 /**
- * The fake node. `failWith` makes the next calls fail the way a real node's would.
+ * The fake node. `failWith` makes the next calls fail the way a real node's would. Tests may
+ * read its state machine `sm` directly, and replace it (as a snapshot install would).
  *
  * @example
  * ```ts
@@ -44,7 +48,8 @@ export class ManualClock {
  */
 export class FakeNode implements ApiNode {
   readonly id = 1;
-  sm: StateMachine;
+  #sm: StateMachine;
+  #restoredFrom = 0;
   readonly clock: ManualClock;
   term = 1;
   index = 0;
@@ -66,7 +71,7 @@ export class FakeNode implements ApiNode {
 
   constructor(options: { clock?: ManualClock; sm?: StateMachineOptions } = {}) {
     this.clock = options.clock ?? new ManualClock();
-    this.sm = new StateMachine(options.sm);
+    this.#sm = new StateMachine(options.sm);
     this.#applyNoop();
   }
 
@@ -82,9 +87,11 @@ export class FakeNode implements ApiNode {
   async submit(sub: Submission, _signal?: AbortSignal): Promise<ApplyOutcome> {
     const failure = this.submitFailures.shift() ?? this.submitError;
     if (failure) throw failure;
-    const data = encodeCommand({ ...sub, time: Math.max(this.clock.now(), this.sm.now) });
+    // As a node does: checked and encoded once, applied with the leader's stamp.
+    const body = encodeSubmission(sub);
+    const time = Math.max(this.clock.now(), this.sm.now);
     this.submissions.push(sub);
-    const outcome = this.sm.applyEntry(++this.index, this.term, data);
+    const outcome = this.sm.applySubmission(++this.index, this.term, time, body);
     this.#publish(outcome);
     return outcome;
   }
@@ -123,6 +130,45 @@ export class FakeNode implements ApiNode {
         ? new Map([[1, { match: this.index }], [2, { match: this.index }], [3, { match: 0 }]])
         : new Map(),
     };
+  }
+
+  /** The state machine, for tests to inspect. */
+  get sm(): StateMachine {
+    return this.#sm;
+  }
+
+  /** Replaces the state, as a snapshot install does (`restoredFrom` moves to its index). */
+  set sm(sm: StateMachine) {
+    this.#sm = sm;
+    this.#restoredFrom = sm.appliedIndex;
+  }
+
+  appliedIndex(): number {
+    return this.#sm.appliedIndex;
+  }
+
+  revision(): number {
+    return this.#sm.revision;
+  }
+
+  restoredFrom(): number {
+    return this.#restoredFrom;
+  }
+
+  getValue(key: string): KeyValue | undefined {
+    return this.#sm.get(key);
+  }
+
+  listValues(options?: ListOptions): ListPage {
+    return this.#sm.list(options);
+  }
+
+  eventsSince(prefix: string, fromRevision: number, limit?: number): WatchAnswer {
+    return this.#sm.eventsSince(prefix, fromRevision, limit);
+  }
+
+  lockInfo(name: string): LockInfo {
+    return this.#sm.lockInfo(name);
   }
 
   leaderId(): number {

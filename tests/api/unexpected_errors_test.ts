@@ -27,7 +27,7 @@ const INTERNALS = /secretHolder|TypeError|\bat .*\.ts|node_modules|stack/;
 
 Deno.test("unexpected errors: a TypeError in the apply path is a 500 without internals, logged with its stack", async () => {
   const { app, node, lines } = appWithLog();
-  node.sm.applyEntry = (): ApplyOutcome => {
+  node.sm.applySubmission = (): ApplyOutcome => {
     throw new TypeError("Cannot read properties of undefined (reading 'secretHolder')");
   };
   const requests: [string, string, Record<string, unknown>?][] = [
@@ -73,7 +73,7 @@ Deno.test("unexpected errors: a command the state machine refuses is a 400 namin
   node.submitError = undefined;
   // The same refusal at apply time (a bad entry in the log): answered, not thrown.
   const detail = "cmd.key must be a non-empty well-formed string";
-  node.sm.applyEntry = (index): ApplyOutcome => ({
+  node.sm.applySubmission = (index): ApplyOutcome => ({
     index,
     result: { ok: false, reason: "bad_command", detail },
     events: [],

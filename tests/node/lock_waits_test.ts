@@ -388,7 +388,7 @@ Deno.test("lock waits: a RaftNode's own waits are granted through the log, and e
       node.lockWaits.acquire(acquire("job", "b")),
       node.lockWaits.acquire(acquire("job", "c")),
     ];
-    await poll(() => node.sm.lockInfo("job").waiters.length === 2 || undefined, {
+    await poll(() => node.lockInfo("job").waiters.length === 2 || undefined, {
       what: "two waiters",
     });
     await node.submit({ cmd: { op: "release", name: "job", token } });

@@ -100,9 +100,9 @@ Deno.test("node errors: a proposal in flight when the node stops has an unknown 
 Deno.test("node errors: a bug in the apply path stops the node, logged with its stack", async () => {
   const lines: Line[] = [];
   const h = await cluster(1, lines);
-  const original = StateMachine.prototype.applyEntry;
+  const original = StateMachine.prototype.applySubmission;
   // deno-lint-ignore no-explicit-any
-  (StateMachine.prototype as any).applyEntry = function () {
+  (StateMachine.prototype as any).applySubmission = function () {
     throw new TypeError("Cannot read properties of undefined (reading 'secretHolder')");
   };
   try {
@@ -120,7 +120,7 @@ Deno.test("node errors: a bug in the apply path stops the node, logged with its 
     assert.match(String(failed.fields.stack), /\n\s+at /);
     assert.ok(h.leader.failure instanceof TypeError, "the node keeps the failure for the process");
   } finally {
-    StateMachine.prototype.applyEntry = original;
+    StateMachine.prototype.applySubmission = original;
     await h.stop();
   }
 });

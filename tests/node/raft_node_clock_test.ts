@@ -44,7 +44,7 @@ Deno.test("RaftNode on virtual time: elects, writes and reads with no real timer
   follower.linearizableRead().then(() => read = true);
   await scheduler.runUntil(scheduler.now + 1000, () => read);
   assert.ok(read);
-  assert.equal(follower.sm.get("a")?.value, 1);
+  assert.equal(follower.getValue("a")?.value, 1);
   // Seconds of virtual time took far less real time: the node waited on no real timer.
   assert.ok(performance.now() - started < 5000);
   for (const n of nodes) await n.stop();

@@ -69,7 +69,7 @@ Deno.test("node: a write through a follower is forwarded, applied and answered",
     const follower = [...h.nodes.values()].find((x) => x !== leader)!;
     const outcome = await follower.submit({ cmd: { op: "put", key: "a", value: 1 } });
     assert.equal(outcome.result.ok, true);
-    assert.equal(follower.sm.get("a")?.value, 1); // answered only once applied there too
+    assert.equal(follower.getValue("a")?.value, 1); // answered only once applied there too
   } finally {
     await h.stop();
   }
@@ -83,7 +83,7 @@ Deno.test("node: concurrent linearizable reads see every write acknowledged befo
     for (let i = 0; i < 20; i++) {
       await leader.submit({ cmd: { op: "put", key: "k", value: i } });
       await Promise.all([follower.linearizableRead(), follower.linearizableRead()]);
-      assert.equal(follower.sm.get("k")?.value, i);
+      assert.equal(follower.getValue("k")?.value, i);
     }
   } finally {
     await h.stop();
@@ -101,10 +101,10 @@ Deno.test("node: a restarted node recovers its log and state from storage", asyn
     await h.nodes.get(other)!.stop();
     h.storages.set(other, h.storages.get(other)!.reopen());
     const again = await h.start(other);
-    await poll(() => again.sm.get("k24")?.value === 24 ? true : undefined, {
+    await poll(() => again.getValue("k24")?.value === 24 ? true : undefined, {
       what: "the restarted node to apply k24",
     });
-    assert.ok(again.raw.raft.log.offset > 0, "it restarted from a snapshot");
+    assert.ok(again.coreView().offset > 0, "it restarted from a snapshot");
   } finally {
     await h.stop();
   }
@@ -148,7 +148,7 @@ Deno.test("node: writes go on being applied while a large state is compacted", a
   const h: Harness = await cluster(3, 40, 5000, (id) => ({
     log(_level, event, fields) {
       if (event !== "log compacted") return;
-      const applied = h.nodes.get(id)?.sm.appliedIndex ?? 0;
+      const applied = h.nodes.get(id)?.appliedIndex() ?? 0;
       compactions.push({ id, index: fields!.index as number, applied });
     },
   }));
@@ -180,11 +180,11 @@ Deno.test("node: writes go on being applied while a large state is compacted", a
     // Before, the loop encoded and wrote the snapshot itself: nothing was applied meanwhile.
     const c = compactions.find((c) => c.id === leader.id)!;
     assert.ok(c.applied > c.index, `applied ${c.applied} by the end of compaction at ${c.index}`);
-    const restored = StateMachine.restore(leader.raw.raft.log.snapshot!.data);
+    const restored = StateMachine.restore(leader.coreView().snapshot!.data);
     // The newest compaction's, which on a busy machine may be a second one since `c`.
     const mine = compactions.filter((x) => x.id === leader.id).map((x) => x.index);
     assert.ok(mine.includes(restored.appliedIndex), `${restored.appliedIndex} not in ${mine}`);
-    assert.deepEqual(restored.get("big/29")?.value, leader.sm.get("big/29")?.value);
+    assert.deepEqual(restored.get("big/29")?.value, leader.getValue("big/29")?.value);
   } finally {
     await h.stop();
   }

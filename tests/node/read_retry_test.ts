@@ -94,7 +94,7 @@ Deno.test("read retry: a follower's read whose forwarded request is lost is aske
     c.drop.fn = d.fn;
     await timedRead(follower);
     assert.ok(d.dropped());
-    assert.equal(follower.sm.get("k")?.value, 1);
+    assert.equal(follower.getValue("k")?.value, 1);
   } finally {
     await c.stop();
   }

@@ -2,6 +2,7 @@
 
 import assert from "node:assert/strict";
 import { withDefaults } from "../../src/raft/config.ts";
+import { Raft } from "../../src/raft/raft.ts";
 import { RawNode } from "../../src/raft/raw_node.ts";
 import { newMessage } from "../../src/raft/message.ts";
 import { TestNetwork } from "./network.ts";
@@ -23,12 +24,13 @@ Deno.test("5.2 election timeouts are randomized within [et, 2et)", () => {
   let r = 0;
   const seen = new Set<number>();
   for (let i = 0; i < 50; i++) {
-    const node = new RawNode(withDefaults({ id: 1, random: () => (r = (r + 0.137) % 1) }), {
+    let core: Raft | undefined;
+    new RawNode(withDefaults({ id: 1, random: () => (r = (r + 0.137) % 1) }), {
       hardState: { term: 0, vote: 0, commit: 0 },
       entries: [],
       conf: { voters: [1, 2, 3], learners: [] },
-    });
-    const t = node.raft.randomizedElectionTimeout;
+    }, (c, s) => core = new Raft(c, s));
+    const t = core!.randomizedElectionTimeout;
     assert.ok(t >= 15 && t < 30, `timeout ${t}`);
     seen.add(t);
   }

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { Raft } from "../../src/raft/raft.ts";
 import { RawNode } from "../../src/raft/raw_node.ts";
 import { type RaftConfig, withDefaults } from "../../src/raft/config.ts";
 import type {
@@ -62,6 +63,7 @@ export class TestNetwork {
   readonly ids: NodeId[];
   readonly #prng: Prng;
   readonly #opts: TestNetworkOptions;
+  readonly #cores = new Map<NodeId, Raft>();
   filter?: (m: Message) => boolean;
 
   constructor(opts: TestNetworkOptions = {}) {
@@ -91,7 +93,11 @@ export class TestNetwork {
         entries: [...disk.entries],
         snapshot: disk.snapshot,
         conf: conf ?? { voters: this.ids, learners: [] },
-      }, this.#opts.newRaft),
+      }, (c, s) => {
+        const core = this.#opts.newRaft?.(c, s) ?? new Raft(c, s);
+        this.#cores.set(id, core);
+        return core;
+      }),
     );
     this.applied.set(id, disk.snapshot ? [] : []);
     this.readStates.set(id, []);
@@ -99,6 +105,11 @@ export class TestNetwork {
 
   node(id: NodeId): RawNode {
     return this.nodes.get(id)!;
+  }
+
+  /** Node `id`'s core itself, for tests that break a rule on purpose (RawNode keeps it private). */
+  core(id: NodeId): Raft {
+    return this.#cores.get(id)!;
   }
 
   /** Cuts both directions between a and b. */

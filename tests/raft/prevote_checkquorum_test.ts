@@ -37,7 +37,7 @@ Deno.test("4.2.3 followers in touch with a leader ignore a campaign (leader leas
   const net = new TestNetwork({ voters: 3 });
   net.campaign(1);
   const term = net.node(1).status().term;
-  net.node(3).raft.campaign("vote", false); // a rogue candidate, skipping pre-vote
+  net.core(3).campaign("vote", false); // a rogue candidate, skipping pre-vote
   net.settle();
   assert.equal(net.node(2).status().term, term);
   assert.equal(net.node(2).status().leader, 1);

@@ -55,5 +55,5 @@ Deno.test("7 a node restarts from its snapshot and the entries after it", () => 
   net.start(2);
   const st = net.node(2).status();
   assert.equal(st.commit >= 6, true);
-  assert.equal(net.node(2).raft.log.offset, 6);
+  assert.equal(net.node(2).view.offset, 6);
 });

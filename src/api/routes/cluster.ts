@@ -38,7 +38,7 @@ export function clusterView(deps: ApiDeps) {
     leaderId: leader === 0 ? null : leader,
     term: status.term,
     commitIndex: status.commit,
-    appliedIndex: node.sm.appliedIndex,
+    appliedIndex: node.appliedIndex(),
     members,
   };
 }

@@ -65,7 +65,7 @@ export function configRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
     const query = queryOf(c, schemas.listQuery);
     authorize(c, { scopes: ["read"], keyPrefix: query.prefix ?? "" });
     const stale = await readAt(deps, c, query.consistency);
-    const page = node.sm.list({ prefix: query.prefix, after: query.after, limit: query.limit });
+    const page = node.listValues({ prefix: query.prefix, after: query.after, limit: query.limit });
     const etag = `"${page.revision}"`;
     c.header("x-revision", String(page.revision));
     c.header("cache-control", readCacheControl(stale, deps.open));
@@ -80,10 +80,9 @@ export function configRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
     authorize(c, { scopes: ["read"], key });
     const query = queryOf(c, schemas.readQuery);
     const stale = await readAt(deps, c, query.consistency);
-    const sm = node.sm;
-    const found = sm.get(key);
+    const found = node.getValue(key);
     const headers = {
-      "x-revision": String(sm.revision),
+      "x-revision": String(node.revision()),
       "cache-control": readCacheControl(stale, deps.open),
     };
     if (found === undefined) {

@@ -58,7 +58,7 @@ export function healthRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
 
   app.get("/readyz", (c) => {
     const status = node.status();
-    const applied = node.sm.appliedIndex;
+    const applied = node.appliedIndex();
     if (node.leaderId() === 0) throw notReady("no leader is known");
     const silentMs = lastContactMs(deps);
     if (silentMs < 0 || silentMs > READY_MAX_SILENCE_MS) {

@@ -121,9 +121,8 @@ export function lockRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
     authorize(c, { scopes: ["read", "lock"], lock: name });
     const query = queryOf(c, schemas.readQuery);
     await readAt(deps, c, query.consistency);
-    const sm = node.sm;
-    const { holder, waiters } = sm.lockInfo(name);
-    c.header("x-revision", String(sm.revision));
+    const { holder, waiters } = node.lockInfo(name);
+    c.header("x-revision", String(node.revision()));
     c.header("cache-control", "no-store");
     return c.json({
       name,

@@ -36,7 +36,7 @@ export function watchRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
     const prefix = query.prefix ?? "";
     authorize(c, { scopes: ["read"], keyPrefix: prefix });
     const lastEventId = c.req.header("last-event-id");
-    const revision = node.sm.revision;
+    const revision = node.revision();
     const fromRevision = lastEventId !== undefined
       ? parseWith(schemas.lastEventId, lastEventId.trim(), "Last-Event-ID") + 1
       : query.fromRevision ?? revision + 1;

@@ -25,7 +25,7 @@ export function clusterHeaders(
   return async (c, next) => {
     await next();
     const headers = c.res.headers;
-    if (!headers.has("x-revision")) headers.set("x-revision", String(node.sm.revision));
+    if (!headers.has("x-revision")) headers.set("x-revision", String(node.revision()));
     const leader = node.leaderId();
     if (leader !== 0) headers.set("x-leader", clientUrls.get(leader) ?? String(leader));
   };
