@@ -1,6 +1,6 @@
 /**
- * Everything the transport keeps per peer: its HTTP client (`peer_client.ts`), three outgoing
- * lanes, and the back-off state after a failure.
+ * Everything the transport keeps per peer: its connection (an HTTP/2 session, or an HTTP/1.1
+ * client, `peer_client.ts`), three outgoing lanes, and the back-off state after a failure.
  *
  * Lanes keep small messages from waiting behind big ones, as etcd's rafthttp does:
  * - `control`: heartbeats, votes and every response; small, up to `maxInFlight` requests;
@@ -8,7 +8,12 @@
  * - `snapshot`: `snap` chunks, one per request, one request at a time.
  * Each request carries everything its lane queued meanwhile (up to `maxBatchBytes`).
  *
- * With `stream` on, the control and append lanes go over one WebSocket to the peer instead
+ * With the `h2` protocol (the default), everything goes over one `node:http2` session per peer
+ * (`peer_channel.ts`): control and append batches as frames on its main stream (or down the
+ * main stream the peer opened to us, when open), calls on the main stream, snapshot chunks on
+ * the bulk stream, one at a time and acknowledged. Nothing opens a stream per message.
+ *
+ * With the `ws` protocol, the control and append lanes go over one WebSocket to the peer instead
  * (`peer_stream.ts`): each batch is one frame, in the order queued, and messages queued while
  * it connects wait for it. Snapshot chunks and calls stay on HTTP requests, so a multi-MiB
  * chunk never sits in front of a heartbeat. A stream whose unsent bytes pile up past

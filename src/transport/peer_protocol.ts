@@ -2,12 +2,15 @@
  * The HTTP surface between peers, shared by the server and the client: paths, headers, the
  * cluster-secret check and problem+json errors.
  *
+ * - `POST /raft/v1/stream` over HTTP/2 (the default, `peer_channel.ts`): a long-lived stream,
+ *   length-prefixed frames both ways (`peer_frames.ts`); `X-Edgeraft-Lane: main` (batches,
+ *   calls) or `bulk` (snapshot chunks), `X-Edgeraft-From: <node id>`.
  * - `POST /raft/v1/messages`: body = an encoded batch (`codec.ts`); answer 204.
  * - `GET /raft/v1/stream`: a WebSocket upgrade; each binary frame from the client is a batch,
  *   like a `messages` body. Nothing flows back on it.
  * - `POST /raft/v1/call/{method}`: body = opaque bytes, `X-Edgeraft-From: <node id>`;
  *   answer 200 with opaque bytes.
- * - Every request carries `Authorization: Bearer <cluster secret>`. Errors are
+ * - Every request and stream carries `Authorization: Bearer <cluster secret>`. Errors are
  *   `application/problem+json` (RFC 9457).
  *
  * @module
@@ -17,7 +20,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 
 /** Where batches of Raft messages are posted. */
 export const MESSAGES_PATH = "/raft/v1/messages";
-/** Where a peer opens its WebSocket message stream (`peer_stream.ts`). */
+/** Where a peer opens its HTTP/2 stream (POST) or its WebSocket (GET, `peer_stream.ts`). */
 export const STREAM_PATH = "/raft/v1/stream";
 /** Calls go to this prefix followed by the method name. */
 export const CALL_PATH_PREFIX = "/raft/v1/call/";

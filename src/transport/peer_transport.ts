@@ -228,7 +228,10 @@ export class PeerTransport implements Transport {
       throw new TypeError("listen.requireClientCert needs the cluster CA (ca)");
     }
     this.#server = serveNodeTls({ hostname, port, cert, key, ca, requestCert }, handler);
-    this.#server.then((server) => this.#addr = server?.addr, () => {});
+    this.#server.then((server) => this.#addr = server?.addr, (e) => {
+      // The node checked the port before it started, so this is rare; say it loudly.
+      console.error(`transport: the TLS peer port ${hostname}:${port} could not listen:`, e);
+    });
   }
 
   /** The address this node's peer port listens on, once it does. */
