@@ -58,7 +58,7 @@ function readAnswerer(
   const staleCacheControl = readCacheControl(true, deps.open);
   const cacheControl = readCacheControl(false, deps.open);
   return (key, ifNoneMatch, stale) => {
-    const found = node.sm.get(key);
+    const found = node.getValue(key);
     if (found === undefined) return undefined;
     const etag = `"${found.revision}"`;
     const leader = node.leaderId();
@@ -72,7 +72,7 @@ function readAnswerer(
     headers.push(["etag", etag]);
     if (stale) headers.push(["x-last-contact-ms", String(lastContactMs(deps))]);
     if (leader !== 0) headers.push(["x-leader", clientUrls.get(leader) ?? String(leader)]);
-    headers.push(["x-revision", String(node.sm.revision)]);
+    headers.push(["x-revision", String(node.revision())]);
     const status = notModified ? 304 : 200;
     metrics.countRequest("GET", "/v1/config/{key}", status);
     return { status, headers, body: notModified ? null : JSON.stringify(found) };
@@ -90,7 +90,7 @@ function failedReadAnswer(deps: StaleReadDeps, error: unknown): ReadAnswer | und
   const { node, clientUrls } = deps;
   const headers = new Headers(problem.headers);
   headers.set("content-type", "application/problem+json");
-  if (!headers.has("x-revision")) headers.set("x-revision", String(node.sm.revision));
+  if (!headers.has("x-revision")) headers.set("x-revision", String(node.revision()));
   const leader = node.leaderId();
   if (leader !== 0) headers.set("x-leader", clientUrls.get(leader) ?? String(leader));
   deps.metrics.countRequest("GET", "/v1/config/{key}", problem.status);
