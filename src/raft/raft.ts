@@ -9,6 +9,7 @@
  * @module
  */
 
+import type { CampaignState } from "./campaign_log.ts";
 import type { RaftConfig } from "./config.ts";
 import { newMessage } from "./message.ts";
 import { RaftInvariantError, RaftLog } from "./raft_log.ts";
@@ -93,7 +94,7 @@ export class Raft {
    * `cfg.electionBackoffLimit`): 0 once a leader is heard of.
    */
   electionBackoff = 0;
-  /** Campaigns started by this node's election timer, for the driver's logs and metrics. */
+  /** Campaigns (pre-votes and votes) this node started, for the driver's logs and metrics. */
   campaigns = 0;
   /**
    * Ticks a leader waits between its check-quorum rounds: the election timeout it won with,
@@ -249,6 +250,7 @@ export class Raft {
   }
 
   campaign(kind: "preVote" | "vote", transfer: boolean): void {
+    this.campaigns++;
     let term: number;
     if (kind === "preVote") {
       this.becomePreCandidate();
@@ -278,6 +280,30 @@ export class Raft {
         context: transfer ? TRANSFER_CONTEXT : undefined,
       });
     }
+  }
+
+  /**
+   * How this node's elections go, for the driver's logs (`campaign_log.ts`).
+   *
+   * @example
+   * ```ts
+   * import { Raft } from "./raft.ts";
+   * import { withDefaults } from "./config.ts";
+   * const r = new Raft(withDefaults({ id: 1, random: () => 0 }), {
+   *   hardState: { term: 0, vote: 0, commit: 0 }, entries: [], conf: { voters: [1], learners: [] },
+   * });
+   * console.log(r.campaignState().campaigns); // 0
+   * ```
+   */
+  campaignState(): CampaignState {
+    return {
+      role: this.role,
+      term: this.term,
+      leader: this.lead,
+      campaigns: this.campaigns,
+      electionBackoff: this.electionBackoff,
+      electionTimeoutTicks: this.randomizedElectionTimeout,
+    };
   }
 
   /** Counts a vote answer; returns the election's state. */
@@ -405,8 +431,7 @@ export class Raft {
       }
       const before = this.#campaignedWithoutLeader;
       this.#campaignedWithoutLeader = true; // cleared at once if this campaign wins at once
-      if (this.hup(false)) this.campaigns++;
-      else this.#campaignedWithoutLeader = before;
+      if (!this.hup(false)) this.#campaignedWithoutLeader = before;
       // A pre-candidate keeps its term, so nothing else has drawn its next timeout.
       this.#randomizeElectionTimeout();
     }
