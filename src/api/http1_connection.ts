@@ -211,23 +211,8 @@ export class ClientConnection {
       const url = this.#url(head);
       let request: Request;
       try {
-        request = new Request(url, {
-          method: head.method,
-          headers: head.headers,
-          body,
-        });
-        // `request.signal`, made on first use: a signal passed to `new Request` costs about
-        // as much as the rest of the request (Deno makes a second signal that follows it),
-        // and only lock waits and watches listen to it.
-        Object.defineProperty(request, "signal", {
-          get: () => {
-            if (exchange.controller === undefined) {
-              exchange.controller = new AbortController();
-              if (exchange.aborted) exchange.controller.abort();
-            }
-            return exchange.controller.signal;
-          },
-        });
+        request = new FrontRequest(url, { method: head.method, headers: head.headers, body });
+        (request as FrontRequest).exchange = exchange;
       } catch (e) {
         throw frontProblem(400, "invalid-request", `a malformed request: ${(e as Error).message}`);
       }
@@ -591,6 +576,26 @@ export class ClientConnection {
         );
       }
     }
+  }
+}
+
+/**
+ * The handler's `Request`, with `signal` made on first use: a signal passed to `new Request`
+ * costs about as much as the rest of the request (Deno makes a second signal that follows
+ * it), and only lock waits and watches listen to it. A getter on the class rather than on
+ * each request (`Object.defineProperty`), which cost another 2 µs per request.
+ */
+class FrontRequest extends Request {
+  exchange: Exchange | undefined;
+
+  override get signal(): AbortSignal {
+    const exchange = this.exchange;
+    if (exchange === undefined) return super.signal;
+    if (exchange.controller === undefined) {
+      exchange.controller = new AbortController();
+      if (exchange.aborted) exchange.controller.abort();
+    }
+    return exchange.controller.signal;
   }
 }
 
