@@ -3,6 +3,12 @@
  * segment, query parameter, header and body the API reads (through {@linkcode parseWith}), and
  * the same objects are registered to generate `/openapi.json`; response schemas only describe.
  *
+ * Every field that becomes a command's (or the envelope's) field is built from its statement in
+ * `COMMAND_SHAPES` / `ENVELOPE_SHAPE` (src/state/commands.ts): its JSON type from its kind, and
+ * the state machine's own check of that kind (`checkField`) as the first refinement, so the API
+ * can never accept what the log would refuse. The API adds only what is its own: per-node
+ * limits, control characters, dot segments, defaults for optional body fields.
+ *
  * Schemas are built from the node's {@linkcode Limits}, so the document states the limits the
  * node enforces. A check that enforces a limit says `(limit <name> = <value>)` in its message,
  * which {@linkcode parseWith} turns into a `limit-exceeded` problem naming the limit.
@@ -10,7 +16,13 @@
  * @module
  */
 
-import { checkJsonValue } from "../state/json_value.ts";
+import {
+  checkField,
+  COMMAND_SHAPES,
+  ENVELOPE_SHAPE,
+  type FieldKind,
+  type FieldSpec,
+} from "../state/commands.ts";
 import { type Limits, utf8Length } from "./limits.ts";
 import { invalidRequest, limitExceeded, type ProblemError } from "./problem.ts";
 import { z } from "./zod.ts";
@@ -58,15 +70,59 @@ function problemOf(error: z.ZodError, what: string): ProblemError {
   return invalidRequest(detail);
 }
 
-/** A string that is UTF-8 clean (no lone surrogates) and free of control characters. */
-function nameLike(noun: string, limit: keyof Limits, max: number) {
-  return z.string()
-    .refine((s) => s.isWellFormed(), `${noun} must be well-formed Unicode`)
+/** The zod type of each kind of field: its JSON type (what the document shows). */
+interface ZodOfKind {
+  name: z.ZodString;
+  text: z.ZodString;
+  count: z.ZodNumber;
+  positive: z.ZodNumber;
+  flag: z.ZodBoolean;
+  json: z.ZodUnknown;
+}
+
+/** A field's JSON type for each kind; the kind's rule itself is the state's `checkField`. */
+const KIND_TYPES: { [K in FieldKind]: () => ZodOfKind[K] } = {
+  name: () => z.string(),
+  text: () => z.string(),
+  count: () => z.number().openapi({ type: "integer", minimum: 0 }),
+  positive: () => z.number().openapi({ type: "integer", minimum: 1 }),
+  flag: () => z.boolean(),
+  json: () => z.unknown(),
+};
+
+/**
+ * The schema of one command or envelope field: its kind's JSON type, refined first by the
+ * state machine's check of that kind. `noun` names the field in the message.
+ */
+function shapedField<K extends FieldKind>(
+  spec: FieldSpec & { kind: K },
+  noun: string,
+): ZodOfKind[K] {
+  const schema: z.ZodType = KIND_TYPES[spec.kind]();
+  return schema.superRefine((value, ctx) => {
+    const problem = checkField(spec.kind, value, noun);
+    if (problem !== undefined) ctx.addIssue({ code: "custom", message: problem });
+  }) as ZodOfKind[K];
+}
+
+/** The API's rules for a string beyond its kind: no control characters, at most `max` bytes. */
+function withinLimits(schema: z.ZodString, noun: string, limit: keyof Limits, max: number) {
+  return schema
     .refine((s) => !/\p{Cc}/u.test(s), `${noun} must not contain control characters`)
     .refine(
       (s) => utf8Length(s) <= max,
       limitMessage(`${noun} is longer than ${max} bytes of UTF-8`, limit, max),
     );
+}
+
+/** A string that is not a command field (a prefix): UTF-8 clean, free of control characters. */
+function nameLike(noun: string, limit: keyof Limits, max: number) {
+  return withinLimits(
+    z.string().refine((s) => s.isWellFormed(), `${noun} must be well-formed Unicode`),
+    noun,
+    limit,
+    max,
+  );
 }
 
 /**
@@ -90,14 +146,14 @@ function integerText(noun: string, max?: { limit: keyof Limits; value: number })
     );
 }
 
-/** The JSON value of a config key, checked as the state machine will store it. */
+/** The JSON value of a config key: a put's `value`, within the node's size limit. */
 function jsonValue(limits: Limits) {
   return z.unknown().superRefine((value, ctx) => {
     if (value === undefined) {
       ctx.addIssue({ code: "custom", message: "the body must be a JSON value" });
       return;
     }
-    const problem = checkJsonValue(value, "value");
+    const problem = checkField(COMMAND_SHAPES.put.value.kind, value, "value");
     if (problem !== undefined) {
       ctx.addIssue({ code: "custom", message: problem });
       return;
@@ -130,16 +186,25 @@ function jsonValue(limits: Limits) {
  * ```
  */
 export function buildSchemas(limits: Limits) {
-  const key = nameLike("the key", "maxKeyBytes", limits.maxKeyBytes)
-    .refine((s) => s.length > 0, "the key must not be empty")
+  const { put, acquire, renew } = COMMAND_SHAPES;
+  const key = withinLimits(
+    shapedField(put.key, "the key"),
+    "the key",
+    "maxKeyBytes",
+    limits.maxKeyBytes,
+  )
     .refine((s) => !hasDotSegment(s), "the key must not have a . or .. segment")
     .openapi({
       description: `A config key of at most ${limits.maxKeyBytes} bytes of UTF-8; may contain ` +
         "`/` (sent raw or as %2F), but no `.` or `..` segment.",
     });
   const prefix = nameLike("the prefix", "maxKeyBytes", limits.maxKeyBytes);
-  const lockName = nameLike("the lock name", "maxLockNameBytes", limits.maxLockNameBytes)
-    .refine((s) => s.length > 0, "the lock name must not be empty")
+  const lockName = withinLimits(
+    shapedField(acquire.name, "the lock name"),
+    "the lock name",
+    "maxLockNameBytes",
+    limits.maxLockNameBytes,
+  )
     .refine((s) => !hasDotSegment(s), "the lock name must not have a . or .. segment")
     .openapi({
       description: `A lock name of at most ${limits.maxLockNameBytes} bytes of UTF-8; a \`/\` ` +
@@ -149,22 +214,31 @@ export function buildSchemas(limits: Limits) {
     description: "linearizable (default) confirms leadership with ReadIndex; stale answers " +
       "from this node and says how stale in X-Last-Contact-Ms.",
   });
-  const ttlMs = z.number().int()
-    .min(
-      limits.minTtlMs,
+  const ttlMs = shapedField(acquire.ttlMs, "ttlMs")
+    .refine(
+      (n) => n >= limits.minTtlMs,
       limitMessage(`ttlMs is below ${limits.minTtlMs}`, "minTtlMs", limits.minTtlMs),
     )
-    .max(
-      limits.maxTtlMs,
+    .refine(
+      (n) => n <= limits.maxTtlMs,
       limitMessage(`ttlMs is above ${limits.maxTtlMs}`, "maxTtlMs", limits.maxTtlMs),
-    );
-  const waitMs = z.number().int().min(0)
-    .max(
-      limits.maxWaitMs,
+    )
+    .openapi({ minimum: limits.minTtlMs, maximum: limits.maxTtlMs });
+  const waitMs = shapedField(acquire.waitMs, "waitMs")
+    .refine(
+      (n) => n <= limits.maxWaitMs,
       limitMessage(`waitMs is above ${limits.maxWaitMs}`, "maxWaitMs", limits.maxWaitMs),
-    );
-  const owner = nameLike("owner", "maxOwnerBytes", limits.maxOwnerBytes);
-  const token = z.number().int().min(1).openapi({ description: "The fencing token of the grant." });
+    )
+    .openapi({ maximum: limits.maxWaitMs });
+  const owner = withinLimits(
+    shapedField(acquire.owner, "owner"),
+    "owner",
+    "maxOwnerBytes",
+    limits.maxOwnerBytes,
+  );
+  const token = shapedField(renew.token, "token").openapi({
+    description: "The fencing token of the grant.",
+  });
 
   return {
     key,
@@ -194,15 +268,22 @@ export function buildSchemas(limits: Limits) {
       }),
     }).openapi("AcquireRequest"),
     tokenBody: z.strictObject({ token }).openapi("TokenRequest"),
-    clientId: nameLike("X-Client-Id", "maxClientIdBytes", limits.maxClientIdBytes)
-      .refine((s) => s.length > 0, "X-Client-Id must not be empty"),
-    clientSeq: integerText("X-Client-Seq"),
-    idempotencyKey: nameLike(
+    clientId: withinLimits(
+      shapedField(ENVELOPE_SHAPE.clientId, "X-Client-Id"),
+      "X-Client-Id",
+      "maxClientIdBytes",
+      limits.maxClientIdBytes,
+    ),
+    clientSeq: integerText("X-Client-Seq").superRefine((n, ctx) => {
+      const problem = checkField(ENVELOPE_SHAPE.seq.kind, n, "X-Client-Seq");
+      if (problem !== undefined) ctx.addIssue({ code: "custom", message: problem });
+    }),
+    idempotencyKey: withinLimits(
+      shapedField(ENVELOPE_SHAPE.idempotencyKey, "Idempotency-Key"),
       "Idempotency-Key",
       "maxIdempotencyKeyBytes",
       limits.maxIdempotencyKeyBytes,
-    )
-      .refine((s) => s.length > 0, "Idempotency-Key must not be empty"),
+    ),
     lastEventId: integerText("Last-Event-ID"),
   };
 }

@@ -1,11 +1,11 @@
 /**
- * The API's request schemas (zod, src/api/schemas.ts) and the state machine's statement of
- * each command's shape (COMMAND_SHAPES, src/state/commands.ts) must not drift apart: whatever
- * a schema accepts for a field that becomes a command's field, the state machine accepts too.
- * Otherwise a valid-looking request would reach the node and be refused there (a 400 worded by
- * the state machine), or, with a looser state, the API would refuse what the log could hold.
+ * The API's request schemas (zod, src/api/schemas.ts) are built from the state machine's one
+ * statement of each command's shape (COMMAND_SHAPES and ENVELOPE_SHAPE, src/state/commands.ts):
+ * each command field's schema refines first with the state's own check of its kind. These tests
+ * pin that down from outside: whatever a schema accepts, the state machine accepts too (else a
+ * valid-looking request would be refused at apply), and every field of the commands the routes
+ * build has a schema (a field added to a shape and forgotten by the API shows here).
  */
-
 import assert from "node:assert/strict";
 import { DEFAULT_LIMITS, resolveLimits } from "../../src/api/limits.ts";
 import { buildSchemas } from "../../src/api/schemas.ts";
@@ -119,4 +119,13 @@ Deno.test("command shapes: every request schema is at least as strict as the com
       if (seq.success) assert.ok(envelopeAccepts({ clientId: "c", seq: seq.data }), `seq ${input}`);
     }
   }
+});
+
+Deno.test("command shapes: the lock bodies and the path name cover every field of their commands", () => {
+  const s = buildSchemas(DEFAULT_LIMITS);
+  const fields = (op: keyof typeof COMMAND_SHAPES) => Object.keys(COMMAND_SHAPES[op]).sort();
+  // The lock's name comes from the path (schemas.lockName), the rest from the body.
+  assert.deepEqual(["name", ...Object.keys(s.acquireBody.shape)].sort(), fields("acquire"));
+  assert.deepEqual(["name", ...Object.keys(s.tokenBody.shape)].sort(), fields("renew"));
+  assert.deepEqual(fields("release"), fields("renew"));
 });
