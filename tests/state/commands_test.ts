@@ -1,10 +1,13 @@
 import assert from "node:assert/strict";
 import { encode } from "@msgpack/msgpack";
 import {
+  checkField,
   type Command,
   COMMAND_SHAPES,
   decodeCommand,
+  decodeSubmission,
   encodeCommand,
+  encodeSubmission,
   type Envelope,
   type FieldKind,
   type FieldSpec,
@@ -213,4 +216,31 @@ Deno.test("a bad entry gets the same bad_command answer everywhere and changes n
   assert.deepEqual(viaObject, viaBytes);
   assert.equal(viaObject.result.ok === false && viaObject.result.reason, "bad_command");
   assert.deepEqual(a.snapshot(), b.snapshot());
+});
+
+Deno.test("a submission is checked and encoded once, and decoded with the leader's stamp", () => {
+  const sub = { cmd: { op: "put" as const, key: "k", value: { a: [1] } }, clientId: "c", seq: 3 };
+  assert.deepEqual(decodeSubmission(encodeSubmission(sub), 7), {
+    ok: true,
+    envelope: { ...sub, time: 7 },
+  });
+  assert.throws(
+    () => encodeSubmission({ cmd: { op: "put", key: "", value: 1 } }),
+    InvalidCommandError,
+  );
+  // The time is the header's alone: one in the submission is refused, on the way in and at apply.
+  const timed = { cmd: { op: "tick" }, time: 5 } as unknown as Parameters<
+    typeof encodeSubmission
+  >[0];
+  assert.throws(() => encodeSubmission(timed), InvalidCommandError);
+  assert.equal(decodeSubmission(encode({ cmd: { op: "tick" }, time: 5 }), 7).ok, false);
+  assert.equal(decodeSubmission(encodeSubmission({ cmd: { op: "tick" } }), -1).ok, false);
+  assert.equal(decodeSubmission(new Uint8Array([0xc1]), 7).ok, false);
+});
+
+Deno.test("checkField is the one check of each kind", () => {
+  assert.equal(checkField("positive", 0, "token"), "token must be an integer >= 1");
+  assert.equal(checkField("name", "", "key"), "key must be a non-empty well-formed string");
+  assert.equal(checkField("text", "", "owner"), undefined);
+  assert.equal(checkField("json", 1n, "value") !== undefined, true);
 });
