@@ -9,8 +9,6 @@ import { runSoak } from "../../bench/peer_soak.ts";
 
 Deno.test({
   name: "peer soak: 20 restarts (graceful and kill -9) abort nothing, every node reconnects",
-  // The soak's processes are its own, ended before it returns.
-  sanitizeResources: false,
   async fn() {
     const result = await runSoak({ restarts: 20, nodes: 3, protocol: "h2" });
     assert.deepStrictEqual(result.abortDetails, []);
