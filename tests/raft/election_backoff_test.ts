@@ -251,3 +251,23 @@ Deno.test("election back-off: withDefaults refuses a limit that is not a small w
     );
   }
 });
+
+Deno.test("election back-off: a leader elected after backing off checks its quorum that much less often", () => {
+  const r = lonely();
+  while (r.electionBackoff < 2 || r.role !== "preCandidate") r.tick();
+  // Its peers answer at last: the pre-vote, then the vote.
+  r.step(newMessage({ type: "preVoteResp", from: 2, to: 1, term: r.term + 1 }));
+  assert.equal(r.role, "candidate");
+  r.step(newMessage({ type: "voteResp", from: 2, to: 1, term: r.term }));
+  assert.equal(r.role, "leader");
+  assert.equal(r.electionBackoff, 0, "a leader is known: the back-off is spent");
+  assert.equal(r.quorumCheckTicks, 4 * ELECTION_TICKS);
+  // No follower answers from now on: the first round passes on the trust a new leader starts
+  // with, the second finds no quorum, after 2 rounds of 4 timeouts, not 2 timeouts.
+  let ticks = 0;
+  while (r.role === "leader") {
+    r.tick();
+    ticks++;
+  }
+  assert.equal(ticks, 2 * 4 * ELECTION_TICKS);
+});
