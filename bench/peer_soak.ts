@@ -78,7 +78,7 @@ interface NodeStatus {
 }
 
 /** The child: one node, sending to every peer until SIGTERM (graceful) or SIGKILL. */
-async function runNode(id: NodeId, urls: Map<NodeId, string>, protocol: PeerProtocol) {
+function runNode(id: NodeId, urls: Map<NodeId, string>, protocol: PeerProtocol): void {
   const port = Number(new URL(urls.get(id)!).port);
   const lastHeard = new Map<NodeId, number>();
   let delivered = 0;
@@ -301,7 +301,7 @@ if (import.meta.main) {
         return [Number(id), url] as [NodeId, string];
       }),
     );
-    await runNode(Number(Deno.args[1]), urls, Deno.args[3] as PeerProtocol);
+    runNode(Number(Deno.args[1]), urls, Deno.args[3] as PeerProtocol);
   } else {
     const result = await runSoak({
       restarts: Number(Deno.args[0] ?? 500),
