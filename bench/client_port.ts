@@ -7,6 +7,7 @@
  * ```sh
  * deno task bench:client-port                          # stale-get and put at 1, 16, 64 clients
  * deno task bench:client-port --workloads get,stale-get # "get": linearizable reads
+ * deno task bench:client-port --serve both             # the layer and plain Deno.serve, alternating
  * git worktree add /tmp/before a6cfe76~1
  * deno task bench:client-port --root /tmp/before --duration 3
  * deno task bench:client-port --workloads stale-get --clients 16 --profile /tmp/prof
@@ -14,6 +15,13 @@
  *
  * `--profile DIR` runs the node under `deno run --cpu-prof` (summarize its profile with
  * `bench/profile_summary.ts`).
+ *
+ * `--serve deno` runs the node with plain `Deno.serve` on its client port instead of the
+ * connection layer (`src/api/http_front.ts`), from a copy of `--root`'s `src/` whose
+ * `serveClientPort` is patched to call `Deno.serve` (no limits, no head shortcuts: the
+ * handler's `Request` shortcut still takes stale reads); `--serve both` runs both nodes and
+ * alternates them measurement by measurement, which is how the two compare fairly on a shared
+ * machine.
  *
  * Prints one line per measurement: workload, clients, ops/s, p50 and p99 in ms, and the node
  * process's CPU (all its threads, user + system) per operation, which moves far less than
@@ -48,7 +56,12 @@ const args = parseFlags(Deno.args, {
   duration: "3",
   warmup: "1",
   profile: "",
+  serve: "layer",
 });
+if (!["layer", "deno", "both"].includes(args.serve)) {
+  console.error("--serve takes layer, deno or both");
+  Deno.exit(2);
+}
 
 const KEYS = 1000;
 const TICK_US = 1_000_000 / 100; // USER_HZ is 100 on Linux
@@ -127,58 +140,112 @@ async function startNode(root: string, profile: string) {
   throw new Error("the node did not become leader");
 }
 
-const node = await startNode(args.root, args.profile);
-try {
-  const loader = openHttpClient("raw", node.origin);
-  for (let i = 0; i < KEYS; i++) {
-    const answer = await loader.request({ method: "PUT", path: `/v1/config/k${i}`, body: VALUE });
-    if (answer.status !== 200) throw new Error(`preload: ${answer.status} ${answer.body}`);
+/** The call `serveClientPort` makes, replaced by one to `Deno.serve` in the copy. */
+const LAYER_CALL = "return Promise.resolve(startServer(options, handler));";
+const DENO_SERVE_CALL = `const s = Deno.serve({
+      hostname: options.hostname, port: options.port, cert: options.cert, key: options.key,
+      onListen: (a) => options.onListen?.(a as Deno.NetAddr),
+    }, handler);
+    return Promise.resolve({
+      addr: s.addr as Deno.NetAddr,
+      connections: () => Promise.resolve(0),
+      shutdown: () => s.shutdown(),
+    });`;
+
+/** A copy of `root`'s sources whose client port is plain `Deno.serve`; returns its root. */
+async function denoServeCopy(root: string): Promise<string> {
+  const copy = await Deno.makeTempDir({ prefix: "edgeraft-deno-serve-" });
+  const cp = new Deno.Command("cp", { args: ["-r", `${root}/src`, `${root}/deno.json`, copy] });
+  if (!(await cp.output()).success) throw new Error(`could not copy ${root}`);
+  if (await Deno.stat(`${root}/deno.lock`).then(() => true, () => false)) {
+    await Deno.copyFile(`${root}/deno.lock`, `${copy}/deno.lock`);
   }
-  loader.close();
+  const file = `${copy}/src/api/http_front.ts`;
+  const text = await Deno.readTextFile(file);
+  if (!text.includes(LAYER_CALL)) throw new Error(`${file} no longer has: ${LAYER_CALL}`);
+  await Deno.writeTextFile(file, text.replace(LAYER_CALL, DENO_SERVE_CALL));
+  return copy;
+}
+
+type BenchNode = Awaited<ReturnType<typeof startNode>> & { label: string };
+
+const nodes: BenchNode[] = [];
+const copies: string[] = [];
+try {
+  for (const label of args.serve === "both" ? ["layer", "deno"] : [args.serve]) {
+    let root = args.root;
+    if (label === "deno") {
+      root = await denoServeCopy(args.root);
+      copies.push(root);
+    }
+    nodes.push({ ...(await startNode(root, args.profile)), label });
+  }
+  for (const node of nodes) {
+    const loader = openHttpClient("raw", node.origin);
+    for (let i = 0; i < KEYS; i++) {
+      const answer = await loader.request({
+        method: "PUT",
+        path: `/v1/config/k${i}`,
+        body: VALUE,
+      });
+      if (answer.status !== 200) throw new Error(`preload: ${answer.status} ${answer.body}`);
+    }
+    loader.close();
+  }
+  let turn = 0;
   for (const workload of args.workloads.split(",")) {
     for (const clients of args.clients.split(",").map(Number)) {
-      let cpuAtStart = 0;
-      const result = await runLoad({
-        onProgress: (p) => {
-          if (p.phase === "measure" && cpuAtStart === 0) cpuAtStart = cpuMicros(node.pid);
-        },
-        progressIntervalMs: 50,
-        workers: clients,
-        durationMs: Number(args.duration) * 1000,
-        warmupMs: Number(args.warmup) * 1000,
-        makeWorker: () => {
-          const client = openHttpClient("raw", node.origin);
-          return {
-            async op() {
-              const key = `k${Math.floor(Math.random() * KEYS)}`;
-              const answer = workload === "put"
-                ? await client.request({ method: "PUT", path: `/v1/config/${key}`, body: VALUE })
-                : await client.request({
-                  method: "GET",
-                  path: workload === "get"
-                    ? `/v1/config/${key}`
-                    : `/v1/config/${key}?consistency=stale`,
-                });
-              if (answer.status !== 200) throw new Error(`${answer.status} ${answer.body}`);
-            },
-            close: () => client.close(),
-          };
-        },
-      });
-      const cpuPerOp = (cpuMicros(node.pid) - cpuAtStart) / Math.max(1, result.ops);
-      console.log(
-        [
-          workload.padEnd(9),
-          `x${clients}`.padStart(4),
-          `${Math.round(result.opsPerSec)} ops/s`.padStart(13),
-          `p50 ${result.latencyMs.p50.toFixed(3)} ms`,
-          `p99 ${result.latencyMs.p99.toFixed(3)} ms`,
-          `cpu ${cpuPerOp.toFixed(0)} µs/op`,
-          `errors ${result.errors}`,
-        ].join("  "),
-      );
+      // Who goes first alternates, so that neither always runs right after the other.
+      const order = turn++ % 2 === 0 ? nodes : [...nodes].reverse();
+      for (const node of order) await measure(node, workload, clients);
     }
   }
 } finally {
-  await node.stop();
+  for (const node of nodes) await node.stop();
+  for (const copy of copies) await Deno.remove(copy, { recursive: true }).catch(() => {});
+}
+
+/** One measurement of `workload` at `clients` on `node`, printed as one line. */
+async function measure(node: BenchNode, workload: string, clients: number): Promise<void> {
+  let cpuAtStart = 0;
+  const result = await runLoad({
+    onProgress: (p) => {
+      if (p.phase === "measure" && cpuAtStart === 0) cpuAtStart = cpuMicros(node.pid);
+    },
+    progressIntervalMs: 50,
+    workers: clients,
+    durationMs: Number(args.duration) * 1000,
+    warmupMs: Number(args.warmup) * 1000,
+    makeWorker: () => {
+      const client = openHttpClient("raw", node.origin);
+      return {
+        async op() {
+          const key = `k${Math.floor(Math.random() * KEYS)}`;
+          const answer = workload === "put"
+            ? await client.request({ method: "PUT", path: `/v1/config/${key}`, body: VALUE })
+            : await client.request({
+              method: "GET",
+              path: workload === "get"
+                ? `/v1/config/${key}`
+                : `/v1/config/${key}?consistency=stale`,
+            });
+          if (answer.status !== 200) throw new Error(`${answer.status} ${answer.body}`);
+        },
+        close: () => client.close(),
+      };
+    },
+  });
+  const cpuPerOp = (cpuMicros(node.pid) - cpuAtStart) / Math.max(1, result.ops);
+  console.log(
+    [
+      ...(args.serve === "both" ? [node.label.padEnd(5)] : []),
+      workload.padEnd(9),
+      `x${clients}`.padStart(4),
+      `${Math.round(result.opsPerSec)} ops/s`.padStart(13),
+      `p50 ${result.latencyMs.p50.toFixed(3)} ms`,
+      `p99 ${result.latencyMs.p99.toFixed(3)} ms`,
+      `cpu ${cpuPerOp.toFixed(0)} µs/op`,
+      `errors ${result.errors}`,
+    ].join("  "),
+  );
 }
