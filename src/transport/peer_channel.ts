@@ -250,9 +250,11 @@ export class PeerChannel {
         if (isMain && !conn.up) markUp();
       });
       stream.on("data", (chunk: Uint8Array) => {
-        if (garbled) return;
+        if (garbled || conn.ended) return;
         try {
           for (const frame of reader.push(chunk)) {
+            // Nothing after the end counts (a `close` frame, a bad batch earlier in the chunk).
+            if (conn.ended) return;
             // Deno's node:http2 may hand over data before the 'response' event: the server's
             // first frame (an answer with id 0) says the stream was accepted.
             if (isMain && !conn.up && !conn.ended) markUp();
