@@ -1,14 +1,21 @@
 /**
- * A shortcut for the API's hottest request, the one edge functions and CDNs repeat most:
- * `GET /v1/config/{key}?consistency=stale` on an open node (no tokens). It answers a found key
- * (200, or 304 for a matching `If-None-Match`) without the router, the context and the five
- * middleware layers, which cost about a third of the request's CPU (`bench/README.md`).
+ * Shortcuts for the API's hottest requests, the ones edge functions and CDNs repeat most:
+ * `GET /v1/config/{key}?consistency=stale` and `GET /v1/config/{key}` on an open node (no
+ * tokens). They answer a found key (200, or 304 for a matching `If-None-Match`) without the
+ * router, the context and the five middleware layers, which cost about a third of the
+ * request's CPU (`bench/README.md`).
  *
- * It answers exactly what the router would, headers included; anything else (another
- * method, path or query, escapes in the key, a missing key, tokens) it declines by returning
- * `undefined`, and the full app handles the request from scratch. A stale read has no side
- * effects, so declining late is safe. `tests/api/fast_stale_read_test.ts` compares both
- * answers for each case.
+ * Two forms: {@linkcode fastStaleRead} takes stale reads from a `Request` (in front of the
+ * app's `fetch`, for any server), and {@linkcode configReadFromHead} takes stale and
+ * linearizable reads from the parsed request head, for the client port's own server
+ * (`http_front.ts`), writing the answer's bytes directly. Both answer through one function, so
+ * they cannot differ.
+ *
+ * They answer exactly what the router would, headers included; anything else (another
+ * method, path or query, escapes in the key, a missing key, tokens) they decline by returning
+ * `undefined`, and the full app handles the request from scratch. A read has no side
+ * effects, so declining late is safe. `tests/api/fast_stale_read_test.ts` compares the
+ * answers for each case, byte for byte over sockets for the head form.
  *
  * @module
  */
