@@ -7,7 +7,7 @@
  *   (`peer_channel.ts`), served by `Deno.serve` (h2c) or `node:http2`'s secure server (TLS);
  * - `ws`: one WebSocket per peer (plain TCP only: Deno's WebSocket cannot be given a CA);
  * - `http1` / `http1 tls`: a request per batch over Deno's `fetch` (the fallback);
- * - `http1 tls, Deno.serve`: the TLS path before issue 12 (`fetch` over HTTP/1.1 to `Deno.serve`
+ * - `http1 tls Deno.serve`: the TLS path before issue 12 (`fetch` over HTTP/1.1 to `Deno.serve`
  *   with a certificate), for comparison.
  *
  * - `raft app -> appResp`: node 1 sends an `app` with 10 entries of 2.2 KB through its
@@ -62,7 +62,7 @@ const WIRES: Wire[] = [
   { name: "http1", protocol: "http1", tls: "none" },
   { name: "h2 tls", protocol: "h2", tls: "node" },
   { name: "http1 tls", protocol: "http1", tls: "node" },
-  { name: "http1 tls, Deno.serve", protocol: "http1", tls: "deno" },
+  { name: "http1 tls Deno.serve", protocol: "http1", tls: "deno" },
 ];
 
 /** PEM text of the cluster CA and a certificate for 127.0.0.1. */
@@ -83,27 +83,16 @@ async function endpoint(
   events: ConstructorParameters<typeof PeerTransport>[0]["events"],
 ): Promise<{ transport: PeerTransport; url: string; stop(): Promise<void> }> {
   const scheme = wire.tls === "none" ? "http" : "https";
+  const options = { nodeId: id, clusterSecret: SECRET, protocol: wire.protocol, ca: pems?.ca };
   if (wire.tls !== "deno") {
     const tls = wire.tls === "node" ? { cert: pems!.cert, key: pems!.key } : {};
-    const transport = new PeerTransport({
-      nodeId: id,
-      clusterSecret: SECRET,
-      protocol: wire.protocol,
-      ca: pems?.ca,
-      events,
-      listen: { hostname: "127.0.0.1", port: 0, ...tls },
-    });
+    const listen = { hostname: "127.0.0.1", port: 0, ...tls };
+    const transport = new PeerTransport({ ...options, events, listen });
     const port = (await transport.listening())!.port;
     return { transport, url: `${scheme}://127.0.0.1:${port}`, stop: () => transport.close() };
   }
   const stopServer = new AbortController();
-  const transport = new PeerTransport({
-    nodeId: id,
-    clusterSecret: SECRET,
-    protocol: wire.protocol,
-    ca: pems?.ca,
-    events,
-  });
+  const transport = new PeerTransport({ ...options, events });
   const handler = createPeerHandler({
     clusterSecret: SECRET,
     nodeId: id,

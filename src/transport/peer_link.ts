@@ -327,9 +327,11 @@ export class PeerLink {
     }
     if (lane.single) {
       while (lane.inFlight < lane.maxInFlight && lane.queue.length > 0) {
-        const sent = this.#sendSnapshot(lane, channel, this.#takeBatch(lane));
-        this.#pending.add(sent);
-        sent.finally(() => this.#pending.delete(sent));
+        this.#post(lane, this.#takeBatch(lane), async (parts) => {
+          const answer = await channel.request("snapshot", "", parts, lane.timeoutMs);
+          const detail = new TextDecoder().decode(answer.body).slice(0, 200);
+          return answer.status === 204 ? undefined : `${answer.status} ${detail}`;
+        });
       }
       return;
     }
@@ -353,29 +355,6 @@ export class PeerLink {
       const frame = encodeFrame(FrameKind.messages, 0, parts);
       this.#count(frame.byteLength);
       served.send(frame);
-    }
-  }
-
-  /** Never rejects: a failure is reported and handled here. */
-  async #sendSnapshot(lane: Lane, channel: PeerChannel, batch: QueuedMessage[]): Promise<void> {
-    lane.inFlight++;
-    try {
-      const parts = [batchHeader(batch.length), ...batch.map((m) => m.bytes)];
-      const answer = await channel.request("snapshot", "", parts, lane.timeoutMs);
-      if (answer.status !== 204) {
-        const detail = new TextDecoder().decode(answer.body).slice(0, 200);
-        throw new PeerAnswerError(`${answer.status} ${detail}`);
-      }
-      this.#backoffMs = 0;
-      this.#retryAt = 0;
-      if (batch.some((m) => m.snapDone)) {
-        this.s.defer(() => this.s.onSnapshotStatus(this.peer, true));
-      }
-    } catch (e) {
-      this.#fail(batch, e);
-    } finally {
-      lane.inFlight--;
-      this.#flush();
     }
   }
 
@@ -415,28 +394,45 @@ export class PeerLink {
     return lane.queue.splice(0, count);
   }
 
-  #post(lane: Lane, batch: QueuedMessage[]): void {
-    const sent = this.#send(lane, batch);
+  /**
+   * Sends a batch that wants an answer, by `ask` (a request of the client, by default): it
+   * resolves with what the peer found wrong, or `undefined` when the batch was delivered.
+   */
+  #post(
+    lane: Lane,
+    batch: QueuedMessage[],
+    ask: (parts: Uint8Array[]) => Promise<string | undefined> = (parts) =>
+      this.#request(parts, lane.timeoutMs),
+  ): void {
+    const sent = this.#send(lane, batch, ask);
     this.#pending.add(sent);
     sent.finally(() => this.#pending.delete(sent));
   }
 
+  /** Posts a batch as a request; says what the peer found wrong, if anything. */
+  async #request(parts: Uint8Array[], timeoutMs: number): Promise<string | undefined> {
+    this.#count(parts.reduce((n, p) => n + p.byteLength, 0));
+    const answer = await this.#client!.post({
+      path: MESSAGES_PATH,
+      headers: this.#headers(MESSAGES_MEDIA_TYPE, ...parts),
+      parts,
+      timeoutMs,
+      maxAnswerBytes: 64 * 1024,
+    });
+    if (answer.status >= 200 && answer.status <= 299) return undefined;
+    return `${answer.status} ${problemDetail(answer.body)}`;
+  }
+
   /** Never rejects: a failure is reported and handled here. */
-  async #send(lane: Lane, batch: QueuedMessage[]): Promise<void> {
+  async #send(
+    lane: Lane,
+    batch: QueuedMessage[],
+    ask: (parts: Uint8Array[]) => Promise<string | undefined>,
+  ): Promise<void> {
     lane.inFlight++;
     try {
-      const parts = [batchHeader(batch.length), ...batch.map((m) => m.bytes)];
-      this.#count(parts.reduce((n, p) => n + p.byteLength, 0));
-      const answer = await this.#client!.post({
-        path: MESSAGES_PATH,
-        headers: this.#headers(MESSAGES_MEDIA_TYPE, ...parts),
-        parts,
-        timeoutMs: lane.timeoutMs,
-        maxAnswerBytes: 64 * 1024,
-      });
-      if (answer.status < 200 || answer.status > 299) {
-        throw new PeerAnswerError(`${answer.status} ${problemDetail(answer.body)}`);
-      }
+      const wrong = await ask([batchHeader(batch.length), ...batch.map((m) => m.bytes)]);
+      if (wrong !== undefined) throw new PeerAnswerError(wrong);
       this.#backoffMs = 0;
       this.#retryAt = 0;
       if (batch.some((m) => m.snapDone)) {
