@@ -198,7 +198,12 @@ Deno.test("fast stale read from the head: the same bytes as the Request shortcut
     const roles = ["leader", "follower", "no leader", "read fails", "read times out"] as const;
     for (const role of roles) {
       for (const { node, clock } of all) {
-        node.leader = role === "leader" ? node.id : role === "follower" ? 2 : 0;
+        // A read that times out has a leader it could not confirm (a partition): x-leader.
+        node.leader = role === "leader"
+          ? node.id
+          : role === "follower" || role === "read times out"
+          ? 2
+          : 0;
         node.lastContact = role === "leader" ? 0 : clock.now() - 40;
         node.readError = role === "read fails"
           ? new NoLeaderError("no leader is known")
