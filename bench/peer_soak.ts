@@ -10,7 +10,8 @@
  * not with 0 after SIGTERM), restarts after which the cluster did not reconnect within 10 s,
  * and at the end whether every node has its stream up to every other and hears from it.
  *
- * Run: `deno task soak:peers [restarts] [nodes] [protocol]` (default 500, 3, h2). Prints one
+ * Run: `deno task soak:peers [restarts] [nodes] [protocol] [tls]` (default 500, 3, h2, plain
+ * TCP; `tls`: `https://` peers with a throwaway CA, served by `node:http2`). Prints one
  * JSON line of results; exits 1 unless there were 0 aborts and every node ended connected.
  * `tests/transport/peer_soak_test.ts` runs a short version (20 restarts).
  *
@@ -19,6 +20,7 @@
 
 import type { Message, NodeId } from "../src/raft/types.ts";
 import { type PeerProtocol, PeerTransport } from "../src/transport/peer_transport.ts";
+import { testCertificates } from "../tests/process/certificates.ts";
 import { freePort } from "../tests/process/net.ts";
 
 const SECRET = "soak-secret";
@@ -64,6 +66,8 @@ export interface SoakOptions {
   restarts: number;
   nodes: number;
   protocol: PeerProtocol;
+  /** Over TLS (`https://` peers, a throwaway cluster CA; needs `openssl`). */
+  tls?: boolean;
   /** Told of progress every 50 restarts. */
   onProgress?: (line: string) => void;
 }
@@ -78,7 +82,12 @@ interface NodeStatus {
 }
 
 /** The child: one node, sending to every peer until SIGTERM (graceful) or SIGKILL. */
-function runNode(id: NodeId, urls: Map<NodeId, string>, protocol: PeerProtocol): void {
+function runNode(
+  id: NodeId,
+  urls: Map<NodeId, string>,
+  protocol: PeerProtocol,
+  pems?: { ca: string; cert: string; key: string },
+): void {
   const port = Number(new URL(urls.get(id)!).port);
   const lastHeard = new Map<NodeId, number>();
   let delivered = 0;
@@ -88,7 +97,8 @@ function runNode(id: NodeId, urls: Map<NodeId, string>, protocol: PeerProtocol):
     clusterSecret: SECRET,
     protocol,
     backoff: { initialMs: 20, maxMs: 200 },
-    listen: { hostname: "127.0.0.1", port },
+    ca: pems?.ca,
+    listen: { hostname: "127.0.0.1", port, cert: pems?.cert, key: pems?.key },
     events: {
       onMessages(msgs) {
         for (const m of msgs) lastHeard.set(m.from, performance.now());
@@ -177,7 +187,17 @@ interface Child {
 export async function runSoak(options: SoakOptions): Promise<SoakResult> {
   const started = performance.now();
   const ids = Array.from({ length: options.nodes }, (_, i) => i + 1);
-  const urls = new Map(ids.map((id) => [id, `http://127.0.0.1:${freePort()}`]));
+  const scheme = options.tls ? "https" : "http";
+  const urls = new Map(ids.map((id) => [id, `${scheme}://127.0.0.1:${freePort()}`]));
+  const certDir = options.tls ? await Deno.makeTempDir({ prefix: "edgeraft_soak_" }) : undefined;
+  let pemsJson: string | undefined;
+  if (certDir) {
+    const files = await testCertificates(certDir, "node");
+    const [ca, cert, key] = await Promise.all(
+      [files.ca, files.cert, files.key].map((f) => Deno.readTextFile(f)),
+    );
+    pemsJson = JSON.stringify({ ca, cert, key });
+  }
   const urlArg = [...urls].map(([id, url]) => `${id}=${url}`).join(",");
   const children = new Map<NodeId, Child>();
   const abortDetails: string[] = [];
@@ -191,6 +211,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
+      env: pemsJson ? { SOAK_PEMS: pemsJson } : {},
     }).spawn();
     const child: Child = { id, process, exited: Promise.resolve() };
     const readLines = async () => {
@@ -290,6 +311,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       }
     }
     await Promise.all([...children.values()].map((c) => c.exited));
+    if (certDir) await Deno.remove(certDir, { recursive: true });
   }
 }
 
@@ -301,12 +323,14 @@ if (import.meta.main) {
         return [Number(id), url] as [NodeId, string];
       }),
     );
-    runNode(Number(Deno.args[1]), urls, Deno.args[3] as PeerProtocol);
+    const pems = Deno.env.get("SOAK_PEMS");
+    runNode(Number(Deno.args[1]), urls, Deno.args[3] as PeerProtocol, pems && JSON.parse(pems));
   } else {
     const result = await runSoak({
       restarts: Number(Deno.args[0] ?? 500),
       nodes: Number(Deno.args[1] ?? 3),
       protocol: (Deno.args[2] ?? "h2") as PeerProtocol,
+      tls: Deno.args[3] === "tls",
       onProgress: (line) => console.error(line),
     });
     console.log(JSON.stringify(result));
