@@ -2,6 +2,12 @@
  * The commands of the replicated state machine, the envelope that carries one through the log,
  * and their msgpack encoding.
  *
+ * A node checks and encodes a submission (the envelope without its time) once, where a client
+ * submits it (`encodeSubmission`); the leader puts those bytes in the log after a small header
+ * holding its time stamp (src/node/proposal_envelope.ts), and every node decodes and checks them
+ * once when it applies the entry (`decodeSubmission`). `encodeCommand` / `decodeCommand` are the
+ * whole envelope, time inside: the format of entries written before issue 11, still applied.
+ *
  * Decoding validates strictly (no missing, extra or mistyped field) and never throws: a bad
  * entry must get the same error answer on every node, whatever the bytes are.
  *
