@@ -27,12 +27,20 @@ export class FetchHttp1Client implements PeerClient {
   readonly #http: Deno.HttpClient;
   readonly #inFlight = new Map<AbortController, Promise<unknown>>();
 
-  /** `ca`: PEM certificate(s) to trust for an `https://` peer. */
-  constructor(readonly baseUrl: string, ca?: string | string[]) {
+  /**
+   * `ca`: PEM certificate(s) to trust for an `https://` peer; `clientCert`: the certificate
+   * to show it (mutual TLS).
+   */
+  constructor(
+    readonly baseUrl: string,
+    ca?: string | string[],
+    clientCert?: { cert: string; key: string },
+  ) {
     this.#http = Deno.createHttpClient({
       http1: true,
       http2: false,
       caCerts: ca === undefined ? undefined : [ca].flat(),
+      ...(clientCert ?? {}),
     });
   }
 

@@ -82,7 +82,7 @@ export interface PeerLinkSettings {
   protocol: "h2" | "http1" | "ws";
   /** PEM CA certificate(s) to trust for `https://` peers (`h2`). */
   ca?: string | string[];
-  /** A client certificate for mutual TLS (`h2`). */
+  /** A client certificate for mutual TLS. */
   clientCert?: { cert: string; key: string };
   /** The main stream `peer` opened to this node, if open: messages to it go down there. */
   servedStream?(peer: NodeId): ServedStream | undefined;

@@ -100,7 +100,7 @@ export interface PeerTransportOptions {
   };
   /** How messages travel to peers; see the module doc. Default `"h2"`. */
   protocol?: PeerProtocol;
-  /** A client certificate and key presented to `https://` peers (mutual TLS; `h2` only). */
+  /** A client certificate and key presented to `https://` peers (mutual TLS). */
   clientCert?: { cert: string; key: string };
   /** A stream with more unsent bytes than this is dropped as failed. Default 16 MiB. */
   maxStreamBufferedBytes?: number;
@@ -174,7 +174,7 @@ export class PeerTransport implements Transport {
     this.#settings = {
       nodeId,
       clusterSecret,
-      createClient: (url) => new FetchHttp1Client(url, ca),
+      createClient: (url) => new FetchHttp1Client(url, ca, options.clientCert),
       protocol: options.protocol ?? "h2",
       ca,
       clientCert: options.clientCert,

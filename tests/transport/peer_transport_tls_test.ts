@@ -87,59 +87,66 @@ for (const protocol of ["h2", "http1"] as const) {
   });
 }
 
-Deno.test({
-  name: "peer transport [h2] with mutual TLS: only peers with a certificate of the CA get in",
-  ignore: !haveOpenssl,
-  async fn() {
-    const dir = await Deno.makeTempDir({ prefix: "edgeraft_mtls_" });
-    const otherDir = await Deno.makeTempDir({ prefix: "edgeraft_mtls_other_" });
-    const transports: PeerTransport[] = [];
-    try {
-      const { ca, cert, key } = await clusterCertificates(dir);
-      // A certificate of another CA: a stranger that trusts our CA but is not one of us.
-      const other = await clusterCertificates(otherDir);
-      const received: Message[][] = [];
-      const b = new PeerTransport({
-        nodeId: 2,
-        clusterSecret: SECRET,
-        ca,
-        events: {
-          onMessages: (m) => received.push(m),
-          onUnreachable: () => {},
-          onCall: () => Promise.resolve(new TextEncoder().encode("mtls")),
-        },
-        listen: { hostname: "127.0.0.1", port: 0, cert, key, requireClientCert: true },
-      });
-      transports.push(b);
-      const url = `https://127.0.0.1:${(await b.listening())?.port}`;
-      const client = (id: number, clientCert?: { cert: string; key: string }) => {
-        const unreachable: NodeId[] = [];
-        const t = new PeerTransport({
-          nodeId: id,
+for (const protocol of ["h2", "http1"] as const) {
+  Deno.test({
+    name:
+      `peer transport [${protocol}] with mutual TLS: only peers with a certificate of the CA get in`,
+    ignore: !haveOpenssl,
+    async fn() {
+      const dir = await Deno.makeTempDir({ prefix: "edgeraft_mtls_" });
+      const otherDir = await Deno.makeTempDir({ prefix: "edgeraft_mtls_other_" });
+      const transports: PeerTransport[] = [];
+      try {
+        const { ca, cert, key } = await clusterCertificates(dir);
+        // A certificate of another CA: a stranger that trusts our CA but is not one of us.
+        const other = await clusterCertificates(otherDir);
+        const received: Message[][] = [];
+        const b = new PeerTransport({
+          nodeId: 2,
           clusterSecret: SECRET,
           ca,
-          clientCert,
-          events: { onMessages: () => {}, onUnreachable: (p) => unreachable.push(p) },
+          events: {
+            onMessages: (m) => received.push(m),
+            onUnreachable: () => {},
+            onCall: () => Promise.resolve(new TextEncoder().encode("mtls")),
+          },
+          listen: { hostname: "127.0.0.1", port: 0, cert, key, requireClientCert: true },
         });
-        transports.push(t);
-        t.setPeers(new Map([[2, url]]));
-        return { t, unreachable };
-      };
-      const member = client(1, { cert, key });
-      member.t.send([message({ type: "heartbeat", from: 1 })]);
-      await waitFor(() => received.length === 1, "a member's message crosses mutual TLS");
-      assert.equal(new TextDecoder().decode(await member.t.call(2, "x", new Uint8Array())), "mtls");
+        transports.push(b);
+        const url = `https://127.0.0.1:${(await b.listening())?.port}`;
+        const client = (id: number, clientCert?: { cert: string; key: string }) => {
+          const unreachable: NodeId[] = [];
+          const t = new PeerTransport({
+            nodeId: id,
+            clusterSecret: SECRET,
+            ca,
+            clientCert,
+            protocol,
+            events: { onMessages: () => {}, onUnreachable: (p) => unreachable.push(p) },
+          });
+          transports.push(t);
+          t.setPeers(new Map([[2, url]]));
+          return { t, unreachable };
+        };
+        const member = client(1, { cert, key });
+        member.t.send([message({ type: "heartbeat", from: 1 })]);
+        await waitFor(() => received.length === 1, "a member's message crosses mutual TLS");
+        assert.equal(
+          new TextDecoder().decode(await member.t.call(2, "x", new Uint8Array())),
+          "mtls",
+        );
 
-      for (const [id, clientCert] of [[3, undefined], [4, other]] as const) {
-        const stranger = client(id, clientCert && { cert: clientCert.cert, key: clientCert.key });
-        stranger.t.send([message({ type: "heartbeat", from: id })]);
-        await waitFor(() => stranger.unreachable.includes(2), `stranger ${id} is refused`);
+        for (const [id, clientCert] of [[3, undefined], [4, other]] as const) {
+          const stranger = client(id, clientCert && { cert: clientCert.cert, key: clientCert.key });
+          stranger.t.send([message({ type: "heartbeat", from: id })]);
+          await waitFor(() => stranger.unreachable.includes(2), `stranger ${id} is refused`);
+        }
+        assert.equal(received.length, 1);
+      } finally {
+        await Promise.all(transports.map((t) => t.close()));
+        await Deno.remove(dir, { recursive: true });
+        await Deno.remove(otherDir, { recursive: true });
       }
-      assert.equal(received.length, 1);
-    } finally {
-      await Promise.all(transports.map((t) => t.close()));
-      await Deno.remove(dir, { recursive: true });
-      await Deno.remove(otherDir, { recursive: true });
-    }
-  },
-});
+    },
+  });
+}
