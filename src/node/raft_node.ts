@@ -153,7 +153,7 @@ export class RaftNode {
   /** Since when (the clock's monotonic ms) the loop has waited for its own disk write, if it does. */
   #diskWaitSince?: number;
   /** When this node last heard from a leader (ms), for stale reads. */
-  lastContact = 0;
+  #lastContact = 0;
   #failure?: Error;
 
   private constructor(opts: RaftNodeOptions, raw: RawNode, sm: StateMachine, persisted: HardState) {
@@ -222,6 +222,11 @@ export class RaftNode {
   /** The core's status. */
   status(): Status {
     return this.#raw.status();
+  }
+
+  /** When this node last heard from a leader, or led (ms since the epoch; 0: never): stale reads. */
+  get lastContact(): number {
+    return this.#lastContact;
   }
 
   /** Whether this node is the leader, as its core knows. */
@@ -466,7 +471,7 @@ export class RaftNode {
 
   #step(m: Message): void {
     if (m.from === this.#raw.view.leader && (m.type === "app" || m.type === "heartbeat")) {
-      this.lastContact = this.#clock.now();
+      this.#lastContact = this.#clock.now();
     }
     this.#raw.step(m);
   }
@@ -661,7 +666,7 @@ export class RaftNode {
       });
       this.#lastLeader = leader;
     }
-    if (leader === this.id) this.lastContact = this.#clock.now();
+    if (leader === this.id) this.#lastContact = this.#clock.now();
   }
 
   #checkAlive(): void {
