@@ -342,7 +342,10 @@ export class PeerLink {
     // what is still unsent from earlier turns says the peer stopped reading.
     const unsent = served ? served.bufferedBytes : channel.bufferedBytes;
     if (unsent > this.s.maxStreamBufferedBytes) {
-      this.#fail([], new Error(`${unsent} bytes unsent: the peer is not reading`));
+      const reason = `${unsent} bytes unsent: the peer is not reading`;
+      // Ended, or the next attempt after the back-off would find the same pile in it.
+      served?.close(reason);
+      this.#fail([], new Error(reason));
       return;
     }
     while (lane.queue.length > 0) {

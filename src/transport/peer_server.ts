@@ -151,6 +151,8 @@ export interface ServedStream {
   send(frame: Uint8Array): void;
   /** Bytes queued that the server has not taken yet. */
   readonly bufferedBytes: number;
+  /** Ends the stream, telling the peer why (it reconnects after its back-off). */
+  close(reason: string): void;
 }
 
 /**
@@ -298,6 +300,9 @@ export function createPeerHandler(
       },
       get bufferedBytes() {
         return queuedBytes;
+      },
+      close(reason) {
+        end(reason);
       },
     };
     const answer = (id: number, status: number, body: Uint8Array) => {
