@@ -227,3 +227,38 @@ Deno.test("peer transport [h2]: stats say the stream is up and count what was se
     await Promise.all([a.close(), b.close()]);
   }
 });
+
+Deno.test("peer transport [h2]: a peer that stops reading is dropped and reported", async () => {
+  // Accepts the stream (its first frame) and never reads what comes.
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => {
+    const hello = encodeFrame(FrameKind.answer, 0, [new Uint8Array([0, 200])]);
+    return new Response(new ReadableStream({ start: (c) => c.enqueue(hello) }));
+  });
+  const unreachable: number[] = [];
+  const transport = new PeerTransport({
+    nodeId: 1,
+    clusterSecret: SECRET,
+    maxStreamBufferedBytes: 1024 * 1024,
+    events: { onMessages: () => {}, onUnreachable: (id) => unreachable.push(id) },
+  });
+  try {
+    transport.setPeers(new Map([[2, `http://127.0.0.1:${server.addr.port}`]]));
+    const big = (i: number) =>
+      message({
+        type: "app",
+        index: i,
+        entries: [{ term: 1, index: i + 1, type: "normal", data: new Uint8Array(256 * 1024) }],
+      });
+    let i = 0;
+    await waitFor(() => {
+      if (unreachable.length > 0) return true;
+      transport.send([big(i++)]); // the peer's flow-control window takes the first MBs
+      return false;
+    }, "the stalled stream is given up");
+    assert.deepStrictEqual(unreachable.slice(0, 1), [2]);
+    assert.ok(i > 4, `only ${i} messages went out before the stream was given up`);
+  } finally {
+    await transport.close();
+    await server.shutdown();
+  }
+});
