@@ -38,8 +38,12 @@ export interface PeerServer {
  * @example
  * ```ts
  * import type { NodeTlsServerOptions } from "./node_tls_server.ts";
- * declare const cert: string, key: string;
- * const o: NodeTlsServerOptions = { hostname: "127.0.0.1", port: 0, cert, key };
+ * const o: NodeTlsServerOptions = {
+ *   hostname: "127.0.0.1",
+ *   port: 0,
+ *   cert: "-----BEGIN CERTIFICATE-----...",
+ *   key: "-----BEGIN PRIVATE KEY-----...",
+ * };
  * ```
  */
 export interface NodeTlsServerOptions {

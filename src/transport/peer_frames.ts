@@ -99,9 +99,9 @@ export function encodeFrame(
  *
  * @example
  * ```ts
- * import { callPayload, parseCall } from "./peer_frames.ts";
- * const p = callPayload("propose", new Uint8Array([7]));
- * console.log(parseCall(p)?.method); // "propose"
+ * import { callPayload } from "./peer_frames.ts";
+ * const [length, method, body] = callPayload("propose", new Uint8Array([7]));
+ * console.log(length[0], method.byteLength, body.byteLength); // 7 7 1
  * ```
  */
 export function callPayload(method: string, body: Uint8Array): Uint8Array[] {
@@ -136,8 +136,8 @@ export function parseCall(payload: Uint8Array): { method: string; body: Uint8Arr
  *
  * @example
  * ```ts
- * import { answerPayload, parseAnswer } from "./peer_frames.ts";
- * console.log(parseAnswer(answerPayload(204, new Uint8Array()))?.status); // 204
+ * import { answerPayload } from "./peer_frames.ts";
+ * console.log(answerPayload(204, new Uint8Array())[0]); // Uint8Array [0, 204]
  * ```
  */
 export function answerPayload(status: number, body: Uint8Array): Uint8Array[] {
