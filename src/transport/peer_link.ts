@@ -122,9 +122,9 @@ class PeerAnswerError extends Error {}
  * The connection to one peer and its outgoing queues.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * import { PeerLink, type PeerLinkSettings } from "./peer_link.ts";
- * declare const settings: PeerLinkSettings;
+ * const settings: PeerLinkSettings = makeSettings(); // as `PeerTransport` builds them
  * const link = new PeerLink(2, "http://127.0.0.1:7102", settings);
  * await link.close();
  * ```
