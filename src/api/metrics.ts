@@ -54,8 +54,8 @@ export class ApiMetrics {
     };
     gauge("edgeraft_term", "The node's current Raft term.", status.term);
     gauge("edgeraft_commit_index", "The highest log index known committed.", status.commit);
-    gauge("edgeraft_applied_index", "The highest log index applied.", node.sm.appliedIndex);
-    gauge("edgeraft_revision", "The config revision of the applied state.", node.sm.revision);
+    gauge("edgeraft_applied_index", "The highest log index applied.", node.appliedIndex());
+    gauge("edgeraft_revision", "The config revision of the applied state.", node.revision());
     gauge("edgeraft_is_leader", "1 when this node is the leader.", node.isLeader() ? 1 : 0);
     gauge("edgeraft_leader_id", "The known leader's id (0: none).", node.leaderId());
     gauge("edgeraft_watchers", "Open watch streams.", this.watchers);
@@ -69,6 +69,7 @@ export class ApiMetrics {
       "Memory held outside the V8 heap by JS objects.",
       memory.external,
     );
+    peerLines(node, lines);
     lines.push(
       "# HELP edgeraft_http_requests_total HTTP requests answered, by method, route and status.",
       "# TYPE edgeraft_http_requests_total counter",
@@ -87,5 +88,32 @@ export class ApiMetrics {
     lines.push(`${h}_bucket{le="+Inf"} ${this.#latencyCount}`);
     lines.push(`${h}_sum ${this.#latencySum}`, `${h}_count ${this.#latencyCount}`);
     return lines.join("\n") + "\n";
+  }
+}
+
+/** What a transport with per-peer numbers (`PeerTransport.stats`) shows. */
+interface PeerStatsSource {
+  stats(): { peer: number; protocol: string; up: boolean; bytesSent: number; framesSent: number }[];
+}
+
+/**
+ * The peer lines: whether each peer's stream is up, and what was sent to it. Read from the
+ * node's transport when it has `stats()` (the real one does; test fakes need not).
+ */
+function peerLines(node: ApiNode, lines: string[]): void {
+  const transport = (node as { transport?: Partial<PeerStatsSource> }).transport;
+  if (typeof transport?.stats !== "function") return;
+  const stats = transport.stats();
+  const series = [
+    ["edgeraft_peer_stream_up", "gauge", "1 when the stream to the peer is open.", "up"],
+    ["edgeraft_peer_sent_bytes_total", "counter", "Bytes sent to the peer.", "bytesSent"],
+    ["edgeraft_peer_sent_frames_total", "counter", "Frames sent to the peer.", "framesSent"],
+  ] as const;
+  for (const [name, type, help, field] of series) {
+    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    for (const s of stats) {
+      const value = Number(s[field]);
+      lines.push(`${name}{peer="${s.peer}",protocol="${s.protocol}"} ${value}`);
+    }
   }
 }
