@@ -201,6 +201,15 @@ async function measure(
   report(name, samples, performance.now() - start, cpuMs);
 }
 
+/**
+ * `BENCH_CPU_PROF=dir` has the child write a V8 CPU profile there too (run the parent with
+ * `deno run -A --cpu-prof --cpu-prof-dir=dir`): where each side spends its time.
+ */
+function childProfile(): string[] {
+  const dir = Deno.env.get("BENCH_CPU_PROF");
+  return dir ? ["--cpu-prof", `--cpu-prof-dir=${dir}`] : [];
+}
+
 /** Measures one wire against a child of its own. */
 async function measureWire(wire: Wire, iterations: number, pems: Pems | undefined): Promise<void> {
   let answered: ((m: Message) => void) | undefined;
@@ -209,7 +218,7 @@ async function measureWire(wire: Wire, iterations: number, pems: Pems | undefine
     onUnreachable: (peer) => console.error(`peer ${peer} unreachable`),
   });
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", import.meta.filename!, "--serve", node1.url, wire.name],
+    args: ["run", "-A", ...childProfile(), import.meta.filename!, "--serve", node1.url, wire.name],
     stdin: "piped",
     stdout: "piped",
     stderr: "inherit",
@@ -219,15 +228,21 @@ async function measureWire(wire: Wire, iterations: number, pems: Pems | undefine
     const { url } = JSON.parse(await firstLine(child.stdout));
     node1.transport.setPeers(new Map([[2, url]]));
     const body = encodeMessages([appendMessage(1)]);
-    await measure(`${wire.name} raft app -> appResp`, iterations, async (i) => {
-      const reply = new Promise<Message>((resolve) => (answered = resolve));
-      node1.transport.send([appendMessage(i * 10)]);
-      const m = await reply;
-      if (m.type !== "appResp") throw new Error(`unexpected ${m.type}`);
-    }, child.pid);
-    await measure(`${wire.name} call`, iterations, async () => {
-      await node1.transport.call(2, "append", body);
-    }, child.pid);
+    // BENCH_ONLY=raft or BENCH_ONLY=call measures only that.
+    const only = Deno.env.get("BENCH_ONLY");
+    if (only !== "call") {
+      await measure(`${wire.name} raft app -> appResp`, iterations, async (i) => {
+        const reply = new Promise<Message>((resolve) => (answered = resolve));
+        node1.transport.send([appendMessage(i * 10)]);
+        const m = await reply;
+        if (m.type !== "appResp") throw new Error(`unexpected ${m.type}`);
+      }, child.pid);
+    }
+    if (only !== "raft") {
+      await measure(`${wire.name} call`, iterations, async () => {
+        await node1.transport.call(2, "append", body);
+      }, child.pid);
+    }
   } finally {
     // A graceful end: the child closes its streams and server when its stdin closes.
     await child.stdin.close().catch(() => {});
