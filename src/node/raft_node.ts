@@ -6,6 +6,7 @@
  */
 
 import { decode, encode } from "@msgpack/msgpack";
+import { campaignEvents, type CampaignState } from "../raft/campaign_log.ts";
 import { decodeConfChange } from "../raft/conf_change.ts";
 import { type RaftConfig, withDefaults } from "../raft/config.ts";
 import { type CoreView, ProposalDroppedError, RawNode, type Status } from "../raft/raw_node.ts";
@@ -124,6 +125,8 @@ export class RaftNode {
   #restoredFrom = 0;
   readonly #opts: RaftNodeOptions;
   readonly #log: Logger;
+  /** The core's election state after the last Ready, to log campaigns and their outcomes. */
+  #lastCampaign: CampaignState | undefined;
   readonly #clock: NodeClock;
   readonly #reads: ReadBarrier;
   readonly #pending: PendingProposals;
@@ -478,6 +481,7 @@ export class RaftNode {
 
   async #handleReady(rd: Ready): Promise<void> {
     if (rd.softState) this.#onSoftState(rd.softState.leader, rd.softState.role);
+    this.#logCampaigns();
     // Thesis 10.2.1: a leader may send AppendEntries while its own write is in flight, but
     // anything sent after a vote or a term change must wait for the disk.
     const hs = rd.hardState;
@@ -655,6 +659,19 @@ export class RaftNode {
       bytes: snapshot.data.byteLength,
       ms: Math.round(this.#clock.monotonic() - started),
     });
+  }
+
+  /**
+   * Each campaign with the term it is for, and its outcome, at info (a cluster once climbed
+   * through 130 terms with nothing in its logs). Checked on every Ready, not only when the
+   * soft state changes: repeated pre-votes leave it unchanged.
+   */
+  #logCampaigns(): void {
+    const now = this.#raw.campaignState();
+    for (const e of campaignEvents(this.#lastCampaign, now)) {
+      this.#log.log("info", e.event, e.fields);
+    }
+    this.#lastCampaign = now;
   }
 
   #onSoftState(leader: NodeId, role: string): void {

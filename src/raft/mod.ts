@@ -20,3 +20,4 @@ export { type ProgressStatus, ProposalDroppedError, RawNode, type Status } from 
 export { type StoredState, TRANSFER_CONTEXT } from "./raft.ts";
 export { RaftInvariantError } from "./raft_log.ts";
 export { decodeConfChange } from "./conf_change.ts";
+export { type CampaignEvent, campaignEvents, type CampaignState } from "./campaign_log.ts";

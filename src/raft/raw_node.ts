@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { CampaignState } from "./campaign_log.ts";
 import type { RaftConfig } from "./config.ts";
 import { newMessage } from "./message.ts";
 import { Raft, type StoredState } from "./raft.ts";
@@ -335,6 +336,14 @@ export class RawNode {
       const self = r.tracker.progress.get(r.id);
       if (self && self.maybeUpdate(r.log.stabled) && commitAndRelease(r)) bcastAppend(r);
     }
+  }
+
+  /**
+   * How this node's elections go (campaigns started, back-off, the timeout drawn), for the
+   * driver's logs: `campaignEvents` (`campaign_log.ts`) turns two of these into log lines.
+   */
+  campaignState(): CampaignState {
+    return this.#raft.campaignState();
   }
 
   /** A summary of the node's state. */

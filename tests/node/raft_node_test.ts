@@ -189,3 +189,35 @@ Deno.test("node: writes go on being applied while a large state is compacted", a
     await h.stop();
   }
 });
+
+Deno.test("node: campaigns and their outcomes are logged at info (issue 18: terms climbed in silence)", async () => {
+  const logs = new Map<number, ReturnType<typeof memoryLogger>>();
+  const h = await cluster(3, 10_000, 5000, (id) => {
+    const log = logs.get(id) ?? memoryLogger();
+    logs.set(id, log);
+    return log;
+  });
+  try {
+    const leader = await h.leader();
+    const won = logs.get(leader.id)!.lines.filter((l) => l.event === "campaign won");
+    assert.ok(won.length >= 1, "the leader logged its win");
+    assert.ok(logs.get(leader.id)!.lines.some((l) => l.event === "campaign started"));
+    assert.ok(won.every((l) => l.level === "info"));
+
+    // A node cut off from the others campaigns again and again (pre-votes nobody answers):
+    // each campaign is a line, though its role and term stay the same.
+    const loner = [...h.nodes.values()].find((x) => x !== leader)!;
+    const startedBefore = logs.get(loner.id)!.lines.filter((l) => l.event === "campaign started")
+      .length;
+    h.net.isolate(loner.id);
+    await poll(
+      () =>
+        logs.get(loner.id)!.lines.filter((l) => l.event === "campaign started").length >=
+          startedBefore + 2 || undefined,
+      { what: "two logged campaigns of the isolated node" },
+    );
+    h.net.heal(loner.id);
+  } finally {
+    await h.stop();
+  }
+});
