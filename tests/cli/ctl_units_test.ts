@@ -95,7 +95,17 @@ Deno.test("exit codes and error lines", () => {
   });
   assert.equal(
     errorLine(held),
-    "edgeraft: The lock is held: cron is held: held by eu with token 9 until " +
-      "1970-01-01T00:00:00.000Z",
+    "edgeraft: The lock is held: cron is held (held by eu with token 9 until " +
+      "1970-01-01T00:00:00.000Z)",
+  );
+  // A detail that starts with the title is said once.
+  assert.equal(
+    errorLine(
+      new EdgeraftError(409, {
+        title: "The token does not hold the lock",
+        detail: "the token does not hold the lock cron (released, expired or never granted)",
+      }),
+    ),
+    "edgeraft: the token does not hold the lock cron (released, expired or never granted)",
   );
 });

@@ -75,14 +75,17 @@ export function errorLine(error: unknown): string {
   }
   if (error instanceof EdgeraftError) {
     const { title, detail } = error.problem;
-    const parts = [title, detail ?? error.message].filter((p) => typeof p === "string" && p);
+    const said = typeof detail === "string" && detail ? detail : error.message;
+    // The server's detail often repeats its title ("the token does not hold the lock x"): say
+    // it once.
+    const repeats = typeof title === "string" && said.toLowerCase().startsWith(title.toLowerCase());
+    let line = typeof title === "string" && title && !repeats ? `${title}: ${said}` : said;
     if (error instanceof LockHeldError && error.holder) {
       const { token, owner, expiresAt } = error.holder;
-      parts.push(
-        `held by ${owner || "?"} with token ${token} until ${new Date(expiresAt).toISOString()}`,
-      );
+      const until = new Date(expiresAt).toISOString();
+      line += ` (held by ${owner || "?"} with token ${token} until ${until})`;
     }
-    return `edgeraft: ${parts.join(": ").replaceAll("\n", " ")}`;
+    return `edgeraft: ${line.replaceAll("\n", " ")}`;
   }
   const message = error instanceof Error ? error.message : String(error);
   return `edgeraft: ${message.replaceAll("\n", " ")}`;
