@@ -33,6 +33,7 @@ import { type NodeClock, systemClock, type TimerHandle } from "./clock.ts";
 import { NodeStoppedError, NoLeaderError, OutcomeUnknownError } from "./errors.ts";
 import { LockWaits } from "./lock_waits.ts";
 import type { Logger } from "./logger.ts";
+import { NodeCounters } from "./node_counters.ts";
 import { PendingProposals, ProposalTimeoutError } from "./pending_proposals.ts";
 import { frameProposal, readProposal, unwrapLegacyProposal } from "./proposal_envelope.ts";
 import { ReadBarrier } from "./read_barrier.ts";
@@ -116,6 +117,8 @@ export class RaftNode {
   readonly transport: Transport;
   /** Callers waiting in a lock's line, for every front end (the API, the simulator). */
   readonly lockWaits: LockWaits;
+  /** What the node counts about itself (`GET /metrics`, the status page); read-only to others. */
+  readonly counters: NodeCounters = new NodeCounters();
   // Private: callers use the named methods below (docs/architecture.md#the-layers). `#sm` is
   // replaced when a leader's snapshot is installed; reading it through methods means no caller
   // can keep the old one.
@@ -157,6 +160,8 @@ export class RaftNode {
   #diskWaitSince?: number;
   /** When this node last heard from a leader (ms), for stale reads. */
   #lastContact = 0;
+  /** The monotonic time of the last tick, to measure how late the next one fires. */
+  #lastTickAt = 0;
   #failure?: Error;
 
   private constructor(opts: RaftNodeOptions, raw: RawNode, sm: StateMachine, persisted: HardState) {
@@ -288,6 +293,16 @@ export class RaftNode {
     return this.#sm.lockInfo(name);
   }
 
+  /** Every lock that is held, with its queue, by name, as applied here (the status page). */
+  listLocks(): LockInfo[] {
+    return this.#sm.listLocks();
+  }
+
+  /** The peers this node last found unreachable and has not heard from since. */
+  unreachablePeers(): NodeId[] {
+    return [...this.#downPeers];
+  }
+
   /** Listens to every applied entry's outcome (for watches and lock waits). */
   onApply(listener: ApplyListener): () => void {
     this.#listeners.add(listener);
@@ -302,26 +317,33 @@ export class RaftNode {
     this.#checkAlive();
     // Checked and encoded once, here: the leader proposes these bytes as they are.
     const body = encodeSubmission(sub);
-    if (this.isLeader()) return await this.#proposeLocal(body);
-    const leader = this.leaderId();
-    if (leader === 0) throw new NoLeaderError("no leader is known");
-    let reply: Uint8Array;
+    // Counted from here on: a command that does not encode is the client's mistake, not the
+    // cluster's. (A try/catch costs nothing per write; a wrapper promise would.)
     try {
-      reply = await this.transport.call(leader, "propose", body, signal);
+      if (this.isLeader()) return await this.#proposeLocal(body);
+      const leader = this.leaderId();
+      if (leader === 0) throw new NoLeaderError("no leader is known");
+      let reply: Uint8Array;
+      try {
+        reply = await this.transport.call(leader, "propose", body, signal);
+      } catch (e) {
+        if (e instanceof CallError && e.status === 503) throw new NoLeaderError(e.message);
+        if (e instanceof CallError && e.status === 504) throw new ProposalTimeoutError(e.message);
+        if (e instanceof CallError && e.status === 400) throw new InvalidCommandError(e.message);
+        // The request may have reached the leader before the connection failed: the outcome
+        // is unknown, so this must not read as a refusal (a retry needs the idempotency key).
+        throw new ProposalTimeoutError(
+          `the leader did not answer (${(e as Error).message}); the write may have been applied`,
+        );
+      }
+      const outcome = decode(reply) as ApplyOutcome;
+      // Answer only once this node has applied it too, so a read here right after sees it.
+      await this.waitApplied(outcome.index);
+      return outcome;
     } catch (e) {
-      if (e instanceof CallError && e.status === 503) throw new NoLeaderError(e.message);
-      if (e instanceof CallError && e.status === 504) throw new ProposalTimeoutError(e.message);
-      if (e instanceof CallError && e.status === 400) throw new InvalidCommandError(e.message);
-      // The request may have reached the leader before the connection failed: the outcome
-      // is unknown, so this must not read as a refusal (a retry needs the idempotency key).
-      throw new ProposalTimeoutError(
-        `the leader did not answer (${(e as Error).message}); the write may have been applied`,
-      );
+      this.counters.proposalsFailed++;
+      throw e;
     }
-    const outcome = decode(reply) as ApplyOutcome;
-    // Answer only once this node has applied it too, so a read here right after sees it.
-    await this.waitApplied(outcome.index);
-    return outcome;
   }
 
   /** Proposes a submission's bytes (`encodeSubmission`), stamped with this leader's time. */
@@ -411,6 +433,13 @@ export class RaftNode {
 
   #tick(): void {
     if (this.#stopped) return;
+    // How late this tick fired: the event loop's delay as Raft's timers feel it.
+    const at = this.#clock.monotonic();
+    const tickMs = this.#opts.tickMs ?? 10;
+    if (this.#lastTickAt > 0) {
+      this.counters.tickDelay.record(Math.max(0, at - this.#lastTickAt - tickMs));
+    }
+    this.#lastTickAt = at;
     // While it installs the leader's snapshot, a follower steps no messages, heartbeats
     // included: its election timer would only measure the install, and start a campaign.
     if (this.#installing && !this.isLeader()) return;
@@ -507,7 +536,8 @@ export class RaftNode {
     if (rd.entries.length > 0 || latest.term !== p.term || latest.vote !== p.vote) {
       const changed = latest.term !== p.term || latest.vote !== p.vote ||
         latest.commit !== p.commit;
-      this.#diskWaitSince = this.#clock.monotonic();
+      const writeStarted = this.#clock.monotonic();
+      this.#diskWaitSince = writeStarted;
       try {
         await this.#opts.storage.append({
           entries: rd.entries,
@@ -516,6 +546,7 @@ export class RaftNode {
       } finally {
         this.#diskWaitSince = undefined;
       }
+      this.counters.diskWrites.observe((this.#clock.monotonic() - writeStarted) / 1000);
       this.#persisted = latest;
       if (rd.entries.length > 0) this.#trace?.("appended", rd.entries.at(-1)!.index);
     }
@@ -613,6 +644,8 @@ export class RaftNode {
     this.#savedSnapshotIndex = index;
     const writeStarted = this.#clock.monotonic();
     await this.#opts.storage.saveSnapshot(snap);
+    this.counters.snapshotsTaken++;
+    this.counters.lastSnapshotBytes = data.byteLength;
     this.#log.log("info", "log compacted", {
       index,
       bytes: data.byteLength,
@@ -651,6 +684,8 @@ export class RaftNode {
       ]);
       this.#sm = sm;
       this.#restoredFrom = index;
+      this.counters.snapshotsInstalled++;
+      this.counters.lastSnapshotBytes = snapshot.data.byteLength;
     } finally {
       this.#installing = false;
     }
@@ -669,6 +704,7 @@ export class RaftNode {
   #logCampaigns(): void {
     const now = this.#raw.campaignState();
     for (const e of campaignEvents(this.#lastCampaign, now)) {
+      if (e.event === "campaign started") this.counters.campaigns++;
       this.#log.log("info", e.event, e.fields);
     }
     this.#lastCampaign = now;
@@ -676,6 +712,8 @@ export class RaftNode {
 
   #onSoftState(leader: NodeId, role: string): void {
     if (leader !== this.#lastLeader) {
+      if (leader === 0) this.counters.leaderLosses++;
+      else this.counters.leaderChanges++;
       this.#log.log("info", leader === 0 ? "leader lost" : "leader changed", {
         leader,
         term: this.#raw.view.term,

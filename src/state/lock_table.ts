@@ -486,6 +486,11 @@ export class LockTable {
     };
   }
 
+  /** Every lock that is held, with its queue (copies), sorted by name: the status page's list. */
+  list(): LockInfo[] {
+    return [...this.#locks.keys()].sort().map((name) => this.info(name));
+  }
+
   /** The table as plain data, locks in the order they are visited when time advances. */
   toSnapshot(): LockTuple[] {
     const locks: LockTuple[] = [];

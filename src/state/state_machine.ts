@@ -156,6 +156,11 @@ export class StateMachine {
     return this.#locks.info(name);
   }
 
+  /** Every lock that is held, with its queue, sorted by name (copies). */
+  listLocks(): LockInfo[] {
+    return this.#locks.list();
+  }
+
   /**
    * The earliest log time at which a lease expires or a wait times out: the leader proposes a
    * `tick` stamped then. While a new term has not stamped any entry yet and something is
