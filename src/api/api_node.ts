@@ -6,6 +6,7 @@
  */
 
 import type { LockWaits } from "../node/lock_waits.ts";
+import type { NodeCounters } from "../node/node_counters.ts";
 import type { Submission } from "../node/raft_node.ts";
 import type { NodeId } from "../raft/types.ts";
 import type { KeyValue, ListOptions, ListPage } from "../state/config_store.ts";
@@ -31,6 +32,8 @@ export interface NodeStatusView {
   /** The leader's commit index as last heard (its own on the leader); `/readyz` compares. */
   leaderCommit?: number;
   applied: number;
+  /** The last index in this node's log (the leader's lag per peer is measured from it). */
+  lastIndex?: number;
   leader: NodeId;
   role: string;
   conf: { voters: NodeId[]; learners: NodeId[] };
@@ -83,4 +86,10 @@ export interface ApiNode {
   eventsSince(prefix: string, fromRevision: number, limit?: number): WatchAnswer;
   /** A lock's holder and queue, as applied here. */
   lockInfo(name: string): LockInfo;
+  /** Every held lock with its queue, by name (the status page; a fake may leave it out). */
+  listLocks?(): LockInfo[];
+  /** The peers this node found unreachable and has not heard from since. */
+  unreachablePeers?(): NodeId[];
+  /** What the node counts about itself (`/metrics`); a fake may leave it out. */
+  readonly counters?: NodeCounters;
 }

@@ -143,8 +143,8 @@ Deno.test("GET /metrics: Prometheus text with node gauges, request counts and la
     a.text,
     /^edgeraft_http_requests_total\{method="GET",route="\/v1\/config\/\{key\}",status="404"\} 1$/m,
   );
-  assert.match(a.text, /^edgeraft_proposal_duration_ms_count 1$/m);
-  assert.match(a.text, /^edgeraft_proposal_duration_ms_bucket\{le="\+Inf"\} 1$/m);
+  assert.match(a.text, /^edgeraft_proposal_duration_seconds_count 1$/m);
+  assert.match(a.text, /^edgeraft_proposal_duration_seconds_bucket\{le="\+Inf"\} 1$/m);
 });
 
 Deno.test("GET /openapi.json is generated from the schemas and names every route", async () => {
