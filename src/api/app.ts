@@ -31,6 +31,7 @@ import { clusterRoutes } from "./routes/cluster.ts";
 import { configRoutes } from "./routes/config.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { lockRoutes } from "./routes/locks.ts";
+import { statusPageRoute, statusRoutes } from "./routes/status.ts";
 import { watchRoutes } from "./routes/watch.ts";
 import { buildSchemas } from "./schemas.ts";
 import { OpenAPIRegistry } from "./zod.ts";
@@ -103,6 +104,9 @@ export function createApp(node: ApiNode, options: ApiOptions): Hono<ApiEnv> {
   app.use("*", requestMetrics(deps.metrics));
   app.use("*", clusterHeaders(node, deps.clientUrls));
   app.use("*", pathSegments());
+  // Before auth: the page holds no data and asks for a token itself (its data, /v1/status, is
+  // behind auth like every other route).
+  statusPageRoute(app);
   app.use("*", bearerAuth(tokens));
   app.use("*", contentEncoding());
   app.use("*", bodyLimit(() => limits.maxBodyBytes));
@@ -112,6 +116,7 @@ export function createApp(node: ApiNode, options: ApiOptions): Hono<ApiEnv> {
   watchRoutes(app, deps);
   clusterRoutes(app, deps);
   healthRoutes(app, deps);
+  statusRoutes(app, deps);
 
   let document: string | undefined;
   app.get("/openapi.json", (c) => {

@@ -228,7 +228,8 @@ export class ApiMetrics {
         "edgeraft_leader_last_contact_seconds",
         "gauge",
         "Seconds since this node last heard from a leader (or led).",
-        Math.max(0, Date.now() - node.lastContact) / 1000,
+        // The leader's `lastContact` is when it became leader: it is in contact with itself.
+        node.isLeader() ? 0 : Math.max(0, Date.now() - node.lastContact) / 1000,
       );
     }
     this.#nodeCounters(node, out);

@@ -124,6 +124,45 @@ export class DelayWindow {
 }
 
 /**
+ * When each of the latest config revisions was applied, in log time (the leader's stamp, the
+ * same on every node): a ring of typed arrays, so recording is two stores. Older revisions,
+ * and those from before a snapshot was restored, are not known.
+ *
+ * @example
+ * ```ts
+ * import { RevisionTimes } from "./node_counters.ts";
+ * const t = new RevisionTimes(2);
+ * t.record(1, 1000); t.record(2, 2000); t.record(3, 3000);
+ * console.log(t.at(3), t.at(1)); // 3000 undefined
+ * ```
+ */
+export class RevisionTimes {
+  readonly #revisions: Float64Array;
+  readonly #times: Float64Array;
+  #last = 0;
+
+  constructor(capacity = 64) {
+    this.#revisions = new Float64Array(capacity);
+    this.#times = new Float64Array(capacity);
+  }
+
+  /** Records that `revision` was applied at `time`; the same revision again is a no-op. */
+  record(revision: number, time: number): void {
+    if (revision === this.#last) return;
+    this.#last = revision;
+    const slot = revision % this.#revisions.length;
+    this.#revisions[slot] = revision;
+    this.#times[slot] = time;
+  }
+
+  /** When `revision` was applied (ms since the epoch, log time), if it is still known. */
+  at(revision: number): number | undefined {
+    const slot = revision % this.#revisions.length;
+    return this.#revisions[slot] === revision && revision > 0 ? this.#times[slot] : undefined;
+  }
+}
+
+/**
  * A node's own counters. The node writes them; `/metrics` and the status page read them.
  *
  * @example
@@ -153,4 +192,6 @@ export class NodeCounters {
   lastSnapshotBytes = 0;
   /** How late the node's ticks fired (ms past their interval): the event loop's delay. */
   readonly tickDelay: DelayWindow = new DelayWindow();
+  /** When the latest config revisions were applied (log time): the status page's "when". */
+  readonly revisionTimes: RevisionTimes = new RevisionTimes();
 }

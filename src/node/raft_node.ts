@@ -583,6 +583,7 @@ export class RaftNode {
         this.#pending.settle(mine.seq, outcome);
       }
     }
+    this.counters.revisionTimes.record(outcome.revision, this.#sm.now);
     for (const listener of this.#listeners) {
       try {
         listener(outcome);

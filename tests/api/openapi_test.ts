@@ -234,6 +234,8 @@ async function battery(ctx: App, withTokens: boolean): Promise<Observations> {
   await hit("GET /readyz", "GET", "/readyz");
   node.leader = 1;
   await hit("GET /metrics", "GET", "/metrics");
+  await hit("GET /v1/status", "GET", "/v1/status");
+  await hit("GET /v1/status", "POST", "/v1/status");
   await hit("GET /openapi.json", "GET", "/openapi.json");
 
   if (withTokens) {
@@ -252,6 +254,7 @@ async function battery(ctx: App, withTokens: boolean): Promise<Observations> {
         [info, "GET", "/v1/locks/jobs"],
         ["GET /v1/cluster", "GET", "/v1/cluster"],
         ["GET /metrics", "GET", "/metrics"],
+        ["GET /v1/status", "GET", "/v1/status"],
       ];
       for (const [route, method, path, body] of requests) {
         const answer = await send(app, method, path, { json: body, headers });
