@@ -3,7 +3,8 @@
  * one request at a time, Nagle off. It costs ~9 µs of CPU per request where Deno's `fetch`
  * costs ~35-45 µs and `node:http` ~28-34 µs (bench/http_client_cost.ts), and the load generator
  * shares the machine's two cores with the cluster it measures: every microsecond it spends is
- * one the servers do not get.
+ * one the servers do not get. That measurement is why it stays hand-written while the histogram
+ * and the chart come from libraries (issue 15).
  *
  * @module
  */
