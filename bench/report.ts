@@ -349,10 +349,10 @@ function preloadLines(run: BenchRun): string[] {
  * @example
  * ```ts ignore
  * import { renderChart } from "./report.ts";
- * await Deno.writeTextFile("chart.svg", renderChart(run));
+ * await Deno.writeTextFile("chart.svg", await renderChart(run));
  * ```
  */
-export function renderChart(run: BenchRun): string {
+export function renderChart(run: BenchRun): Promise<string> {
   const series = run.systems.map((s) => SERIES[s]);
   const keys = cellKeys(run);
   const label = (workload: LoadWorkloadName, clients: number) => `${workload} ×${clients}`;
@@ -404,6 +404,6 @@ export function renderChart(run: BenchRun): string {
 export async function writeReport(run: BenchRun, dir: string): Promise<void> {
   await Deno.mkdir(dir, { recursive: true });
   await Deno.writeTextFile(`${dir}/raw.json`, JSON.stringify(run, null, 2) + "\n");
-  await Deno.writeTextFile(`${dir}/chart.svg`, renderChart(run));
+  await Deno.writeTextFile(`${dir}/chart.svg`, await renderChart(run));
   await Deno.writeTextFile(`${dir}/report.md`, renderReport(run));
 }

@@ -110,12 +110,14 @@ Deno.test("report: markdown tables with ratios, and an SVG chart", async () => {
   );
   assert.match(md, /- a note/);
   assert.match(md, /!\[throughput and latency by workload\]\(chart\.svg\)/);
-  const svg = renderChart(run);
+  const svg = await renderChart(run);
   assert.ok(svg.startsWith("<svg"));
   assert.ok(svg.trimEnd().endsWith("</svg>"));
   assert.match(svg, /put ×64/);
   assert.match(svg, /failover/);
-  assert.equal((svg.match(/<rect /g) ?? []).length, 1 + 2 + 6 + 6 + 1); // bg, legend, bars
+  // Vega draws each bar as a path described for screen readers: 6 throughput, 6 latency, and
+  // the one system with failover samples.
+  assert.equal((svg.match(/aria-roledescription="bar"/g) ?? []).length, 6 + 6 + 1);
   const dir = await Deno.makeTempDir();
   try {
     await writeReport(run, `${dir}/out`);
@@ -127,7 +129,7 @@ Deno.test("report: markdown tables with ratios, and an SVG chart", async () => {
   }
 });
 
-Deno.test("report: an edgeraft-only run has no ratios and says why", () => {
+Deno.test("report: an edgeraft-only run has no ratios and says why", async () => {
   const run = fakeRun();
   run.systems = ["edgeraft"];
   run.cells = run.cells.filter((c) => c.system === "edgeraft");
@@ -137,5 +139,5 @@ Deno.test("report: an edgeraft-only run has no ratios and says why", () => {
   assert.match(md, /\| config put \| 64 \| 8,000 .*\| – \| – \| – \| – \| \*\*–\*\* \|/);
   assert.doesNotMatch(md, /etcd here vs the issue/);
   assert.match(md, /etcd is not on the PATH/);
-  assert.match(renderChart(run), /<svg/);
+  assert.match(await renderChart(run), /<svg/);
 });
