@@ -49,6 +49,8 @@ async function waitForLeader(c: TestCluster, exclude: number[] = []): Promise<nu
 /** What the page shows, read from its DOM. */
 interface Shown {
   tokenFormShown: boolean;
+  noLeaderShown: boolean;
+  focused: string | null;
   contentShown: boolean;
   leader: string | null;
   members: [string, string][];
@@ -62,6 +64,8 @@ const READ_PAGE = `(() => {
   const cells = (tr) => [...tr.cells].map((td) => td.textContent);
   return {
     tokenFormShown: !document.getElementById("token-form").hidden,
+    noLeaderShown: !document.getElementById("no-leader").hidden,
+    focused: document.activeElement?.id ?? null,
     contentShown: !document.getElementById("content").hidden,
     leader: document.getElementById("leader").dataset.value ?? null,
     members: rows("members").filter((tr) => tr.dataset.memberId)
@@ -131,6 +135,7 @@ Deno.test({
       }, { what: "the page to ask for a token", timeoutMs: 15_000, intervalMs: 100 });
       assert.equal(asked.contentShown, false);
       assert.deepEqual(asked.members, []);
+      assert.equal(asked.focused, "token", "the token field has the keyboard focus");
       await page.evaluate(`(() => {
         document.getElementById("token").value = ${JSON.stringify(ADMIN)};
         document.getElementById("token-form").requestSubmit();
@@ -204,6 +209,26 @@ Deno.test({
         shown.locks.map((l) => l.slice(0, 3)),
         "the lock outlives the leader",
       );
+      assert.equal(after.noLeaderShown, false);
+
+      // Dark mode: the page follows the system's colour scheme.
+      await page.send("Emulation.setEmulatedMedia", {
+        features: [{ name: "prefers-color-scheme", value: "dark" }],
+      });
+      const background = await page.evaluate<string>(
+        "getComputedStyle(document.body).backgroundColor",
+      );
+      assert.equal(background, "rgb(18, 18, 18)");
+      await page.send("Emulation.setEmulatedMedia", { features: [] });
+
+      // Kill the third node too: the page's node, alone, knows no leader, and says so.
+      const third = c.ids.find((id) => id !== leader && id !== follower)!;
+      await c.kill(third, "SIGKILL");
+      const alone = await poll(async () => {
+        const s = await read();
+        return s.noLeaderShown ? s : undefined;
+      }, { what: "the page to say there is no leader", timeoutMs: 15_000, intervalMs: 100 });
+      assert.equal(alone.leader, "");
     } finally {
       await stopWaiting();
       await browser?.close();
