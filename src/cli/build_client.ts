@@ -18,6 +18,7 @@
 import { parseArgs } from "node:util";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { EDGERAFT_VERSION } from "../api/metrics.ts";
 import ts from "typescript";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -33,7 +34,6 @@ const SOURCE = join(ROOT, "src/client");
  * ```
  */
 export const PACKAGE_NAME = "@edgeraft/client";
-const VERSION = "0.1.0";
 
 /**
  * Compiles `src/client` into `outDir` and writes the package around it; throws with the
@@ -76,7 +76,7 @@ export async function buildClientPackage(outDir: string): Promise<string[]> {
   }
   const packageJson = {
     name: PACKAGE_NAME,
-    version: VERSION,
+    version: EDGERAFT_VERSION,
     description: "Fetch-only client of edgeraft (locks with fencing tokens, config values, " +
       "watches) for Deno, Node 18+, Bun and edge workers",
     type: "module",
@@ -102,7 +102,7 @@ if (import.meta.main) {
   const outDir = resolve(values.out!);
   try {
     const files = await buildClientPackage(outDir);
-    console.log(`${PACKAGE_NAME}@${VERSION} in ${outDir}: ${files.join(", ")}`);
+    console.log(`${PACKAGE_NAME}@${EDGERAFT_VERSION} in ${outDir}: ${files.join(", ")}`);
   } catch (error) {
     console.error((error as Error).message);
     Deno.exit(1);
