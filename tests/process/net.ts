@@ -25,8 +25,12 @@ const PORTS = 12_000;
 export function freePort(): number {
   for (let attempt = 0; attempt < 100; attempt++) {
     const port = FIRST_PORT + Math.floor(Math.random() * PORTS);
+    // A port handed out before is free until its server binds: two random picks for one
+    // cluster once met (node 1's peer port was node 2's client port, seed 10 of the faults test).
+    if (handedOut.has(port)) continue;
     try {
       Deno.listen({ hostname: "127.0.0.1", port }).close();
+      handedOut.add(port);
       return port;
     } catch {
       // taken: try another
@@ -37,6 +41,9 @@ export function freePort(): number {
   listener.close();
   return port;
 }
+
+/** Every port `freePort` returned in this process: it never returns one twice. */
+const handedOut = new Set<number>();
 
 /**
  * GET (or POST, with a body) a JSON endpoint with a deadline; undefined on any failure, since
