@@ -180,10 +180,10 @@ export function parseNodeConfig(
   if (logFormat !== undefined && logFormat !== "json" && logFormat !== "pretty") {
     throw new ConfigError(`--log-format must be json or pretty, got "${logFormat}"`);
   }
-  const peerProtocol = get("peer-protocol") ?? "h2";
-  if (peerProtocol !== "h2" && peerProtocol !== "ws" && peerProtocol !== "http1") {
-    throw new ConfigError(`--peer-protocol must be h2, ws or http1, got "${peerProtocol}"`);
-  }
+  const peerProtocol = choosePeerProtocol(
+    get("peer-protocol") ?? "auto",
+    tlsCert !== undefined || [...peers.values()].some((url) => url.startsWith("https:")),
+  );
   if (peerProtocol === "ws" && tlsCert !== undefined) {
     throw new ConfigError("--peer-protocol ws works on plain TCP only: use h2 with --tls-cert");
   }
@@ -273,8 +273,8 @@ export function usage(): string {
     "  --header-timeout-ms N  client port: a request head must arrive within N ms (10000; 408)",
     "  --idle-timeout-ms N    client port: close a connection idle for N ms (30000)",
     "  --body-timeout-ms N    client port: a request body must arrive within N ms (30000; 408)",
-    "  --peer-addr H:P        peer port: one long-lived HTTP/2 stream per peer for Raft messages,",
-    "                         snapshots and forwarded writes (default 127.0.0.1:710<id>)",
+    "  --peer-addr H:P        peer port: Raft messages, snapshots and forwarded writes over one",
+    "                         stream per peer (--peer-protocol) (default 127.0.0.1:710<id>)",
     "  --peers LIST           id=url of every node's peer port, e.g. 1=http://127.0.0.1:7101,...",
     "  --client-urls LIST     id=url of every node's client port (names the leader in X-Leader)",
     "  --cluster-secret S     shared secret of the peer port",
@@ -287,7 +287,26 @@ export function usage(): string {
     "  --malloc-trim-ms N     hand free malloc memory back to the kernel every N ms (5000; 0: never)",
     "  --trace-file PATH      append a timeline of each write's steps (deno task bench:trace)",
     "  --log-format json|pretty   --tokens-file F (API tokens, see docs/api.md)",
-    "  --peer-protocol h2|ws|http1  h2: one HTTP/2 stream per peer (default); ws: a WebSocket",
-    "                         (plain TCP only); http1: requests, for HTTP/1.1-only proxies",
+    "  --peer-protocol auto|h2|ws|http1  auto (default): h2 over TLS, ws on plain TCP;",
+    "                         h2: one HTTP/2 stream pair per peer; ws: a WebSocket per peer (plain",
+    "                         TCP only); http1: requests, for HTTP/1.1-only proxies",
   ].join("\n");
+}
+
+/**
+ * The peer protocol a node speaks: `auto` is HTTP/2 over TLS (Deno's WebSocket cannot be given
+ * the cluster CA) and the WebSocket on plain TCP, where Deno 2.9.6's `node:http2` costs ~0.15 ms
+ * and ~40-50 µs of CPU more per hop, which made a single client's write 0.5-0.8 ms slower
+ * (`deno task bench:trace`; docs/architecture.md#peer-transport).
+ *
+ * @example
+ * ```ts
+ * import { choosePeerProtocol } from "./node_config.ts";
+ * console.log(choosePeerProtocol("auto", true), choosePeerProtocol("auto", false)); // h2 ws
+ * ```
+ */
+export function choosePeerProtocol(asked: string, tls: boolean): "h2" | "ws" | "http1" {
+  if (asked === "auto") return tls ? "h2" : "ws";
+  if (asked === "h2" || asked === "ws" || asked === "http1") return asked;
+  throw new ConfigError(`--peer-protocol must be auto, h2, ws or http1, got "${asked}"`);
 }

@@ -11,7 +11,8 @@ Deno.test("node config: defaults make a one-node cluster on the documented ports
   assert.deepEqual([...cfg.peers], [[1, "http://127.0.0.1:7101"]]);
   assert.equal(cfg.clusterSecret, DEV_SECRET);
   assert.equal(cfg.defaultSecret, true);
-  assert.equal(cfg.peerProtocol, "h2");
+  assert.equal(cfg.peerProtocol, "ws"); // auto: plain TCP
+  assert.equal(parseNodeConfig(["--peer-protocol", "h2"], {}).peerProtocol, "h2");
   assert.equal(cfg.mallocTrimMs, 5000);
   assert.equal(parseNodeConfig(["--malloc-trim-ms", "0"], {}).mallocTrimMs, 0);
 });
@@ -38,12 +39,22 @@ Deno.test("node config: a client certificate makes the node's own client URL htt
   assert.equal(parseNodeConfig([], {}).clientUrls.get(1), "http://127.0.0.1:7001");
 });
 
-Deno.test("--help says what the peer port carries: one HTTP/2 stream per peer", () => {
-  assert.match(usage(), /--peer-addr H:P +peer port: one long-lived HTTP\/2 stream per peer/);
+Deno.test("--help says what the peer port carries and which protocol is the default", () => {
   assert.match(
     usage(),
-    /--peer-protocol h2\|ws\|http1 +h2: one HTTP\/2 stream per peer \(default\)/,
+    /--peer-addr H:P +peer port: Raft messages, snapshots and forwarded writes/,
   );
+  assert.match(
+    usage(),
+    /--peer-protocol auto\|h2\|ws\|http1 +auto \(default\): h2 over TLS, ws on plain TCP/,
+  );
+});
+
+Deno.test("node config: auto speaks HTTP/2 over TLS and the WebSocket on plain TCP", () => {
+  assert.equal(parseNodeConfig(["--tls-cert=c.pem", "--tls-key=k.pem"], {}).peerProtocol, "h2");
+  assert.equal(parseNodeConfig(["--peers", "1=https://n1:7101"], {}).peerProtocol, "h2");
+  assert.equal(parseNodeConfig(["--peers", "1=http://n1:7101"], {}).peerProtocol, "ws");
+  assert.equal(parseNodeConfig([], { EDGERAFT_PEER_PROTOCOL: "h2" }).peerProtocol, "h2");
 });
 
 Deno.test("node config: mutual TLS needs the client certificate, its key, and the peer TLS", () => {
@@ -70,7 +81,7 @@ Deno.test("node config: each mistake is one clear sentence", () => {
     [["--tls-cert", "a.pem"], /--tls-cert and --tls-key go together/],
     [["--client-tls-key", "k.pem"], /--client-tls-cert and --client-tls-key go together/],
     [["--heartbeat-ticks", "20"], /smaller than --election-ticks/],
-    [["--peer-protocol", "spdy"], /h2, ws or http1/],
+    [["--peer-protocol", "spdy"], /auto, h2, ws or http1/],
     [["--peer-protocol", "ws", "--tls-cert", "c", "--tls-key", "k"], /ws works on plain TCP/],
     [["--tls-client-cert", "c.pem"], /--tls-client-cert and --tls-client-key go together/],
     [["--tls-client-cert", "c", "--tls-client-key", "k"], /needs --tls-cert, --tls-key and/],
