@@ -6,6 +6,7 @@
  */
 
 import type { LockWaits } from "../node/lock_waits.ts";
+import type { RttSummary } from "../node/peer_rtt.ts";
 import type { NodeCounters } from "../node/node_counters.ts";
 import type { Submission } from "../node/raft_node.ts";
 import type { NodeId } from "../raft/types.ts";
@@ -90,6 +91,8 @@ export interface ApiNode {
   listLocks?(): LockInfo[];
   /** The peers this node found unreachable and has not heard from since. */
   unreachablePeers?(): NodeId[];
+  /** Round trips to each peer from this node's heartbeats (while it leads), for `/metrics`. */
+  peerRtts?(): RttSummary[];
   /** What the node counts about itself (`/metrics`); a fake may leave it out. */
   readonly counters?: NodeCounters;
 }

@@ -369,6 +369,25 @@ export class ApiMetrics {
         out.sample("edgeraft_peer_lag_entries", p.lagEntries ?? 0, { peer: p.id });
       }
     }
+    const rtts = node.peerRtts?.() ?? [];
+    if (rtts.length > 0) {
+      out.family(
+        "edgeraft_peer_rtt_seconds",
+        "gauge",
+        "Median round trip to the peer, from the last 256 heartbeats (timed while leading).",
+      );
+      for (const r of rtts) {
+        out.sample("edgeraft_peer_rtt_seconds", r.p50Ms / 1000, { peer: r.peer });
+      }
+      out.family(
+        "edgeraft_peer_rtt_p99_seconds",
+        "gauge",
+        "99th percentile round trip to the peer, from the last 256 heartbeats (timed while leading).",
+      );
+      for (const r of rtts) {
+        out.sample("edgeraft_peer_rtt_p99_seconds", r.p99Ms / 1000, { peer: r.peer });
+      }
+    }
     if (stats.length === 0) return;
     const series = [
       ["edgeraft_peer_stream_up", "gauge", "1 when the stream to the peer is open.", "up"],

@@ -80,6 +80,7 @@ export const FLAGS = [
   "tls-client-key",
   "client-tls-cert",
   "client-tls-key",
+  "timing",
   "tick-ms",
   "election-ticks",
   "heartbeat-ticks",
@@ -170,9 +171,22 @@ export function parseNodeConfig(
       "--tls-client-cert (mutual TLS) needs --tls-cert, --tls-key and --tls-ca",
     );
   }
-  const tickMs = int("tick-ms", get("tick-ms") ?? "10", 1, 10_000);
-  const electionTicks = int("election-ticks", get("election-ticks") ?? "15", 2, 100_000);
-  const heartbeatTicks = int("heartbeat-ticks", get("heartbeat-ticks") ?? "5", 1, 100_000);
+  const timing = get("timing") ?? "lan";
+  const preset = TIMING_PRESETS[timing as keyof typeof TIMING_PRESETS];
+  if (!preset) throw new ConfigError(`--timing must be lan or wan, got "${timing}"`);
+  const tickMs = int("tick-ms", get("tick-ms") ?? String(preset.tickMs), 1, 10_000);
+  const electionTicks = int(
+    "election-ticks",
+    get("election-ticks") ?? String(preset.electionTicks),
+    2,
+    100_000,
+  );
+  const heartbeatTicks = int(
+    "heartbeat-ticks",
+    get("heartbeat-ticks") ?? String(preset.heartbeatTicks),
+    1,
+    100_000,
+  );
   if (heartbeatTicks >= electionTicks) {
     throw new ConfigError("--heartbeat-ticks must be smaller than --election-ticks");
   }
@@ -282,7 +296,10 @@ export function usage(): string {
     "                         URLs; --tls-ca: the cluster's own CA to trust; see README)",
     "  --tls-client-cert F --tls-client-key F   mutual TLS: present this certificate to peers,",
     "                         and require theirs, signed by --tls-ca",
-    "  --tick-ms N --election-ticks N --heartbeat-ticks N   timing (10 ms, 15, 5)",
+    "  --timing lan|wan       lan (default): 10 ms ticks, elections after 150-300 ms, heartbeats",
+    "                         every 50 ms; wan: 50 ms ticks, 1-2 s, 100 ms, for round trips up",
+    "                         to ~100 ms (docs/operations.md, Timing)",
+    "  --tick-ms N --election-ticks N --heartbeat-ticks N   timing, over the preset (10 ms, 15, 5)",
     "  --snapshot-entries N   compact the log after N applied entries (10000)",
     "  --malloc-trim-ms N     hand free malloc memory back to the kernel every N ms (5000; 0: never)",
     "  --trace-file PATH      append a timeline of each write's steps (deno task bench:trace)",
@@ -310,3 +327,21 @@ export function choosePeerProtocol(asked: string, tls: boolean): "h2" | "ws" | "
   if (asked === "h2" || asked === "ws" || asked === "http1") return asked;
   throw new ConfigError(`--peer-protocol must be auto, h2, ws or http1, got "${asked}"`);
 }
+
+/**
+ * The timing presets (`--timing`): `lan` keeps failover fast (elections after 150-300 ms); `wan`
+ * keeps the election timeout (1-2 s) at least 10x a round trip of up to ~100 ms, with
+ * heartbeats about every round trip (docs/operations.md, "Timing"). Explicit `--tick-ms`,
+ * `--election-ticks` and `--heartbeat-ticks` win over the preset.
+ *
+ * @example
+ * ```ts
+ * import { TIMING_PRESETS } from "./node_config.ts";
+ * const wan = TIMING_PRESETS.wan;
+ * console.log(wan.tickMs * wan.electionTicks); // 1000
+ * ```
+ */
+export const TIMING_PRESETS = {
+  lan: { tickMs: 10, electionTicks: 15, heartbeatTicks: 5 },
+  wan: { tickMs: 50, electionTicks: 20, heartbeatTicks: 2 },
+} as const;

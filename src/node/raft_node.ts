@@ -8,7 +8,7 @@
 import { decode, encode } from "@msgpack/msgpack";
 import { campaignEvents, type CampaignState } from "../raft/campaign_log.ts";
 import { decodeConfChange } from "../raft/conf_change.ts";
-import { type RaftConfig, withDefaults } from "../raft/config.ts";
+import { DEFAULT_CONFIG, type RaftConfig, withDefaults } from "../raft/config.ts";
 import { type CoreView, ProposalDroppedError, RawNode, type Status } from "../raft/raw_node.ts";
 import type { StoredState } from "../raft/raft.ts";
 import type {
@@ -34,6 +34,7 @@ import { NodeStoppedError, NoLeaderError, OutcomeUnknownError } from "./errors.t
 import { LockWaits } from "./lock_waits.ts";
 import type { Logger } from "./logger.ts";
 import { NodeCounters } from "./node_counters.ts";
+import { PeerRtt, type RttSummary, tooSlowForElections } from "./peer_rtt.ts";
 import { PendingProposals, ProposalTimeoutError } from "./pending_proposals.ts";
 import { frameProposal, readProposal, unwrapLegacyProposal } from "./proposal_envelope.ts";
 import { ReadBarrier } from "./read_barrier.ts";
@@ -119,6 +120,10 @@ export class RaftNode {
   readonly lockWaits: LockWaits;
   /** What the node counts about itself (`GET /metrics`, the status page); read-only to others. */
   readonly counters: NodeCounters = new NodeCounters();
+  /** Round trips to each peer, from this node's heartbeats (so: while it leads). */
+  readonly #rtt = new PeerRtt();
+  /** When each peer's slow round trips were last warned about (monotonic ms). */
+  readonly #rttWarnedAt = new Map<NodeId, number>();
   // Private: callers use the named methods below (docs/architecture.md#the-layers). `#sm` is
   // replaced when a leader's snapshot is installed; reading it through methods means no caller
   // can keep the old one.
@@ -205,6 +210,8 @@ export class RaftNode {
       ? await runInSlices(StateMachine.restoreSteps(stored.snapshot.data), { clock })
       : new StateMachine();
     const node = new RaftNode(opts, raw, sm, stored.hardState);
+    // From before the first tick, so that a campaign in the first Ready is logged too.
+    node.#lastCampaign = raw.campaignState();
     node.#savedSnapshotIndex = stored.snapshot?.metadata.index ?? 0;
     node.#restoredFrom = node.#savedSnapshotIndex;
     node.#log.log("info", "node started", {
@@ -505,7 +512,54 @@ export class RaftNode {
     if (m.from === this.#raw.view.leader && (m.type === "app" || m.type === "heartbeat")) {
       this.#lastContact = this.#clock.now();
     }
+    if (m.type === "heartbeatResp") this.#timeHeartbeat(m.from);
     this.#raw.step(m);
+  }
+
+  /** Sends a Ready's messages, noting when each heartbeat left to time its answer. */
+  #send(messages: Message[]): void {
+    for (const m of messages) {
+      if (m.type === "heartbeat") this.#rtt.sent(m.to, this.#clock.monotonic());
+    }
+    this.transport.send(messages);
+  }
+
+  /**
+   * A heartbeat's answer: one more round trip for `peerRtts()`, and a warning (at most once a
+   * minute per peer) when the peer's p99 exceeds a fifth of the election timeout, the point
+   * where elections start to fail (docs/operations.md, "Timing").
+   */
+  #timeHeartbeat(peer: NodeId): void {
+    const now = this.#clock.monotonic();
+    if (this.#rtt.answered(peer, now) === undefined) return;
+    const s = this.#rtt.summary(peer);
+    const electionMs = this.#electionTimeoutMs();
+    if (!s || !tooSlowForElections(s, electionMs)) return;
+    const warnedAt = this.#rttWarnedAt.get(peer);
+    if (warnedAt !== undefined && now - warnedAt < 60_000) return;
+    this.#rttWarnedAt.set(peer, now);
+    this.#log.log("warn", "peer round trips are long for the election timeout", {
+      peer,
+      rttP50Ms: Math.round(s.p50Ms * 10) / 10,
+      rttP99Ms: Math.round(s.p99Ms * 10) / 10,
+      electionTimeoutMs: electionMs,
+      advice: "keep the election timeout >= 10x the worst round trip: raise --election-ticks " +
+        "or --tick-ms, or use --timing wan (docs/operations.md, Timing)",
+    });
+  }
+
+  /** The base election timeout in ms (the core draws each one from [1x, 2x) of it). */
+  #electionTimeoutMs(): number {
+    const ticks = this.#opts.raft?.electionTicks ?? DEFAULT_CONFIG.electionTicks;
+    return ticks * (this.#opts.tickMs ?? 10);
+  }
+
+  /**
+   * Round trips to each peer (median and p99 of the last 256), timed from this node's
+   * heartbeats while it leads; empty on a node that never led.
+   */
+  peerRtts(): RttSummary[] {
+    return this.#rtt.summaries();
   }
 
   async #handleReady(rd: Ready): Promise<void> {
@@ -517,7 +571,7 @@ export class RaftNode {
     const early = this.isLeader() &&
       (!hs || (hs.term === this.#persisted.term && hs.vote === this.#persisted.vote));
     if (early) {
-      this.transport.send(rd.messages);
+      this.#send(rd.messages);
       // Let the transport's flush (a queued microtask) hand the frames to the sockets before the
       // disk write is encoded and dispatched: followers get new entries ~60 µs sooner
       // (deno task bench:trace, "a follower receives it").
@@ -550,7 +604,7 @@ export class RaftNode {
       this.#persisted = latest;
       if (rd.entries.length > 0) this.#trace?.("appended", rd.entries.at(-1)!.index);
     }
-    if (!early) this.transport.send(rd.messages);
+    if (!early) this.#send(rd.messages);
     for (const e of rd.committedEntries) this.#apply(e);
     for (const rs of rd.readStates) this.#reads.confirmed(rs.context, rs.index);
     // Reads queued behind the round just confirmed start theirs on the loop's next turn.

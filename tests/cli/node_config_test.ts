@@ -108,3 +108,13 @@ Deno.test("node process: bad configuration exits with code 2 and one line, no st
   assert.equal(err.split("\n").length, 1);
   assert.match(err, /^edgeraft: --id must be a whole number/);
 });
+
+Deno.test("node config: --timing wan sets WAN timing, and explicit flags win over the preset", () => {
+  const lan = parseNodeConfig([], {});
+  assert.deepEqual([lan.tickMs, lan.electionTicks, lan.heartbeatTicks], [10, 15, 5]);
+  const wan = parseNodeConfig(["--timing", "wan"], {});
+  assert.deepEqual([wan.tickMs, wan.electionTicks, wan.heartbeatTicks], [50, 20, 2]);
+  const mixed = parseNodeConfig(["--election-ticks", "40"], { EDGERAFT_TIMING: "wan" });
+  assert.deepEqual([mixed.tickMs, mixed.electionTicks, mixed.heartbeatTicks], [50, 40, 2]);
+  assert.throws(() => parseNodeConfig(["--timing", "moon"], {}), /--timing must be lan or wan/);
+});

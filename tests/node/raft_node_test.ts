@@ -221,3 +221,33 @@ Deno.test("node: campaigns and their outcomes are logged at info (issue 18: term
     await h.stop();
   }
 });
+
+Deno.test("node: the leader times its heartbeats' round trips to each follower", async () => {
+  const h = await cluster(3);
+  try {
+    const leader = await h.leader();
+    const rtts = await poll(() => {
+      const r = leader.peerRtts();
+      return r.length === 2 && r.every((s) => s.samples >= 3) ? r : undefined;
+    }, { what: "round trips to both followers" });
+    const followers = [...h.nodes.keys()].filter((id) => id !== leader.id).sort();
+    assert.deepEqual(rtts.map((s) => s.peer), followers);
+    for (const s of rtts) assert.ok(s.p50Ms >= 0 && s.p99Ms >= s.p50Ms);
+  } finally {
+    await h.stop();
+  }
+});
+
+Deno.test("node: a one-node cluster logs the campaign it wins at its first tick", async () => {
+  const log = memoryLogger();
+  const h = await cluster(1, 10_000, 5000, () => log);
+  try {
+    await h.leader();
+    await poll(() => log.lines.some((l) => l.event === "campaign won") || undefined, {
+      what: "the campaign won line",
+    });
+    assert.ok(log.lines.some((l) => l.event === "campaign started"));
+  } finally {
+    await h.stop();
+  }
+});
