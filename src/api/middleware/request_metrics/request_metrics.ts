@@ -19,6 +19,8 @@ const ROUTES: [RegExp, string][] = [
   [/^\/v1\/locks\/[^/]+$/, "/v1/locks/{name}"],
   [/^\/v1\/watch$/, "/v1/watch"],
   [/^\/v1\/cluster$/, "/v1/cluster"],
+  [/^\/v1\/status$/, "/v1/status"],
+  [/^\/$/, "/"],
   [/^\/(healthz|readyz|metrics|openapi\.json)$/, "/$1"],
 ];
 

@@ -7,6 +7,8 @@ import { requestMetrics, routeLabel } from "./request_metrics.ts";
 Deno.test("route labels are templates, never raw keys", () => {
   assert.equal(routeLabel("/v1/config/a/b/c"), "/v1/config/{key}");
   assert.equal(routeLabel("/v1/config"), "/v1/config");
+  assert.equal(routeLabel("/"), "/"); // the status page
+  assert.equal(routeLabel("/v1/status"), "/v1/status");
   assert.equal(routeLabel("/v1/locks/x/acquire"), "/v1/locks/{name}/acquire");
   assert.equal(routeLabel("/v1/locks/x"), "/v1/locks/{name}");
   assert.equal(routeLabel("/metrics"), "/metrics");
