@@ -370,23 +370,13 @@ export class ApiMetrics {
       }
     }
     const rtts = node.peerRtts?.() ?? [];
-    if (rtts.length > 0) {
-      out.family(
-        "edgeraft_peer_rtt_seconds",
-        "gauge",
-        "Median round trip to the peer, from the last 256 heartbeats (timed while leading).",
-      );
-      for (const r of rtts) {
-        out.sample("edgeraft_peer_rtt_seconds", r.p50Ms / 1000, { peer: r.peer });
-      }
-      out.family(
-        "edgeraft_peer_rtt_p99_seconds",
-        "gauge",
-        "99th percentile round trip to the peer, from the last 256 heartbeats (timed while leading).",
-      );
-      for (const r of rtts) {
-        out.sample("edgeraft_peer_rtt_p99_seconds", r.p99Ms / 1000, { peer: r.peer });
-      }
+    const rttSeries = [
+      ["edgeraft_peer_rtt_seconds", "Median round trip to the peer", "p50Ms"],
+      ["edgeraft_peer_rtt_p99_seconds", "99th percentile round trip to the peer", "p99Ms"],
+    ] as const;
+    for (const [name, what, field] of rtts.length > 0 ? rttSeries : []) {
+      out.family(name, "gauge", `${what}, from its last 256 heartbeats (timed while leading).`);
+      for (const r of rtts) out.sample(name, r[field] / 1000, { peer: r.peer });
     }
     if (stats.length === 0) return;
     const series = [

@@ -92,6 +92,8 @@ Deno.test({
           "edgeraft_locks_held",
           "edgeraft_peer_reachable",
           "edgeraft_peer_lag_entries",
+          "edgeraft_peer_rtt_seconds",
+          "edgeraft_peer_rtt_p99_seconds",
           "process_resident_memory_bytes",
           "edgeraft_event_loop_delay_p99_seconds",
           "edgeraft_event_loop_delay_max_seconds",
