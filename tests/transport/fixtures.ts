@@ -127,3 +127,31 @@ export async function waitFor(
     await delay(5);
   }
 }
+
+/**
+ * A TCP listener that accepts connections and never answers them (a peer that hangs before the
+ * first byte), for connect-timeout tests. `close()` ends the listener and every connection.
+ *
+ * @example
+ * ```ts
+ * import { unansweringListener } from "./fixtures.ts";
+ * const silent = unansweringListener();
+ * console.log(silent.port > 0); // true
+ * await silent.close();
+ * ```
+ */
+export function unansweringListener(): { port: number; close(): Promise<void> } {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const held: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const conn of listener) held.push(conn); // accepted, never answered
+  })();
+  return {
+    port: listener.addr.port,
+    async close() {
+      listener.close();
+      for (const conn of held) conn.close();
+      await accepting.catch(() => {});
+    },
+  };
+}

@@ -17,7 +17,7 @@ import {
 import { createPeerHandler, servePeer } from "../../src/transport/peer_server.ts";
 import { PeerTransport } from "../../src/transport/peer_transport.ts";
 import { CallError } from "../../src/transport/transport.ts";
-import { message, waitFor } from "./fixtures.ts";
+import { message, unansweringListener, waitFor } from "./fixtures.ts";
 
 const SECRET = "correct horse battery staple";
 
@@ -171,14 +171,10 @@ Deno.test("peer channel: a stopping server ends its streams first, and the clien
 });
 
 Deno.test("peer channel: a peer that never answers fails after the connect timeout", async () => {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const held: Deno.Conn[] = [];
-  const accepting = (async () => {
-    for await (const conn of listener) held.push(conn); // accepted, never answered
-  })();
+  const silent = unansweringListener();
   const closed: string[] = [];
   const ch = new PeerChannel({
-    url: `http://127.0.0.1:${listener.addr.port}`,
+    url: `http://127.0.0.1:${silent.port}`,
     nodeId: 1,
     clusterSecret: SECRET,
     connectTimeoutMs: 300,
@@ -190,9 +186,7 @@ Deno.test("peer channel: a peer that never answers fails after the connect timeo
     assert.match(closed[0], /no answer within 300 ms/);
   } finally {
     await ch.close();
-    listener.close();
-    for (const conn of held) conn.close();
-    await accepting.catch(() => {});
+    await silent.close();
   }
 });
 

@@ -8,7 +8,7 @@ import { encodeMessages } from "../../src/transport/codec.ts";
 import { PeerTransport } from "../../src/transport/peer_transport.ts";
 import { createPeerHandler, servePeer } from "../../src/transport/peer_server.ts";
 import { PeerStream } from "../../src/transport/peer_stream.ts";
-import { everyWireMessage, message, waitFor } from "./fixtures.ts";
+import { everyWireMessage, message, unansweringListener, waitFor } from "./fixtures.ts";
 
 const SECRET = "correct horse battery staple";
 
@@ -240,13 +240,9 @@ Deno.test("peer stream: a peer that stops reading is dropped and reported unreac
 });
 
 Deno.test("peer stream: an upgrade nobody answers fails after the connect timeout", async () => {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const held: Deno.Conn[] = [];
-  const accepting = (async () => {
-    for await (const conn of listener) held.push(conn); // accepted, never answered
-  })();
+  const silent = unansweringListener();
   try {
-    const port = (listener.addr as Deno.NetAddr).port;
+    const port = silent.port;
     const closed = Promise.withResolvers<string>();
     const stream = new PeerStream(`ws://127.0.0.1:${port}/raft/v1/stream`, auth, {
       onOpen: () => closed.reject(new Error("opened")),
@@ -259,8 +255,6 @@ Deno.test("peer stream: an upgrade nobody answers fails after the connect timeou
     assert.equal(stream.active, false);
     await stream.close();
   } finally {
-    listener.close();
-    for (const c of held) c.close();
-    await accepting.catch(() => {});
+    await silent.close();
   }
 });
