@@ -40,9 +40,15 @@ import { frameProposal, readProposal, unwrapLegacyProposal } from "./proposal_en
 import { ReadBarrier } from "./read_barrier.ts";
 import { runInSlices, SlicedWorkCancelled } from "./run_in_slices.ts";
 import type { WriteTrace } from "./write_trace.ts";
+import { directoryFromTuple, type MemberDirectory } from "../state/member_directory.ts";
+import type { Backup } from "../storage/backup_file.ts";
+import { directoryOf, Membership, MembershipError } from "./membership.ts";
 
 // A command as a client submits it (the leader adds the time stamp); first declared here.
 export type { Submission };
+
+/** The call a leader makes to tell a node it removed that it was removed. */
+const REMOVED = "members.removed";
 
 /** A tick's submission, encoded once: the leader proposes one whenever a lease may expire. */
 const TICK = encodeSubmission({ cmd: { op: "tick" } });
@@ -53,8 +59,17 @@ export { NoLeaderError, ProposalTimeoutError };
 /** Settings of a node. */
 export interface RaftNodeOptions {
   id: NodeId;
-  /** Every voter's id and peer URL, this node included. */
+  /**
+   * The founding voters' ids and peer URLs, this node included: the membership until the log or
+   * a snapshot says otherwise (docs/architecture.md#membership). Ignored once one does.
+   */
   peers: Map<NodeId, string>;
+  /** The founding members' client URLs, when known (`X-Leader`, `GET /v1/members`). */
+  clientUrls?: Map<NodeId, string>;
+  /** The cluster's id, for backups. Default "edgeraft". */
+  clusterId?: string;
+  /** Called once when an applied change removed this node from the cluster. */
+  onRemoved?: () => void;
   storage: RaftStorage;
   /** Builds the transport once the node can receive its events. */
   transport: (events: TransportEvents) => Transport;
@@ -120,6 +135,19 @@ export class RaftNode {
   readonly lockWaits: LockWaits;
   /** What the node counts about itself (`GET /metrics`, the status page); read-only to others. */
   readonly counters: NodeCounters = new NodeCounters();
+  /** Membership: the member list and the changes an operator asks for (`membership.ts`). */
+  readonly membership: Membership;
+  /** When a message from each peer last arrived (monotonic ms): who is live, for membership. */
+  readonly #heardAt = new Map<NodeId, number>();
+  /** This leader's membership changes waiting for their entry to apply, by index. */
+  /** Removed peers still being told so, with their peer URL (see `#tellRemoved`). */
+  readonly #departing = new Map<NodeId, string>();
+  /** Whether an applied change removed this node. */
+  #removed = false;
+  readonly #confWaiters = new Map<
+    number,
+    { term: number; resolve: () => void; reject: (e: Error) => void }
+  >();
   /** Round trips to each peer, from this node's heartbeats (so: while it leads). */
   readonly #rtt = new PeerRtt();
   /** When each peer's slow round trips were last warned about (monotonic ms). */
@@ -195,7 +223,8 @@ export class RaftNode {
       },
       onCall: (method, body, from) => this.#answerCall(method, body, from),
     });
-    this.transport.setPeers(new Map([...opts.peers].filter(([id]) => id !== opts.id)));
+    this.membership = new Membership(this.#membershipHost());
+    this.#refreshPeers();
   }
 
   /** Loads what is on disk, restores the state machine and starts ticking. */
@@ -203,7 +232,10 @@ export class RaftNode {
     const stored = await opts.storage.load();
     const clock = opts.clock ?? systemClock;
     const cfg = withDefaults({ id: opts.id, random: () => clock.random(), ...opts.raft });
-    const state = { ...stored, conf: { voters: [...opts.peers.keys()], learners: [] } };
+    // The membership at the snapshot, else the founding voters; the changes logged after it are
+    // applied again as the entries are (the core takes no campaign while one is unapplied).
+    const conf = stored.snapshot?.metadata.conf ?? { voters: [...opts.peers.keys()], learners: [] };
+    const state = { ...stored, conf };
     const raw = opts.core ? opts.core(cfg, state) : new RawNode(cfg, state);
     // In slices: a restart from a large snapshot must not stall whatever else runs in the process.
     const sm = stored.snapshot
@@ -218,11 +250,12 @@ export class RaftNode {
       term: stored.hardState.term,
       entries: stored.entries.length,
       snapshotIndex: stored.snapshot?.metadata.index ?? 0,
-      voters: [...opts.peers.keys()],
+      voters: conf.voters,
+      learners: conf.learners,
     });
     node.#ticker = clock.setInterval(() => node.#tick(), opts.tickMs ?? 10);
     // A cluster of one need not wait out an election timeout to lead.
-    if (opts.peers.size === 1 && opts.peers.has(opts.id)) {
+    if (conf.voters.length === 1 && conf.voters[0] === opts.id && conf.learners.length === 0) {
       raw.campaign();
       node.#kick();
     }
@@ -400,7 +433,15 @@ export class RaftNode {
   }
 
   async #answerCall(method: string, body: Uint8Array, _from: NodeId): Promise<Uint8Array> {
-    if (method !== "propose") throw new CallError(404, `unknown method ${method}`);
+    if (method === REMOVED) {
+      this.#learnRemoved(`node ${_from} says so`);
+      return new Uint8Array();
+    }
+    if (method !== "propose") {
+      const answer = await this.membership.answerCall(method, body);
+      if (answer === undefined) throw new CallError(404, `unknown method ${method}`);
+      return answer;
+    }
     if (!this.isLeader()) throw new CallError(503, "this node is not the leader");
     // The forwarding node checked and encoded the submission (`submit`); it is proposed as it
     // came, not decoded again. Bytes that are no submission (a peer's bug) are answered
@@ -416,10 +457,206 @@ export class RaftNode {
     }
   }
 
+  // ---- membership (docs/architecture.md#membership) ---------------------------------------
+
+  /**
+   * A consistent backup of the applied state: the state machine's bytes at the applied index,
+   * that entry's term and the membership then (`GET /v1/snapshot`). Encoded in slices, from a
+   * copy-on-write capture, so the node goes on applying meanwhile.
+   */
+  async backup(): Promise<Backup> {
+    this.#checkAlive();
+    const capture = this.#sm.captureSnapshot();
+    const index = capture.appliedIndex;
+    const term = this.#sm.term;
+    const conf = this.#raw.view.confState();
+    try {
+      const data = await runInSlices(capture.encode(), { clock: this.#clock });
+      return { clusterId: this.#opts.clusterId ?? "edgeraft", index, term, conf, data };
+    } finally {
+      capture.release();
+    }
+  }
+
+  /** The members' addresses: the replicated directory, else the founding members' flags. */
+  directory(): MemberDirectory {
+    const replicated = this.#sm.members();
+    if (replicated) return replicated;
+    const members = new Map<NodeId, { peerUrl: string; clientUrl: string }>();
+    for (const [id, peerUrl] of this.#opts.peers) {
+      members.set(id, { peerUrl, clientUrl: this.#opts.clientUrls?.get(id) ?? "" });
+    }
+    return { nextId: Math.max(0, ...members.keys()) + 1, members };
+  }
+
+  /** Points the transport at every member but this node (after a change, or a snapshot). */
+  #refreshPeers(): void {
+    const peers = new Map<NodeId, string>();
+    for (const [id, m] of this.directory().members) if (id !== this.id) peers.set(id, m.peerUrl);
+    for (const [id, url] of this.#departing) if (!peers.has(id)) peers.set(id, url);
+    this.transport.setPeers(peers);
+  }
+
+  /**
+   * Applies a membership change: the core's member set, the directory it carries, the peers the
+   * transport knows. A node that the change removed says so and tells its owner to stop.
+   */
+  #applyConf(e: Entry): ApplyOutcome {
+    const cc = decodeConfChange(e.data);
+    const wasMember = this.#isMember();
+    const removedUrl = cc.type === "removeNode"
+      ? this.directory().members.get(cc.nodeId)?.peerUrl
+      : undefined;
+    const conf = this.#raw.applyConfChange(cc);
+    const tuple = directoryOf(cc);
+    let directory: MemberDirectory | undefined;
+    try {
+      directory = tuple === undefined ? undefined : directoryFromTuple(tuple);
+    } catch {
+      directory = undefined; // an entry without a readable directory changes only the core's set
+    }
+    const outcome = directory
+      ? this.#sm.applyMembership(e.index, e.term, directory)
+      : this.#sm.applyNoop(e.index, e.term);
+    this.#refreshPeers();
+    this.#log.log("info", "membership changed", {
+      change: cc.type,
+      node: cc.nodeId,
+      index: e.index,
+      voters: conf.voters,
+      learners: conf.learners,
+    });
+    if (wasMember && !this.#isMember()) this.#learnRemoved(`entry ${e.index}`);
+    else if (removedUrl !== undefined && cc.nodeId !== this.id && this.isLeader()) {
+      this.#tellRemoved(cc.nodeId, removedUrl);
+    }
+    return outcome;
+  }
+
+  /**
+   * Tells a node this leader removed that it was: the leader sends it nothing more (so it would
+   * never see its removal commit), and it would go on campaigning alone. It is told once, over
+   * a link kept open for the call; a node that is down learns nothing and stays harmless (its
+   * messages reach no voter that counts them: it is no member).
+   */
+  #tellRemoved(id: NodeId, peerUrl: string): void {
+    this.#departing.set(id, peerUrl);
+    this.#refreshPeers();
+    const signal = AbortSignal.timeout(this.#opts.requestTimeoutMs ?? 5000);
+    this.transport.call(id, REMOVED, new Uint8Array(), signal).catch(() => {}).finally(() => {
+      this.#departing.delete(id);
+      if (!this.#stopped) this.#refreshPeers();
+    });
+  }
+
+  /** This node is no member any more: it says so once and lets its owner stop it. */
+  #learnRemoved(how: string): void {
+    if (this.#removed) return;
+    this.#removed = true;
+    this.#log.log("warn", "removed from the cluster", { how });
+    this.#opts.onRemoved?.();
+  }
+
+  #isMember(): boolean {
+    const { voters, learners } = this.#raw.view.confState();
+    return voters.includes(this.id) || learners.includes(this.id);
+  }
+
+  /** A membership change this leader proposed is applied: settled by whether its entry won. */
+  #settleConfWaiter(e: Entry): void {
+    const w = this.#confWaiters.get(e.index);
+    if (!w) return;
+    this.#confWaiters.delete(e.index);
+    if (e.term === w.term && e.type === "conf") w.resolve();
+    else {
+      w.reject(
+        new MembershipError(
+          "no-leader",
+          "leadership changed before the change committed; not made",
+        ),
+      );
+    }
+  }
+
+  #membershipHost(): ConstructorParameters<typeof Membership>[0] {
+    return {
+      id: this.id,
+      isLeader: () => this.isLeader(),
+      leaderId: () => this.leaderId(),
+      status: () => this.status(),
+      directory: () => this.directory(),
+      proposeConfChange: (cc) => this.#proposeConf(cc),
+      transferLeader: (to) => {
+        this.#raw.transferLeader(to);
+        this.#kick();
+      },
+      waitForLeader: (accept, timeoutMs) => this.#waitForLeader(accept, timeoutMs),
+      electionTimeoutMs: () => this.#electionTimeoutMs(),
+      sinceHeard: (peer) => {
+        const at = this.#heardAt.get(peer);
+        return at === undefined ? undefined : this.#clock.monotonic() - at;
+      },
+      callLeader: (method, body) => this.transport.call(this.leaderId(), method, body),
+    };
+  }
+
+  async #proposeConf(cc: Parameters<RawNode["proposeConfChange"]>[0]): Promise<void> {
+    this.#checkAlive();
+    const view = this.#raw.view;
+    const before = view.lastIndex();
+    try {
+      this.#raw.proposeConfChange(cc);
+    } catch (e) {
+      if (!(e instanceof ProposalDroppedError)) throw e;
+      const pending = /pending/.test(e.message);
+      throw new MembershipError(pending ? "change-in-progress" : "no-leader", e.message);
+    }
+    const index = view.lastIndex();
+    if (index === before) {
+      throw new MembershipError("no-leader", "this node stopped leading; nothing was proposed");
+    }
+    const done = new Promise<void>((resolve, reject) => {
+      const timer = this.#clock.setTimeout(() => {
+        if (this.#confWaiters.delete(index)) {
+          reject(
+            new MembershipError("outcome-unknown", `entry ${index} was not applied in time`),
+          );
+        }
+      }, this.#opts.requestTimeoutMs ?? 5000);
+      const settle = <T>(f: (v: T) => void) => (v: T) => {
+        this.#clock.clearTimeout(timer);
+        f(v);
+      };
+      this.#confWaiters.set(index, {
+        term: view.term,
+        resolve: settle(resolve),
+        reject: settle(reject),
+      });
+    });
+    this.#kick();
+    await done;
+  }
+
+  /** Resolves with the leader once `accept` takes it, polled every tick; undefined on timeout. */
+  #waitForLeader(accept: (l: NodeId) => boolean, timeoutMs: number): Promise<NodeId | undefined> {
+    const deadline = this.#clock.monotonic() + timeoutMs;
+    return new Promise((resolve) => {
+      const poll = () => {
+        const leader = this.leaderId();
+        if (accept(leader)) return resolve(leader);
+        if (this.#stopped || this.#clock.monotonic() >= deadline) return resolve(undefined);
+        this.#clock.setTimeout(poll, this.#opts.tickMs ?? 10);
+      };
+      poll();
+    });
+  }
+
   // ---- the loop ----------------------------------------------------------------------------
 
   #receive(msgs: Message[]): void {
+    const now = this.#clock.monotonic();
     for (const m of msgs) {
+      this.#heardAt.set(m.from, now);
       if (m.type === "app" && m.entries.length > 0) {
         this.#trace?.("recv-app", m.from, m.entries[0].index, m.entries.at(-1)!.index);
       } else if (m.type === "appResp" && !m.reject) this.#trace?.("recv-ack", m.from, m.index);
@@ -617,9 +854,9 @@ export class RaftNode {
   #apply(e: Entry): void {
     let outcome: ApplyOutcome;
     if (e.type === "conf" || e.data.length === 0) this.#opts.onEntryApplied?.(e);
+    if (this.#confWaiters.size > 0) this.#settleConfWaiter(e);
     if (e.type === "conf") {
-      this.#raw.applyConfChange(decodeConfChange(e.data));
-      outcome = this.#sm.applyNoop(e.index, e.term);
+      outcome = this.#applyConf(e);
     } else if (e.data.length === 0) {
       outcome = this.#sm.applyNoop(e.index, e.term);
     } else {
@@ -738,6 +975,7 @@ export class RaftNode {
         this.#opts.storage.saveSnapshot(snapshot),
       ]);
       this.#sm = sm;
+      this.#refreshPeers();
       this.#restoredFrom = index;
       this.counters.snapshotsInstalled++;
       this.counters.lastSnapshotBytes = snapshot.data.byteLength;
@@ -804,6 +1042,10 @@ export class RaftNode {
     this.#clock.clearTimeout(this.#ticker);
     this.#reads.close();
     this.lockWaits.close();
+    for (const w of this.#confWaiters.values()) {
+      w.reject(new MembershipError("outcome-unknown", "the node stopped; the change may be made"));
+    }
+    this.#confWaiters.clear();
     // They were proposed and may be committed (and applied by the others): not a refusal.
     this.#pending.close(
       new OutcomeUnknownError("the node stopped before the proposal was applied; it may still be"),

@@ -19,6 +19,7 @@ export * from "./config_store.ts";
 export * from "./errors.ts";
 export * from "./json_value.ts";
 export * from "./lock_table.ts";
+export * from "./member_directory.ts";
 export * from "./results.ts";
 export * from "./sessions.ts";
 export * from "./snapshot.ts";

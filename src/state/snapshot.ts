@@ -16,6 +16,7 @@
 import { decode, Decoder, Encoder } from "@msgpack/msgpack";
 import type { ConfigSnapshot, KeyTuple } from "./config_store.ts";
 import type { LockTuple } from "./lock_table.ts";
+import type { DirectoryTuple } from "./member_directory.ts";
 import { MsgpackCursor } from "./msgpack_cursor.ts";
 import type { SessionsSnapshot } from "./sessions.ts";
 import type { ChangeTuple } from "./watch_history.ts";
@@ -61,6 +62,8 @@ export interface SnapshotData {
   config: ConfigSnapshot;
   locks: LockTuple[];
   sessions: SessionsSnapshot;
+  /** The member directory (`member_directory.ts`); absent until membership first changed. */
+  members?: DirectoryTuple;
 }
 
 /**
@@ -85,6 +88,7 @@ export function encodeSnapshot(data: SnapshotData): Uint8Array {
     config: { revision, keyCount: keys.length, keys, history },
     locks: data.locks,
     sessions: data.sessions,
+    members: data.members,
   }));
 }
 
@@ -166,6 +170,7 @@ export interface SnapshotParts {
   };
   locks: LockTuple[];
   sessions: SessionsSnapshot;
+  members?: DirectoryTuple;
 }
 
 /**
@@ -365,7 +370,8 @@ export function* encodeSnapshotSteps(parts: SnapshotParts): Generator<void, Uint
     for (const element of v) yield* array(element, depth - 1);
   }
 
-  out.header("map", 6);
+  // Without a directory the bytes are those older nodes write (and they skip the key).
+  out.header("map", parts.members ? 7 : 6);
   item("format");
   item(parts.format);
   item("options");
@@ -410,6 +416,10 @@ export function* encodeSnapshotSteps(parts: SnapshotParts): Generator<void, Uint
   yield* array(parts.locks, 1);
   item("sessions");
   yield* array(parts.sessions, 2);
+  if (parts.members) {
+    item("members");
+    item(parts.members);
+  }
   return yield* out.join();
 }
 
@@ -435,10 +445,18 @@ export type SnapshotRecord =
   | { kind: "key"; key: KeyTuple }
   | { kind: "history"; compactedRevision: number; changeCount: number }
   | { kind: "change"; change: ChangeTuple }
-  | { kind: "tail"; locks: LockTuple[]; sessions: SessionsSnapshot }
+  | { kind: "tail"; locks: LockTuple[]; sessions: SessionsSnapshot; members?: DirectoryTuple }
   | { kind: "pause" };
 
-const TOP_LEVEL = new Set(["format", "options", "clock", "config", "locks", "sessions"]);
+const TOP_LEVEL = new Set([
+  "format",
+  "options",
+  "clock",
+  "config",
+  "locks",
+  "sessions",
+  "members",
+]);
 
 /**
  * Decodes a snapshot a record at a time (see `SnapshotRecord`), with the checks of
@@ -540,5 +558,6 @@ export function* decodeSnapshotSteps(bytes: Uint8Array): Generator<SnapshotRecor
     kind: "tail",
     locks: seen.locks as LockTuple[],
     sessions: seen.sessions as SessionsSnapshot,
+    members: seen.members as DirectoryTuple | undefined,
   };
 }

@@ -25,6 +25,7 @@ import { ConfigStore, type KeyValue, type ListOptions, type ListPage } from "./c
 import { holderView, type LockInfo, LockTable } from "./lock_table.ts";
 import type { ApplyOutcome, CommandResult, StateEvent } from "./results.ts";
 import { Sessions } from "./sessions.ts";
+import { directoryFromTuple, directoryToTuple, type MemberDirectory } from "./member_directory.ts";
 import {
   decodeSnapshotSteps,
   encodeSnapshotSteps,
@@ -92,6 +93,7 @@ export class StateMachine {
   #config: ConfigStore;
   #locks = new LockTable();
   #sessions: Sessions;
+  #members: MemberDirectory | undefined;
   #term = 0;
   #appliedIndex = 0;
   #now = 0;
@@ -200,6 +202,29 @@ export class StateMachine {
     const check = validateEnvelope(envelope);
     if (!check.ok) return this.#reject(index, term, check.detail);
     return this.#applyValid(index, term, check.envelope);
+  }
+
+  /**
+   * Applies a membership change's entry: the directory it carries (the whole directory after
+   * the change, see `member_directory.ts`) replaces the one held.
+   */
+  applyMembership(index: number, term: number, directory: MemberDirectory): ApplyOutcome {
+    const outcome = this.applyNoop(index, term);
+    this.#members = directory;
+    return outcome;
+  }
+
+  /** The member directory, or undefined while membership never changed (the flags tell it). */
+  members(): MemberDirectory | undefined {
+    return this.#members;
+  }
+
+  /**
+   * Forgets the member directory: a cluster restored from another's backup gets its members
+   * from its own flags (`--restore-from`).
+   */
+  forgetMembers(): void {
+    this.#members = undefined;
   }
 
   /** Applies an entry without a command; `time`, when given, stamps it like a tick. */
@@ -376,6 +401,7 @@ export class StateMachine {
       // Small next to the keys, and made of immutable records: copied now.
       locks: this.#locks.toSnapshot(),
       sessions: this.#sessions.toSnapshot(),
+      members: this.#members ? directoryToTuple(this.#members) : undefined,
     };
     return {
       appliedIndex: this.#appliedIndex,
@@ -420,6 +446,7 @@ export class StateMachine {
           sm!.#config = config!.done();
           sm!.#locks = LockTable.fromSnapshot(record.locks);
           sm!.#sessions = Sessions.fromSnapshot(sm!.#sessions.limits, record.sessions);
+          if (record.members !== undefined) sm!.#members = directoryFromTuple(record.members);
           break;
       }
       yield;
