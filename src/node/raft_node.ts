@@ -542,8 +542,11 @@ export class RaftNode {
   #tellRemoved(id: NodeId, peerUrl: string): void {
     this.#departing.set(id, peerUrl);
     this.#refreshPeers();
-    const signal = AbortSignal.timeout(this.#opts.requestTimeoutMs ?? 5000);
-    this.transport.call(id, REMOVED, new Uint8Array(), signal).catch(() => {}).finally(() => {
+    // The node's clock, not AbortSignal.timeout: the simulator's time is virtual.
+    const abort = new AbortController();
+    const timer = this.#clock.setTimeout(() => abort.abort(), this.#opts.requestTimeoutMs ?? 5000);
+    this.transport.call(id, REMOVED, new Uint8Array(), abort.signal).catch(() => {}).finally(() => {
+      this.#clock.clearTimeout(timer);
       this.#departing.delete(id);
       if (!this.#stopped) this.#refreshPeers();
     });
