@@ -1,8 +1,15 @@
 /**
  * The node process: `deno task start` (one node, data under ./data) or one member of a cluster
  * (`--id`, `--peers`, ...; see `--help`). Bad configuration gets one line and exit code 2: a bad
- * flag, an unreadable tokens or TLS file, a port already in use (checked before the data
- * directory is touched) or a data directory that cannot be used.
+ * flag, an unreadable tokens or TLS file, an unreadable backup (`--restore-from`), a port already
+ * in use (checked before the data directory is touched), a data directory that cannot be used,
+ * or a join the cluster refused.
+ *
+ * How a data directory begins, once (then `<data-dir>/node.json` says who the node is):
+ * founded with `--peers` (the cluster id derived from them), joined with `--join` (added as a
+ * learner, started from a member's snapshot), or restored with `--restore-from` (a new cluster
+ * from a backup). SIGTERM or SIGINT on a leader hands leadership over before the node stops,
+ * so that a rolling restart waits out no election timeout.
  *
  * @module
  */
@@ -13,11 +20,24 @@ import { createLogger } from "../node/logger.ts";
 import { RaftNode } from "../node/raft_node.ts";
 import { openWriteTrace } from "../node/write_trace.ts";
 import type { TokenConfig } from "../api/mod.ts";
+import { forNewCluster, startFromBackup } from "../node/bootstrap.ts";
+import type { NodeId } from "../raft/types.ts";
+import { type Backup, BackupFileError, decodeBackup } from "../storage/backup_file.ts";
 import { DataDirLockedError, DataDirUnusableError } from "../storage/data_dir_lock.ts";
 import { KvStorage } from "../storage/kv_storage.ts";
 import { PeerTransport } from "../transport/peer_transport.ts";
+import { joinCluster, JoinError } from "./join.ts";
 import { startMallocTrim } from "./malloc_trim.ts";
-import { ConfigError, type NodeConfig, parseNodeConfig, usage } from "./node_config.ts";
+import { ConfigError, dataDirOf, type NodeConfig, parseNodeConfig, usage } from "./node_config.ts";
+import {
+  backupChecksum,
+  foundingClusterId,
+  IdentityFileError,
+  type NodeIdentity,
+  readIdentity,
+  restoredClusterId,
+  writeIdentity,
+} from "./node_identity.ts";
 import { loadTokens } from "./tokens_file.ts";
 
 function die(message: string, code: number): never {
@@ -144,22 +164,176 @@ function serveClientApi(
   }, handler);
 }
 
+/** How long a joining node keeps asking while the cluster has no leader or is changing. */
+const JOIN_TIMEOUT_MS = 30_000;
+
+/** A backup to start from (`--restore-from`), read and checked before anything is touched. */
+interface Restore {
+  backup: Backup;
+  checksum: string;
+}
+
+/**
+ * Reads and checks the `--restore-from` file; a missing, truncated or corrupt one is a
+ * `ConfigError` (one line, exit 2, nothing started).
+ */
+async function readRestore(path: string): Promise<Restore> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(path);
+  } catch (e) {
+    throw new ConfigError(`cannot read the --restore-from file ${path}: ${(e as Error).message}`);
+  }
+  try {
+    const backup = await decodeBackup(bytes);
+    return { backup, checksum: await backupChecksum(backup.data) };
+  } catch (e) {
+    if (e instanceof BackupFileError) throw new ConfigError(`--restore-from ${path}: ${e.message}`);
+    throw e;
+  }
+}
+
+/** Whether the data directory holds nothing yet (or does not exist). */
+async function isEmptyDir(path: string): Promise<boolean> {
+  try {
+    for await (const _ of Deno.readDir(path)) return false;
+    return true;
+  } catch (e) {
+    // Missing: empty. A file or unreadable: the storage reports it in its own words.
+    return e instanceof Deno.errors.NotFound || !(e instanceof Deno.errors.PermissionDenied);
+  }
+}
+
+/**
+ * Where the node's data begins when its directory has no identity yet: a `--join`, a
+ * `--restore-from`, or neither (a founder). Checked before anything is started: a restore or
+ * a join needs an empty data directory.
+ */
+async function checkBeginning(
+  cfg: NodeConfig,
+  stored: NodeIdentity | undefined,
+  restore: Restore | undefined,
+): Promise<void> {
+  if (stored !== undefined) {
+    if (restore !== undefined && stored.restoredFrom !== restore.checksum) {
+      throw new ConfigError(
+        `data directory ${cfg.dataDir} is not empty (node ${stored.id} of cluster ` +
+          `${stored.clusterId}): --restore-from starts a new cluster on empty data directories`,
+      );
+    }
+    return;
+  }
+  if ((cfg.join !== undefined || restore !== undefined) && !(await isEmptyDir(cfg.dataDir))) {
+    const flag = cfg.join !== undefined ? "--join" : "--restore-from";
+    throw new ConfigError(
+      `data directory ${cfg.dataDir} is not empty but has no node.json: ${flag} starts only ` +
+        `an empty data directory (remove its contents, or start without ${flag})`,
+    );
+  }
+}
+
+/** The maps `createApp` starts with, from the node's member directory. */
+function directoryMaps(
+  node: RaftNode,
+): { peers: Map<NodeId, string>; clientUrls: Map<NodeId, string> } {
+  const peers = new Map<NodeId, string>();
+  const clientUrls = new Map<NodeId, string>();
+  for (const [id, m] of node.directory().members) {
+    peers.set(id, m.peerUrl);
+    if (m.clientUrl !== "") clientUrls.set(id, m.clientUrl);
+  }
+  return { peers, clientUrls };
+}
+
 async function main(): Promise<void> {
   if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
     console.log(usage());
     return;
   }
+  const env = Deno.env.toObject();
   let cfg: NodeConfig;
   let files: StartupFiles;
+  let stored: NodeIdentity | undefined;
+  let restore: Restore | undefined;
   try {
-    cfg = parseNodeConfig(Deno.args, Deno.env.toObject());
+    stored = await readIdentity(dataDirOf(Deno.args, env)).catch((e) => {
+      if (e instanceof IdentityFileError) throw new ConfigError(e.message);
+      throw e;
+    });
+    cfg = parseNodeConfig(Deno.args, env, stored);
     files = await readStartupFiles(cfg);
+    if (cfg.restoreFrom !== undefined) restore = await readRestore(cfg.restoreFrom);
+    await checkBeginning(cfg, stored, restore);
     checkPorts(cfg, files);
   } catch (e) {
     if (e instanceof ConfigError) die(e.message, 2);
     throw e;
   }
-  const logger = createLogger({ nodeId: cfg.id, format: cfg.logFormat });
+  let logger = createLogger({ nodeId: cfg.id ?? 0, format: cfg.logFormat });
+  if (stored !== undefined && cfg.join !== undefined) {
+    logger.log("info", "this data directory has joined already (node.json): --join is ignored", {
+      id: stored.id,
+      clusterId: stored.clusterId,
+    });
+  }
+  if (stored !== undefined && restore !== undefined) {
+    logger.log(
+      "info",
+      "this data directory was restored from this backup: --restore-from is ignored",
+      {
+        id: stored.id,
+        clusterId: stored.clusterId,
+      },
+    );
+  }
+  // A new data directory: where it begins (the identity is written once its storage holds it).
+  let identity = stored;
+  let startFrom: Backup | undefined;
+  if (identity === undefined && cfg.join !== undefined) {
+    logger.log("info", "joining", {
+      via: cfg.join,
+      peerUrl: cfg.advertisePeerUrl,
+      clientUrl: cfg.advertiseClientUrl,
+    });
+    try {
+      const joined = await joinCluster({
+        urls: cfg.join,
+        token: cfg.joinToken,
+        id: cfg.id,
+        peerUrl: cfg.advertisePeerUrl,
+        clientUrl: cfg.advertiseClientUrl,
+        timeoutMs: JOIN_TIMEOUT_MS,
+        log: (event, fields) => logger.log("info", event, fields),
+      });
+      identity = { id: joined.id, clusterId: joined.backup.clusterId, origin: "joined" };
+      startFrom = joined.backup;
+      logger = createLogger({ nodeId: joined.id, format: cfg.logFormat });
+      logger.log("info", "joined: starting from a member's snapshot", {
+        via: joined.via,
+        clusterId: joined.backup.clusterId,
+        index: joined.backup.index,
+        term: joined.backup.term,
+      });
+    } catch (e) {
+      if (e instanceof JoinError) die(e.message, 2);
+      throw e;
+    }
+  } else if (identity === undefined && restore !== undefined) {
+    const clusterId = await restoredClusterId(cfg.peers, restore.checksum);
+    const voters = [...cfg.peers.keys()].sort((a, b) => a - b);
+    startFrom = forNewCluster(restore.backup, { voters, learners: [] }, clusterId);
+    identity = { id: cfg.id!, clusterId, origin: "restored", restoredFrom: restore.checksum };
+    logger.log("info", "restoring a new cluster from a backup", {
+      file: cfg.restoreFrom,
+      from: restore.backup.clusterId,
+      clusterId,
+      index: restore.backup.index,
+      voters,
+    });
+  } else if (identity === undefined) {
+    identity = { id: cfg.id!, clusterId: await foundingClusterId(cfg.peers), origin: "founded" };
+  }
+  const id = identity.id;
   let storage: KvStorage;
   try {
     storage = await KvStorage.open(cfg.dataDir);
@@ -172,19 +346,35 @@ async function main(): Promise<void> {
     }
     throw e;
   }
-  const trace = cfg.traceFile === undefined ? undefined : openWriteTrace(cfg.traceFile, cfg.id);
+  if (stored === undefined) {
+    try {
+      if (startFrom !== undefined) await startFromBackup(storage, startFrom);
+      // Last: a data directory with node.json is a complete one.
+      await writeIdentity(cfg.dataDir, identity);
+    } catch (e) {
+      storage.close();
+      die(`data directory ${cfg.dataDir}: ${(e as Error).message}`, 2);
+    }
+  }
+  const trace = cfg.traceFile === undefined ? undefined : openWriteTrace(cfg.traceFile, id);
   const tls = files.peerTls;
-  if (cfg.defaultSecret && cfg.peers.size > 1) {
+  if (cfg.defaultSecret && (cfg.peers.size > 1 || identity.origin === "joined")) {
     logger.log(
       "warn",
       "no --cluster-secret given: using the development default; set one in production",
     );
   }
+  // Set once the process can stop itself; a removal applied before that is kept for then.
+  const removed = Promise.withResolvers<void>();
   let node: RaftNode;
   try {
     node = await RaftNode.start({
-      id: cfg.id,
-      peers: cfg.peers,
+      id,
+      // A joined node's members come from its snapshot and log, never from flags.
+      peers: identity.origin === "joined" ? new Map() : cfg.peers,
+      clientUrls: cfg.clientUrls,
+      clusterId: identity.clusterId,
+      onRemoved: () => removed.resolve(),
       storage,
       logger,
       trace: trace?.record,
@@ -193,7 +383,7 @@ async function main(): Promise<void> {
       snapshotEntries: cfg.snapshotEntries,
       transport: (events) =>
         new PeerTransport({
-          nodeId: cfg.id,
+          nodeId: id,
           clusterSecret: cfg.clusterSecret,
           protocol: cfg.peerProtocol,
           events,
@@ -217,9 +407,8 @@ async function main(): Promise<void> {
     throw e;
   }
   const app = createApp(node, {
-    clusterId: "edgeraft",
-    peers: cfg.peers,
-    clientUrls: cfg.clientUrls,
+    clusterId: identity.clusterId,
+    ...directoryMaps(node),
     tokens: files.tokens,
     logger,
   });
@@ -232,8 +421,9 @@ async function main(): Promise<void> {
       (client) =>
         logger.log("info", "listening", {
           client,
-          peer: cfg.peers.get(cfg.id),
+          peer: node.directory().members.get(id)?.peerUrl ?? cfg.advertisePeerUrl,
           dataDir: cfg.dataDir,
+          clusterId: identity.clusterId,
         }),
     );
   } catch (e) {
@@ -245,27 +435,63 @@ async function main(): Promise<void> {
   }
 
   const trimmer = cfg.mallocTrimMs > 0 ? startMallocTrim(cfg.mallocTrimMs) : undefined;
+  // Two of the longest election timeouts (they are drawn from [T, 2T)): a transfer to a
+  // caught-up voter takes a round trip and a vote; one that takes longer is not worth waiting.
+  const handOverMs = Math.max(1000, 4 * cfg.electionTicks * cfg.tickMs);
 
   let stopping = false;
-  const shutdown = async (reason: string, code: number) => {
+  const shutdown = async (reason: string, code: number, handOver: boolean) => {
     if (stopping) return;
     stopping = true;
     logger.log("info", "shutting down", { reason });
+    if (handOver && node.isLeader()) await handLeadershipOver(node, logger, handOverMs);
     trimmer?.stop();
     await server.shutdown();
     await node.stop();
     trace?.close();
     Deno.exit(code);
   };
-  Deno.addSignalListener("SIGINT", () => shutdown("SIGINT", 0));
-  Deno.addSignalListener("SIGTERM", () => shutdown("SIGTERM", 0));
+  Deno.addSignalListener("SIGINT", () => shutdown("SIGINT", 0, true));
+  Deno.addSignalListener("SIGTERM", () => shutdown("SIGTERM", 0, true));
+  // The cluster removed this node: its work here is done (RaftNode logged how it learnt it).
+  removed.promise.then(() => shutdown("removed from the cluster", 0, false));
   // A node whose disk failed must not go on (its core would be ahead of its disk).
   const watchdog = setInterval(() => {
     if (node.failure) {
       clearInterval(watchdog);
-      shutdown(`failure: ${node.failure.message}`, 1);
+      shutdown(`failure: ${node.failure.message}`, 1, false);
     }
   }, 100);
+}
+
+/**
+ * Hands leadership to the most caught-up live voter before this leader stops, so that the
+ * others need not wait out an election timeout; bounded by `timeoutMs`, after which (or on a
+ * refusal: no other voter) the node stops anyway.
+ */
+async function handLeadershipOver(
+  node: RaftNode,
+  logger: ReturnType<typeof createLogger>,
+  timeoutMs: number,
+): Promise<void> {
+  const started = performance.now();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no new leader within ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    const answer = await Promise.race([node.membership.change({ op: "transfer" }), timeout]);
+    logger.log("info", "handed leadership over", {
+      to: "leader" in answer ? answer.leader : undefined,
+      ms: Math.round(performance.now() - started),
+    });
+  } catch (e) {
+    logger.log("warn", "could not hand leadership over; stopping anyway", {
+      reason: (e as Error).message,
+    });
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 if (import.meta.main) await main();

@@ -6,6 +6,7 @@
  */
 
 import type { NodeId } from "../raft/types.ts";
+import type { NodeIdentity } from "./node_identity.ts";
 
 /** A configuration mistake, worded for the operator. */
 export class ConfigError extends Error {
@@ -14,13 +15,27 @@ export class ConfigError extends Error {
 
 /** Everything a node process needs to start. */
 export interface NodeConfig {
-  id: NodeId;
+  /**
+   * This node's id: `--id`, else the one its data directory keeps (`node.json`), else 1; left
+   * undefined only for a node that joins without `--id` (the cluster assigns one).
+   */
+  id: NodeId | undefined;
+  /** `--join`: client URLs of members of a running cluster to join (tried in turn). */
+  join?: string[];
+  /** `--join-token`: the bearer token (admin scope) for the join's requests. */
+  joinToken?: string;
+  /** `--restore-from`: a backup file a new cluster starts from. */
+  restoreFrom?: string;
+  /** The peer URL this node is reached at, as the cluster should record it (`--join`). */
+  advertisePeerUrl: string;
+  /** The client URL this node is reached at, as the cluster should record it (`--join`). */
+  advertiseClientUrl: string;
   dataDir: string;
   clientHost: string;
   clientPort: number;
   peerHost: string;
   peerPort: number;
-  /** id -> peer URL, this node included. */
+  /** id -> peer URL, this node included; empty for a node that joins (it learns them). */
   peers: Map<NodeId, string>;
   /** id -> client URL, when known (for X-Leader). */
   clientUrls: Map<NodeId, string>;
@@ -70,6 +85,13 @@ export const FLAGS = [
   "data-dir",
   "client-addr",
   "peer-addr",
+  "client-port",
+  "peer-port",
+  "advertise-client-url",
+  "advertise-peer-url",
+  "join",
+  "join-token",
+  "restore-from",
   "peers",
   "client-urls",
   "cluster-secret",
@@ -98,23 +120,13 @@ export const FLAGS = [
 /** The development secret used when none is given (the node warns about it). */
 export const DEV_SECRET = "edgeraft-dev-secret";
 
-/**
- * Parses flags (`--name value` or `--name=value`) over environment variables over defaults.
- *
- * @example
- * ```ts
- * import { parseNodeConfig } from "./node_config.ts";
- * const cfg = parseNodeConfig(["--id", "1"], {});
- * console.log(cfg.clientPort, cfg.peers.get(1)); // 7001 http://127.0.0.1:7101
- * ```
- */
-export function parseNodeConfig(
-  args: string[],
-  env: Record<string, string | undefined>,
-): NodeConfig {
+/** The flags given, by name (`--name value` or `--name=value`; a lone `--` is skipped). */
+function readFlags(args: string[]): Map<string, string> {
   const given = new Map<string, string>();
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
+    // `deno task start -- --id 4` passes the `--` on.
+    if (arg === "--") continue;
     if (!arg.startsWith("--")) throw new ConfigError(`unexpected argument "${arg}"`);
     const eq = arg.indexOf("=");
     const name = eq > 0 ? arg.slice(2, eq) : arg.slice(2);
@@ -128,17 +140,77 @@ export function parseNodeConfig(
     if (value === undefined) throw new ConfigError(`--${name} needs a value`);
     given.set(name, value);
   }
-  const get = (name: (typeof FLAGS)[number]) =>
-    given.get(name) ?? env[`EDGERAFT_${name.toUpperCase().replaceAll("-", "_")}`];
+  return given;
+}
 
-  const id = int("id", get("id") ?? "1", 1, 1_000_000);
-  const [clientHost, clientPort] = addr(
-    "client-addr",
-    get("client-addr") ?? `127.0.0.1:${7000 + id}`,
-  );
-  const [peerHost, peerPort] = addr("peer-addr", get("peer-addr") ?? `127.0.0.1:${7100 + id}`);
-  const peers = idMap("peers", get("peers") ?? `${id}=http://127.0.0.1:${peerPort}`);
-  if (!peers.has(id)) {
+type Getter = (name: (typeof FLAGS)[number]) => string | undefined;
+
+function getter(args: string[], env: Record<string, string | undefined>): Getter {
+  const given = readFlags(args);
+  return (name) => given.get(name) ?? env[`EDGERAFT_${name.toUpperCase().replaceAll("-", "_")}`];
+}
+
+/**
+ * The data directory the flags and environment name, read first: the node's identity
+ * (`node.json`) in it completes the configuration (`parseNodeConfig`'s `stored`).
+ *
+ * @example
+ * ```ts
+ * import { dataDirOf } from "./node_config.ts";
+ * console.log(dataDirOf(["--", "--data-dir", "/srv/n4"], {})); // "/srv/n4"
+ * ```
+ */
+export function dataDirOf(args: string[], env: Record<string, string | undefined>): string {
+  return getter(args, env)("data-dir") ?? "./data";
+}
+
+/**
+ * Parses flags (`--name value` or `--name=value`) over environment variables over defaults;
+ * `stored` is the identity the data directory keeps (`node.json`), which gives the id when
+ * `--id` does not and must agree with it when it does.
+ *
+ * @example
+ * ```ts
+ * import { parseNodeConfig } from "./node_config.ts";
+ * const cfg = parseNodeConfig(["--id", "1"], {});
+ * console.log(cfg.clientPort, cfg.peers.get(1)); // 7001 http://127.0.0.1:7101
+ * ```
+ */
+export function parseNodeConfig(
+  args: string[],
+  env: Record<string, string | undefined>,
+  stored?: Pick<NodeIdentity, "id">,
+): NodeConfig {
+  const get = getter(args, env);
+  const dataDir = get("data-dir") ?? "./data";
+  const join = get("join") === undefined ? undefined : urlList("join", get("join")!);
+  const restoreFrom = get("restore-from");
+  if (join !== undefined && restoreFrom !== undefined) {
+    throw new ConfigError(
+      "--join and --restore-from do not go together: join a running cluster, or start a new one",
+    );
+  }
+  if (join !== undefined && get("peers") !== undefined) {
+    throw new ConfigError(
+      "--join and --peers do not go together: a joining node learns the members from the cluster",
+    );
+  }
+  const flagId = get("id") === undefined ? undefined : int("id", get("id")!, 1, 1_000_000);
+  if (stored !== undefined && flagId !== undefined && flagId !== stored.id) {
+    throw new ConfigError(
+      `--id ${flagId} does not match the data directory ${dataDir}: it belongs to node ` +
+        `${stored.id} (its node.json); start it with --id ${stored.id} or without --id`,
+    );
+  }
+  const id = flagId ?? stored?.id ?? (join === undefined ? 1 : undefined);
+  const clientAddr = portOrAddr("client", get("client-addr"), get("client-port"), id, 7000);
+  const peerAddr = portOrAddr("peer", get("peer-addr"), get("peer-port"), id, 7100);
+  const [clientHost, clientPort] = addr("client-addr", clientAddr);
+  const [peerHost, peerPort] = addr("peer-addr", peerAddr);
+  const peers = join !== undefined || id === undefined
+    ? new Map<NodeId, string>()
+    : idMap("peers", get("peers") ?? `${id}=http://127.0.0.1:${peerPort}`);
+  if (id !== undefined && join === undefined && !peers.has(id)) {
     throw new ConfigError(`--peers must include this node (id ${id}), got ${get("peers")}`);
   }
   const clientTlsCert = get("client-tls-cert");
@@ -149,16 +221,27 @@ export function parseNodeConfig(
     );
   }
   const clientScheme = clientTlsCert === undefined ? "http" : "https";
-  const clientUrls = get("client-urls") ? idMap("client-urls", get("client-urls")!) : new Map([[
-    id,
-    `${clientScheme}://${clientHost === "0.0.0.0" ? "127.0.0.1" : clientHost}:${clientPort}`,
-  ]]);
+  const urlHost = (host: string) => host === "0.0.0.0" ? "127.0.0.1" : host;
+  const ownClientUrl = `${clientScheme}://${urlHost(clientHost)}:${clientPort}`;
+  const clientUrls = get("client-urls")
+    ? idMap("client-urls", get("client-urls")!)
+    : new Map(id === undefined ? [] : [[id, ownClientUrl]]);
   const secret = get("cluster-secret");
   const tlsCert = get("tls-cert");
   const tlsKey = get("tls-key");
   if ((tlsCert === undefined) !== (tlsKey === undefined)) {
     throw new ConfigError("--tls-cert and --tls-key go together: give both or neither");
   }
+  const advertisePeerUrl = oneUrl(
+    "advertise-peer-url",
+    get("advertise-peer-url") ?? (id === undefined ? undefined : peers.get(id)) ??
+      `${tlsCert === undefined ? "http" : "https"}://${urlHost(peerHost)}:${peerPort}`,
+  );
+  const advertiseClientUrl = oneUrl(
+    "advertise-client-url",
+    get("advertise-client-url") ?? (id === undefined ? undefined : clientUrls.get(id)) ??
+      ownClientUrl,
+  );
   const tlsClientCert = get("tls-client-cert");
   const tlsClientKey = get("tls-client-key");
   if ((tlsClientCert === undefined) !== (tlsClientKey === undefined)) {
@@ -203,8 +286,13 @@ export function parseNodeConfig(
   }
   return {
     id,
+    join,
+    joinToken: get("join-token"),
+    restoreFrom,
+    advertisePeerUrl,
+    advertiseClientUrl,
     peerProtocol,
-    dataDir: get("data-dir") ?? "./data",
+    dataDir,
     clientHost,
     clientPort,
     peerHost,
@@ -234,6 +322,47 @@ export function parseNodeConfig(
   };
 }
 
+/**
+ * `--client-addr` / `--peer-addr`, or `127.0.0.1:<--client-port / --peer-port>`, or the
+ * default port `base + id`; a node joining without an id has no default and must say.
+ */
+function portOrAddr(
+  role: "client" | "peer",
+  addrText: string | undefined,
+  portText: string | undefined,
+  id: NodeId | undefined,
+  base: number,
+): string {
+  if (addrText !== undefined && portText !== undefined) {
+    throw new ConfigError(`--${role}-addr and --${role}-port do not go together: give one`);
+  }
+  if (addrText !== undefined) return addrText;
+  if (portText !== undefined) return `127.0.0.1:${int(`${role}-port`, portText, 0, 65535)}`;
+  if (id === undefined) {
+    throw new ConfigError(
+      `--join without --id needs --${role}-port (or --${role}-addr): the cluster assigns ` +
+        `the id, and the default ports follow from it`,
+    );
+  }
+  return `127.0.0.1:${base + id}`;
+}
+
+function oneUrl(name: string, url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.protocol !== "http:" && u.protocol !== "https:") throw new Error();
+  } catch {
+    throw new ConfigError(`--${name}: "${url}" is not an http(s) URL`);
+  }
+  return url.replace(/\/$/, "");
+}
+
+function urlList(name: string, text: string): string[] {
+  const urls = text.split(",").map((s) => s.trim()).filter(Boolean).map((u) => oneUrl(name, u));
+  if (urls.length === 0) throw new ConfigError(`--${name} is empty`);
+  return urls;
+}
+
 function int(name: string, text: string, min: number, max: number): number {
   const n = Number(text);
   if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
@@ -254,15 +383,9 @@ function idMap(name: string, text: string): Map<NodeId, string> {
     const eq = part.indexOf("=");
     if (eq <= 0) throw new ConfigError(`--${name} must be a list of id=url, got "${part}"`);
     const id = int(name, part.slice(0, eq), 1, 1_000_000);
-    const url = part.slice(eq + 1);
-    try {
-      const u = new URL(url);
-      if (u.protocol !== "http:" && u.protocol !== "https:") throw new Error();
-    } catch {
-      throw new ConfigError(`--${name}: "${url}" is not an http(s) URL`);
-    }
+    const url = oneUrl(name, part.slice(eq + 1));
     if (map.has(id)) throw new ConfigError(`--${name} names node ${id} twice`);
-    map.set(id, url.replace(/\/$/, ""));
+    map.set(id, url);
   }
   if (map.size === 0) throw new ConfigError(`--${name} is empty`);
   return map;
@@ -280,9 +403,10 @@ function idMap(name: string, text: string): Map<NodeId, string> {
 export function usage(): string {
   return [
     "usage: deno task start [flags]   (each flag also as EDGERAFT_<FLAG>, e.g. EDGERAFT_DATA_DIR)",
-    "  --id N                 this node's id (default 1)",
-    "  --data-dir DIR         where the Raft log lives (default ./data)",
+    "  --id N                 this node's id (default: the one its data dir keeps, else 1)",
+    "  --data-dir DIR         where the Raft log and node.json (id, cluster id) live (./data)",
     "  --client-addr H:P      client HTTP API (default 127.0.0.1:700<id>)",
+    "  --client-port P --peer-port P   the same on 127.0.0.1",
     "  --client-tls-cert F --client-tls-key F   serve the client API over HTTPS (PEM files)",
     "  --header-timeout-ms N  client port: a request head must arrive within N ms (10000; 408)",
     "  --idle-timeout-ms N    client port: close a connection idle for N ms (30000)",
@@ -292,6 +416,14 @@ export function usage(): string {
     "  --peers LIST           id=url of every node's peer port, e.g. 1=http://127.0.0.1:7101,...",
     "  --client-urls LIST     id=url of every node's client port (names the leader in X-Leader)",
     "  --cluster-secret S     shared secret of the peer port",
+    "  --join URL[,URL]       join a running cluster through a member's client URL: added as a",
+    "                         learner (unless a member has this peer URL already), started from",
+    "                         its snapshot; ignored once the data dir has joined (node.json)",
+    "  --join-token T         bearer token with the admin scope, when the cluster has tokens",
+    "  --advertise-peer-url U --advertise-client-url U   the URLs the cluster records for this",
+    "                         node when it joins (default: from --peer-addr / --client-addr)",
+    "  --restore-from FILE    start a new cluster (the --peers) from a backup (GET /v1/snapshot)",
+    "                         on empty data dirs; a truncated or corrupt file: exit 2",
     "  --tls-cert F --tls-key F [--tls-ca F]   TLS on the peer port (peers then use https://",
     "                         URLs; --tls-ca: the cluster's own CA to trust; see README)",
     "  --tls-client-cert F --tls-client-key F   mutual TLS: present this certificate to peers,",

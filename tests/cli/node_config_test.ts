@@ -1,7 +1,13 @@
 /** The node's flags and environment variables, and how a mistake is reported. */
 
 import assert from "node:assert/strict";
-import { ConfigError, DEV_SECRET, parseNodeConfig, usage } from "../../src/cli/node_config.ts";
+import {
+  ConfigError,
+  dataDirOf,
+  DEV_SECRET,
+  parseNodeConfig,
+  usage,
+} from "../../src/cli/node_config.ts";
 
 Deno.test("node config: defaults make a one-node cluster on the documented ports", () => {
   const cfg = parseNodeConfig([], {});
@@ -117,4 +123,68 @@ Deno.test("node config: --timing wan sets WAN timing, and explicit flags win ove
   const mixed = parseNodeConfig(["--election-ticks", "40"], { EDGERAFT_TIMING: "wan" });
   assert.deepEqual([mixed.tickMs, mixed.electionTicks, mixed.heartbeatTicks], [50, 40, 2]);
   assert.throws(() => parseNodeConfig(["--timing", "moon"], {}), /--timing must be lan or wan/);
+});
+
+Deno.test("node config: --join takes the ports it is given and leaves the id to the cluster", () => {
+  const cfg = parseNodeConfig([
+    "--",
+    "--join",
+    "http://127.0.0.1:7001/,http://127.0.0.1:7002",
+    "--client-port",
+    "7004",
+    "--peer-port",
+    "7104",
+  ], { EDGERAFT_JOIN_TOKEN: "t" });
+  assert.equal(cfg.id, undefined);
+  assert.deepEqual(cfg.join, ["http://127.0.0.1:7001", "http://127.0.0.1:7002"]);
+  assert.equal(cfg.joinToken, "t");
+  assert.equal(cfg.peers.size, 0);
+  assert.equal(cfg.advertisePeerUrl, "http://127.0.0.1:7104");
+  assert.equal(cfg.advertiseClientUrl, "http://127.0.0.1:7004");
+  const withId = parseNodeConfig(["--id", "4", "--join", "http://a:1"], {});
+  assert.deepEqual([withId.clientPort, withId.peerPort], [7004, 7104]);
+  const advertised = parseNodeConfig([
+    "--id=5",
+    "--join=http://a:1",
+    "--peer-addr=0.0.0.0:7105",
+    "--advertise-peer-url=http://n5.example:7105",
+  ], {});
+  assert.equal(advertised.advertisePeerUrl, "http://n5.example:7105");
+  assert.equal(advertised.advertiseClientUrl, "http://127.0.0.1:7005");
+});
+
+Deno.test("node config: the data directory's identity gives the id, and a different --id is refused", () => {
+  const cfg = parseNodeConfig(["--data-dir", "/d/4", "--client-port", "7004"], {}, { id: 4 });
+  assert.equal(cfg.id, 4);
+  assert.equal(cfg.peerPort, 7104);
+  assert.equal(parseNodeConfig(["--id", "4"], {}, { id: 4 }).id, 4);
+  assert.throws(
+    () => parseNodeConfig(["--id", "5", "--data-dir", "/d/4"], {}, { id: 4 }),
+    (e: unknown) =>
+      e instanceof ConfigError &&
+      /--id 5 does not match the data directory \/d\/4: it belongs to node 4/.test(e.message),
+  );
+  assert.equal(dataDirOf(["--data-dir=/x"], { EDGERAFT_DATA_DIR: "/y" }), "/x");
+  assert.equal(dataDirOf([], { EDGERAFT_DATA_DIR: "/y" }), "/y");
+});
+
+Deno.test("node config: join and restore mistakes are one clear sentence", () => {
+  const cases: [string[], RegExp][] = [
+    [["--join", "http://a:1"], /--join without --id needs --client-port/],
+    [["--join", "http://a:1", "--client-port", "1"], /--join without --id needs --peer-port/],
+    [["--join", "ftp://a"], /--join: "ftp:\/\/a" is not an http\(s\) URL/],
+    [["--join", "http://a:1", "--id", "4", "--peers", "4=http://b:2"], /--join and --peers/],
+    [["--join", "http://a:1", "--id", "4", "--restore-from", "f"], /--join and --restore-from/],
+    [["--client-port", "1", "--client-addr", "127.0.0.1:2"], /--client-addr and --client-port/],
+    [["--advertise-client-url", "nope"], /--advertise-client-url: "nope" is not/],
+  ];
+  for (const [args, message] of cases) {
+    assert.throws(() => parseNodeConfig(args, {}), (e: unknown) => {
+      assert.ok(e instanceof ConfigError, String(e));
+      assert.match(e.message, message);
+      return true;
+    });
+  }
+  assert.match(usage(), /--join URL\[,URL\]/);
+  assert.match(usage(), /--restore-from FILE/);
 });
