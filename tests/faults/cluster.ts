@@ -1,7 +1,14 @@
 /**
- * A cluster of real `deno` node processes for fault runs: each node's peer traffic to each
- * other node goes through a {@linkcode TcpProxy} of that ordered pair, and each node's clock
- * can be shifted through libfaketime (Debian's `faketime`) when it is installed.
+ * A cluster of real `deno` node processes for fault runs: every member reaches node j through
+ * j's {@linkcode PeerProxy}, which can cut what any one node sends to j (so a partition cuts
+ * ordered pairs, and every node still knows each member by one peer URL, as the replicated
+ * member directory requires), and each node's clock can be shifted through libfaketime
+ * (Debian's `faketime`) when it is installed.
+ *
+ * Membership changes: `join` starts a fresh node with `--join` (a new id: ids are never
+ * reused), `retire` ends a node for good and wipes its data. A retired node is never started
+ * again (a wiped voter that came back empty would break Raft's promises); `ids` lists the
+ * nodes that are not retired.
  *
  * Every process this module starts is ended by `stop()`, paused ones resumed first.
  *
@@ -10,8 +17,15 @@
 
 import { freePort } from "../process/net.ts";
 import { setTimeout as delay } from "node:timers/promises";
-import { faketimeAvailable, fetchNodeStatus, type NodeStatus, spawnNode } from "./node_process.ts";
-import { type BlockMode, TcpProxy } from "./tcp_proxy.ts";
+import {
+  faketimeAvailable,
+  fetchNodeStatus,
+  joinNodeArgs,
+  type NodeStatus,
+  spawnNode,
+} from "./node_process.ts";
+import type { BlockMode } from "./tcp_proxy.ts";
+import { PeerProxy } from "./peer_proxy.ts";
 
 /**
  * Settings of a {@linkcode FaultCluster}.
@@ -38,6 +52,16 @@ interface Member {
   peerPort: number;
   dataDir: string;
   clockFile: string;
+  /** What every other node reaches this one through. */
+  proxy: PeerProxy;
+  /** The client URL it joined through; undefined for a founding member. */
+  joinedVia?: string;
+  /** Started once (a joined node restarts from its data directory alone). */
+  started: boolean;
+  /** Ended for good (removed or replaced); never started again. */
+  retired: boolean;
+  /** Listed in `ids` (a joining node is, once the cluster added it). */
+  admitted: boolean;
   child?: Deno.ChildProcess;
   paused: boolean;
   exited?: Promise<unknown>;
@@ -71,19 +95,33 @@ export class FaultCluster {
    * ```
    */
   static readonly running = new Set<FaultCluster>();
-  readonly ids: number[];
   readonly #members = new Map<number, Member>();
-  /** proxies.get(`${from}>${to}`) carries what `from` sends to `to`. */
-  readonly #proxies = new Map<string, TcpProxy>();
+  /** The founding members, whose `--peers` every founding node starts with. */
+  readonly #founders: number[];
   /** Processes being killed on purpose, so that their end is not taken for a crash. */
   readonly #killing = new Set<Deno.ChildProcess>();
   readonly #options: FaultClusterOptions;
   readonly #root: string;
+  #nextId: number;
 
   private constructor(options: FaultClusterOptions, root: string) {
     this.#options = options;
     this.#root = root;
-    this.ids = Array.from({ length: options.nodes }, (_, i) => i + 1);
+    this.#founders = Array.from({ length: options.nodes }, (_, i) => i + 1);
+    this.#nextId = options.nodes + 1;
+  }
+
+  /**
+   * The nodes that are not retired (members, or joining), in id order.
+   *
+   * @example
+   * ```ts ignore
+   * const node = prng.pick(cluster.ids);
+   * ```
+   */
+  get ids(): number[] {
+    return [...this.#members.values()].filter((m) => !m.retired && m.admitted).map((m) => m.id)
+      .sort((a, b) => a - b);
   }
 
   /**
@@ -102,30 +140,8 @@ export class FaultCluster {
     const cluster = new FaultCluster(options, root);
     FaultCluster.running.add(cluster);
     try {
-      for (const id of cluster.ids) {
-        const clockFile = `${root}/clock-${id}`;
-        await Deno.writeTextFile(clockFile, "+0\n");
-        cluster.#members.set(id, {
-          id,
-          clientPort: freePort(),
-          peerPort: freePort(),
-          dataDir: `${root}/n${id}`,
-          clockFile,
-          paused: false,
-          log: await Deno.open(`${options.logDir}/node-${id}.log`, {
-            create: true,
-            append: true,
-          }),
-        });
-      }
-      for (const from of cluster.ids) {
-        for (const to of cluster.ids) {
-          if (from === to) continue;
-          const target = { hostname: "127.0.0.1", port: cluster.#members.get(to)!.peerPort };
-          cluster.#proxies.set(`${from}>${to}`, await TcpProxy.start(target));
-        }
-      }
-      for (const id of cluster.ids) cluster.#spawn(id);
+      for (const id of cluster.#founders) await cluster.#addMember(id);
+      for (const id of cluster.#founders) cluster.#spawn(id);
     } catch (error) {
       await cluster.stop();
       throw error;
@@ -145,28 +161,73 @@ export class FaultCluster {
     return `http://127.0.0.1:${this.#member(id).clientPort}`;
   }
 
+  /**
+   * The peer URL every member knows node `id` by (its proxy's).
+   *
+   * @example
+   * ```ts ignore
+   * const url = cluster.peerUrl(4);
+   * ```
+   */
+  peerUrl(id: number): string {
+    return `http://127.0.0.1:${this.#member(id).proxy.port}`;
+  }
+
   #member(id: number): Member {
     const member = this.#members.get(id);
     if (!member) throw new Error(`no node ${id}`);
     return member;
   }
 
+  async #addMember(id: number, joinedVia?: string): Promise<Member> {
+    const clockFile = `${this.#root}/clock-${id}`;
+    await Deno.writeTextFile(clockFile, "+0\n");
+    const peerPort = freePort();
+    const member: Member = {
+      id,
+      clientPort: freePort(),
+      peerPort,
+      dataDir: `${this.#root}/n${id}`,
+      clockFile,
+      proxy: PeerProxy.start({ hostname: "127.0.0.1", port: peerPort }),
+      joinedVia,
+      started: false,
+      retired: false,
+      admitted: joinedVia === undefined,
+      paused: false,
+      log: await Deno.open(`${this.#options.logDir}/node-${id}.log`, {
+        create: true,
+        append: true,
+      }),
+    };
+    this.#members.set(id, member);
+    return member;
+  }
+
   #spawn(id: number): void {
     const m = this.#member(id);
-    // Node `id` reaches every other node through the proxy of that ordered pair.
-    const members = this.ids.map((other) => {
+    if (m.retired) throw new Error(`node ${id} is retired: it never starts again`);
+    // Every node, itself included, is known by its proxy's URL; each binds its real port.
+    const members = this.#founders.map((other) => {
       const o = this.#member(other);
-      const peerPort = other === id ? o.peerPort : this.#proxies.get(`${id}>${other}`)!.port;
-      return { id: other, clientPort: o.clientPort, peerPort, dataDir: o.dataDir };
+      return { id: other, clientPort: o.clientPort, peerPort: o.proxy.port, dataDir: o.dataDir };
     });
+    const self = { id, clientPort: m.clientPort, peerPort: m.peerPort, dataDir: m.dataDir };
     const { child, exited } = spawnNode({
-      self: members.find((member) => member.id === id)!,
+      self,
       members,
       clusterSecret: "fault-secret",
       args: this.#options.args ?? [],
       clockFile: this.#options.fakeClocks ? m.clockFile : undefined,
       log: m.log,
+      // A joined node's first start joins; later ones start from its data directory alone.
+      command: m.joinedVia === undefined ? undefined : joinNodeArgs(
+        { ...self, peerUrl: this.peerUrl(id) },
+        { secret: "fault-secret", extra: this.#options.args ?? [] },
+        m.started ? undefined : m.joinedVia,
+      ),
     });
+    m.started = true;
     m.child = child;
     m.exited = exited;
     m.paused = false;
@@ -186,6 +247,66 @@ export class FaultCluster {
    */
   isUp(id: number): boolean {
     return this.#member(id).child !== undefined;
+  }
+
+  /**
+   * Whether node `id`'s process ended without being killed (it failed to start, or exited
+   * after learning it was removed).
+   *
+   * @example
+   * ```ts ignore
+   * if (cluster.diedOnItsOwn(4)) console.log("the join failed; see node-4.log");
+   * ```
+   */
+  diedOnItsOwn(id: number): boolean {
+    return this.#member(id).diedOnItsOwn === true;
+  }
+
+  /**
+   * Starts a fresh node that joins through node `via`'s client port (`--join`), with the
+   * next unused id; returns that id. It is a learner once the cluster added it, and in `ids`
+   * once `admit` says so.
+   *
+   * @example
+   * ```ts ignore
+   * const id = await cluster.join(cluster.ids[0]);
+   * ```
+   */
+  async join(via: number): Promise<number> {
+    const id = this.#nextId++;
+    await this.#addMember(id, this.clientUrl(via));
+    this.#spawn(id);
+    return id;
+  }
+
+  /**
+   * Lists a joined node in `ids`, where clients and faults find it.
+   *
+   * @example
+   * ```ts ignore
+   * cluster.admit(4);
+   * ```
+   */
+  admit(id: number): void {
+    this.#member(id).admitted = true;
+  }
+
+  /**
+   * Ends node `id` for good (SIGKILL if it still runs) and wipes its data directory: what is
+   * left of a node whose disk died, or of one removed from the cluster.
+   *
+   * @example
+   * ```ts ignore
+   * await cluster.retire(2);
+   * ```
+   */
+  async retire(id: number): Promise<void> {
+    const m = this.#member(id);
+    if (m.child && m.paused) await this.resume(id);
+    await this.kill(id);
+    m.retired = true;
+    m.proxy.unblockAll();
+    await Deno.remove(m.dataDir, { recursive: true }).catch(() => {});
   }
 
   /**
@@ -232,7 +353,7 @@ export class FaultCluster {
    * ```
    */
   restart(id: number): Promise<void> {
-    if (this.isUp(id)) return Promise.resolve();
+    if (this.isUp(id) || this.#member(id).retired) return Promise.resolve();
     this.#spawn(id);
     return Promise.resolve();
   }
@@ -280,7 +401,7 @@ export class FaultCluster {
    * ```
    */
   cut(links: readonly (readonly [number, number])[], mode: BlockMode): void {
-    for (const [from, to] of links) this.#proxies.get(`${from}>${to}`)?.block(mode);
+    for (const [from, to] of links) this.#members.get(to)?.proxy.block(from, mode);
   }
 
   /**
@@ -292,7 +413,7 @@ export class FaultCluster {
    * ```
    */
   healLinks(): void {
-    for (const proxy of this.#proxies.values()) proxy.unblock();
+    for (const m of this.#members.values()) m.proxy.unblockAll();
   }
 
   /**
@@ -417,7 +538,7 @@ export class FaultCluster {
         // already closed
       }
     }
-    for (const proxy of this.#proxies.values()) proxy.close();
+    for (const m of this.#members.values()) m.proxy.close();
     await Deno.remove(this.#root, { recursive: true }).catch(() => {});
   }
 }

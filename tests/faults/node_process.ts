@@ -9,6 +9,8 @@ import { jsonOrUndefined } from "../process/net.ts";
 import { type LoopbackMember, loopbackNodeArgs } from "../../src/cli/node_command.ts";
 
 const LIBFAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+const NODE_MAIN = new URL("../../src/cli/node.ts", import.meta.url).pathname;
+const CONFIG = new URL("../../deno.json", import.meta.url).pathname;
 
 /**
  * Whether libfaketime is installed (`apt-get install -y faketime`).
@@ -50,6 +52,43 @@ export interface NodeSpec {
   clockFile?: string;
   /** Where its stdout and stderr go (appended). */
   log: Deno.FsFile;
+  /** The `deno` arguments, when not the founding member's (`loopbackNodeArgs`). */
+  command?: string[];
+}
+
+/**
+ * The `deno` arguments that start a node which joins the cluster through `joinUrl` (a
+ * member's client URL), or, without one, restart a node that joined from its data directory.
+ * `self.peerUrl` is the URL the members reach it by (its proxy's), `self.peerPort` the port
+ * it listens on.
+ *
+ * @example
+ * ```ts
+ * import { joinNodeArgs } from "./node_process.ts";
+ * const self = { id: 4, clientPort: 7004, peerPort: 7104, dataDir: "/tmp/n4",
+ *   peerUrl: "http://127.0.0.1:7204" };
+ * const args = joinNodeArgs(self, { secret: "s" }, "http://127.0.0.1:7001");
+ * console.log(args.includes("--join")); // true
+ * ```
+ */
+export function joinNodeArgs(
+  self: LoopbackMember & { peerUrl: string },
+  opts: { secret: string; extra?: string[] },
+  joinUrl?: string,
+): string[] {
+  return [
+    "run",
+    "--allow-all",
+    "--config",
+    CONFIG,
+    NODE_MAIN,
+    ...["--id", String(self.id), "--data-dir", self.dataDir],
+    ...["--client-addr", `127.0.0.1:${self.clientPort}`],
+    ...["--peer-addr", `127.0.0.1:${self.peerPort}`],
+    ...["--cluster-secret", opts.secret, "--log-format", "json"],
+    ...(joinUrl === undefined ? [] : ["--join", joinUrl, "--advertise-peer-url", self.peerUrl]),
+    ...(opts.extra ?? []),
+  ];
 }
 
 /**
@@ -87,7 +126,7 @@ export function spawnNode(spec: NodeSpec): NodeProcess {
     env.FAKETIME_DONT_FAKE_MONOTONIC = "1";
   }
   const child = new Deno.Command(Deno.execPath(), {
-    args: loopbackNodeArgs(spec.self, spec.members, {
+    args: spec.command ?? loopbackNodeArgs(spec.self, spec.members, {
       secret: spec.clusterSecret,
       extra: spec.args,
     }),
