@@ -1,6 +1,7 @@
 /**
  * `deno task cluster`: a local cluster of 3 (or 1 or 5) nodes for development, each node a child
- * `deno` process on loopback, their output interleaved behind `n1 │` prefixes.
+ * `deno` process on loopback, their output interleaved behind `n1 │` prefixes; with
+ * `--learners N`, N learners (read replicas) join it once the voters have a leader.
  *
  * The launcher prints where each node listens, polls `GET /v1/cluster` every 500 ms to say who
  * leads (and again when that changes), and on Ctrl-C or SIGTERM stops every node: SIGTERM, then
@@ -173,34 +174,50 @@ async function runCluster(
     env: Object.fromEntries(Object.keys(NODE_MALLOC_ENV).map((name) => [name, environment[name]])),
   };
   const running: RunningNode[] = [];
+  const launch = (plan: NodePlan) => {
+    const node = startNode(plan, nodeArgs(plan, plans, options), nodeScript, environment, color);
+    running.push(node);
+    say(
+      `n${plan.id} pid ${node.process.pid}: ${plan.role === "learner" ? "learner, " : ""}` +
+        `client API ${plan.clientUrl}, peer ${plan.peerUrl}, data ${plan.dataDir}`,
+    );
+    node.exited.then((status) => {
+      if (stopping.signal.aborted) return;
+      const alive = running.filter((other) => other.status === undefined);
+      const rest = alive.map((other) => `n${other.plan.id}`).join(", ");
+      say(`n${plan.id} ${describeExit(status)}${rest === "" ? "" : `; still running: ${rest}`}`);
+      if (alive.length === 0) {
+        stopRequested.resolve("all exited");
+        return;
+      }
+      // The launcher leaves a dead node down (to watch the others fail over); this is how
+      // to bring it back, with its own data, from another terminal.
+      say(`to restart n${plan.id}, run in another terminal (Ctrl-C there stops it):`);
+      say(`  ${restartCommand(plan, plans, options, restartPaths)}`);
+    });
+  };
   try {
-    for (const plan of plans) {
-      const node = startNode(plan, nodeArgs(plan, plans, options), nodeScript, environment, color);
-      running.push(node);
-      say(
-        `n${plan.id} pid ${node.process.pid}: client API ${plan.clientUrl}, ` +
-          `peer ${plan.peerUrl}, data ${plan.dataDir}`,
-      );
-      node.exited.then((status) => {
-        if (stopping.signal.aborted) return;
-        const alive = running.filter((other) => other.status === undefined);
-        const rest = alive.map((other) => `n${other.plan.id}`).join(", ");
-        say(`n${plan.id} ${describeExit(status)}${rest === "" ? "" : `; still running: ${rest}`}`);
-        if (alive.length === 0) {
-          stopRequested.resolve("all exited");
-          return;
-        }
-        // The launcher leaves a dead node down (to watch the others fail over); this is how
-        // to bring it back, with its own data, from another terminal.
-        say(`to restart n${plan.id}, run in another terminal (Ctrl-C there stops it):`);
-        say(`  ${restartCommand(plan, plans, options, restartPaths)}`);
-      });
-    }
+    for (const plan of plans.filter((plan) => plan.role === "voter")) launch(plan);
     say(`waiting for a leader (polling ${plans[0].clientUrl}/v1/cluster and the others)`);
     const watching = watchLeader(running, say, stopping.signal);
+    const learners = plans.filter((plan) => plan.role === "learner");
+    // A learner joins through the voters' API, which can add it only once they have a leader.
+    const joining = learners.length === 0 ? Promise.resolve() : (async () => {
+      const voters = running.slice();
+      while (!stopping.signal.aborted) {
+        const views = await Promise.all(
+          voters.map((n) => fetchLeaderView(n.plan, stopping.signal)),
+        );
+        if (pickLeader(views.filter((view) => view !== undefined)) !== undefined) break;
+        await delay(LEADER_POLL_MS / 2, undefined, { signal: stopping.signal }).catch(() => {});
+      }
+      if (stopping.signal.aborted) return;
+      say(`the voters have a leader: starting ${learners.map((p) => `n${p.id}`).join(", ")}`);
+      for (const plan of learners) launch(plan);
+    })();
     const reason = await stopRequested.promise;
     stopping.abort();
-    await watching;
+    await Promise.all([watching, joining]);
     if (reason === "all exited") say("every node has exited; stopping");
   } finally {
     stopping.abort();

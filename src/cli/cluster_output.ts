@@ -20,8 +20,13 @@ import { parseArgs } from "node:util";
  * ```
  */
 export interface ClusterOptions {
-  /** How many nodes: 1, 3 or 5. */
+  /** How many voters: 1, 3 or 5. */
   nodes: number;
+  /**
+   * How many learners (read replicas) join after the voters, on the ports after theirs (node
+   * `nodes + 1` first); 0 to 4.
+   */
+  learners: number;
   /** The data root; node `i` keeps its data in `<dataRoot>/n<i>`. */
   dataRoot: string;
   /** Node `i` serves the client API on `clientPort + i - 1`. */
@@ -52,7 +57,9 @@ export const CLUSTER_USAGE = `Usage: deno task cluster [options]
 Starts a local edgeraft cluster on 127.0.0.1; Ctrl-C stops it.
 
 Options:
-  --nodes N              1, 3 or 5 nodes (default 3)
+  --nodes N              1, 3 or 5 voters (default 3)
+  --learners N           then N learners (read replicas, 0 to 4, default 0): node nodes+1, ...
+                         on the next ports, each joining with --join once a leader is known
   --data-dir DIR         data root: nodes use DIR/n1, DIR/n2, ... (default ./data/cluster);
                          the shared cluster secret is kept in DIR/secret
   --client-port P        client API ports P, P+1, ... (default 7001)
@@ -107,6 +114,7 @@ export function parseClusterArgs(args: readonly string[]): ClusterOptions {
       allowPositionals: false,
       options: {
         "nodes": { type: "string", default: "3" },
+        "learners": { type: "string", default: "0" },
         "data-dir": { type: "string", default: "./data/cluster" },
         "client-port": { type: "string", default: "7001" },
         "peer-port": { type: "string", default: "7101" },
@@ -123,11 +131,13 @@ export function parseClusterArgs(args: readonly string[]): ClusterOptions {
   const nodes = integerFlag("--nodes", values.nodes, 1, 5);
   // Even sizes tolerate no more failures than the odd size below them, and cost a vote more.
   if (nodes % 2 === 0) throw new ClusterUsageError(`--nodes must be 1, 3 or 5, not ${nodes}`);
-  const clientPort = integerFlag("--client-port", values["client-port"], 1, 65536 - nodes);
-  const peerPort = integerFlag("--peer-port", values["peer-port"], 1, 65536 - nodes);
-  if (Math.abs(clientPort - peerPort) < nodes) {
+  const learners = integerFlag("--learners", values.learners, 0, 4);
+  const total = nodes + learners;
+  const clientPort = integerFlag("--client-port", values["client-port"], 1, 65536 - total);
+  const peerPort = integerFlag("--peer-port", values["peer-port"], 1, 65536 - total);
+  if (Math.abs(clientPort - peerPort) < total) {
     throw new ClusterUsageError(
-      `client ports ${clientPort}.. and peer ports ${peerPort}.. overlap for ${nodes} nodes`,
+      `client ports ${clientPort}.. and peer ports ${peerPort}.. overlap for ${total} nodes`,
     );
   }
   const logFormat = values["log-format"];
@@ -137,6 +147,7 @@ export function parseClusterArgs(args: readonly string[]): ClusterOptions {
   const tickMs = values["tick-ms"];
   return {
     nodes,
+    learners,
     dataRoot: values["data-dir"],
     clientPort,
     peerPort,
@@ -181,6 +192,8 @@ export const CLUSTER_HOST = "127.0.0.1";
  */
 export interface NodePlan {
   id: number;
+  /** A founding voter, or a learner that joins once the voters have a leader. */
+  role: "voter" | "learner";
   dataDir: string;
   clientPort: number;
   peerPort: number;
@@ -192,7 +205,8 @@ export interface NodePlan {
 }
 
 /**
- * The nodes of the cluster, ids from 1, their data directories under `dataRoot`.
+ * The nodes of the cluster, ids from 1, their data directories under `dataRoot`: the voters,
+ * then the learners.
  *
  * @example
  * ```ts
@@ -202,12 +216,13 @@ export interface NodePlan {
  * ```
  */
 export function planCluster(options: ClusterOptions, dataRoot: string): NodePlan[] {
-  return Array.from({ length: options.nodes }, (_, index) => {
+  return Array.from({ length: options.nodes + options.learners }, (_, index) => {
     const id = index + 1;
     const clientPort = options.clientPort + index;
     const peerPort = options.peerPort + index;
     return {
       id,
+      role: id <= options.nodes ? "voter" : "learner",
       dataDir: join(dataRoot, `n${id}`),
       clientPort,
       peerPort,
@@ -221,7 +236,9 @@ export function planCluster(options: ClusterOptions, dataRoot: string): NodePlan
 
 /**
  * The command-line flags of `src/cli/node.ts` for one node of the cluster. The secret is not
- * among them: it goes by environment, where `ps` does not show it.
+ * among them: it goes by environment, where `ps` does not show it. A voter gets the founding
+ * voters as `--peers`; a learner joins through the voters' client APIs (`--join`), which it
+ * ignores once its data directory has joined, so the same flags restart it.
  *
  * @example
  * ```ts
@@ -236,13 +253,23 @@ export function nodeArgs(
   cluster: readonly NodePlan[],
   options: ClusterOptions,
 ): string[] {
-  const peers = cluster.map((member) => `${member.id}=${member.peerUrl}`).join(",");
-  // The client URLs let a follower name the leader's client API in `X-Leader`.
-  const clientUrls = cluster.map((member) => `${member.id}=${member.clientUrl}`).join(",");
+  const voters = cluster.filter((member) => member.role === "voter");
   const tick = options.tickMs === undefined ? [] : ["--tick-ms", String(options.tickMs)];
-  return [
+  const own = [
     ...["--id", String(node.id), "--data-dir", node.dataDir],
-    ...["--client-addr", node.clientAddr, "--peer-addr", node.peerAddr, "--peers", peers],
+    ...["--client-addr", node.clientAddr, "--peer-addr", node.peerAddr],
+  ];
+  if (node.role === "learner") {
+    const join = voters.map((member) => member.clientUrl).join(",");
+    return [...own, "--join", join, "--log-format", options.logFormat, ...tick];
+  }
+  const peers = voters.map((member) => `${member.id}=${member.peerUrl}`).join(",");
+  // The client URLs let a follower name the leader's client API in `X-Leader`.
+  const clientUrls = voters.map((member) => `${member.id}=${member.clientUrl}`).join(",");
+  return [
+    ...own,
+    "--peers",
+    peers,
     ...["--client-urls", clientUrls, "--log-format", options.logFormat, ...tick],
   ];
 }

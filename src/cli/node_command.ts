@@ -85,3 +85,40 @@ export function loopbackNodeArgs(
     ...(opts.extra ?? []),
   ];
 }
+
+/**
+ * The arguments of `deno` that start `self` as a new member joining through `joinUrls` (the
+ * client URLs of running members): no `--peers`, the members come from the cluster. Without
+ * `self.id` the cluster assigns one. Started again on its data directory, the node ignores
+ * `--join` (its `node.json` says it joined).
+ *
+ * @example
+ * ```ts
+ * import { loopbackJoinArgs } from "./node_command.ts";
+ * const args = loopbackJoinArgs(
+ *   { id: 4, clientPort: 7004, peerPort: 7104, dataDir: "/tmp/n4" },
+ *   ["http://127.0.0.1:7001"],
+ *   { secret: "s" },
+ * );
+ * console.log(args.includes("--join")); // true
+ * ```
+ */
+export function loopbackJoinArgs(
+  self: Omit<LoopbackMember, "id"> & { id?: number },
+  joinUrls: readonly string[],
+  opts: { secret: string; denoFlags?: string[]; extra?: string[] },
+): string[] {
+  return [
+    "run",
+    "--allow-all",
+    "--config",
+    CONFIG,
+    ...(opts.denoFlags ?? []),
+    NODE_MAIN,
+    ...(self.id === undefined ? [] : ["--id", String(self.id)]),
+    ...["--data-dir", self.dataDir, "--join", joinUrls.join(",")],
+    ...["--client-port", String(self.clientPort), "--peer-port", String(self.peerPort)],
+    ...["--cluster-secret", opts.secret, "--log-format", "json"],
+    ...(opts.extra ?? []),
+  ];
+}

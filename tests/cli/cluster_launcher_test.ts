@@ -33,6 +33,7 @@ const NODE_MAIN = new URL("../../src/cli/node.ts", import.meta.url).pathname;
 Deno.test("parseClusterArgs gives the defaults of docs/architecture.md#processes-and-ports", () => {
   assert.deepEqual(parseClusterArgs([]), {
     nodes: 3,
+    learners: 0,
     dataRoot: "./data/cluster",
     clientPort: 7001,
     peerPort: 7101,
@@ -47,12 +48,14 @@ Deno.test("parseClusterArgs gives the defaults of docs/architecture.md#processes
 Deno.test("parseClusterArgs reads every option, in both --flag value and --flag=value", () => {
   const options = parseClusterArgs([
     "--nodes=5",
+    "--learners=2",
     ...["--data-dir", "/tmp/x", "--client-port", "17001", "--peer-port=17101"],
     ...["--tick-ms", "20", "--log-format", "json", "--stop-timeout-ms", "500"],
     ...["--node-script", "fake.ts", "-h"],
   ]);
   assert.deepEqual(options, {
     nodes: 5,
+    learners: 2,
     dataRoot: "/tmp/x",
     clientPort: 17001,
     peerPort: 17101,
@@ -70,6 +73,8 @@ Deno.test("parseClusterArgs refuses what it cannot run, saying why", () => {
     [["--nodes", "7"], /--nodes must be a whole number from 1 to 5, not 7/],
     [["--client-port", "7001", "--peer-port", "7002"], /overlap for 3 nodes/],
     [["--client-port", "65535"], /--client-port must be a whole number from 1 to 65533/],
+    [["--learners", "5"], /--learners must be a whole number from 0 to 4, not 5/],
+    [["--client-port", "7001", "--peer-port", "7004", "--learners", "1"], /overlap for 4 nodes/],
     [["--peer-port", "71o1"], /--peer-port must be a whole number/],
     [["--log-format", "xml"], /--log-format must be pretty or json, not xml/],
     [["--tick-ms", "0"], /--tick-ms must be a whole number from 1/],
@@ -91,6 +96,7 @@ Deno.test("planCluster puts node i on the i-th port of each range and in <root>/
   assert.deepEqual(nodes.map((node) => node.id), [1, 2, 3, 4, 5]);
   assert.deepEqual(nodes[4], {
     id: 5,
+    role: "voter",
     dataDir: "/r/n5",
     clientPort: 8005,
     peerPort: 7105,
@@ -116,6 +122,28 @@ Deno.test("nodeArgs follows the node's command-line contract and keeps the secre
   const withoutTick = nodeArgs(nodes[0], nodes, parseClusterArgs([]));
   assert.ok(!withoutTick.includes("--tick-ms"));
   assert.ok(!withoutTick.some((arg) => arg.includes("secret")));
+});
+
+Deno.test("--learners N plans learners after the voters, joining through the voters' APIs", () => {
+  const options = parseClusterArgs(["--learners", "1"]);
+  const nodes = planCluster(options, "/r");
+  assert.deepEqual(nodes.map((node) => [node.id, node.role, node.clientPort, node.peerPort]), [
+    [1, "voter", 7001, 7101],
+    [2, "voter", 7002, 7102],
+    [3, "voter", 7003, 7103],
+    [4, "learner", 7004, 7104],
+  ]);
+  assert.deepEqual(nodeArgs(nodes[3], nodes, options), [
+    ...["--id", "4", "--data-dir", "/r/n4"],
+    ...["--client-addr", "127.0.0.1:7004", "--peer-addr", "127.0.0.1:7104"],
+    "--join",
+    "http://127.0.0.1:7001,http://127.0.0.1:7002,http://127.0.0.1:7003",
+    ...["--log-format", "pretty"],
+  ]);
+  // The voters found the cluster without the learner.
+  const voterArgs = nodeArgs(nodes[0], nodes, options);
+  assert.ok(!voterArgs.join(" ").includes("7104"), voterArgs.join(" "));
+  assert.match(CLUSTER_USAGE, /--learners N/);
 });
 
 Deno.test("restartCommand repeats the node's flags, reads the secret from its file, quotes", () => {
