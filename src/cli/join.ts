@@ -221,11 +221,15 @@ class JoinApi {
   }
 }
 
+/** Why a fetch failed, in a few words: the cause Deno wraps in "fetch failed" says it. */
 function reason(e: unknown): string {
-  const message = (e as Error).message ?? String(e);
-  if (/refused/i.test(message)) return "connection refused";
   if ((e as Error).name === "TimeoutError") return "no answer within 10 s";
-  return message.split("\n")[0];
+  const messages: string[] = [];
+  for (let x = e; x instanceof Error; x = x.cause) messages.push(x.message);
+  const all = messages.join(" / ");
+  if (/refused/i.test(all)) return "connection refused";
+  if (/dns error|failed to lookup|name or service not known/i.test(all)) return "no such host";
+  return (messages.at(-1) ?? String(e)).split("\n")[0];
 }
 
 /** A non-2xx answer as a `Retry` (worth asking again) or a `JoinError` naming the refusal. */
@@ -235,7 +239,7 @@ async function refusal(res: Response, method: string, url: string): Promise<Erro
   let detail = text.trim().split("\n")[0].slice(0, 200);
   try {
     const problem = JSON.parse(text) as { type?: string; detail?: string; title?: string };
-    code = problem.type?.split("/").pop() ?? "";
+    code = problem.type?.split(/[/:]/).pop() ?? "";
     detail = problem.detail ?? problem.title ?? detail;
   } catch {
     // not problem+json: keep the text
