@@ -6,6 +6,7 @@
  */
 
 import type { LockWaits } from "../node/lock_waits.ts";
+import type { MemberInfo, MembershipAnswer, MembershipRequest } from "../node/membership.ts";
 import type { RttSummary } from "../node/peer_rtt.ts";
 import type { NodeCounters } from "../node/node_counters.ts";
 import type { Submission } from "../node/raft_node.ts";
@@ -13,7 +14,25 @@ import type { NodeId } from "../raft/types.ts";
 import type { KeyValue, ListOptions, ListPage } from "../state/config_store.ts";
 import type { LockInfo } from "../state/lock_table.ts";
 import type { ApplyOutcome } from "../state/results.ts";
+import type { MemberDirectory } from "../state/member_directory.ts";
 import type { WatchAnswer } from "../state/watch_history.ts";
+import type { Backup } from "../storage/backup_file.ts";
+
+/**
+ * Membership as the API drives it (`RaftNode.membership`, src/node/membership.ts): the member
+ * list, and the changes, which the node runs on the leader wherever they were asked. A refusal
+ * is a `MembershipError` carrying its code and HTTP status.
+ *
+ * @example
+ * ```ts ignore
+ * import type { ApiMembership } from "./api_node.ts";
+ * const promote = (m: ApiMembership) => m.change({ op: "promote", id: 4 });
+ * ```
+ */
+export interface ApiMembership {
+  list(): Promise<MemberInfo[]>;
+  change(req: MembershipRequest): Promise<MembershipAnswer>;
+}
 
 /**
  * The part of the Raft status that `/v1/cluster`, `/readyz` and `/metrics` show.
@@ -95,4 +114,13 @@ export interface ApiNode {
   peerRtts?(): RttSummary[];
   /** What the node counts about itself (`/metrics`); a fake may leave it out. */
   readonly counters?: NodeCounters;
+  /** Membership (`/v1/members`, `/v1/leader/transfer`); without it those routes answer 501. */
+  readonly membership?: ApiMembership;
+  /** A consistent backup of the applied state (`GET /v1/snapshot`; 501 without it). */
+  backup?(): Promise<Backup>;
+  /**
+   * Every member's peer and client URL, replicated (the founding flags until the first change):
+   * `/v1/cluster` and `X-Leader` name members that joined after this node started through it.
+   */
+  directory?(): MemberDirectory;
 }

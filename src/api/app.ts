@@ -31,6 +31,8 @@ import { clusterRoutes } from "./routes/cluster.ts";
 import { configRoutes } from "./routes/config.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { lockRoutes } from "./routes/locks.ts";
+import { memberRoutes } from "./routes/members.ts";
+import { snapshotRoutes } from "./routes/snapshot.ts";
 import { statusPageRoute, statusRoutes } from "./routes/status.ts";
 import { watchRoutes } from "./routes/watch.ts";
 import { buildSchemas } from "./schemas.ts";
@@ -51,9 +53,12 @@ import { OpenAPIRegistry } from "./zod.ts";
  */
 export interface ApiOptions {
   clusterId: string;
-  /** Each member's client URL, for `X-Leader` and `/v1/cluster` (else the leader's id). */
+  /**
+   * The founding members' client URLs, for `X-Leader` and `/v1/cluster` (else the leader's
+   * id); members that joined later are found in the node's directory.
+   */
   clientUrls?: Map<NodeId, string>;
-  /** Each member's peer URL, for `/v1/cluster`. */
+  /** The founding members' peer URLs, for `/v1/cluster` (the directory is asked first). */
   peers: Map<NodeId, string>;
   /** Bearer tokens; none (the default) leaves the API open. */
   tokens?: TokenConfig[];
@@ -115,6 +120,8 @@ export function createApp(node: ApiNode, options: ApiOptions): Hono<ApiEnv> {
   lockRoutes(app, deps);
   watchRoutes(app, deps);
   clusterRoutes(app, deps);
+  memberRoutes(app, deps);
+  snapshotRoutes(app, deps);
   healthRoutes(app, deps);
   statusRoutes(app, deps);
 

@@ -24,6 +24,7 @@ import type { ApiDeps } from "./app_env.ts";
 import { wholeAnswer } from "./http1_answer.ts";
 import type { Head } from "./http1_head.ts";
 import { problemFor } from "./middleware/problem_errors/problem_errors.ts";
+import { leaderHeader } from "./member_urls.ts";
 import { lastContactMs } from "./node_calls.ts";
 import { noneMatch } from "./request_parts.ts";
 import { readCacheControl } from "./routes/config.ts";
@@ -61,14 +62,14 @@ function plainKey(deps: StaleReadDeps, path: string): string | undefined {
 function readAnswerer(
   deps: StaleReadDeps,
 ): (key: string, ifNoneMatch: string | undefined, stale: boolean) => ReadAnswer | undefined {
-  const { node, metrics, clientUrls } = deps;
+  const { node, metrics } = deps;
   const staleCacheControl = readCacheControl(true, deps.open);
   const cacheControl = readCacheControl(false, deps.open);
   return (key, ifNoneMatch, stale) => {
     const found = node.getValue(key);
     if (found === undefined) return undefined;
     const etag = `"${found.revision}"`;
-    const leader = node.leaderId();
+    const leader = leaderHeader(deps);
     const notModified = noneMatch(ifNoneMatch, etag);
     // Sorted by name: cache-control, content-type, etag, x-last-contact-ms, x-leader, x-revision.
     const headers: [string, string][] = [[
@@ -78,7 +79,7 @@ function readAnswerer(
     if (!notModified) headers.push(["content-type", "application/json"]);
     headers.push(["etag", etag]);
     if (stale) headers.push(["x-last-contact-ms", String(lastContactMs(deps))]);
-    if (leader !== 0) headers.push(["x-leader", clientUrls.get(leader) ?? String(leader)]);
+    if (leader !== undefined) headers.push(["x-leader", leader]);
     headers.push(["x-revision", String(node.revision())]);
     const status = notModified ? 304 : 200;
     metrics.countRequest("GET", "/v1/config/{key}", status);
@@ -94,12 +95,12 @@ function readAnswerer(
 function failedReadAnswer(deps: StaleReadDeps, error: unknown): ReadAnswer | undefined {
   const problem = problemFor(error);
   if (problem.kind === "internal") return undefined;
-  const { node, clientUrls } = deps;
+  const { node } = deps;
   const headers = new Headers(problem.headers);
   headers.set("content-type", "application/problem+json");
   if (!headers.has("x-revision")) headers.set("x-revision", String(node.revision()));
-  const leader = node.leaderId();
-  if (leader !== 0) headers.set("x-leader", clientUrls.get(leader) ?? String(leader));
+  const leader = leaderHeader(deps);
+  if (leader !== undefined) headers.set("x-leader", leader);
   deps.metrics.countRequest("GET", "/v1/config/{key}", problem.status);
   return { status: problem.status, headers: [...headers], body: JSON.stringify(problem.body()) };
 }

@@ -10,7 +10,7 @@ import type { Context } from "hono";
 import type { Command } from "../state/commands.ts";
 import type { ApplyOutcome, CommandResult, Failure } from "../state/results.ts";
 import type { ApiDeps, ApiEnv } from "./app_env.ts";
-import { ProblemError, type ProblemKind } from "./problem.ts";
+import { invalidRequest, ProblemError, type ProblemKind } from "./problem.ts";
 import { sessionParts } from "./request_parts.ts";
 
 /**
@@ -39,23 +39,48 @@ export async function submitCommand(
 }
 
 /**
+ * How a read asks to be served: `consistency` (linearizable by default) and `maxStalenessMs`.
+ *
+ * @example
+ * ```ts
+ * import type { ReadConsistency } from "./node_calls.ts";
+ * const bounded: ReadConsistency = { maxStalenessMs: 500 };
+ * ```
+ */
+export interface ReadConsistency {
+  consistency?: "linearizable" | "stale";
+  maxStalenessMs?: number;
+}
+
+/**
  * Waits until reading the node's state is linearizable, unless the client asked for a stale
  * read; for a stale read, says how stale in `X-Last-Contact-Ms` (-1: never heard from a
- * leader). Returns whether the read is stale.
+ * leader). With `maxStalenessMs` the read is stale only while this node heard from a leader
+ * within that many ms (a learner far from the voters answers at once while it keeps up), and
+ * linearizable otherwise. Returns whether the read is stale.
  *
  * @example
  * ```ts ignore
- * const stale = await readAt(deps, c, query.consistency);
+ * const stale = await readAt(deps, c, query);
  * ```
  */
 export async function readAt(
   deps: ApiDeps,
   c: Context<ApiEnv>,
-  consistency: "linearizable" | "stale" | undefined,
+  read: ReadConsistency,
 ): Promise<boolean> {
-  if (consistency === "stale") {
-    c.header("x-last-contact-ms", String(lastContactMs(deps)));
-    return true;
+  const bound = read.maxStalenessMs;
+  if (bound !== undefined && read.consistency === "linearizable") {
+    throw invalidRequest(
+      "query: maxStalenessMs bounds a stale read; it does not go with consistency=linearizable",
+    );
+  }
+  if (read.consistency === "stale" || bound !== undefined) {
+    const since = lastContactMs(deps);
+    if (bound === undefined || (since >= 0 && since <= bound)) {
+      c.header("x-last-contact-ms", String(since));
+      return true;
+    }
   }
   await deps.node.linearizableRead();
   return false;

@@ -35,6 +35,17 @@ export const PROBLEM_TITLES = {
   "request-timeout": "The request did not arrive in time",
   "client-closed": "The client closed the request",
   "internal": "Internal error",
+  // Membership changes (src/node/membership.ts's codes; its bad-request is invalid-request).
+  "unknown-member": "No such member",
+  "already-member": "Already a member",
+  "already-voter": "The member is a voter already",
+  "not-caught-up": "The learner has not caught up with the leader",
+  "change-in-progress": "Another membership change is in progress",
+  "last-voter": "The last voter cannot be removed",
+  "no-quorum": "The change would leave the voters without a live majority",
+  "transfer-failed": "Leadership was not handed over in time",
+  "outcome-unknown": "The outcome is unknown: the change may have been made",
+  "not-implemented": "This node does not offer this",
 } as const;
 
 /**

@@ -204,9 +204,61 @@ export const ClusterSchema = z.object({
     id: z.number().int(),
     url: z.string().nullable().openapi({ description: "The member's client URL, when known." }),
     peerUrl: z.string().nullable(),
-    role: z.enum(["leader", "follower", "unknown"]),
+    role: z.enum(["leader", "follower", "learner", "unknown"]).openapi({
+      description: "A learner receives the log but does not vote; unknown while no leader is " +
+        "known.",
+    }),
     matchIndex: z.number().int().nullable().openapi({
       description: "Replication progress; known only on the leader.",
     }),
   })),
 }).openapi("Cluster");
+
+/**
+ * A member as `GET /v1/members` lists it.
+ *
+ * @example
+ * ```ts
+ * import { MemberSchema } from "./response_schemas.ts";
+ * MemberSchema.parse({
+ *   id: 4, peerUrl: "http://127.0.0.1:7104", clientUrl: "http://127.0.0.1:7004",
+ *   role: "learner", matchIndex: 12, lastContactMs: 8,
+ * });
+ * ```
+ */
+export const MemberSchema = z.object({
+  id: z.number().int().min(1),
+  peerUrl: z.string(),
+  clientUrl: z.string().openapi({ description: "Empty when the member was started without it." }),
+  role: z.enum(["voter", "learner"]),
+  matchIndex: z.number().int().nullable().openapi({
+    description: "The leader's replication progress for it (null: the leader itself, or no " +
+      "leader answered).",
+  }),
+  lastContactMs: z.number().int().nullable().openapi({
+    description: "ms since the leader last heard from it (null: the leader itself, never, or " +
+      "no leader answered).",
+  }),
+}).openapi("Member");
+
+/**
+ * The answer to a removal.
+ *
+ * @example
+ * ```ts
+ * import { RemovedSchema } from "./response_schemas.ts";
+ * RemovedSchema.parse({ removed: 3 });
+ * ```
+ */
+export const RemovedSchema = z.object({ removed: z.number().int().min(1) }).openapi("Removed");
+
+/**
+ * The answer to a leadership transfer: the leader now in place.
+ *
+ * @example
+ * ```ts
+ * import { LeaderSchema } from "./response_schemas.ts";
+ * LeaderSchema.parse({ leader: 2 });
+ * ```
+ */
+export const LeaderSchema = z.object({ leader: z.number().int().min(1) }).openapi("Leader");

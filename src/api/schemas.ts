@@ -214,6 +214,12 @@ export function buildSchemas(limits: Limits) {
     description: "linearizable (default) confirms leadership with ReadIndex; stale answers " +
       "from this node and says how stale in X-Last-Contact-Ms.",
   });
+  const maxStalenessMs = integerText("maxStalenessMs").optional().openapi({
+    type: "integer",
+    description: "Answer from this node if it heard from a leader within this many ms " +
+      "(X-Last-Contact-Ms says how long ago), else as a linearizable read. Implies " +
+      "consistency=stale; refused with consistency=linearizable.",
+  });
   const ttlMs = shapedField(acquire.ttlMs, "ttlMs")
     .refine(
       (n) => n >= limits.minTtlMs,
@@ -244,7 +250,7 @@ export function buildSchemas(limits: Limits) {
     key,
     lockName,
     value: jsonValue(limits),
-    readQuery: z.object({ consistency }),
+    readQuery: z.object({ consistency, maxStalenessMs }),
     listQuery: z.object({
       prefix: prefix.optional(),
       after: prefix.optional().openapi({ description: "The previous page's `next`." }),
@@ -252,6 +258,7 @@ export function buildSchemas(limits: Limits) {
         .refine((n) => n >= 1, "limit must be at least 1").optional()
         .openapi({ type: "integer", description: "Keys per page (default 100)." }),
       consistency,
+      maxStalenessMs,
     }),
     watchQuery: z.object({
       prefix: prefix.optional(),
@@ -285,7 +292,78 @@ export function buildSchemas(limits: Limits) {
       limits.maxIdempotencyKeyBytes,
     ),
     lastEventId: integerText("Last-Event-ID"),
+    memberId: memberId("id"),
+    addMemberBody: z.strictObject({
+      id: positiveId("id").optional().openapi({
+        description: "The new member's id (default: the next free one; ids are never reused).",
+      }),
+      peerUrl: memberUrl("peerUrl").openapi({
+        description: "Where the other members reach it (its --peer-addr).",
+        example: "http://127.0.0.1:7104",
+      }),
+      clientUrl: memberUrl("clientUrl").openapi({
+        description: "Its client API (X-Leader, /v1/cluster).",
+        example: "http://127.0.0.1:7004",
+      }),
+      role: z.string().refine(
+        (r) => r === "learner",
+        'role must be "learner": a member joins as a learner and becomes a voter by ' +
+          "POST /v1/members/{id}/promote once it has caught up",
+      ).optional().openapi({ type: "string", enum: ["learner"], description: "Default learner." }),
+    }).openapi("AddMemberRequest"),
+    transferBody: z.strictObject({
+      to: positiveId("to").optional().openapi({
+        description: "The voter to hand over to (default: the most caught-up live voter).",
+      }),
+    }).openapi("TransferRequest"),
   };
+}
+
+/** A member id in a JSON body: an integer >= 1. */
+function positiveId(noun: string) {
+  return z.custom<number>(
+    (n) => Number.isSafeInteger(n) && (n as number) >= 1,
+    `${noun} must be an integer >= 1`,
+  ).openapi({ type: "integer", minimum: 1 });
+}
+
+/** A member id in a path segment, in decimal. */
+function memberId(noun: string) {
+  return z.string()
+    .regex(/^[1-9][0-9]{0,15}$/, `${noun} must be a decimal integer >= 1`)
+    .transform(Number)
+    .refine((n) => Number.isSafeInteger(n), `${noun} is too large`)
+    .openapi({ type: "integer", minimum: 1 });
+}
+
+/** The longest member URL taken: a scheme, a host and a port need far less. */
+const MAX_MEMBER_URL = 1024;
+
+/**
+ * A member's peer or client URL: http(s), a host, no path, query, fragment or credentials.
+ * Sent on as the URL's origin, so `http://h:1/` and `http://h:1` are one member.
+ */
+function memberUrl(noun: string) {
+  return z.string().transform((text, ctx) => {
+    const refuse = (why: string) => {
+      ctx.addIssue({
+        code: "custom",
+        message: `${noun} must be an http(s) URL such as http://10.0.0.4:7104 (${why})`,
+      });
+      return z.NEVER;
+    };
+    if (text.length > MAX_MEMBER_URL) return refuse(`at most ${MAX_MEMBER_URL} characters`);
+    let url: URL;
+    try {
+      url = new URL(text);
+    } catch {
+      return refuse("not a URL");
+    }
+    if (url.protocol !== "http:" && url.protocol !== "https:") return refuse("not http(s)");
+    if (url.username || url.password) return refuse("no credentials");
+    if (url.pathname !== "/" || url.search || url.hash) return refuse("no path or query");
+    return url.origin;
+  }).openapi({ type: "string", format: "uri" });
 }
 
 /**

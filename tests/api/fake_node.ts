@@ -5,7 +5,15 @@
  * @module
  */
 
-import type { ApiNode, NodeStatusView } from "../../src/api/api_node.ts";
+import type { ApiMembership, ApiNode, NodeStatusView } from "../../src/api/api_node.ts";
+import {
+  type MemberInfo,
+  type MembershipAnswer,
+  MembershipError,
+  type MembershipRequest,
+} from "../../src/node/membership.ts";
+import type { MemberDirectory } from "../../src/state/member_directory.ts";
+import type { Backup } from "../../src/storage/backup_file.ts";
 import type { KeyValue, ListOptions, ListPage } from "../../src/state/config_store.ts";
 import type { LockInfo } from "../../src/state/lock_table.ts";
 import type { WatchAnswer } from "../../src/state/watch_history.ts";
@@ -68,6 +76,10 @@ export class FakeNode implements ApiNode {
   readonly #listeners = new Set<(o: ApplyOutcome) => void>();
   /** The lock waits the API uses (it subscribes to `onApply` only while some are open). */
   readonly lockWaits: LockWaits = new LockWaits(this);
+  /** Membership changes as a table (a test may remove it: the routes then answer 501). */
+  membership?: FakeMembership = new FakeMembership();
+  /** The replicated directory, when a test gives the node one. */
+  directory?: () => MemberDirectory;
 
   constructor(options: { clock?: ManualClock; sm?: StateMachineOptions } = {}) {
     this.clock = options.clock ?? new ManualClock();
@@ -179,9 +191,130 @@ export class FakeNode implements ApiNode {
     return this.leader === this.id;
   }
 
+  /** A backup of the state as applied (the real node's is a copy-on-write capture). */
+  // deno-lint-ignore require-await
+  async backup(): Promise<Backup> {
+    return {
+      clusterId: "test",
+      index: this.sm.appliedIndex,
+      term: this.term,
+      conf: { voters: [1, 2, 3], learners: [] },
+      data: this.sm.snapshot(),
+    };
+  }
+
   /** A new term, as after an election: a no-op entry of the new term. */
   newTerm(): void {
     this.term++;
     this.#applyNoop();
+  }
+}
+
+/**
+ * Membership as a table, with the node's own refusals for the cases the API tests need:
+ * unknown ids, a second promotion, a learner that is behind (`behind`), the last voter, and
+ * whatever `failNext` holds. Every request it took is in `requests`.
+ *
+ * @example
+ * ```ts
+ * import { FakeMembership } from "./fake_node.ts";
+ * const m = new FakeMembership();
+ * await m.change({ op: "add", peerUrl: "http://h:7104", clientUrl: "http://h:7004" });
+ * (await m.list()).length; // 4
+ * ```
+ */
+export class FakeMembership implements ApiMembership {
+  readonly members = new Map<number, MemberInfo>();
+  readonly requests: MembershipRequest[] = [];
+  nextId = 4;
+  leader = 1;
+  /** Learners that are behind: promoting one is refused as `not-caught-up`. */
+  readonly behind = new Set<number>();
+  /** Thrown by the next change, once. */
+  failNext?: Error;
+
+  constructor() {
+    for (const id of [1, 2, 3]) {
+      this.members.set(id, {
+        id,
+        peerUrl: `http://127.0.0.1:710${id}`,
+        clientUrl: `http://127.0.0.1:700${id}`,
+        role: "voter",
+        matchIndex: id === 1 ? null : 7,
+        lastContactMs: id === 1 ? null : 12,
+      });
+    }
+  }
+
+  // deno-lint-ignore require-await
+  async list(): Promise<MemberInfo[]> {
+    return [...this.members.values()].sort((a, b) => a.id - b.id);
+  }
+
+  // deno-lint-ignore require-await
+  async change(req: MembershipRequest): Promise<MembershipAnswer> {
+    this.requests.push(req);
+    const failure = this.failNext;
+    this.failNext = undefined;
+    if (failure) throw failure;
+    const known = (id: number) => {
+      const m = this.members.get(id);
+      if (!m) throw new MembershipError("unknown-member", `node ${id} is no member`);
+      return m;
+    };
+    switch (req.op) {
+      case "add": {
+        for (const m of this.members.values()) {
+          if (m.peerUrl === req.peerUrl) {
+            throw new MembershipError("already-member", `node ${m.id} already uses ${m.peerUrl}`);
+          }
+        }
+        const id = req.id ?? this.nextId;
+        if (id < this.nextId) {
+          throw new MembershipError("already-member", `id ${id} was used before`);
+        }
+        this.nextId = id + 1;
+        const member: MemberInfo = {
+          id,
+          peerUrl: req.peerUrl,
+          clientUrl: req.clientUrl,
+          role: "learner",
+          matchIndex: 0,
+          lastContactMs: null,
+        };
+        this.members.set(id, member);
+        return { member };
+      }
+      case "promote": {
+        const m = known(req.id);
+        if (m.role === "voter") {
+          throw new MembershipError("already-voter", `node ${req.id} is a voter already`);
+        }
+        if (this.behind.has(req.id)) {
+          throw new MembershipError(
+            "not-caught-up",
+            `learner ${req.id} is 5000 entries behind the leader (at most 1000 allowed)`,
+          );
+        }
+        m.role = "voter";
+        return { member: m };
+      }
+      case "remove": {
+        known(req.id);
+        const voters = [...this.members.values()].filter((m) => m.role === "voter");
+        if (voters.length === 1 && voters[0].id === req.id) {
+          throw new MembershipError("last-voter", `node ${req.id} is the last voter`);
+        }
+        this.members.delete(req.id);
+        return { removed: req.id };
+      }
+      case "transfer": {
+        if (req.to !== undefined && known(req.to).role !== "voter") {
+          throw new MembershipError("unknown-member", `node ${req.to} is no voter`);
+        }
+        this.leader = req.to ?? 2;
+        return { leader: this.leader };
+      }
+    }
   }
 }

@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import type { TokenConfig } from "../../src/api/middleware/auth/principal.ts";
 import { serveClientPort } from "../../src/api/http_front.ts";
 import { sharedProblems } from "../../src/api/openapi.ts";
+import { MembershipError } from "../../src/node/membership.ts";
 import { NoLeaderError, ProposalTimeoutError } from "../../src/node/raft_node.ts";
 import { ReadTimeoutError } from "../../src/node/read_barrier.ts";
 import { makeApp, send } from "./harness.ts";
@@ -82,6 +83,11 @@ async function battery(ctx: App, withTokens: boolean): Promise<Observations> {
     ["GET /readyz", "PUT", "/readyz"],
     ["GET /metrics", "DELETE", "/metrics"],
     ["GET /openapi.json", "POST", "/openapi.json"],
+    ["GET /v1/members", "PUT", "/v1/members"],
+    ["POST /v1/members/{id}/promote", "GET", "/v1/members/4/promote"],
+    ["DELETE /v1/members/{id}", "PATCH", "/v1/members/4"],
+    ["POST /v1/leader/transfer", "GET", "/v1/leader/transfer"],
+    ["GET /v1/snapshot", "POST", "/v1/snapshot"],
   ];
   for (const [route, method, path] of wrongMethods) await hit(route, method, path);
   const json = { "content-type": "application/json" };
@@ -238,6 +244,77 @@ async function battery(ctx: App, withTokens: boolean): Promise<Observations> {
   await hit("GET /v1/status", "POST", "/v1/status");
   await hit("GET /openapi.json", "GET", "/openapi.json");
 
+  // Membership and backups.
+  const members = "GET /v1/members";
+  const add = "POST /v1/members";
+  const promote = "POST /v1/members/{id}/promote";
+  const remove = "DELETE /v1/members/{id}";
+  const transfer = "POST /v1/leader/transfer";
+  const snapshot = "GET /v1/snapshot";
+  const learner = { peerUrl: "http://127.0.0.1:7104", clientUrl: "http://127.0.0.1:7004" };
+  await hit(members, "GET", "/v1/members");
+  await hit(add, "POST", "/v1/members", { json: { ...learner, role: "learner" } });
+  await hit(add, "POST", "/v1/members", { json: learner }); // taken: 409
+  await hit(add, "POST", "/v1/members", { json: { ...learner, role: "voter" } });
+  await hit(add, "POST", "/v1/members", { body: "{", headers: json });
+  await hit(add, "POST", "/v1/members", { body: big, headers: json });
+  await hit(add, "POST", "/v1/members", {
+    body: JSON.stringify(learner),
+    headers: { "content-type": "text/plain" },
+  });
+  await hit(promote, "POST", "/v1/members/4/promote");
+  await hit(promote, "POST", "/v1/members/99/promote");
+  await hit(promote, "POST", "/v1/members/4/promote"); // a voter already: 409
+  await hit(promote, "POST", "/v1/members/x/promote");
+  await hit(remove, "DELETE", "/v1/members/4");
+  await hit(remove, "DELETE", "/v1/members/4");
+  await hit(remove, "DELETE", "/v1/members/0");
+  await hit(transfer, "POST", "/v1/leader/transfer");
+  await hit(transfer, "POST", "/v1/leader/transfer", { json: { to: 3 } });
+  await hit(transfer, "POST", "/v1/leader/transfer", { json: { to: 99 } });
+  await hit(transfer, "POST", "/v1/leader/transfer", { json: { to: "x" } });
+  await hit(transfer, "POST", "/v1/leader/transfer", { body: "{", headers: json });
+  await hit(transfer, "POST", "/v1/leader/transfer", { body: big, headers: json });
+  await hit(transfer, "POST", "/v1/leader/transfer", {
+    body: "{}",
+    headers: { "content-type": "text/plain" },
+  });
+  const fakeMembership = node.membership!;
+  for (
+    const error of [
+      new MembershipError("change-in-progress", "another change is in progress"),
+      new MembershipError("no-leader", "no leader is known"),
+      new MembershipError("outcome-unknown", "the leader did not answer"),
+      new MembershipError("transfer-failed", "node 2 did not take over"),
+      new MembershipError("no-quorum", "1 of 2 answer"),
+    ]
+  ) {
+    for (
+      const [route, method, path, body] of [
+        [add, "POST", "/v1/members", { peerUrl: "http://h:1", clientUrl: "http://h:2" }],
+        [promote, "POST", "/v1/members/2/promote", undefined],
+        [remove, "DELETE", "/v1/members/3", undefined],
+        [transfer, "POST", "/v1/leader/transfer", undefined],
+      ] as const
+    ) {
+      fakeMembership.failNext = error;
+      await hit(route, method, path, { json: body });
+    }
+  }
+  fakeMembership.failNext = undefined;
+  await hit(snapshot, "GET", "/v1/snapshot");
+  node.membership = undefined;
+  await hit(members, "GET", "/v1/members");
+  await hit(add, "POST", "/v1/members", { json: learner });
+  await hit(promote, "POST", "/v1/members/2/promote");
+  await hit(remove, "DELETE", "/v1/members/2");
+  await hit(transfer, "POST", "/v1/leader/transfer");
+  node.membership = fakeMembership;
+  const backup = node.backup;
+  (node as { backup?: unknown }).backup = undefined;
+  await hit(snapshot, "GET", "/v1/snapshot");
+  node.backup = backup;
+
   if (withTokens) {
     const asWho = (who: string | undefined): Record<string, string> =>
       who === undefined ? {} : { authorization: who };
@@ -255,6 +332,12 @@ async function battery(ctx: App, withTokens: boolean): Promise<Observations> {
         ["GET /v1/cluster", "GET", "/v1/cluster"],
         ["GET /metrics", "GET", "/metrics"],
         ["GET /v1/status", "GET", "/v1/status"],
+        [members, "GET", "/v1/members"],
+        [add, "POST", "/v1/members", learner],
+        [promote, "POST", "/v1/members/2/promote"],
+        [remove, "DELETE", "/v1/members/2"],
+        [transfer, "POST", "/v1/leader/transfer"],
+        [snapshot, "GET", "/v1/snapshot"],
       ];
       for (const [route, method, path, body] of requests) {
         const answer = await send(app, method, path, { json: body, headers });
@@ -325,6 +408,12 @@ for (const withTokens of [false, true]) {
     assertReached(seen, "GET /v1/watch", [200, 400, 405, 429, ...auth]);
     assertReached(seen, "GET /readyz", [200, 503, 405]);
     assertReached(seen, "GET /metrics", [200, 405, ...auth]);
+    assertReached(seen, "GET /v1/members", [200, 405, 501, ...auth]);
+    assertReached(seen, "POST /v1/members", [201, 400, 409, 413, 415, 501, 503, 504, ...auth]);
+    assertReached(seen, "POST /v1/members/{id}/promote", [200, 400, 404, 409, 501, 503, 504]);
+    assertReached(seen, "DELETE /v1/members/{id}", [200, 400, 404, 409, 501, 503, 504, ...auth]);
+    assertReached(seen, "POST /v1/leader/transfer", [200, 400, 404, 413, 415, 501, 503, 504]);
+    assertReached(seen, "GET /v1/snapshot", [200, 405, 501, ...auth]);
     await ctx.node.tick(); // let waits and leases settle before the app is dropped
   });
 }

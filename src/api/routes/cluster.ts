@@ -7,13 +7,16 @@
 import type { Hono } from "hono";
 import type { ApiDeps, ApiEnv } from "../app_env.ts";
 import { authorize } from "../middleware/auth/auth.ts";
+import { clientUrlOf, peerUrlOf } from "../member_urls.ts";
 import { methodNotAllowed } from "../middleware/problem_errors/problem_errors.ts";
 import { describeRoute, jsonResponse } from "../openapi.ts";
 import { ClusterSchema } from "../response_schemas.ts";
 
 /**
  * The `/v1/cluster` body. Roles are "unknown" while no leader is known; match indexes are
- * known only on the leader.
+ * known only on the leader. The members are the core's (voters and learners); a node without
+ * a member directory (an older fake) also lists the founding peers, as before membership
+ * could change. URLs come from the directory, else the founding flags.
  *
  * @example
  * ```ts ignore
@@ -24,12 +27,14 @@ export function clusterView(deps: ApiDeps) {
   const { node } = deps;
   const status = node.status();
   const leader = node.leaderId();
-  const ids = new Set([...status.conf.voters, ...status.conf.learners, ...deps.peers.keys()]);
+  const learners = new Set(status.conf.learners);
+  const ids = new Set([...status.conf.voters, ...learners]);
+  if (!node.directory) { for (const id of deps.peers.keys()) ids.add(id); }
   const members = [...ids].sort((a, b) => a - b).map((id) => ({
     id,
-    url: deps.clientUrls.get(id) ?? null,
-    peerUrl: deps.peers.get(id) ?? null,
-    role: leader === 0 ? "unknown" : id === leader ? "leader" : "follower",
+    url: clientUrlOf(deps, id) ?? null,
+    peerUrl: peerUrlOf(deps, id) ?? null,
+    role: roleOf(id, leader, learners),
     matchIndex: node.isLeader() ? status.progress.get(id)?.match ?? null : null,
   }));
   return {
@@ -41,6 +46,16 @@ export function clusterView(deps: ApiDeps) {
     appliedIndex: node.appliedIndex(),
     members,
   };
+}
+
+function roleOf(
+  id: number,
+  leader: number,
+  learners: ReadonlySet<number>,
+): "leader" | "follower" | "learner" | "unknown" {
+  if (learners.has(id)) return "learner";
+  if (leader === 0) return "unknown";
+  return id === leader ? "leader" : "follower";
 }
 
 /**

@@ -64,7 +64,7 @@ export function configRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
   app.get("/v1/config", async (c) => {
     const query = queryOf(c, schemas.listQuery);
     authorize(c, { scopes: ["read"], keyPrefix: query.prefix ?? "" });
-    const stale = await readAt(deps, c, query.consistency);
+    const stale = await readAt(deps, c, query);
     const page = node.listValues({ prefix: query.prefix, after: query.after, limit: query.limit });
     const etag = `"${page.revision}"`;
     c.header("x-revision", String(page.revision));
@@ -79,7 +79,7 @@ export function configRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
     const key = configKey(c, schemas);
     authorize(c, { scopes: ["read"], key });
     const query = queryOf(c, schemas.readQuery);
-    const stale = await readAt(deps, c, query.consistency);
+    const stale = await readAt(deps, c, query);
     const found = node.getValue(key);
     const headers = {
       "x-revision": String(node.revision()),

@@ -120,7 +120,7 @@ export function lockRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
     const name = lockName(c, schemas);
     authorize(c, { scopes: ["read", "lock"], lock: name });
     const query = queryOf(c, schemas.readQuery);
-    await readAt(deps, c, query.consistency);
+    await readAt(deps, c, query);
     const { holder, waiters } = node.lockInfo(name);
     c.header("x-revision", String(node.revision()));
     c.header("cache-control", "no-store");

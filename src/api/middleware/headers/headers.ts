@@ -7,11 +7,13 @@
 
 import type { MiddlewareHandler } from "hono";
 import type { ApiNode } from "../../api_node.ts";
+import { leaderHeader } from "../../member_urls.ts";
 
 /**
  * The middleware. A handler that knows a more precise revision (a write's, or the one a read
  * was served at) sets `X-Revision` itself; otherwise it is the node's revision after the
- * handler ran.
+ * handler ran. `clientUrls` are the founding flags; members that joined later are named from
+ * the node's directory.
  *
  * @example
  * ```ts ignore
@@ -26,7 +28,7 @@ export function clusterHeaders(
     await next();
     const headers = c.res.headers;
     if (!headers.has("x-revision")) headers.set("x-revision", String(node.revision()));
-    const leader = node.leaderId();
-    if (leader !== 0) headers.set("x-leader", clientUrls.get(leader) ?? String(leader));
+    const leader = leaderHeader({ node, clientUrls });
+    if (leader !== undefined) headers.set("x-leader", leader);
   };
 }

@@ -10,6 +10,7 @@
 import type { ErrorHandler, NotFoundHandler } from "hono";
 import { NodeStoppedError, NoLeaderError, OutcomeUnknownError } from "../../../node/errors.ts";
 import type { Logger } from "../../../node/logger.ts";
+import { MembershipError } from "../../../node/membership.ts";
 import { ReadTimeoutError } from "../../../node/read_barrier.ts";
 import { InvalidCommandError } from "../../../state/errors.ts";
 import { invalidRequest, ProblemError } from "../../problem.ts";
@@ -50,7 +51,19 @@ export function problemFor(error: unknown): ProblemError {
   if (error instanceof OutcomeUnknownError) {
     return new ProblemError(504, "timeout", error.message);
   }
+  if (error instanceof MembershipError) return membershipProblem(error);
   return new ProblemError(500, "internal", "an unexpected error occurred; it has been logged");
+}
+
+/**
+ * A refused membership change as its problem: the type ends in the refusal's code (the node's
+ * `bad-request` is the API's `invalid-request`, as every malformed request is), the status is
+ * the node's, and a 503 says when to retry.
+ */
+function membershipProblem(error: MembershipError): ProblemError {
+  const kind = error.code === "bad-request" ? "invalid-request" : error.code;
+  const headers = error.status === 503 ? { "retry-after": RETRY_AFTER_S } : undefined;
+  return new ProblemError(error.status, kind, error.message, {}, headers);
 }
 
 /**
