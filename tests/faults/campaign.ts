@@ -33,12 +33,13 @@ export interface CampaignRun {
 
 /**
  * The campaign's runs: every workload under each single nemesis and under all of them on 3
- * nodes, then pairs of faults, then 5 nodes.
+ * nodes, then pairs of faults, then 5 nodes, then membership changes alone and mixed with
+ * kill -9 and partitions (3 nodes).
  *
  * @example
  * ```ts
  * import { campaignRuns } from "./campaign.ts";
- * console.log(campaignRuns().length); // 32
+ * console.log(campaignRuns().length); // 40
  * ```
  */
 export function campaignRuns(): CampaignRun[] {
@@ -50,6 +51,9 @@ export function campaignRuns(): CampaignRun[] {
   for (const workload of workloads) runs.push({ workload, nemesis: "pause,partition", nodes: 3 });
   for (const nemesis of ["partition", "all"]) {
     for (const workload of workloads) runs.push({ workload, nemesis, nodes: 5 });
+  }
+  for (const nemesis of ["member", "member,kill,partition"]) {
+    for (const workload of workloads) runs.push({ workload, nemesis, nodes: 3 });
   }
   return runs;
 }

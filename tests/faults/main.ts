@@ -5,7 +5,7 @@
  * deno task faults --time 60 --nemesis kill,pause,partition --workload register --nodes 3 --seed 7
  * ```
  *
- * Flags: `--time S` (default 30), `--nemesis LIST` (kill, pause, partition, clock; `all`;
+ * Flags: `--time S` (default 30), `--nemesis LIST` (kill, pause, partition, clock, member; `all`;
  * `none`; default all), `--workload W` (register, lock, watch, durability; default register),
  * `--nodes 3|5` (default 3), `--seed N` (default random), `--clients N` (default 5),
  * `--ambiguous-503` (count 503 answers as unknown outcomes rather than refusals),
@@ -23,7 +23,7 @@ import { FaultCluster } from "./cluster.ts";
 import { runFaults, WORKLOADS } from "./run.ts";
 
 const USAGE =
-  "usage: deno task faults [--time S] [--nemesis kill,pause,partition,clock|all|none] " +
+  "usage: deno task faults [--time S] [--nemesis kill,pause,partition,clock,member|all|none] " +
   "[--workload register|lock|watch|durability] [--nodes 3|5] [--seed N] [--clients N] " +
   "[--ambiguous-503] [--snapshot-entries N]";
 

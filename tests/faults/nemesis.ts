@@ -15,7 +15,13 @@
  * - `clock`: a follower's wall clock jumps by up to `clockSkewMs` either way. A jump happens
  *   only while the node is frozen and someone else leads, so no leader's clock jumps (the lease
  *   design assumes bounded drift of a leader's clock, not steps, see src/state/lock_table.ts);
- *   the node keeps its offset, and may lead later with it.
+ *   the node keeps its offset, and may lead later with it;
+ * - `member`: a membership change through the API, one at a time, keeping the cluster at its
+ *   founding number of voters between actions: replace a random node with a fresh one (kill -9,
+ *   wipe its data, start a new node with `--join`, promote it, remove the dead one), remove a
+ *   voter (sometimes the leader) and add a fresh one in its place (a new id: ids are never
+ *   reused), or add a learner, which the next member fault promotes and the one after that
+ *   evens out by removing a voter. Clients follow: the harness lists only live members.
  *
  * @module
  */
@@ -24,6 +30,13 @@ import { setTimeout as delay } from "node:timers/promises";
 import type { Prng } from "../checker/prng.ts";
 import type { FaultCluster } from "./cluster.ts";
 import type { BlockMode } from "./tcp_proxy.ts";
+import {
+  describeAnswer,
+  listMembers,
+  memberCall,
+  type MemberInfo,
+  refusalCode,
+} from "./member_api.ts";
 
 /**
  * A kind of fault, as named on the command line.
@@ -34,7 +47,7 @@ import type { BlockMode } from "./tcp_proxy.ts";
  * const kinds: FaultKind[] = ["kill", "partition"];
  * ```
  */
-export type FaultKind = "kill" | "pause" | "partition" | "clock";
+export type FaultKind = "kill" | "pause" | "partition" | "clock" | "member";
 
 /**
  * Every fault kind, in the order `all` expands to.
@@ -45,7 +58,24 @@ export type FaultKind = "kill" | "pause" | "partition" | "clock";
  * console.log(FAULT_KINDS.join(","));
  * ```
  */
-export const FAULT_KINDS: readonly FaultKind[] = ["kill", "pause", "partition", "clock"];
+export const FAULT_KINDS: readonly FaultKind[] = ["kill", "pause", "partition", "clock", "member"];
+
+/** How long one step of a membership change (a join, a promotion, a removal) may take. */
+const MEMBER_STEP_MS = 30_000;
+/** Refusals after which a membership change is worth asking again. */
+const RETRYABLE = new Set([
+  "not-caught-up",
+  "change-in-progress",
+  "no-leader",
+  "no-quorum",
+  "outcome-unknown",
+  "timeout",
+  "not-ready",
+  "no answer",
+  "status 503",
+  "status 504",
+  "status 500",
+]);
 
 /**
  * Parses `--nemesis kill,pause` (or `all`, or `none`).
@@ -124,11 +154,14 @@ export class Nemesis {
   readonly #prng: Prng;
   readonly #options: NemesisOptions;
   readonly #started = performance.now();
+  /** How many voters the cluster had at its founding: member faults return to it. */
+  readonly #voters: number;
 
   constructor(cluster: FaultCluster, prng: Prng, options: NemesisOptions) {
     this.#cluster = cluster;
     this.#prng = prng;
     this.#options = options;
+    this.#voters = cluster.ids.length;
   }
 
   #between([min, max]: [number, number]): number {
@@ -197,6 +230,9 @@ export class Nemesis {
         return await this.#partition();
       case "clock":
         return await this.#clock();
+      case "member":
+        await this.#member();
+        return undefined;
     }
   }
 
@@ -314,5 +350,156 @@ export class Nemesis {
       await cluster.resume(id);
     }
     return undefined;
+  }
+
+  // ---- membership -------------------------------------------------------------------------
+
+  /** The member list from a live node (the leader's when one answers), or undefined. */
+  async #memberList(): Promise<MemberInfo[] | undefined> {
+    const cluster = this.#cluster;
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline) {
+      const live = cluster.ids.filter((id) => cluster.isUp(id) && !cluster.isPaused(id));
+      for (const id of this.#prng.shuffle(live)) {
+        const members = await listMembers(cluster.clientUrl(id));
+        if (members) return members;
+      }
+      await delay(200);
+    }
+    return undefined;
+  }
+
+  /** A live node to send a change to (the change runs on the leader wherever it is asked). */
+  #via(): string {
+    const cluster = this.#cluster;
+    const live = cluster.ids.filter((id) => cluster.isUp(id) && !cluster.isPaused(id));
+    return cluster.clientUrl(this.#prng.pick(live.length > 0 ? live : cluster.ids));
+  }
+
+  /**
+   * Asks for a change until it is made, refused for good, or `MEMBER_STEP_MS` passed; an
+   * answer that did not come is settled by the member list (`done`).
+   */
+  async #change(
+    what: string,
+    method: string,
+    path: string,
+    done: (members: MemberInfo[]) => boolean,
+  ): Promise<boolean> {
+    const deadline = Date.now() + MEMBER_STEP_MS;
+    let last = "";
+    while (Date.now() < deadline) {
+      const answer = await memberCall(this.#via(), method, path);
+      if (answer.status >= 200 && answer.status < 300) return true;
+      last = describeAnswer(answer);
+      const members = await this.#memberList();
+      if (members && done(members)) return true;
+      if (!RETRYABLE.has(refusalCode(answer))) break;
+      await delay(300);
+    }
+    this.#note("error", `member: ${what} not made: ${last}`);
+    return false;
+  }
+
+  async #promote(id: number): Promise<boolean> {
+    const ok = await this.#change(
+      `promote ${id}`,
+      "POST",
+      `/v1/members/${id}/promote`,
+      (members) => members.some((m) => m.id === id && m.role === "voter"),
+    );
+    if (ok) this.#note("member", `promoted ${id}`);
+    return ok;
+  }
+
+  /** Removes node `id` from the cluster, then ends it for good. */
+  async #remove(id: number, why: string): Promise<boolean> {
+    const ok = await this.#change(
+      `remove ${id}`,
+      "DELETE",
+      `/v1/members/${id}`,
+      (members) => !members.some((m) => m.id === id),
+    );
+    if (ok) {
+      if (this.#cluster.ids.includes(id)) await this.#cluster.retire(id);
+      this.#note("member", `removed ${id} (${why})`);
+    }
+    return ok;
+  }
+
+  /** Starts a fresh node with `--join`; returns its id once the cluster lists it. */
+  async #join(): Promise<number | undefined> {
+    const cluster = this.#cluster;
+    const live = cluster.ids.filter((id) => cluster.isUp(id) && !cluster.isPaused(id));
+    const via = this.#prng.pick(live.length > 0 ? live : cluster.ids);
+    const id = await cluster.join(via);
+    const deadline = Date.now() + MEMBER_STEP_MS;
+    while (Date.now() < deadline && !cluster.diedOnItsOwn(id)) {
+      const members = await listMembers(cluster.clientUrl(via));
+      const status = members?.some((m) => m.id === id) ? await cluster.status(id) : undefined;
+      if (status) {
+        cluster.admit(id);
+        this.#note("member", `node ${id} joined through node ${via} as a learner`);
+        return id;
+      }
+      await delay(200);
+    }
+    this.#note("error", `member: node ${id} did not join through node ${via}; see its log`);
+    // It may be listed (the add was made, the start failed): the next member fault removes it.
+    await cluster.retire(id);
+    return undefined;
+  }
+
+  async #member(): Promise<void> {
+    const cluster = this.#cluster;
+    const members = await this.#memberList();
+    if (!members) {
+      this.#note("member", "skipped: no node listed the members");
+      return;
+    }
+    // What a change that failed half-way left behind is cleared up first.
+    const stale = members.find((m) => !cluster.ids.includes(m.id));
+    if (stale) {
+      await this.#remove(stale.id, "left over from an earlier change");
+      return;
+    }
+    for (const id of cluster.ids) {
+      if (!members.some((m) => m.id === id)) {
+        this.#note("member", `node ${id} is no member: retired`);
+        await cluster.retire(id);
+      }
+    }
+    const voters = members.filter((m) => m.role === "voter").map((m) => m.id);
+    const learner = members.find((m) => m.role === "learner");
+    if (learner) {
+      await this.#promote(learner.id);
+      return;
+    }
+    if (voters.length > this.#voters) {
+      const { id, what } = await this.#target(0.3);
+      await this.#remove(
+        voters.includes(id) ? id : this.#prng.pick(voters),
+        `one too many: ${what}`,
+      );
+      return;
+    }
+    const shape = this.#prng.pick(["replace", "remove-add", "learner"] as const);
+    if (shape === "learner") {
+      await this.#join();
+    } else if (shape === "replace") {
+      const { id, what } = await this.#target(0.3);
+      await cluster.kill(id);
+      await cluster.retire(id);
+      this.#note("member", `replace ${what}: killed (-9) and wiped`);
+      const fresh = await this.#join();
+      if (fresh !== undefined) await this.#promote(fresh);
+      await this.#remove(id, `replaced by ${fresh ?? "nobody"}`);
+    } else {
+      const { id, what } = await this.#target(0.3);
+      if (await this.#remove(id, `${what}, to be added back as a new node`)) {
+        const fresh = await this.#join();
+        if (fresh !== undefined) await this.#promote(fresh);
+      }
+    }
   }
 }
