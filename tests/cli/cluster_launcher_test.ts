@@ -607,3 +607,53 @@ Deno.test({
       await assertNoneRunning(pids, dir);
     }),
 });
+
+Deno.test({
+  name: nodeMissing
+    ? "the launcher starts a learner (SKIPPED: no src/cli/node.ts)"
+    : "--learners 1 starts voters 1-3, then learner n4 on the next ports, which joins and catches up",
+  ignore: nodeMissing || Deno.build.os !== "linux",
+  fn: () =>
+    withTempDir(async (dir) => {
+      const ports = freePortRuns(4);
+      await using launcher = new LauncherProcess([
+        ...["--data-dir", `${dir}/root`, "--client-port", String(ports.client)],
+        ...["--peer-port", String(ports.peer), "--learners", "1"],
+        ...["--log-format", "json"],
+      ]);
+      await launcher.waitForLine(/^cluster │ the voters have a leader: starting n4$/, 90_000);
+      await launcher.waitForLine(
+        new RegExp(
+          `^cluster │ n4 pid \\d+: learner, client API http://127\\.0\\.0\\.1:${
+            ports.client + 3
+          }, peer http://127\\.0\\.0\\.1:${ports.peer + 3}`,
+        ),
+        30_000,
+      );
+      const n1 = `http://127.0.0.1:${ports.client}`;
+      const n4 = `http://127.0.0.1:${ports.client + 3}`;
+      const put = await fetch(`${n1}/v1/config/for-the-learner`, {
+        method: "PUT",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify("hello"),
+      });
+      assert.equal(put.status, 200, await put.text());
+      const value = await poll(async () => {
+        const res = await fetch(`${n4}/v1/config/for-the-learner?consistency=stale`, {
+          signal: AbortSignal.timeout(1_000),
+        });
+        return res.ok ? (await res.json()).value : void await res.body?.cancel();
+      }, { what: `n4 to join and catch up:\n${launcher.output()}`, timeoutMs: 60_000 });
+      assert.equal(value, "hello");
+      const members = await fetch(`${n1}/v1/members`).then((r) => r.json());
+      assert.deepEqual(
+        members.map((m: { id: number; role: string }) => [m.id, m.role]),
+        [[1, "voter"], [2, "voter"], [3, "voter"], [4, "learner"]],
+      );
+      const pids = launcher.nodePids();
+      assert.equal(pids.length, 4);
+      launcher.kill("SIGINT");
+      assert.equal((await launcher.exit(30_000)).code, 0, launcher.output());
+      await assertNoneRunning(pids, dir);
+    }),
+});

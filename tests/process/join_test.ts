@@ -3,8 +3,8 @@
  * client API (added as a learner, started from its snapshot), catches up (reads a key written
  * before it existed), is promoted through the API, and, restarted with nothing but its data
  * directory and ports, is still a voter with the data. A node the operator added first joins
- * under that id. A join through a URL that answers nothing, or one the cluster refuses, is one
- * line and exit 2 with the data directory untouched.
+ * under that id, and removed, it exits 0 on its own. A join through a URL that answers nothing,
+ * or one the cluster refuses, is one line and exit 2 with the data directory untouched.
  */
 
 import assert from "node:assert/strict";
@@ -129,6 +129,18 @@ Deno.test("join: a node joins with --join, catches up, is promoted, and restarts
     );
     assert.equal(JSON.parse(await Deno.readTextFile(`${root}/n7/node.json`)).id, 7);
     assert.ok(seven.logs().some((l) => l.event === "join: the cluster has this node already"));
+
+    // Removed through the API, the node says so and exits 0 on its own.
+    const removed = await call(`${c.clientUrl(2)}/v1/members/7`, "DELETE");
+    assert.deepEqual(removed, { status: 200, body: { removed: 7 } });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const status = await Promise.race([
+      seven.exited,
+      new Promise<undefined>((r) => timer = setTimeout(r, 15_000, undefined)),
+    ]);
+    clearTimeout(timer);
+    assert.equal(status?.code, 0, `node 7 exits 0 once removed:\n${seven.text()}`);
+    assert.ok(seven.logs().some((l) => l.event === "removed from the cluster"));
   } finally {
     for (const n of started) await n.stop();
     await c.stop();
