@@ -117,6 +117,9 @@ export const FLAGS = [
   "body-timeout-ms",
 ] as const;
 
+/** Addresses that bind every interface, and so name none a peer could reach. */
+const WILDCARD_HOSTS: readonly string[] = ["0.0.0.0", "::"];
+
 /** The development secret used when none is given (the node warns about it). */
 export const DEV_SECRET = "edgeraft-dev-secret";
 
@@ -231,6 +234,18 @@ export function parseNodeConfig(
   const tlsKey = get("tls-key");
   if ((tlsCert === undefined) !== (tlsKey === undefined)) {
     throw new ConfigError("--tls-cert and --tls-key go together: give both or neither");
+  }
+  if (join !== undefined) {
+    // Bound to every interface, the node cannot tell which address the others reach it at;
+    // 127.0.0.1 would be recorded for good in the member directory.
+    for (const [role, host] of [["peer", peerHost], ["client", clientHost]] as const) {
+      if (WILDCARD_HOSTS.includes(host) && get(`advertise-${role}-url`) === undefined) {
+        throw new ConfigError(
+          `--join with --${role}-addr ${host}:... needs --advertise-${role}-url: the URL ` +
+            `the other members and clients reach this node's ${role} port at`,
+        );
+      }
+    }
   }
   const advertisePeerUrl = oneUrl(
     "advertise-peer-url",

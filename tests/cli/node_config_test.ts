@@ -177,6 +177,14 @@ Deno.test("node config: join and restore mistakes are one clear sentence", () =>
     [["--join", "http://a:1", "--id", "4", "--restore-from", "f"], /--join and --restore-from/],
     [["--client-port", "1", "--client-addr", "127.0.0.1:2"], /--client-addr and --client-port/],
     [["--advertise-client-url", "nope"], /--advertise-client-url: "nope" is not/],
+    [
+      ["--id", "4", "--join", "http://a:1", "--peer-addr", "0.0.0.0:7104"],
+      /--join with --peer-addr 0\.0\.0\.0:\.\.\. needs --advertise-peer-url/,
+    ],
+    [
+      ["--id", "4", "--join", "http://a:1", "--client-addr", "[::]:7004"],
+      /--join with --client-addr :::\.\.\. needs --advertise-client-url/,
+    ],
   ];
   for (const [args, message] of cases) {
     assert.throws(() => parseNodeConfig(args, {}), (e: unknown) => {
