@@ -444,7 +444,10 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.log("info", "shutting down", { reason });
-    if (handOver && node.isLeader()) await handLeadershipOver(node, logger, handOverMs);
+    // A leader with another voter hands over; a cluster of one has nobody to hand over to.
+    if (handOver && node.isLeader() && node.status().conf.voters.length > 1) {
+      await handLeadershipOver(node, logger, handOverMs);
+    }
     trimmer?.stop();
     await server.shutdown();
     await node.stop();

@@ -17,6 +17,8 @@
 import assert from "node:assert/strict";
 import { EdgeraftClient } from "../../src/client/edgeraft_client.ts";
 import { startCluster, type TestCluster } from "./cluster_fixture.ts";
+import { freePort } from "./net.ts";
+import { NodeChild } from "./node_child.ts";
 import { poll } from "./poll.ts";
 
 /** The JSON log lines node `id` printed, across its restarts. */
@@ -122,5 +124,24 @@ Deno.test("rolling restart: SIGTERM each node in turn, leader last; no write fai
   } finally {
     writing = false;
     await c.stop();
+  }
+});
+
+Deno.test("stop: a one-node cluster has nobody to hand over to and stops on SIGINT at once, exit 0", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "edgeraft-stop-" });
+  const clientPort = freePort();
+  const node = NodeChild.spawn([
+    ...["--data-dir", dir, "--client-port", String(clientPort)],
+    ...["--peer-port", String(freePort()), "--log-format", "json"],
+  ]);
+  try {
+    await poll(() => ready(`http://127.0.0.1:${clientPort}`), { what: "the node ready" });
+    assert.equal((await node.signal("SIGINT")).code, 0);
+    const events = node.logs().map((l) => l.event);
+    assert.ok(events.includes("shutting down"), node.text());
+    assert.ok(!events.some((e) => /hand/.test(String(e))), node.text());
+  } finally {
+    await node.stop();
+    await Deno.remove(dir, { recursive: true });
   }
 });
