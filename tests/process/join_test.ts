@@ -186,3 +186,55 @@ Deno.test("join: a URL that answers nothing, or a refusal, is one line and exit 
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("join: with tokens, --join-token (admin scope) is needed; without it the join is one line, exit 2", async () => {
+  const root = await Deno.makeTempDir({ prefix: "edgeraft-join-token-" });
+  const admin = "join-test-admin-token-0123456789";
+  const reader = "join-test-read-token-0123456789ab";
+  await Deno.writeTextFile(
+    `${root}/tokens.json`,
+    JSON.stringify([
+      { token: admin, scopes: ["admin"] },
+      { token: reader, scopes: ["read"] },
+    ]),
+  );
+  const c = await startCluster({ nodes: 1, args: ["--tokens-file", `${root}/tokens.json`] });
+  let joiner: NodeChild | undefined;
+  try {
+    // The fixture's waitForLeader asks without a token: ask with the admin one.
+    await poll(async () => {
+      const res = await fetch(`${c.clientUrl(1)}/v1/cluster`, {
+        headers: { authorization: `Bearer ${admin}` },
+        signal: AbortSignal.timeout(1000),
+      }).catch(() => undefined);
+      return res?.ok ? (await res.json()).leaderId === 1 || undefined : await res?.body?.cancel();
+    }, { what: "node 1 to lead" });
+    for (const token of [undefined, reader]) {
+      const r = await runNodeToExit(joinFlags(`${root}/x`, freePort(), freePort(), [
+        ...["--join", c.clientUrl(1)],
+        ...(token === undefined ? [] : ["--join-token", token]),
+      ]));
+      assertOneLine(r, /the cluster refused the join .*40[13].*: give --join-token a token with/);
+      assert.equal(await Deno.stat(`${root}/x`).catch(() => undefined), undefined);
+    }
+    const [clientPort, peerPort] = [freePort(), freePort()];
+    joiner = NodeChild.spawn(
+      joinFlags(`${root}/n2`, clientPort, peerPort, [
+        ...["--join", c.clientUrl(1), "--tokens-file", `${root}/tokens.json`],
+      ]),
+      { EDGERAFT_JOIN_TOKEN: admin },
+    );
+    await poll(async () => {
+      const res = await fetch(`http://127.0.0.1:${clientPort}/v1/members`, {
+        headers: { authorization: `Bearer ${admin}` },
+        signal: AbortSignal.timeout(1000),
+      }).catch(() => undefined);
+      const members = res?.ok ? await res.json() : await res?.body?.cancel();
+      return members?.some((m: { id: number }) => m.id === 2) || undefined;
+    }, { what: `the node to join with the token:\n${joiner.text()}`, timeoutMs: 20_000 });
+  } finally {
+    await joiner?.stop();
+    await c.stop();
+    await Deno.remove(root, { recursive: true });
+  }
+});
