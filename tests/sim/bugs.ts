@@ -10,7 +10,8 @@ import type { RaftConfig } from "../../src/raft/config.ts";
 import { Raft, type StoredState } from "../../src/raft/raft.ts";
 import { RaftInvariantError } from "../../src/raft/raft_log.ts";
 import { RawNode } from "../../src/raft/raw_node.ts";
-import type { Entry, Message } from "../../src/raft/types.ts";
+import { voteResult } from "../../src/raft/quorum/majority.ts";
+import type { Entry, Message, MessageType, NodeId } from "../../src/raft/types.ts";
 
 /** The rule each bug breaks, and the check expected to notice. */
 export const BUGS = {
@@ -27,6 +28,16 @@ export const BUGS = {
   skipPrevLogCheck: "log matching",
   /** A leader takes a stale leader's AppendEntries into its own log (leader append-only). */
   leaderAcceptsStaleAppend: "leader append-only",
+  /**
+   * A learner campaigns like a voter (the voters' votes elect it): a learner leads (election
+   * safety across configurations; needs membership changes to have learners).
+   */
+  learnerCampaigns: "election safety",
+  /**
+   * A candidate asks the learners too and counts their votes as voters' (election safety: a
+   * leader without a majority of the voters).
+   */
+  learnerVotes: "election safety",
 } as const;
 
 /** The name of a deliberate bug. */
@@ -53,6 +64,25 @@ export function isBugName(name: string): name is BugName {
 export class BuggyRaft extends Raft {
   constructor(cfg: RaftConfig, stored: StoredState, readonly bug: BugName) {
     super(cfg, stored);
+  }
+
+  override send(m: Partial<Message> & { type: MessageType; to: NodeId }): void {
+    super.send(m);
+    const asking = m.type === "vote" || m.type === "preVote";
+    if (this.bug !== "learnerVotes" || !asking) return;
+    // Once per round: along with the request to the first other voter.
+    if (m.to !== this.tracker.voters.find((v) => v !== this.id)) return;
+    for (const to of this.tracker.learners) if (to !== this.id) super.send({ ...m, to });
+  }
+
+  override poll(from: NodeId, granted: boolean): "won" | "lost" | "pending" {
+    if (this.bug !== "learnerVotes") return super.poll(from, granted);
+    this.tracker.recordVote(from, granted);
+    return voteResult([...this.tracker.voters, ...this.tracker.learners], this.tracker.votes);
+  }
+
+  override promotable(): boolean {
+    return this.bug === "learnerCampaigns" || super.promotable();
   }
 
   protected override mayVoteFor(m: Message): boolean {

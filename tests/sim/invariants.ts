@@ -3,11 +3,19 @@
  * election safety, leader append-only, log matching, leader completeness and state machine
  * safety, plus "a committed entry stays committed".
  *
+ * They hold across membership changes (thesis 4.1), and three checks follow the configuration
+ * each leader has: a leader is a voter of its own configuration (a learner or a removed node
+ * never leads); a new leader was granted votes by a majority of its configuration's voters (a
+ * learner's or a removed node's vote never counts); and when a leader's commit index advances,
+ * the entry is on the disks of a majority of its configuration's voters (a removed node or a
+ * learner never counts towards a commit). The first two are election safety across
+ * configurations, the last state machine safety: an entry "committed" on a minority can be lost.
+ *
  * @module
  */
 
 import type { CoreView } from "../../src/raft/raw_node.ts";
-import type { Entry, NodeId } from "../../src/raft/types.ts";
+import type { Entry, Message, NodeId } from "../../src/raft/types.ts";
 
 /** Which property a violation breaks. */
 export type Property =
@@ -35,7 +43,17 @@ interface LeaderMark {
   term: number;
   index: number;
   entry?: Entry;
+  /** The leader's commit index when last seen: an advance is checked against its voters. */
+  committed: number;
+  /** Its voters when last seen (a change applied since may not have decided the commit). */
+  voters: NodeId[];
 }
+
+/**
+ * What node `id`'s disk durably holds at `index`: the entry's term, "snapshot" when a durable
+ * snapshot covers it, undefined when it holds nothing there (`SimDisk.durableTerm`).
+ */
+export type DurableTerm = (id: NodeId, index: number) => number | "snapshot" | undefined;
 
 /**
  * Watches every node of a simulated cluster. Call `observe` after every step with views of the
@@ -62,6 +80,31 @@ export class SafetyChecker {
   readonly #leaderMarks = new Map<NodeId, LeaderMark>();
   /** Per node: the commit index up to which its log was compared with `committed`. */
   readonly #checkedCommit = new Map<NodeId, number>();
+  /** "candidate:term" -> the nodes whose granted vote reached the candidate. */
+  readonly #votes = new Map<string, Set<NodeId>>();
+  readonly #durable?: DurableTerm;
+  readonly #countVotes: boolean;
+  /** Commit advances checked against the disks of the leader's voters. */
+  commitQuorumChecks = 0;
+
+  /**
+   * `durable`: what each node's disk holds, for the commit-quorum check; `votes`: whether every
+   * delivered message is passed to `onDeliver`, for the vote-quorum check. Without them (a
+   * scripted test that steps cores by hand) those two checks are skipped.
+   */
+  constructor(options: { durable?: DurableTerm; votes?: boolean } = {}) {
+    this.#durable = options.durable;
+    this.#countVotes = options.votes ?? false;
+  }
+
+  /** A message reached a live node: a granted vote is remembered for the quorum check. */
+  onDeliver(m: Message): void {
+    if (m.type !== "voteResp" || m.reject) return;
+    const key = `${m.to}:${m.term}`;
+    let set = this.#votes.get(key);
+    if (!set) this.#votes.set(key, set = new Set());
+    set.add(m.from);
+  }
 
   /** How many terms had a leader. */
   get leaderTerms(): number {
@@ -91,11 +134,23 @@ export class SafetyChecker {
         `nodes ${known} and ${id} are both leaders of term ${r.term}`,
       );
     }
+    const conf = r.confState();
+    if (!conf.voters.includes(id)) {
+      throw new SafetyViolation(
+        "election safety",
+        `node ${id} leads term ${r.term} but is no voter of its configuration ` +
+          `(voters ${conf.voters.join(",")}; learners ${conf.learners.join(",") || "none"})`,
+      );
+    }
+    if (known === undefined && this.#countVotes) this.#checkVotes(id, r, conf.voters);
     this.#leaderOfTerm.set(r.term, id);
     const mark = this.#leaderMarks.get(id);
     if (!mark || mark.term !== r.term) {
       this.#checkCompleteness(id, r);
-    } else if (mark.index > r.offset) {
+    } else if (r.committed > mark.committed) {
+      this.#checkCommitQuorum(id, r, mark.voters, conf.voters);
+    }
+    if (mark && mark.term === r.term && mark.index > r.offset) {
       // Leader append-only: what it had is still there, as the very same entries.
       if (r.lastIndex() < mark.index || r.entry(mark.index) !== mark.entry) {
         throw new SafetyViolation(
@@ -105,7 +160,61 @@ export class SafetyChecker {
       }
     }
     const last = r.lastIndex();
-    this.#leaderMarks.set(id, { term: r.term, index: last, entry: r.entry(last) });
+    this.#leaderMarks.set(id, {
+      term: r.term,
+      index: last,
+      entry: r.entry(last),
+      committed: r.committed,
+      voters: conf.voters,
+    });
+  }
+
+  /**
+   * A new leader was granted votes by a majority of the voters of its configuration (it votes
+   * for itself); votes of learners and of nodes outside it never count.
+   */
+  #checkVotes(id: NodeId, r: CoreView, voters: NodeId[]): void {
+    const granted = this.#votes.get(`${id}:${r.term}`) ?? new Set<NodeId>();
+    const counted = voters.filter((v) => v === id || granted.has(v));
+    if (counted.length <= voters.length / 2) {
+      throw new SafetyViolation(
+        "election safety",
+        `node ${id} leads term ${r.term} with votes of ${counted.join(",")} only, ` +
+          `of voters ${voters.join(",")}` +
+          (granted.size > 0 ? ` (granted by ${[...granted].join(",")})` : ""),
+      );
+    }
+    // A term has one leader (checked above): its votes are not needed again.
+    this.#votes.delete(`${id}:${r.term}`);
+  }
+
+  /**
+   * The leader's commit index advanced: the entry there is on the disks of a majority of the
+   * leader's voters (a learner, a removed node or a lost write never counts). A change takes
+   * effect as it is applied, so the commit was decided by the voters before the step (`before`)
+   * or, when the step applied a change that shrank the quorum, by those after it (`after`).
+   */
+  #checkCommitQuorum(id: NodeId, r: CoreView, before: NodeId[], after: NodeId[]): void {
+    const durable = this.#durable;
+    if (!durable) return;
+    const index = r.committed;
+    const term = r.termAt(index);
+    if (term === undefined) return; // compacted at once: nothing to compare
+    this.commitQuorumChecks++;
+    const holders = (voters: NodeId[]) =>
+      voters.filter((v) => {
+        const t = durable(v, index);
+        return t === "snapshot" || t === term;
+      });
+    const majority = (voters: NodeId[]) => holders(voters).length > voters.length / 2;
+    if (!majority(before) && !majority(after)) {
+      throw new SafetyViolation(
+        "state machine safety",
+        `leader ${id} of term ${r.term} committed entry ${index} (term ${term}), which only ` +
+          `${holders(after).join(",") || "no voter"} of voters ${after.join(",")} hold on disk` +
+          (before.join() === after.join() ? "" : ` (voters before: ${before.join(",")})`),
+      );
+    }
   }
 
   /**

@@ -10,6 +10,9 @@
  *                                           election timeout; otherwise about one seed in seven)
  *   options: --nodes 3|5  --steps N  --bug <a name in bugs.ts>  --wan
  *            --backoff-limit N   the cores' electionBackoffLimit (0: no election back-off)
+ *            --no-membership     no membership changes (by default every seed adds learners,
+ *                                promotes, removes and replaces nodes among the faults)
+ *            --keep-going        a campaign goes on after a failed seed and lists them all
  *
  * Exits 1 on the first violation, printing the command that replays it.
  *
@@ -17,6 +20,7 @@
  */
 
 import { BUGS, isBugName } from "./bugs.ts";
+import type { MembershipTally } from "./membership_nemesis.ts";
 import { type SimReport, Simulation } from "./simulation.ts";
 
 function flag(name: string): string | undefined {
@@ -33,6 +37,8 @@ const steps = Number(flag("steps") ?? 4000);
 const fixedNodes = flag("nodes") ? Number(flag("nodes")) : undefined;
 const bug = flag("bug");
 const wan = Deno.args.includes("--wan") ? true : undefined;
+const membership = !Deno.args.includes("--no-membership");
+const keepGoing = Deno.args.includes("--keep-going");
 const backoffLimit = flag("backoff-limit") === undefined
   ? undefined
   : Number(flag("backoff-limit"));
@@ -48,6 +54,7 @@ function replayCommand(seed: number): string {
     bug ? ` --bug ${bug}` : "",
     wan ? " --wan" : "",
     backoffLimit !== undefined ? ` --backoff-limit ${backoffLimit}` : "",
+    membership ? "" : " --no-membership",
   ].join("");
   return `deno task sim --seed ${seed}${extra}`;
 }
@@ -55,8 +62,32 @@ function replayCommand(seed: number): string {
 async function runSeed(seed: number): Promise<SimReport> {
   const nodes = nodesForSeed(seed, fixedNodes);
   const raft = backoffLimit === undefined ? undefined : { electionBackoffLimit: backoffLimit };
-  return await new Simulation({ seed, steps, nodes, bug: bug as keyof typeof BUGS, wan, raft })
-    .run();
+  return await new Simulation({
+    seed,
+    steps,
+    nodes,
+    bug: bug as keyof typeof BUGS,
+    wan,
+    raft,
+    membership,
+  }).run();
+}
+
+/** Adds one run's membership tally into the campaign's. */
+function addTally(into: MembershipTally, t: MembershipTally | undefined): void {
+  if (!t) return;
+  for (const [k, n] of Object.entries(t.made)) into.made[k] = (into.made[k] ?? 0) + n;
+  for (const [k, n] of Object.entries(t.refused)) into.refused[k] = (into.refused[k] ?? 0) + n;
+  into.joined += t.joined;
+}
+
+function sum(r: Record<string, number>): number {
+  return Object.values(r).reduce((a, b) => a + b, 0);
+}
+
+function describe(r: Record<string, number>): string {
+  return Object.entries(r).sort(([a], [b]) => a.localeCompare(b)).map(([k, n]) => `${k} ${n}`)
+    .join(", ") || "none";
 }
 
 if (Deno.args.includes("--survey")) {
@@ -75,9 +106,19 @@ if (Deno.args.includes("--survey")) {
   const seed = Number(flag("seed"));
   const r = await runSeed(seed);
   console.log(JSON.stringify({ ...r, linearizability: r.linearizability?.verdict }, null, 2));
+  if (r.membership) {
+    console.log(
+      `membership changes in this seed: ${sum(r.membership.made)} made (${
+        describe(r.membership.made)
+      }), ${sum(r.membership.refused)} refused (${describe(r.membership.refused)}), ` +
+        `${r.membership.joined} nodes joined from a backup`,
+    );
+  }
   if (r.violation || !r.live) {
     console.log(
-      `FAILED: ${r.violation ?? "no progress after healing"}\nreplay: ${replayCommand(seed)}`,
+      `FAILED: ${r.violation ?? `no progress after healing (${r.stuck})`}\nreplay: ${
+        replayCommand(seed)
+      }`,
     );
     Deno.exit(1);
   }
@@ -91,6 +132,10 @@ if (Deno.args.includes("--survey")) {
   let lockTrusted = 0;
   let wanSeeds = 0;
   let wanWorstRecoveryMs = 0;
+  let commitQuorumChecks = 0;
+  let seedsWithChanges = 0;
+  const tally: MembershipTally = { made: {}, refused: {}, joined: 0 };
+  const failed: string[] = [];
   for (let seed = from; seed < from + count; seed++) {
     const r = await runSeed(seed);
     if (r.latencyMs > 0) {
@@ -101,24 +146,33 @@ if (Deno.args.includes("--survey")) {
     ops += r.ops;
     lockOps += r.lockOps;
     lockTrusted += r.lockTrusted;
+    commitQuorumChecks += r.commitQuorumChecks;
+    addTally(tally, r.membership);
+    if (r.membership && sum(r.membership.made) > 0) seedsWithChanges++;
     if (r.violation || !r.live) {
-      console.log(`FAILED seed ${seed}: ${r.violation ?? "no progress after healing"}`);
+      const what = r.violation
+        ? `${r.property}: ${r.violation}`
+        : `no progress after healing (${r.stuck})`;
+      console.log(`FAILED seed ${seed}: ${what}`);
       console.log(`replay: ${replayCommand(seed)}`);
-      Deno.exit(1);
+      if (!keepGoing) Deno.exit(1);
+      failed.push(`seed ${seed}: ${what}`);
     }
     if ((seed - from + 1) % 100 === 0) {
       const secs = (performance.now() - t0) / 1000;
       console.log(
         `${seed - from + 1} seeds, ${totalSteps} steps, ${ops} operations, ` +
-          `${Math.round(totalSteps / secs)} steps/s`,
+          `${Math.round(totalSteps / secs)} steps/s` +
+          (membership ? `, ${sum(tally.made)} membership changes made` : ""),
       );
     }
   }
   const secs = (performance.now() - t0) / 1000;
+  const violations = failed.filter((f) => !f.includes("no progress after healing")).length;
   console.log(
-    `${count} seeds (${from}..${
-      from + count - 1
-    }) of RaftNode: 0 violations, ${totalSteps} steps, ` +
+    `${count} seeds (${from}..${from + count - 1}) of RaftNode: ${violations} violations, ${
+      failed.length - violations
+    } without progress after healing, ${totalSteps} steps, ` +
       `${ops} client operations checked, ${lockOps} lock operations ` +
       `(${lockTrusted} trusted lease intervals checked), ${secs.toFixed(1)} s, ${
         Math.round(totalSteps / secs)
@@ -128,4 +182,16 @@ if (Deno.args.includes("--survey")) {
     `${wanSeeds} of them over a WAN (round trips above the election timeout): the slowest ` +
       `committed a write ${(wanWorstRecoveryMs / 1000).toFixed(2)} s after the faults stopped`,
   );
+  for (const f of failed) console.log(`  failed ${f}`);
+  console.log(`${commitQuorumChecks} commits checked against the disks of the leader's voters`);
+  if (membership) {
+    console.log(
+      `membership: ${seedsWithChanges} of ${count} seeds made changes; ${sum(tally.made)} made (${
+        describe(tally.made)
+      }); ${sum(tally.refused)} refused (${
+        describe(tally.refused)
+      }); ${tally.joined} nodes joined from a backup`,
+    );
+  }
+  if (failed.length > 0) Deno.exit(1);
 }

@@ -56,13 +56,18 @@ export class Nemesis {
    */
   readonly latency: number;
   readonly #cut = new Set<string>();
-  readonly #ids: NodeId[];
+  #ids: NodeId[];
 
   /** `wan`: whether the seed runs over a WAN (default: about one seed in seven, by the seed). */
   constructor(readonly prng: Prng, nodes: number, wan?: boolean) {
     this.#ids = Array.from({ length: nodes }, (_, i) => i + 1);
     this.targeted = prng.chance(0.4);
     this.latency = (wan ?? prng.chance(0.15)) ? 40 + prng.int(31) : 0;
+  }
+
+  /** The nodes there are now (nodes that joined take part in the partitions from now on). */
+  setNodes(ids: NodeId[]): void {
+    this.#ids = [...ids];
   }
 
   /**

@@ -43,6 +43,14 @@ export class SimDisk {
   readonly durable = new MemoryStorage();
   slow = false;
   #current?: SimStorage;
+  /**
+   * What `durable` holds, readable at once (its own reads are promises): the snapshot's index
+   * and term, and the term of every entry after it. The checks ask it which voters hold an entry
+   * when a leader counts it committed.
+   */
+  #snapIndex = 0;
+  #snapTerm = 0;
+  #terms: number[] = [];
 
   constructor(readonly scheduler: Scheduler, readonly id: NodeId) {}
 
@@ -56,6 +64,32 @@ export class SimDisk {
   crash(): void {
     this.#current?.kill();
     this.#current = undefined;
+  }
+
+  /**
+   * The term of the durable entry at `index`; "snapshot" when a durable snapshot covers it
+   * (it was committed); undefined when the disk does not hold it.
+   */
+  durableTerm(index: number): number | "snapshot" | undefined {
+    if (index <= this.#snapIndex) return "snapshot";
+    return this.#terms[index - this.#snapIndex - 1];
+  }
+
+  /** @internal Mirrors a completed append (the same rules as `MemoryStorage`). */
+  noteAppend(entries: Entry[]): void {
+    if (entries.length === 0) return;
+    this.#terms.length = Math.max(0, entries[0].index - this.#snapIndex - 1);
+    for (const e of entries) this.#terms.push(e.term);
+  }
+
+  /** @internal Mirrors a completed snapshot save. */
+  noteSnapshot(index: number, term: number): void {
+    const at = index === this.#snapIndex
+      ? this.#snapTerm
+      : this.#terms[index - this.#snapIndex - 1];
+    this.#terms = at === term ? this.#terms.slice(index - this.#snapIndex) : [];
+    this.#snapIndex = index;
+    this.#snapTerm = term;
   }
 
   /** How long the next write takes, in virtual ms. */
@@ -87,11 +121,17 @@ class SimStorage implements RaftStorage {
       entries: [...update.entries],
       hardState: update.hardState && { ...update.hardState },
     };
-    return this.#later(() => this.disk.durable.append(copy));
+    return this.#later(async () => {
+      await this.disk.durable.append(copy);
+      this.disk.noteAppend(copy.entries);
+    });
   }
 
   saveSnapshot(snapshot: Snapshot): Promise<void> {
-    return this.#later(() => this.disk.durable.saveSnapshot(snapshot));
+    return this.#later(async () => {
+      await this.disk.durable.saveSnapshot(snapshot);
+      this.disk.noteSnapshot(snapshot.metadata.index, snapshot.metadata.term);
+    });
   }
 
   close(): void {
@@ -131,6 +171,8 @@ export class SimNetwork {
   readonly #endpoints = new Map<NodeId, Endpoint>();
   /** Messages a holding partition keeps until their link opens again. */
   #held: Message[] = [];
+  /** Sees every Raft message as it reaches a live node (the checks count granted votes). */
+  onDeliver?: (m: Message) => void;
 
   constructor(readonly scheduler: Scheduler, readonly nemesis: Nemesis) {}
 
@@ -175,8 +217,10 @@ export class SimNetwork {
   deliverLater(m: Message, extraSteps: number): void {
     this.scheduler.after(STEP_MS * (1 + this.nemesis.delay() + extraSteps), () => {
       const to = this.route(m.from, m.to);
-      if (to) to.events.onMessages([m]);
-      else if (this.nemesis.holding && this.nemesis.blocks(m.from, m.to)) this.hold(m);
+      if (to) {
+        this.onDeliver?.(m);
+        to.events.onMessages([m]);
+      } else if (this.nemesis.holding && this.nemesis.blocks(m.from, m.to)) this.hold(m);
     });
   }
 

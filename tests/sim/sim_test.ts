@@ -51,9 +51,13 @@ Deno.test("sim: a seed replays exactly", async () => {
 });
 
 /** Runs seeds until the bug is caught; returns the first report that caught it. */
-async function hunt(bug: BugName, maxSeeds: number): Promise<SimReport | undefined> {
+async function hunt(
+  bug: BugName,
+  maxSeeds: number,
+  membership = false,
+): Promise<SimReport | undefined> {
   for (let seed = 1; seed <= maxSeeds; seed++) {
-    const r = await new Simulation({ seed, nodes: seed % 2 ? 3 : 5, bug }).run();
+    const r = await new Simulation({ seed, nodes: seed % 2 ? 3 : 5, bug, membership }).run();
     if (r.violation) return r;
   }
   return undefined;
@@ -103,3 +107,62 @@ Deno.test("sim: without election back-off the same WAN never elects a leader (th
     assert.equal(r.elections, 0);
   }
 });
+
+// ---- membership changes among the faults (membership_nemesis.ts) ------------------------------
+
+const MEMBERSHIP_SEEDS = [12, 16, 17, 22, 23];
+
+Deno.test("sim: seeds that add, promote, remove and replace members among the faults stay safe, linearizable and live", async () => {
+  const made: Record<string, number> = {};
+  let joined = 0;
+  let quorumChecks = 0;
+  for (const seed of MEMBERSHIP_SEEDS) {
+    const nodes = seed % 2 ? 3 : 5;
+    const r = await new Simulation({ seed, nodes, wan: false, membership: true }).run();
+    const again = `replay: deno task sim --seed ${seed} --nodes ${nodes}`;
+    assert.equal(r.violation, undefined, `${r.violation}\n${again}`);
+    assert.ok(r.live, `no progress after healing (${r.stuck})\n${again}`);
+    assert.equal(r.linearizability?.verdict, "linearizable", again);
+    for (const [op, n] of Object.entries(r.membership!.made)) made[op] = (made[op] ?? 0) + n;
+    joined += r.membership!.joined;
+    quorumChecks += r.commitQuorumChecks;
+  }
+  // The runs changed membership in every way the nemesis knows, and started new nodes.
+  for (const op of ["add", "promote", "remove", "transfer"]) {
+    assert.ok((made[op] ?? 0) > 0, `no ${op} made: ${JSON.stringify(made)}`);
+  }
+  assert.ok((made.removeLeader ?? 0) + (made.replace ?? 0) > 0, JSON.stringify(made));
+  assert.ok(joined >= MEMBERSHIP_SEEDS.length, `only ${joined} nodes joined`);
+  assert.ok(quorumChecks > 100 * MEMBERSHIP_SEEDS.length, `only ${quorumChecks} commit checks`);
+});
+
+Deno.test("sim: a seed with membership changes replays exactly", async () => {
+  const run = () => new Simulation({ seed: 6, nodes: 5, steps: 2000, membership: true }).run();
+  const a = await run();
+  const b = await run();
+  assert.ok(Object.keys(a.membership!.made).length > 0, "the seed made no change");
+  assert.deepEqual(
+    { ...a, linearizability: a.linearizability?.verdict },
+    { ...b, linearizability: b.linearizability?.verdict },
+  );
+});
+
+const CAUGHT_WITH_MEMBERSHIP: [BugName, RegExp, number][] = [
+  // A learner wins an election with the voters' votes: a leader outside the voters.
+  ["learnerCampaigns", /election safety/, 10],
+  // A candidate counts learners' votes: a leader without a majority of the voters.
+  ["learnerVotes", /election safety/, 20],
+];
+
+for (const [bug, property, maxSeeds] of CAUGHT_WITH_MEMBERSHIP) {
+  Deno.test(`sim: with membership changes, the checks catch the deliberate bug ${bug}`, async () => {
+    const r = await hunt(bug, maxSeeds, true);
+    assert.ok(r, `${bug} went unnoticed for ${maxSeeds} seeds`);
+    assert.match(r.property ?? "", property, r.violation);
+    // Without membership changes there are no learners: the same core passes the same seeds.
+    assert.equal(
+      (await new Simulation({ seed: r.seed, nodes: r.seed % 2 ? 3 : 5, bug }).run()).violation,
+      undefined,
+    );
+  });
+}

@@ -16,6 +16,11 @@
  * round trips exceed the election timeout, through the faults and after them
  * (`nemesis.ts`).
  *
+ * With `membership` (the command line's default), the membership nemesis
+ * (`membership_nemesis.ts`) adds learners (started from a member's backup, as `--join` does),
+ * promotes, removes (the leader too) and replaces crashed voters among the other faults; a node
+ * told it was removed stops, and a removed node is never restarted.
+ *
  * After every event the five safety properties are checked on the cores (`invariants.ts`); at
  * the end the client history is checked for linearizability (`tests/checker`), then faults
  * stop and a leader must commit a new write within a bound (on a WAN seed too, which only
@@ -24,11 +29,14 @@
  * @module
  */
 
+import { startFromBackup } from "../../src/node/bootstrap.ts";
 import { NodeStoppedError, NoLeaderError, OutcomeUnknownError } from "../../src/node/errors.ts";
 import { ProposalTimeoutError, RaftNode } from "../../src/node/raft_node.ts";
 import { ReadTimeoutError } from "../../src/node/read_barrier.ts";
 import type { Logger } from "../../src/node/logger.ts";
+import type { RaftStorage } from "../../src/storage/raft_storage.ts";
 import type { RaftConfig } from "../../src/raft/config.ts";
+import { decodeConfChange } from "../../src/raft/conf_change.ts";
 import type { CoreView } from "../../src/raft/raw_node.ts";
 import type { NodeId } from "../../src/raft/types.ts";
 import type { ApplyOutcome } from "../../src/state/results.ts";
@@ -39,6 +47,11 @@ import { registerModel } from "../checker/register_model.ts";
 import { buggyCore, type BugName } from "./bugs.ts";
 import { SafetyChecker, SafetyViolation } from "./invariants.ts";
 import { LockChecker, LockViolation } from "./locks.ts";
+import {
+  type MembershipHost,
+  MembershipNemesis,
+  type MembershipTally,
+} from "./membership_nemesis.ts";
 import { Nemesis } from "./nemesis.ts";
 import { Scheduler, type SimClock } from "./scheduler.ts";
 import { SimDisk, SimNetwork, STEP_MS } from "./sim_io.ts";
@@ -61,6 +74,10 @@ export interface SimOptions {
   wan?: boolean;
   /** Settings of every node's core over the simulator's own (e.g. `electionBackoffLimit`). */
   raft?: Partial<RaftConfig>;
+  /** Change membership among the faults (`membership_nemesis.ts`). Default false. */
+  membership?: boolean;
+  /** Where the nodes log, given the node's id and the virtual time (replaying a seed). */
+  logger?: (id: NodeId, now: number) => Logger;
 }
 
 /** The outcome of a run. */
@@ -86,6 +103,12 @@ export interface SimReport {
   committed: number;
   crashes: number;
   elections: number;
+  /** Commit advances checked against the disks of the leader's voters. */
+  commitQuorumChecks: number;
+  /** The membership changes made and refused, when the run changed membership. */
+  membership?: MembershipTally;
+  /** When the healed cluster made no progress: what its live nodes were waiting for. */
+  stuck?: string;
 }
 
 const TICK_MS = 10;
@@ -124,6 +147,10 @@ const LOCK_OP_TIMEOUT_MS = 8000;
 /** One server across its incarnations. */
 interface Server {
   id: NodeId;
+  /** One of the founding voters (started with `peers`), else a node that joined. */
+  founder: boolean;
+  /** An applied change removed it: it stopped and is never started again. */
+  removed?: boolean;
   disk: SimDisk;
   node?: RaftNode;
   clock?: SimClock;
@@ -150,17 +177,26 @@ const silent: Logger = { log: () => {} };
  * ```
  */
 export class Simulation {
-  readonly opts: Required<Omit<SimOptions, "bug" | "wan" | "raft">> & SimOptions;
+  readonly opts:
+    & Required<Omit<SimOptions, "bug" | "wan" | "raft" | "membership" | "logger">>
+    & SimOptions;
   readonly prng: Prng;
   readonly scheduler: Scheduler;
   readonly nemesis: Nemesis;
   readonly network: SimNetwork;
-  readonly checker = new SafetyChecker();
+  readonly checker = new SafetyChecker({
+    durable: (id, index) => this.#byId.get(id)?.disk.durableTerm(index),
+    votes: true,
+  });
   readonly locks = new LockChecker();
   readonly #lockClients: LockClient[] = [];
   #lockOps = 0;
   readonly history: HistoryRecorder;
   readonly servers: Server[] = [];
+  readonly #byId = new Map<NodeId, Server>();
+  /** Ids an applied change removed (never reused, so never members again). */
+  readonly #removedIds = new Set<NodeId>();
+  readonly members?: MembershipNemesis;
   #clients: (ClientOp | undefined)[];
   #opCounter = 0;
   #crashes = 0;
@@ -202,8 +238,18 @@ export class Simulation {
       ...options.raft,
     };
     for (let id = 1; id <= this.opts.nodes; id++) {
-      this.servers.push({ id, disk: new SimDisk(this.scheduler, id), up: false });
+      this.#addServer(id, true);
     }
+    this.network.onDeliver = (m) => this.checker.onDeliver(m);
+    if (options.membership) this.members = new MembershipNemesis(this.#membershipHost());
+  }
+
+  #addServer(id: NodeId, founder: boolean): Server {
+    const server: Server = { id, founder, disk: new SimDisk(this.scheduler, id), up: false };
+    this.servers.push(server);
+    this.#byId.set(id, server);
+    this.nemesis.setNodes(this.servers.map((s) => s.id));
+    return server;
   }
 
   /** Runs the fault phase, then the liveness phase, then checks the history. */
@@ -221,6 +267,7 @@ export class Simulation {
       committed: 0,
       crashes: 0,
       elections: 0,
+      commitQuorumChecks: 0,
     };
     const s = this.scheduler;
     try {
@@ -244,6 +291,7 @@ export class Simulation {
       report.live = await this.#untilWriteCommits();
       report.recoveryMs = s.now - healedAt;
       if (report.live) await this.#finalReads();
+      else report.stuck = this.#whyStuck();
     } catch (e) {
       report.violation = e instanceof Error ? e.message : String(e);
       report.property = e instanceof SafetyViolation || e instanceof LockViolation
@@ -260,6 +308,8 @@ export class Simulation {
     report.lockTrusted = this.locks.trusted;
     report.crashes = this.#crashes;
     report.elections = this.checker.leaderTerms;
+    report.commitQuorumChecks = this.checker.commitQuorumChecks;
+    if (this.members) report.membership = this.members.tally;
     if (!report.violation) {
       const ops = pairOperations(this.history.events);
       report.ops = ops.length;
@@ -300,7 +350,7 @@ export class Simulation {
    */
   #aimAtLeaders(live: Map<NodeId, CoreView>): void {
     for (const [id, v] of live) {
-      const server = this.servers[id - 1];
+      const server = this.#byId.get(id)!;
       const seen = server.seen;
       const newLeader = v.role === "leader" && (seen?.role !== "leader" || seen.term !== v.term);
       server.seen = {
@@ -321,7 +371,11 @@ export class Simulation {
     }
   }
 
-  #start(server: Server): void {
+  /**
+   * Starts an incarnation of `server` from its disk; `prepare` first writes that disk (a node
+   * that joins starts from a member's backup).
+   */
+  #start(server: Server, prepare?: (storage: RaftStorage) => Promise<void>): void {
     const clock = this.scheduler.clock();
     // Wall clocks drift within the documented bound (1 %); leases are decided from the log's
     // stamps, so nothing may depend on the nodes agreeing about the time.
@@ -332,27 +386,100 @@ export class Simulation {
     const storage = server.disk.open((entries) => {
       if (server.node) this.checker.onPersist(id, server.node.coreView(), entries);
     });
-    const peers = new Map(this.servers.map((s) => [s.id, `sim://${s.id}`]));
+    // The founding voters' flags; a node that joined has none (its membership is on its disk).
+    const peers = new Map(
+      this.servers.filter((s) => s.founder && server.founder).map((s) => [s.id, `sim://${s.id}`]),
+    );
     this.checker.onRestart(id);
-    RaftNode.start({
-      id,
-      peers,
-      storage,
-      transport: (events) => this.network.attach(id, events),
-      logger: silent,
-      tickMs: TICK_MS,
-      raft: this.#raft,
-      snapshotEntries: 20 + this.prng.int(60),
-      requestTimeoutMs: 1000,
-      clock,
-      core: this.opts.bug && buggyCore(this.opts.bug),
-      onEntryApplied: (e) => this.checker.onApply(id, e),
-    }).then((node) => {
+    (prepare ? prepare(storage) : Promise.resolve()).then(() =>
+      RaftNode.start({
+        id,
+        peers,
+        storage,
+        transport: (events) => this.network.attach(id, events),
+        logger: this.opts.logger ? this.#logger(id) : silent,
+        tickMs: TICK_MS,
+        raft: this.#raft,
+        snapshotEntries: 20 + this.prng.int(60),
+        requestTimeoutMs: 1000,
+        clock,
+        core: this.opts.bug && buggyCore(this.opts.bug),
+        onEntryApplied: (e) => {
+          this.checker.onApply(id, e);
+          if (e.type === "conf") this.#noteConf(e.data);
+        },
+        onRemoved: () => this.scheduler.after(0, () => this.#stopRemoved(server, clock)),
+      })
+    ).then((node) => {
       if (clock.dead) return; // crashed while starting
       server.node = node;
     }, (e) => {
       this.#failure ??= e as Error;
     });
+  }
+
+  #logger(id: NodeId): Logger {
+    return { log: (...args) => this.opts.logger!(id, this.scheduler.now).log(...args) };
+  }
+
+  /** An applied membership change (committed, so true for the whole cluster from now on). */
+  #noteConf(data: Uint8Array): void {
+    const cc = decodeConfChange(data);
+    if (cc.type === "removeNode") this.#removedIds.add(cc.nodeId);
+  }
+
+  /** The node learned it was removed: the process exits (its disk stays, unused). */
+  #stopRemoved(server: Server, clock: SimClock): void {
+    server.removed = true;
+    if (server.clock !== clock || !server.up) return; // that incarnation is gone already
+    server.seen = undefined;
+    clock.kill();
+    server.disk.crash();
+    this.network.detach(server.id);
+    server.node = undefined;
+    server.up = false;
+  }
+
+  #isRemoved(server: Server): boolean {
+    return server.removed === true || this.#removedIds.has(server.id);
+  }
+
+  #membershipHost(): MembershipHost {
+    return {
+      prng: this.prng,
+      sleep: (ms) => new Promise((resolve) => this.scheduler.after(ms, resolve)),
+      liveNodes: () =>
+        this.servers.filter((s) => s.up && s.node && !this.#isRemoved(s)).map((s) => s.node!),
+      downIds: () => this.servers.filter((s) => !s.up && !this.#isRemoved(s)).map((s) => s.id),
+      usedIds: () => this.servers.map((s) => s.id),
+      join: (id) => this.#join(id),
+      faulting: () => this.#faulting,
+      fail: (e) => {
+        this.#failure ??= new ClientError(e.message);
+      },
+    };
+  }
+
+  /**
+   * Starts new node `id` as `--join` does once the member added it: from a live member's backup
+   * (another member's if that one does not answer in time), with no peers of its own.
+   */
+  async #join(id: NodeId): Promise<void> {
+    if (this.#byId.has(id)) return; // the simulation knows this id: never started twice
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const live = this.servers.filter((s) => s.up && s.node && !this.#isRemoved(s));
+      if (live.length === 0) return;
+      const via = this.prng.pick(live).node!;
+      const backup = await Promise.race([
+        via.backup().catch(() => undefined),
+        new Promise<undefined>((resolve) => this.scheduler.after(2000, () => resolve(undefined))),
+      ]);
+      if (!backup) continue;
+      if (this.#byId.has(id)) return;
+      const server = this.#addServer(id, false);
+      this.#start(server, (storage) => startFromBackup(storage, backup));
+      return;
+    }
   }
 
   // ---- faults ------------------------------------------------------------------------------
@@ -363,12 +490,13 @@ export class Simulation {
       const live = this.servers.filter((s) => s.up);
       if (live.length > 0) this.#crash(this.prng.pick(live));
     } else if (action === "restart") {
-      const down = this.servers.filter((s) => !s.up);
+      const down = this.servers.filter((s) => !s.up && !this.#isRemoved(s));
       if (down.length > 0) this.#start(this.prng.pick(down));
     } else if (action === "slowDisk") {
       const server = this.prng.pick(this.servers);
       server.disk.slow = !server.disk.slow;
     }
+    this.members?.step();
   }
 
   #crash(server: Server): void {
@@ -386,7 +514,8 @@ export class Simulation {
     this.network.release();
     for (const server of this.servers) {
       server.disk.slow = false;
-      if (!server.up) this.#start(server);
+      // Every member comes back: the liveness check needs the current voters.
+      if (!server.up && !this.#isRemoved(server)) this.#start(server);
     }
   }
 
@@ -560,7 +689,7 @@ export class Simulation {
   }
 
   #leader(): Server | undefined {
-    return this.servers.find((s) => s.up && s.node?.isLeader());
+    return this.servers.find((s) => s.up && !this.#isRemoved(s) && s.node?.isLeader());
   }
 
   /** After healing: a leader must emerge and commit a new write within the bound. */
@@ -576,6 +705,28 @@ export class Simulation {
       if (await this.#run(s.now + TICK_MS, () => op?.outcome === "ok")) return true;
     }
     return false;
+  }
+
+  /**
+   * What the live nodes of a cluster that made no progress wait for: above all, voters whose
+   * configuration still counts a node that was removed (and has stopped).
+   */
+  #whyStuck(): string {
+    const parts: string[] = [];
+    for (const server of this.servers) {
+      if (!server.up || !server.node || this.#isRemoved(server)) continue;
+      const st = server.node.status();
+      const gone = st.conf.voters.filter((v) => {
+        const other = this.#byId.get(v);
+        return !other || this.#isRemoved(other);
+      });
+      parts.push(
+        `node ${server.id} ${st.role} (term ${st.term}, commit ${st.commit}, last ${st.lastIndex}, ` +
+          `voters ${st.conf.voters.join(",")}` +
+          (gone.length > 0 ? `: counts removed node ${gone.join(",")}` : "") + ")",
+      );
+    }
+    return parts.join("; ") || "no live node";
   }
 
   /** Reads every key through the leader, so the history ends with what the cluster holds. */
