@@ -131,6 +131,47 @@ export interface ClusterView {
 }
 
 /**
+ * A member as `GET /v1/members` lists it: `matchIndex` and `lastContactMs` are the leader's
+ * knowledge (null for the leader itself, or when no leader answered).
+ *
+ * @example
+ * ```ts
+ * import type { Member } from "./edgeraft_client.ts";
+ * const m: Member = {
+ *   id: 4, peerUrl: "http://10.0.0.4:7104", clientUrl: "http://10.0.0.4:7004",
+ *   role: "learner", matchIndex: 120, lastContactMs: 8,
+ * };
+ * ```
+ */
+export interface Member {
+  id: number;
+  peerUrl: string;
+  clientUrl: string;
+  role: "voter" | "learner";
+  matchIndex: number | null;
+  lastContactMs: number | null;
+}
+
+/**
+ * A backup file as `GET /v1/snapshot` sends it: its bytes, the applied index and term it holds,
+ * and the file name the node suggests.
+ *
+ * @example
+ * ```ts
+ * import type { SnapshotFile } from "./edgeraft_client.ts";
+ * const s: SnapshotFile = {
+ *   bytes: new Uint8Array(), index: 42, term: 3, fileName: "edgeraft-prod-42.backup",
+ * };
+ * ```
+ */
+export interface SnapshotFile {
+  bytes: Uint8Array;
+  index: number;
+  term: number;
+  fileName: string | null;
+}
+
+/**
  * How {@linkcode EdgeraftClient.withLock} takes its lock. Default ttl 30 s, no wait (a
  * try-lock that throws {@linkcode LockHeldError} when held).
  *
@@ -358,6 +399,71 @@ export class EdgeraftClient {
     return await (await this.#send("GET", "/v1/cluster", options)).json();
   }
 
+  /** Every member with its role and the leader's view of its progress (admin scope). */
+  async members(options: CallOptions = {}): Promise<Member[]> {
+    return await (await this.#send("GET", "/v1/members", options)).json();
+  }
+
+  /**
+   * Adds a learner (admin scope): it receives the log but does not vote until
+   * {@linkcode promoteMember}. Membership changes are not idempotent: a change is retried only
+   * when the cluster said it made nothing (503 `no-leader`) or the connection was refused; an
+   * unknown outcome is an {@linkcode OutcomeUnknownError} (`members()` tells what happened).
+   */
+  async addMember(
+    member: { peerUrl: string; clientUrl: string; id?: number },
+    options: CallOptions = {},
+  ): Promise<Member> {
+    const body = { ...member, role: "learner" };
+    return await (await this.#send("POST", "/v1/members", { ...options, body, once: true }))
+      .json();
+  }
+
+  /** Makes a learner a voter once it has caught up (admin scope; see `addMember`). */
+  async promoteMember(id: number, options: CallOptions = {}): Promise<Member> {
+    const path = `/v1/members/${id}/promote`;
+    return await (await this.#send("POST", path, { ...options, write: true, once: true })).json();
+  }
+
+  /** Removes a member (admin scope; see `addMember`); the leader hands over first if it is it. */
+  async removeMember(id: number, options: CallOptions = {}): Promise<{ removed: number }> {
+    const path = `/v1/members/${id}`;
+    return await (await this.#send("DELETE", path, { ...options, write: true, once: true }))
+      .json();
+  }
+
+  /**
+   * Hands leadership to voter `to` (default: the most caught-up live one); resolves with the
+   * leader once it is in place (admin scope).
+   */
+  async transferLeader(
+    to?: number,
+    options: CallOptions = {},
+  ): Promise<{ leader: number }> {
+    const body = to === undefined ? {} : { to };
+    return await (await this.#send("POST", "/v1/leader/transfer", { ...options, body, once: true }))
+      .json();
+  }
+
+  /**
+   * A backup file of the state (admin scope): by default with every write acknowledged before
+   * the call; `consistency: "stale"` takes the answering node's state as it is (also when the
+   * cluster has no quorum).
+   */
+  async snapshot(
+    options: { consistency?: "linearizable" | "stale" } & CallOptions = {},
+  ): Promise<SnapshotFile> {
+    const query = options.consistency ? `?consistency=${options.consistency}` : "";
+    const response = await this.#send("GET", `/v1/snapshot${query}`, options);
+    const disposition = response.headers.get("content-disposition") ?? "";
+    return {
+      bytes: new Uint8Array(await response.arrayBuffer()),
+      index: Number(response.headers.get("x-snapshot-index")),
+      term: Number(response.headers.get("x-snapshot-term")),
+      fileName: /filename="([^"]+)"/.exec(disposition)?.[1] ?? null,
+    };
+  }
+
   /**
    * The changes under `prefix`, from `fromRevision` (default: the next change) on. The stream
    * resumes by itself after a disconnection, on another endpoint if its node is gone, from the
@@ -522,6 +628,11 @@ export class EdgeraftClient {
       timeoutMs?: number;
       stream?: boolean;
       retries?: number;
+      /**
+       * Not idempotent and without an idempotency key (a membership change): sent again only
+       * when the connection was refused or the server answered 503 `no-leader` (nothing made).
+       */
+      once?: boolean;
     } = {},
   ): Promise<Response> {
     const callSignals = [options.signal, deadline(options.timeoutMs)]
@@ -531,12 +642,13 @@ export class EdgeraftClient {
     if (this.#token) headers.set("authorization", `Bearer ${this.#token}`);
     if (options.body !== undefined) headers.set("content-type", "application/json");
     const write = options.body !== undefined || options.write === true;
-    if (write && !headers.has("idempotency-key")) {
+    const once = options.once === true;
+    if (write && !once && !headers.has("idempotency-key")) {
       headers.set("idempotency-key", crypto.randomUUID());
     }
     // A request is safe to send twice if the server applies it at most once anyway.
-    const safe = !write || headers.has("idempotency-key") ||
-      (headers.has("x-client-id") && headers.has("x-client-seq"));
+    const safe = !once && (!write || headers.has("idempotency-key") ||
+      (headers.has("x-client-id") && headers.has("x-client-seq")));
     const retries = options.retries ?? this.#retries;
     const body = options.body === undefined ? undefined : JSON.stringify(options.body);
     let endpoint = write ? this.#leader ?? this.#preferred : this.#preferred;
@@ -579,7 +691,9 @@ export class EdgeraftClient {
       const hint = this.#noteLeader(response);
       if (response.ok || options.allow?.includes(response.status)) return response;
       const problem = await response.json().catch(() => ({}));
-      if (isTransient(response.status) && safe && attempt < retries) {
+      const madeNothing = response.status === 503 &&
+        problem.type === "urn:edgeraft:problem:no-leader";
+      if (isTransient(response.status) && (safe || madeNothing) && attempt < retries) {
         // No leader, or a node between the client and the leader failed: another node may do.
         const next = hint !== undefined && hint !== endpoint ? hint : this.#failed(endpoint);
         const retryAfter = Number(response.headers.get("retry-after")) * 1000;

@@ -210,6 +210,15 @@ Deno.test("snapshot: the backup file's bytes, with its index, term and a file na
   const restored = StateMachine.restore(backup.data);
   assert.deepEqual(restored.get("app/a")?.value, { on: true });
   assert.equal(restored.revision, node.revision());
+  assert.equal(node.reads, 1, "a linearizable read first: every acknowledged write is in it");
+
+  node.leader = 2;
+  node.lastContact = node.clock.now() - 40;
+  const stale = await app.request("/v1/snapshot?consistency=stale");
+  assert.equal(stale.status, 200);
+  assert.equal(stale.headers.get("x-last-contact-ms"), "40");
+  await stale.body?.cancel();
+  assert.equal(node.reads, 1, "a stale backup asks no quorum");
 });
 
 Deno.test("maxStalenessMs: local within the bound, else linearizable", async () => {

@@ -303,6 +303,11 @@ async function battery(ctx: App, withTokens: boolean): Promise<Observations> {
   }
   fakeMembership.failNext = undefined;
   await hit(snapshot, "GET", "/v1/snapshot");
+  await hit(snapshot, "GET", "/v1/snapshot?consistency=stale");
+  await hit(snapshot, "GET", "/v1/snapshot?consistency=sometimes");
+  node.readError = new NoLeaderError("no leader");
+  await hit(snapshot, "GET", "/v1/snapshot");
+  node.readError = undefined;
   node.membership = undefined;
   await hit(members, "GET", "/v1/members");
   await hit(add, "POST", "/v1/members", { json: learner });
@@ -413,7 +418,7 @@ for (const withTokens of [false, true]) {
     assertReached(seen, "POST /v1/members/{id}/promote", [200, 400, 404, 409, 501, 503, 504]);
     assertReached(seen, "DELETE /v1/members/{id}", [200, 400, 404, 409, 501, 503, 504, ...auth]);
     assertReached(seen, "POST /v1/leader/transfer", [200, 400, 404, 413, 415, 501, 503, 504]);
-    assertReached(seen, "GET /v1/snapshot", [200, 405, 501, ...auth]);
+    assertReached(seen, "GET /v1/snapshot", [200, 400, 405, 501, 503, ...auth]);
     await ctx.node.tick(); // let waits and leases settle before the app is dropped
   });
 }

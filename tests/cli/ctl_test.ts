@@ -37,6 +37,14 @@ Deno.test("ctl: --help on every command, usage mistakes exit 2 (no cluster neede
     ["list", "--limit", "0"],
     ["run-locked", "x"],
     ["get", "a", "--endpoints", "ftp://x"],
+    ["members", "add", "--client-url", "http://h:1"],
+    ["members", "add", "--peer-url", "h:1", "--client-url", "http://h:1"],
+    ["members", "add", "--peer-url", "http://h:1", "--client-url", "http://h:2", "--id", "0"],
+    ["members", "promote"],
+    ["members", "promote", "x"],
+    ["members", "remove", "1", "2"],
+    ["leader", "transfer", "--to", "zero"],
+    ["snapshot", "save"],
   ];
   const results = await Promise.all(mistakes.map((args) => ctl(args)));
   for (const [i, result] of results.entries()) {
@@ -209,27 +217,30 @@ Deno.test({
         assert.equal(row.lag, null);
         await c.restart(down);
         const members = await run(["members"]);
-        assert.match(members.stdout, /^ID\s+URL\s+PEER URL\s+ROLE\n1\s+http/);
+        assert.match(
+          members.stdout,
+          /^ID\s+URL\s+PEER URL\s+ROLE\s+MATCH\s+CONTACT\n1\s+http\S+\s+http\S+\s+voter/,
+        );
         assert.equal(JSON.parse((await run(["members", "--json"])).stdout).length, 3);
       });
 
-      await t.step(
-        "membership commands say the server does not support them (exit 1)",
-        async () => {
-          const lines = [
-            ["members", "add", "4", "http://p", "http://c"],
-            ["members", "promote", "4"],
-            ["members", "remove", "3"],
-            ["leader", "transfer"],
-            ["snapshot", "save", "/tmp/x"],
-          ];
-          for (const args of lines) {
-            const result = await run(args);
-            assert.equal(result.code, 1, args.join(" "));
-            assert.match(result.stderr, /does not support this yet/);
-          }
-        },
-      );
+      await t.step("membership refusals exit 1 with the server's reason", async () => {
+        // The changes themselves run in ctl_membership_test.ts, on a cluster of their own.
+        const refusals: [string[], RegExp][] = [
+          [["members", "promote", "99"], /No such member: node 99 is no member/],
+          [["members", "remove", "99"], /No such member/],
+          [["leader", "transfer", "--to", "99"], /node 99 is no voter/],
+          [
+            ["members", "add", "--peer-url", "http://127.0.0.1:1/x", "--client-url", "http://h:2"],
+            /peerUrl must be an http\(s\) URL .*no path/,
+          ],
+        ];
+        for (const [args, reason] of refusals) {
+          const result = await run(args);
+          assert.equal(result.code, 1, `${args.join(" ")}: ${result.stderr}`);
+          assert.match(result.stderr, reason, args.join(" "));
+        }
+      });
 
       await t.step("endpoints: flag over env; failover past a dead endpoint", async () => {
         const dead = `http://127.0.0.1:${freePort()}`;

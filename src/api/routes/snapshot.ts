@@ -13,7 +13,10 @@ import type { ApiDeps, ApiEnv } from "../app_env.ts";
 import { authorize } from "../middleware/auth/auth.ts";
 import { methodNotAllowed } from "../middleware/problem_errors/problem_errors.ts";
 import { describeRoute, problemResponses } from "../openapi.ts";
+import { lastContactMs } from "../node_calls.ts";
 import { ProblemError } from "../problem.ts";
+import { parseWith } from "../schemas.ts";
+import { z } from "../zod.ts";
 
 /**
  * The backup's file name: `edgeraft-<clusterId>-<index>.backup`, the cluster id reduced to
@@ -39,12 +42,25 @@ export function backupFileName(clusterId: string, index: number): string {
  * ```
  */
 export function snapshotRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
+  const query = z.object({
+    consistency: z.enum(["linearizable", "stale"]).optional().openapi({
+      description: "linearizable (default): the backup holds every write acknowledged before " +
+        "the request (ReadIndex first); stale: this node's applied state as it is, also " +
+        "without a quorum (X-Last-Contact-Ms says how stale).",
+    }),
+  });
   app.get("/v1/snapshot", async (c) => {
     authorize(c, { scopes: ["admin"] });
     const { node } = deps;
     if (!node.backup) {
       throw new ProblemError(501, "not-implemented", "this node does not offer backups");
     }
+    const { consistency } = parseWith(query, c.req.query(), "query");
+    // By default the backup holds every write acknowledged before it was asked for, from
+    // whichever node answers; a stale one is this node's state as it is (a cluster that lost
+    // its quorum can still be backed up).
+    if (consistency === "stale") c.header("x-last-contact-ms", String(lastContactMs(deps)));
+    else await node.linearizableRead();
     const backup = await node.backup();
     const bytes = await encodeBackup(backup);
     c.header("content-type", "application/octet-stream");
@@ -63,6 +79,7 @@ export function snapshotRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
     method: "get",
     path: "/v1/snapshot",
     summary: "A consistent backup of the state machine, as a file (admin)",
+    request: { query },
     description: "The state at this node's applied index, with that index, its term, the " +
       "membership and a SHA-256 of the data. Start a new cluster from it with `--restore-from " +
       "FILE`; a damaged file is refused before anything starts.",
@@ -76,6 +93,10 @@ export function snapshotRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
           },
           "X-Snapshot-Term": {
             description: "The term of the entry at that index.",
+            schema: { type: "integer" },
+          },
+          "X-Last-Contact-Ms": {
+            description: "consistency=stale: ms since this node last heard from a leader.",
             schema: { type: "integer" },
           },
           "Content-Disposition": {
@@ -92,5 +113,5 @@ export function snapshotRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
         503: "`no-leader`: the node is stopping",
       }),
     },
-  }, { auth: !deps.open });
+  }, { auth: !deps.open, read: true });
 }

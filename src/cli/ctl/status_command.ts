@@ -68,7 +68,13 @@ export async function clusterStatus(
     return {
       id: member.id,
       url: member.url,
-      role: member.id === leaderId ? "leader" : leaderId === null ? "unknown" : "follower",
+      role: member.role === "learner"
+        ? "learner"
+        : member.id === leaderId
+        ? "leader"
+        : leaderId === null
+        ? "unknown"
+        : "follower",
       reachable: own !== undefined,
       term: own?.term ?? null,
       commitIndex: own?.commitIndex ?? null,
@@ -123,7 +129,7 @@ export const statusCommand: Command = {
 };
 
 /**
- * `members`: the members and their roles.
+ * `members`: the members, their roles, and the leader's view of their progress.
  *
  * @example
  * ```ts ignore
@@ -133,17 +139,29 @@ export const statusCommand: Command = {
 export const membersCommand: Command = {
   words: ["members"],
   usage: "members",
-  summary: "list the members (id, client URL, peer URL, role)",
+  summary: "list the members (id, client URL, peer URL, voter or learner, progress)",
+  details: "From the leader when one answers. MATCH: the last log index the leader knows the\n" +
+    "member has; CONTACT: ms since the leader last heard from it (- for the leader itself,\n" +
+    "or with no leader). Needs the admin scope when the cluster has tokens.\n" +
+    "--json prints the list as GET /v1/members answers it.",
   flags: {},
   args: [0, 0],
   async run(c) {
-    const view = await c.client().cluster();
+    const members = await c.client().members();
     if (c.json) {
-      c.out(JSON.stringify(view.members));
+      c.out(JSON.stringify(members));
       return EXIT.ok;
     }
-    const rows = view.members.map((m) => [String(m.id), m.url ?? "-", m.peerUrl ?? "-", m.role]);
-    c.out(formatTable(["ID", "URL", "PEER URL", "ROLE"], rows));
+    const dash = (v: string | number | null) => v === null || v === "" ? "-" : String(v);
+    const rows = members.map((m) => [
+      String(m.id),
+      dash(m.clientUrl),
+      dash(m.peerUrl),
+      m.role,
+      dash(m.matchIndex),
+      dash(m.lastContactMs),
+    ]);
+    c.out(formatTable(["ID", "URL", "PEER URL", "ROLE", "MATCH", "CONTACT"], rows));
     return EXIT.ok;
   },
 };
