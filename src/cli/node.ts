@@ -31,6 +31,7 @@ import { startMallocTrim } from "./malloc_trim.ts";
 import { ConfigError, dataDirOf, type NodeConfig, parseNodeConfig, usage } from "./node_config.ts";
 import {
   backupChecksum,
+  foundersRecord,
   foundingClusterId,
   IdentityFileError,
   type NodeIdentity,
@@ -322,7 +323,13 @@ async function main(): Promise<void> {
     const clusterId = await restoredClusterId(cfg.peers, restore.checksum);
     const voters = [...cfg.peers.keys()].sort((a, b) => a - b);
     startFrom = forNewCluster(restore.backup, { voters, learners: [] }, clusterId);
-    identity = { id: cfg.id!, clusterId, origin: "restored", restoredFrom: restore.checksum };
+    identity = {
+      id: cfg.id!,
+      clusterId,
+      origin: "restored",
+      restoredFrom: restore.checksum,
+      founders: foundersRecord(cfg.peers, cfg.clientUrls),
+    };
     logger.log("info", "restoring a new cluster from a backup", {
       file: cfg.restoreFrom,
       from: restore.backup.clusterId,
@@ -331,7 +338,12 @@ async function main(): Promise<void> {
       voters,
     });
   } else if (identity === undefined) {
-    identity = { id: cfg.id!, clusterId: await foundingClusterId(cfg.peers), origin: "founded" };
+    identity = {
+      id: cfg.id!,
+      clusterId: await foundingClusterId(cfg.peers),
+      origin: "founded",
+      founders: foundersRecord(cfg.peers, cfg.clientUrls),
+    };
   }
   const id = identity.id;
   let storage: KvStorage;
@@ -370,8 +382,8 @@ async function main(): Promise<void> {
   try {
     node = await RaftNode.start({
       id,
-      // A joined node's members come from its snapshot and log, never from flags.
-      peers: identity.origin === "joined" ? new Map() : cfg.peers,
+      // A joined node's members come from its snapshot and log (its config has no peers).
+      peers: cfg.peers,
       clientUrls: cfg.clientUrls,
       clusterId: identity.clusterId,
       onRemoved: () => removed.resolve(),

@@ -170,7 +170,8 @@ export function dataDirOf(args: string[], env: Record<string, string | undefined
 /**
  * Parses flags (`--name value` or `--name=value`) over environment variables over defaults;
  * `stored` is the identity the data directory keeps (`node.json`), which gives the id when
- * `--id` does not and must agree with it when it does.
+ * `--id` does not and must agree with it when it does, and the founding `--peers` and
+ * `--client-urls` when they are not given (a given `--peers` must name the same nodes).
  *
  * @example
  * ```ts
@@ -182,7 +183,7 @@ export function dataDirOf(args: string[], env: Record<string, string | undefined
 export function parseNodeConfig(
   args: string[],
   env: Record<string, string | undefined>,
-  stored?: Pick<NodeIdentity, "id">,
+  stored?: Pick<NodeIdentity, "id" | "origin" | "founders">,
 ): NodeConfig {
   const get = getter(args, env);
   const dataDir = get("data-dir") ?? "./data";
@@ -210,11 +211,28 @@ export function parseNodeConfig(
   const peerAddr = portOrAddr("peer", get("peer-addr"), get("peer-port"), id, 7100);
   const [clientHost, clientPort] = addr("client-addr", clientAddr);
   const [peerHost, peerPort] = addr("peer-addr", peerAddr);
-  const peers = join !== undefined || id === undefined
+  const founders = stored?.founders;
+  const joined = join !== undefined || id === undefined || stored?.origin === "joined";
+  const peers = joined
     ? new Map<NodeId, string>()
-    : idMap("peers", get("peers") ?? `${id}=http://127.0.0.1:${peerPort}`);
-  if (id !== undefined && join === undefined && !peers.has(id)) {
+    : get("peers") !== undefined
+    ? idMap("peers", get("peers")!)
+    : founders !== undefined
+    ? fromRecord(founders.peers)
+    : new Map([[id, `http://127.0.0.1:${peerPort}`]]);
+  if (!joined && !peers.has(id)) {
     throw new ConfigError(`--peers must include this node (id ${id}), got ${get("peers")}`);
+  }
+  if (founders !== undefined && !joined) {
+    const want = Object.keys(founders.peers).map(Number).sort((a, b) => a - b).join(",");
+    const got = [...peers.keys()].sort((a, b) => a - b).join(",");
+    if (want !== got) {
+      throw new ConfigError(
+        `--peers names nodes ${got}, but the cluster of data directory ${dataDir} was founded ` +
+          `by nodes ${want} (its node.json): flags cannot change the members; leave --peers ` +
+          `out, or change members through the API (docs/operations.md)`,
+      );
+    }
   }
   const clientTlsCert = get("client-tls-cert");
   const clientTlsKey = get("client-tls-key");
@@ -228,6 +246,8 @@ export function parseNodeConfig(
   const ownClientUrl = `${clientScheme}://${urlHost(clientHost)}:${clientPort}`;
   const clientUrls = get("client-urls")
     ? idMap("client-urls", get("client-urls")!)
+    : founders !== undefined && get("peers") === undefined
+    ? fromRecord(founders.clientUrls)
     : new Map(id === undefined ? [] : [[id, ownClientUrl]]);
   const secret = get("cluster-secret");
   const tlsCert = get("tls-cert");
@@ -360,6 +380,10 @@ function portOrAddr(
     );
   }
   return `127.0.0.1:${base + id}`;
+}
+
+function fromRecord(record: Record<string, string>): Map<NodeId, string> {
+  return new Map(Object.entries(record).map(([id, url]) => [Number(id), url]));
 }
 
 function oneUrl(name: string, url: string): string {

@@ -33,6 +33,13 @@ export interface NodeIdentity {
   origin: "founded" | "joined" | "restored";
   /** For `restored`: the SHA-256 of the backup's data. */
   restoredFrom?: string;
+  /**
+   * For `founded` and `restored`: the founding voters' peer and client URLs by id, as
+   * `--peers` and `--client-urls` gave them. A restart without those flags takes them from
+   * here: the core replays logged membership changes over the founding voters, so a founder
+   * restarted with `--peers` naming only itself would count itself a cluster of one.
+   */
+  founders?: { peers: Record<string, string>; clientUrls: Record<string, string> };
 }
 
 /**
@@ -87,11 +94,19 @@ export async function readIdentity(dataDir: string): Promise<NodeIdentity | unde
       `${path} is not a node identity (want {"id": N, "clusterId": "...", "origin": ...})`,
     );
   }
+  const f = v.founders;
+  const isUrlMap = (m: unknown) =>
+    typeof m === "object" && m !== null &&
+    Object.entries(m).every(([k, url]) => /^[1-9]\d*$/.test(k) && typeof url === "string");
+  if (f !== undefined && !(isUrlMap(f?.peers) && isUrlMap(f?.clientUrls))) {
+    throw new IdentityFileError(`${path}: "founders" is not {"peers": {...}, "clientUrls": {...}}`);
+  }
   return {
     id: v.id!,
     clusterId: v.clusterId,
     origin: v.origin!,
     ...(typeof v.restoredFrom === "string" ? { restoredFrom: v.restoredFrom } : {}),
+    ...(f === undefined ? {} : { founders: f }),
   };
 }
 
@@ -124,6 +139,26 @@ export async function writeIdentity(dataDir: string, identity: NodeIdentity): Pr
     await Deno.remove(tmp).catch(() => {});
     throw e;
   }
+}
+
+/**
+ * The founding members as `NodeIdentity.founders` keeps them.
+ *
+ * @example
+ * ```ts
+ * import { foundersRecord } from "./node_identity.ts";
+ * const f = foundersRecord(new Map([[1, "http://a:7101"]]), new Map([[1, "http://a:7001"]]));
+ * console.log(f.peers["1"]); // "http://a:7101"
+ * ```
+ */
+export function foundersRecord(
+  peers: ReadonlyMap<NodeId, string>,
+  clientUrls: ReadonlyMap<NodeId, string>,
+): NonNullable<NodeIdentity["founders"]> {
+  return {
+    peers: Object.fromEntries([...peers].map(([id, url]) => [String(id), url])),
+    clientUrls: Object.fromEntries([...clientUrls].map(([id, url]) => [String(id), url])),
+  };
 }
 
 async function sha256Hex(bytes: Uint8Array): Promise<string> {

@@ -154,18 +154,50 @@ Deno.test("node config: --join takes the ports it is given and leaves the id to 
 });
 
 Deno.test("node config: the data directory's identity gives the id, and a different --id is refused", () => {
-  const cfg = parseNodeConfig(["--data-dir", "/d/4", "--client-port", "7004"], {}, { id: 4 });
+  const cfg = parseNodeConfig(["--data-dir", "/d/4", "--client-port", "7004"], {}, {
+    id: 4,
+    origin: "joined",
+  });
   assert.equal(cfg.id, 4);
   assert.equal(cfg.peerPort, 7104);
-  assert.equal(parseNodeConfig(["--id", "4"], {}, { id: 4 }).id, 4);
+  assert.equal(parseNodeConfig(["--id", "4"], {}, { id: 4, origin: "joined" }).id, 4);
   assert.throws(
-    () => parseNodeConfig(["--id", "5", "--data-dir", "/d/4"], {}, { id: 4 }),
+    () => parseNodeConfig(["--id", "5", "--data-dir", "/d/4"], {}, { id: 4, origin: "joined" }),
     (e: unknown) =>
       e instanceof ConfigError &&
       /--id 5 does not match the data directory \/d\/4: it belongs to node 4/.test(e.message),
   );
   assert.equal(dataDirOf(["--data-dir=/x"], { EDGERAFT_DATA_DIR: "/y" }), "/x");
+  // A joined node never takes members from flags.
+  const joined = parseNodeConfig(["--peers", "4=http://x:1"], {}, { id: 4, origin: "joined" });
+  assert.equal(joined.peers.size, 0);
   assert.equal(dataDirOf([], { EDGERAFT_DATA_DIR: "/y" }), "/y");
+});
+
+Deno.test("node config: a founder restarted without --peers takes the founding members from node.json", () => {
+  const founders = {
+    peers: { "1": "http://h1:7101", "2": "http://h2:7102", "3": "http://h3:7103" },
+    clientUrls: { "1": "http://h1:7001", "2": "http://h2:7002", "3": "http://h3:7003" },
+  };
+  const stored = { id: 2, origin: "founded" as const, founders };
+  const cfg = parseNodeConfig(["--data-dir", "/d/2"], {}, stored);
+  assert.deepEqual([...cfg.peers.keys()], [1, 2, 3]);
+  assert.equal(cfg.peers.get(3), "http://h3:7103");
+  assert.equal(cfg.clientUrls.get(1), "http://h1:7001");
+  // The same nodes at other URLs: the flags win (the directory takes over after a change).
+  const moved = parseNodeConfig(
+    ["--peers", "1=http://a:1,2=http://b:2,3=http://c:3"],
+    {},
+    stored,
+  );
+  assert.equal(moved.peers.get(1), "http://a:1");
+  assert.throws(
+    () => parseNodeConfig(["--data-dir", "/d/2", "--peers", "2=http://b:2"], {}, stored),
+    (e: unknown) =>
+      e instanceof ConfigError &&
+      /--peers names nodes 2, but the cluster of data directory \/d\/2 was founded by nodes 1,2,3/
+        .test(e.message),
+  );
 });
 
 Deno.test("node config: join and restore mistakes are one clear sentence", () => {

@@ -2,6 +2,7 @@
 
 import assert from "node:assert/strict";
 import {
+  foundersRecord,
   foundingClusterId,
   IdentityFileError,
   readIdentity,
@@ -16,7 +17,13 @@ Deno.test("node identity: written, read back, replaced whole; no temporary file 
     assert.equal(await readIdentity(`${dir}/missing`), undefined);
     await writeIdentity(dir, { id: 4, clusterId: "c-1", origin: "joined" });
     assert.deepEqual(await readIdentity(dir), { id: 4, clusterId: "c-1", origin: "joined" });
-    const restored = { id: 1, clusterId: "c-2", origin: "restored" as const, restoredFrom: "ab" };
+    const restored = {
+      id: 1,
+      clusterId: "c-2",
+      origin: "restored" as const,
+      restoredFrom: "ab",
+      founders: foundersRecord(new Map([[1, "http://a:1"]]), new Map([[1, "http://a:2"]])),
+    };
     await writeIdentity(dir, restored);
     assert.deepEqual(await readIdentity(dir), restored);
     const names = [];
@@ -26,7 +33,12 @@ Deno.test("node identity: written, read back, replaced whole; no temporary file 
 
 Deno.test("node identity: a damaged node.json is an IdentityFileError naming the file", () =>
   withTempDir("edgeraft_identity_", async (dir) => {
-    for (const [text, pattern] of [["{", /is not JSON/], ['{"id": 0}', /is not a node identity/]]) {
+    const cases = [
+      ["{", /is not JSON/],
+      ['{"id": 0}', /is not a node identity/],
+      ['{"id": 1, "clusterId": "c", "origin": "founded", "founders": {"peers": 1}}', /founders/],
+    ];
+    for (const [text, pattern] of cases) {
       await Deno.writeTextFile(`${dir}/node.json`, text as string);
       await assert.rejects(
         readIdentity(dir),

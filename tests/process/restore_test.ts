@@ -138,6 +138,26 @@ Deno.test("restore: a backup from GET /v1/snapshot starts a new 3-node cluster w
       return (r?.body as KeyValue | undefined)?.value === 4 || undefined;
     }, { what: `the restarted node to answer:\n${started[2].text()}`, timeoutMs: 20_000 });
     assert.ok(started[2].logs().some((l) => /--restore-from is ignored/.test(String(l.event))));
+    // Or with its data directory and ports alone: the founding members come from node.json.
+    assert.equal((await started[1].signal("SIGTERM")).code, 0);
+    started[1] = NodeChild.spawn([
+      ...["--data-dir", `${root}/n2`, "--client-port", String(members[1].client)],
+      ...[
+        "--peer-port",
+        String(members[1].peer),
+        "--cluster-secret",
+        SECRET,
+        "--log-format",
+        "json",
+      ],
+    ]);
+    await put(url(1), "app/a", 5);
+    await poll(async () => {
+      const r = await getJson(`${url(2)}/v1/config/app/a`).catch(() => undefined);
+      return (r?.body as KeyValue | undefined)?.value === 5 || undefined;
+    }, { what: `node 2 restarted alone to answer:\n${started[1].text()}`, timeoutMs: 20_000 });
+    const cluster2 = (await getJson(`${url(2)}/v1/cluster`)).body as { members: unknown[] };
+    assert.equal(cluster2.members.length, 3, JSON.stringify(cluster2));
 
     // A data directory that is not empty is refused, untouched.
     await Deno.mkdir(`${root}/used`);
