@@ -182,7 +182,18 @@ export class Membership {
     const h = this.host;
     if (h.isLeader()) return await this.#changeHere(req);
     if (h.leaderId() === 0) throw new MembershipError("no-leader", "no leader is known");
-    return await this.#forward(req);
+    try {
+      return await this.#forward(req);
+    } catch (e) {
+      // Removing the leader: this node may apply the removal, and drop its link to the old
+      // leader, before that leader's answer arrives. The removal is then made: say so.
+      if (!(e instanceof MembershipError) || e.code !== "outcome-unknown" || req.op !== "remove") {
+        throw e;
+      }
+      const gone = await h.waitForLeader(() => !this.#isMember(req.id), h.electionTimeoutMs() * 4);
+      if (gone === undefined) throw e;
+      return { removed: req.id };
+    }
   }
 
   /** Answers a peer's `members.*` call; undefined when the method is not ours. */
