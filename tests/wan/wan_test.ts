@@ -228,18 +228,27 @@ Deno.test({
           await timed(() => put(wan.clientUrl(follower), { key: `f/${i}` } as Write, i)),
         );
       }
-      const lock = await timed(async () => {
-        const lease = await client.acquire("c/lock", { ttlMs: 10_000 });
-        await client.release("c/lock", lease.token);
-      });
-      const read = await timed(() => client.get("c/1"));
-      const [d, f] = [median(direct), median(viaFollower)];
+      const reads: number[] = [];
+      const locks: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        reads.push(await timed(() => client.get(`c/${i}`)));
+        locks.push(
+          await timed(async () => {
+            const lease = await client.acquire("c/lock", { ttlMs: 10_000 });
+            await client.release("c/lock", lease.token);
+          }),
+        );
+      }
+      const [d, f, r, l] = [median(direct), median(viaFollower), median(reads), median(locks)];
       console.log(
         `RTT ${rttMs}: client writes p50 ${d.toFixed(1)} ms, via a follower ${f.toFixed(1)} ms; ` +
-          `a lock cycle ${lock.toFixed(1)} ms, a linearizable read ${read.toFixed(1)} ms`,
+          `linearizable reads p50 ${r.toFixed(1)} ms, lock cycles (acquire + release) ` +
+          `${l.toFixed(1)} ms`,
       );
       assert.ok(d < 1.6 * rttMs, `client writes p50 ${d.toFixed(1)} ms: about one round trip`);
       assert.ok(d < 0.8 * f, `client ${d.toFixed(1)} ms vs via a follower ${f.toFixed(1)} ms`);
+      assert.ok(r < 1.6 * rttMs, `linearizable reads p50 ${r.toFixed(1)} ms: one round trip`);
+      assert.ok(l < 3.2 * rttMs, `lock cycles p50 ${l.toFixed(1)} ms: two round trips`);
     });
   },
 });
