@@ -147,7 +147,21 @@ Deno.test({
           w.answeredAt = performance.now();
         }
       };
-      const running = followers.flatMap((via) => [0, 1, 2, 3].map((n) => writer(via, n)));
+      // And a reader of linearizable reads on each follower: they follow the leader too.
+      const reads: { status: number; sentAt: number; tookMs: number }[] = [];
+      const reader = async (via: number) => {
+        while (performance.now() < stopAt.value) {
+          const sentAt = performance.now();
+          const status = await fetch(`${wan.clientUrl(via)}/v1/config/warm`, {
+            signal: AbortSignal.timeout(20_000),
+          }).then(async (r) => (await r.body?.cancel(), r.status), () => 0);
+          reads.push({ status, sentAt, tookMs: performance.now() - sentAt });
+        }
+      };
+      const running = [
+        ...followers.flatMap((via) => [0, 1, 2, 3].map((n) => writer(via, n))),
+        ...followers.map(reader),
+      ];
       await new Promise((resolve) => setTimeout(resolve, 500));
       await wan.pause(leader);
       frozenAt = performance.now();
@@ -169,6 +183,12 @@ Deno.test({
               .join(", ")
           } ms after it; the slowest write took ${Math.round(worst)} ms`,
       );
+      const slowestRead = Math.max(...reads.map((r) => r.tookMs));
+      console.log(
+        `  ${reads.length} linearizable reads on the followers, ` +
+          `${reads.filter((r) => r.status === 200).length} answered 200, the slowest ` +
+          `${Math.round(slowestRead)} ms`,
+      );
       assert.ok(inFlight.length > 0, "writes were in flight when the leader froze");
       // The leader is missed after an election timeout; the election and the re-sent write
       // take a few round trips; the rest is margin for a loaded machine. Never the old 5 s.
@@ -177,6 +197,10 @@ Deno.test({
         const took = w.answeredAt! - w.sentAt;
         assert.ok(took < bound + 1500, `${w.key} via ${w.via} took ${Math.round(took)} ms`);
         assert.ok([200, 503, 504].includes(w.status!), `${w.key}: ${w.status}`);
+      }
+      for (const r of reads) {
+        assert.ok(r.tookMs < bound + 1500, `a linearizable read took ${Math.round(r.tookMs)} ms`);
+        assert.ok([200, 503, 504].includes(r.status), `a linearizable read: ${r.status}`);
       }
       // Applied exactly once: a write answered 200 is there at version 1; one that failed
       // is there at most once, and a retry under its key (where it had one) settles it.
