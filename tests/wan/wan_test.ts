@@ -90,6 +90,7 @@ Deno.test({
 /** One write's fate, as its client saw it. */
 interface Write {
   key: string;
+  value: number;
   via: number;
   withKey: boolean;
   sentAt: number;
@@ -97,13 +98,13 @@ interface Write {
   answeredAt?: number;
 }
 
-async function put(url: string, w: Write, value: number, idempotencyKey?: string) {
+async function put(url: string, w: Pick<Write, "key" | "value">, idempotencyKey?: string) {
   const headers: Record<string, string> = { "content-type": "application/json" };
   if (idempotencyKey) headers["idempotency-key"] = idempotencyKey;
   const response = await fetch(`${url}/v1/config/${w.key}`, {
     method: "PUT",
     headers,
-    body: JSON.stringify(value),
+    body: JSON.stringify(w.value),
     signal: AbortSignal.timeout(20_000),
   });
   await response.body?.cancel();
@@ -122,7 +123,7 @@ Deno.test({
       const followers = wan.ids.filter((id) => id !== leader);
       // Warm the followers' connections to the leader.
       for (const id of followers) {
-        assert.equal(await put(wan.clientUrl(id), { key: "warm", via: id } as Write, 0), 200);
+        assert.equal(await put(wan.clientUrl(id), { key: "warm", value: 0 }), 200);
       }
       const writes: Write[] = [];
       let frozenAt = 0;
@@ -133,17 +134,14 @@ Deno.test({
         for (let i = 0; performance.now() < stopAt.value; i++) {
           const w: Write = {
             key: `w${via}-${n}-${i}`,
+            value: i,
             via,
             withKey: n % 2 === 0,
             sentAt: performance.now(),
           };
           writes.push(w);
-          w.status = await put(
-            wan.clientUrl(via),
-            w,
-            i,
-            w.withKey ? `key-${w.key}` : undefined,
-          ).catch(() => 0);
+          w.status = await put(wan.clientUrl(via), w, w.withKey ? `key-${w.key}` : undefined)
+            .catch(() => 0);
           w.answeredAt = performance.now();
         }
       };
@@ -210,15 +208,22 @@ Deno.test({
       // Concurrently: linearizable reads share their rounds, one round trip for them all.
       await Promise.all(writes.map(async (w) => {
         if (w.status !== 200 && w.withKey) {
-          const again = await put(wan.clientUrl(newLeader), w, 0, `key-${w.key}`);
+          const again = await put(wan.clientUrl(newLeader), w, `key-${w.key}`);
           assert.equal(again, 200, `${w.key}: retried under its key`);
         }
-        const read = await fetch(`${wan.clientUrl(survivor)}/v1/config/${w.key}`);
-        const body = read.status === 200 ? await read.json() : (await read.body?.cancel(), null);
+        // Linearizable, retried while the two survivors have no leader (503) for a moment.
+        const [status, text] = await poll(async () => {
+          const read = await fetch(`${wan.clientUrl(survivor)}/v1/config/${w.key}`);
+          const text = await read.text();
+          return read.status === 200 || read.status === 404 ? [read.status, text] : undefined;
+        }, { what: `reading ${w.key} back`, timeoutMs: 10_000, intervalMs: 100 });
+        const body = status === 200 ? JSON.parse(text as string) : null;
+        const seen = `${w.key} answered ${w.status}, read back: ${status} ${text}`;
         if (w.status === 200 || w.withKey) {
-          assert.equal(body?.version, 1, `${w.key} (${w.status}) is applied exactly once`);
+          assert.equal(body?.version, 1, `applied exactly once? ${seen}`);
+          assert.equal(body?.value, w.value, seen);
         } else {
-          assert.ok(body === null || body.version === 1, `${w.key} applied at most once`);
+          assert.ok(body === null || body.version === 1, `applied at most once? ${seen}`);
         }
       }));
       await wan.resume(leader);
@@ -253,7 +258,7 @@ Deno.test({
       for (let i = 0; i < 15; i++) {
         direct.push(await timed(() => client.put(`c/${i}`, i)));
         viaFollower.push(
-          await timed(() => put(wan.clientUrl(follower), { key: `f/${i}` } as Write, i)),
+          await timed(() => put(wan.clientUrl(follower), { key: `f/${i}`, value: i })),
         );
         reads.push(await timed(() => client.get(`c/${i}`)));
         followerReads.push(
