@@ -8,6 +8,7 @@
 
 import assert from "node:assert/strict";
 import { EdgeraftClient } from "../../src/client/mod.ts";
+import { ctl } from "../cli/ctl_process.ts";
 import { poll } from "../process/poll.ts";
 import { WanCluster, type WanClusterOptions } from "./wan_cluster.ts";
 
@@ -232,7 +233,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "wan: at RTT 50 the client package writes to the leader in one round trip, not two",
+  name:
+    "wan: at RTT 50 the client package writes to the leader in one round trip, not two; ctl goes through it",
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
@@ -283,6 +285,11 @@ Deno.test({
       assert.ok(f - d > 0.6 * rttMs, `client writes ${d.toFixed(1)} ms vs ${f.toFixed(1)} ms`);
       assert.ok(d < 0.8 * f, `client writes ${d.toFixed(1)} ms vs ${f.toFixed(1)} ms`);
       assert.ok(fr - r > 0.6 * rttMs, `client reads ${r.toFixed(1)} ms vs ${fr.toFixed(1)} ms`);
+      // The command line goes through the same client: a follower first, and it still works.
+      const put1 = await ctl(["put", "c/ctl", '{"a":1}'], { endpoints });
+      assert.equal(put1.code, 0, put1.stderr);
+      const got = await ctl(["get", "c/ctl"], { endpoints });
+      assert.deepEqual([got.code, JSON.parse(got.stdout)], [0, { a: 1 }], got.stderr);
     });
   },
 });
