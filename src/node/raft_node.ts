@@ -343,9 +343,13 @@ export class RaftNode {
 
   /** Forwards this node's writes while it follows; made on first use, after the constructor. */
   get #forwarding(): LeaderForwarding {
+    return this.#forwarder ??= this.#newForwarding();
+  }
+
+  #newForwarding(): LeaderForwarding {
     const tickMs = this.#opts.tickMs ?? 10;
     const ticks = { ...DEFAULT_CONFIG, ...this.#opts.raft };
-    return this.#forwarder ??= new LeaderForwarding({
+    return new LeaderForwarding({
       id: this.id,
       clock: this.#clock,
       heartbeatMs: ticks.heartbeatTicks * tickMs,
