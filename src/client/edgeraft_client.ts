@@ -2,7 +2,11 @@
  * A fetch-only client of the edgeraft HTTP API, for edge functions (Deno, Node, Workers,
  * browsers). It imports nothing from the server.
  *
- * It takes one node's URL or several. A request that meets a network error, a 503 (no leader)
+ * It takes one node's URL or several. Writes, lock calls and linearizable reads go to the leader
+ * once a node named it in `X-Leader` (a follower would pass them on: one more round trip across
+ * a WAN), reads that allow staleness to the endpoint whose stale reads answered fastest (each
+ * endpoint is tried once first), anything else to the endpoint that last worked; every route
+ * falls back to the other endpoints. A request that meets a network error, a 503 (no leader)
  * or a 504 (outcome unknown) is tried again, on the next endpoint, or on the leader when a node
  * named it in `X-Leader` and it is one of the endpoints, with a growing pause. Reads are always
  * retried; writes only because each carries a fresh `Idempotency-Key` (a retry is applied once
@@ -281,8 +285,15 @@ export class EdgeraftClient {
   readonly #watchIdleMs: number;
   /** The endpoint new requests go to; it moves on when that node fails. */
   #preferred = 0;
-  /** The endpoint that is the leader, as the last `X-Leader` named it (writes go there). */
+  /**
+   * The endpoint that is the leader, as the last `X-Leader` named it: writes, lock calls and
+   * linearizable reads go there first (a follower would pass them on, one more round trip).
+   */
   #leader: number | undefined;
+  /** Each endpoint's stale-read latency (ms), for stale reads to go to the nearest. */
+  readonly #latencyMs: (number | undefined)[] = [];
+  /** When each endpoint last failed (performance.now()). */
+  readonly #failedAt: (number | undefined)[] = [];
 
   constructor(options: ClientOptions) {
     const given = options.endpoints ?? options.baseUrl ?? [];
@@ -312,6 +323,7 @@ export class EdgeraftClient {
     const response = await this.#send("GET", `/v1/config/${encodeURIComponent(key)}${query}`, {
       ...options,
       allow: [404],
+      route: readRoute(options.consistency),
     });
     return response.status === 404 ? null : await response.json();
   }
@@ -332,6 +344,7 @@ export class EdgeraftClient {
       ...options,
       headers,
       allow: [304, 404],
+      route: readRoute(options.consistency),
     });
     if (response.status === 304) return "unchanged";
     return response.status === 404 ? null : await response.json();
@@ -381,7 +394,9 @@ export class EdgeraftClient {
     for (const [name, value] of Object.entries(params)) {
       if (value !== undefined) query.set(name, String(value));
     }
-    return await (await this.#send("GET", `/v1/config?${query}`, { signal, timeoutMs })).json();
+    const route = readRoute(params.consistency);
+    return await (await this.#send("GET", `/v1/config?${query}`, { signal, timeoutMs, route }))
+      .json();
   }
 
   /** A lock's holder and waiters. */
@@ -391,7 +406,8 @@ export class EdgeraftClient {
   ): Promise<LockState> {
     const query = options.consistency ? `?consistency=${options.consistency}` : "";
     const path = `/v1/locks/${encodeURIComponent(name)}${query}`;
-    return await (await this.#send("GET", path, options)).json();
+    const route = readRoute(options.consistency);
+    return await (await this.#send("GET", path, { ...options, route })).json();
   }
 
   /** The cluster as the node asked sees it (make a client of one endpoint to ask that node). */
@@ -633,6 +649,8 @@ export class EdgeraftClient {
        * when the connection was refused or the server answered 503 `no-leader` (nothing made).
        */
       once?: boolean;
+      /** Where the first attempt goes; default: writes to the leader, the rest anywhere. */
+      route?: Route;
     } = {},
   ): Promise<Response> {
     const callSignals = [options.signal, deadline(options.timeoutMs)]
@@ -651,7 +669,12 @@ export class EdgeraftClient {
       (headers.has("x-client-id") && headers.has("x-client-seq")));
     const retries = options.retries ?? this.#retries;
     const body = options.body === undefined ? undefined : JSON.stringify(options.body);
-    let endpoint = write ? this.#leader ?? this.#preferred : this.#preferred;
+    const route = options.route ?? (write ? "leader" : "any");
+    let endpoint = route === "leader"
+      ? this.#leader ?? this.#preferred
+      : route === "nearest"
+      ? this.#nearest()
+      : this.#preferred;
     for (let attempt = 0;; attempt++) {
       const signals = [callSignal].filter((s): s is AbortSignal => s !== undefined);
       if (!options.stream) {
@@ -665,11 +688,16 @@ export class EdgeraftClient {
         signal: AbortSignal.any(signals),
       });
       let response: Response;
+      const sentAt = performance.now();
       try {
         response = await this.#fetch(request);
         // A node can die between its headers and the end of its body: read the body here,
         // where that failure is retried like any other network error.
         if (!options.stream) response = await buffered(response);
+        // Stale reads cost the node next to nothing: their time is the way there and back.
+        if (route === "nearest" && response.ok) {
+          this.#measured(endpoint, performance.now() - sentAt);
+        }
       } catch (error) {
         if (callSignal?.aborted) throw callSignal.reason ?? error;
         const failure = new NetworkError(url, error);
@@ -710,7 +738,47 @@ export class EdgeraftClient {
     const next = (endpoint + 1) % this.#endpoints.length;
     if (this.#preferred === endpoint) this.#preferred = next;
     if (this.#leader === endpoint) this.#leader = undefined;
+    this.#failedAt[endpoint] = performance.now();
     return next;
+  }
+
+  /**
+   * The endpoint with the lowest measured latency (stale reads). Each endpoint is measured by
+   * the stale reads sent to it: one not measured yet goes first, in the order given. One that
+   * failed in the last `FAILED_PAUSE_MS` is passed over while another will do.
+   */
+  #nearest(): number {
+    const now = performance.now();
+    let best: number | undefined;
+    for (let i = 0; i < this.#endpoints.length; i++) {
+      const failedAt = this.#failedAt[i];
+      if (failedAt !== undefined && now - failedAt < FAILED_PAUSE_MS) continue;
+      const latency = this.#latencyMs[i];
+      if (latency === undefined) return i;
+      if (best === undefined || latency < this.#latencyMs[best]!) best = i;
+    }
+    return best ?? this.#preferred;
+  }
+
+  /** One more stale read's time from `endpoint` (a moving average of the last few). */
+  #measured(endpoint: number, ms: number): void {
+    const before = this.#latencyMs[endpoint];
+    this.#latencyMs[endpoint] = before === undefined ? ms : before + (ms - before) / 4;
+    this.#failedAt[endpoint] = undefined;
+  }
+
+  /**
+   * What the client knows of its endpoints: which one leads (by the last `X-Leader`), and each
+   * one's latency as stale reads measured it (ms; undefined: not measured yet).
+   *
+   * @example
+   * ```ts ignore
+   * const { leader, latencyMs } = client.routing();
+   * ```
+   */
+  routing(): { leader: string | undefined; latencyMs: (number | undefined)[] } {
+    const leader = this.#leader === undefined ? undefined : this.#endpoints[this.#leader];
+    return { leader, latencyMs: [...this.#latencyMs] };
   }
 
   /** Remembers which endpoint `X-Leader` names, if it is one of ours; returns it. */
@@ -721,6 +789,21 @@ export class EdgeraftClient {
     if (index >= 0) this.#leader = index;
     return index >= 0 ? index : undefined;
   }
+}
+
+/**
+ * Where a request goes first: `leader` (writes, lock calls, linearizable reads: the leader
+ * answers them without a hop), `nearest` (stale reads: any node answers from its own copy),
+ * `any` (the preferred endpoint).
+ */
+type Route = "leader" | "nearest" | "any";
+
+/** How long an endpoint that failed is passed over by stale reads (ms). */
+const FAILED_PAUSE_MS = 5_000;
+
+/** Stale reads go to the nearest node; linearizable ones to the leader. */
+function readRoute(consistency: string | undefined): Route {
+  return consistency === "stale" ? "nearest" : "leader";
 }
 
 /** A signal that aborts after `ms` (a call's deadline), or none. */

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { decode, encode } from "@msgpack/msgpack";
+import { encode } from "@msgpack/msgpack";
 import { campaignEvents, type CampaignState } from "../raft/campaign_log.ts";
 import { decodeConfChange } from "../raft/conf_change.ts";
 import { DEFAULT_CONFIG, type RaftConfig, withDefaults } from "../raft/config.ts";
@@ -21,7 +21,6 @@ import type {
   Snapshot,
 } from "../raft/types.ts";
 import { encodeSubmission, type Submission } from "../state/commands.ts";
-import { InvalidCommandError } from "../state/errors.ts";
 import type { KeyValue, ListOptions, ListPage } from "../state/config_store.ts";
 import type { LockInfo } from "../state/lock_table.ts";
 import type { ApplyOutcome } from "../state/results.ts";
@@ -31,6 +30,7 @@ import type { RaftStorage } from "../storage/raft_storage.ts";
 import { CallError, type Transport, type TransportEvents } from "../transport/transport.ts";
 import { type NodeClock, systemClock, type TimerHandle } from "./clock.ts";
 import { NodeStoppedError, NoLeaderError, OutcomeUnknownError } from "./errors.ts";
+import { LeaderForwarding } from "./leader_forwarding.ts";
 import { LockWaits } from "./lock_waits.ts";
 import type { Logger } from "./logger.ts";
 import { NodeCounters } from "./node_counters.ts";
@@ -181,6 +181,8 @@ export class RaftNode {
   #stopped = false;
   #tickProposedAt = 0;
   #lastLeader: NodeId = 0;
+  /** See `#forwarding`. */
+  #forwarder?: LeaderForwarding;
   /** The snapshot being taken off the loop (one at a time); see `#maybeCompact`. */
   #compaction?: Promise<void>;
   /** A snapshot encoded off the loop, for the loop to compact the core's log with. */
@@ -361,22 +363,8 @@ export class RaftNode {
     // cluster's. (A try/catch costs nothing per write; a wrapper promise would.)
     try {
       if (this.isLeader()) return await this.#proposeLocal(body);
-      const leader = this.leaderId();
-      if (leader === 0) throw new NoLeaderError("no leader is known");
-      let reply: Uint8Array;
-      try {
-        reply = await this.transport.call(leader, "propose", body, signal);
-      } catch (e) {
-        if (e instanceof CallError && e.status === 503) throw new NoLeaderError(e.message);
-        if (e instanceof CallError && e.status === 504) throw new ProposalTimeoutError(e.message);
-        if (e instanceof CallError && e.status === 400) throw new InvalidCommandError(e.message);
-        // The request may have reached the leader before the connection failed: the outcome
-        // is unknown, so this must not read as a refusal (a retry needs the idempotency key).
-        throw new ProposalTimeoutError(
-          `the leader did not answer (${(e as Error).message}); the write may have been applied`,
-        );
-      }
-      const outcome = decode(reply) as ApplyOutcome;
+      // A follower passes it on, to the leader as it changes (leader_forwarding.ts).
+      const outcome = await this.#forwarding.forward(sub, body, signal);
       // Answer only once this node has applied it too, so a read here right after sees it.
       await this.waitApplied(outcome.index);
       return outcome;
@@ -384,6 +372,27 @@ export class RaftNode {
       this.counters.proposalsFailed++;
       throw e;
     }
+  }
+
+  /** Forwards this node's writes while it follows; made on first use, after the constructor. */
+  get #forwarding(): LeaderForwarding {
+    return this.#forwarder ??= this.#newForwarding();
+  }
+
+  #newForwarding(): LeaderForwarding {
+    const tickMs = this.#opts.tickMs ?? 10;
+    const ticks = { ...DEFAULT_CONFIG, ...this.#opts.raft };
+    return new LeaderForwarding({
+      id: this.id,
+      clock: this.#clock,
+      heartbeatMs: ticks.heartbeatTicks * tickMs,
+      leaderId: () => this.leaderId(),
+      // The timeout is drawn from [base, 2 * base), base doubled per failed campaign.
+      electionTimeoutMaxMs: () =>
+        2 * ticks.electionTicks * 2 ** this.#raw.campaignState().electionBackoff * tickMs,
+      proposeLocal: (body) => this.#proposeLocal(body),
+      call: (leader, body, signal) => this.transport.call(leader, "propose", body, signal),
+    });
   }
 
   /** Proposes a submission's bytes (`encodeSubmission`), stamped with this leader's time. */
@@ -1016,6 +1025,7 @@ export class RaftNode {
         role,
       });
       this.#lastLeader = leader;
+      this.#forwarding.leaderChanged();
     }
     if (leader === this.id) this.#lastContact = this.#clock.now();
   }

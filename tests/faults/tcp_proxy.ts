@@ -8,6 +8,10 @@
  * buffers, as over a link that loses every packet, and flow again once unblocked, like TCP
  * retransmission after a partition heals).
  *
+ * It can also delay what it carries (`setDelay`), each direction on its own, to put a WAN's
+ * round trips between nodes on one machine (tests/wan/wan_cluster.ts); the delay can change
+ * while connections are open, and bytes never overtake each other.
+ *
  * @module
  */
 
@@ -47,6 +51,9 @@ export class TcpProxy {
   #opened: Promise<void> = Promise.resolve();
   #open: () => void = () => {};
   #closed = false;
+  /** One-way delays (ms): what the connecting side sends, and what comes back. */
+  #forwardDelayMs = 0;
+  #backwardDelayMs = 0;
 
   private constructor(listener: Deno.TcpListener, target: { hostname: string; port: number }) {
     this.#listener = listener;
@@ -61,8 +68,11 @@ export class TcpProxy {
    * const proxy = await TcpProxy.start({ hostname: "127.0.0.1", port: 7102 });
    * ```
    */
-  static start(target: { hostname: string; port: number }): Promise<TcpProxy> {
-    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  static start(
+    target: { hostname: string; port: number },
+    options: { hostname?: string } = {},
+  ): Promise<TcpProxy> {
+    const listener = Deno.listen({ hostname: options.hostname ?? "127.0.0.1", port: 0 });
     const proxy = new TcpProxy(listener, target);
     void proxy.#acceptLoop();
     return Promise.resolve(proxy);
@@ -78,6 +88,32 @@ export class TcpProxy {
    */
   get port(): number {
     return this.#listener.addr.port;
+  }
+
+  /**
+   * Delays each byte by `forwardMs` on its way to the target and `backwardMs` on its way back
+   * (default: the same), from now on, open connections included. 0 sends at once.
+   *
+   * @example
+   * ```ts ignore
+   * proxy.setDelay(150); // 300 ms round trips through this proxy
+   * ```
+   */
+  setDelay(forwardMs: number, backwardMs: number = forwardMs): void {
+    this.#forwardDelayMs = Math.max(0, forwardMs);
+    this.#backwardDelayMs = Math.max(0, backwardMs);
+  }
+
+  /**
+   * The one-way delays in force (ms).
+   *
+   * @example
+   * ```ts ignore
+   * proxy.delay.forwardMs; // 150
+   * ```
+   */
+  get delay(): { forwardMs: number; backwardMs: number } {
+    return { forwardMs: this.#forwardDelayMs, backwardMs: this.#backwardDelayMs };
   }
 
   /**
@@ -176,13 +212,43 @@ export class TcpProxy {
       return;
     }
     await Promise.all([
-      this.#pump(pipe, pipe.client, pipe.upstream),
-      this.#pump(pipe, pipe.upstream, pipe.client),
+      this.#pump(pipe, pipe.client, pipe.upstream, () => this.#forwardDelayMs),
+      this.#pump(pipe, pipe.upstream, pipe.client, () => this.#backwardDelayMs),
     ]);
   }
 
-  async #pump(pipe: Pipe, from: Deno.TcpConn, to: Deno.TcpConn): Promise<void> {
+  async #pump(
+    pipe: Pipe,
+    from: Deno.TcpConn,
+    to: Deno.TcpConn,
+    delayMs: () => number,
+  ): Promise<void> {
     const buffer = new Uint8Array(64 * 1024);
+    // Delayed chunks, each with the time it may go; a writer sends them in order.
+    const queue: { due: number; bytes: Uint8Array }[] = [];
+    let wake: (() => void) | undefined;
+    let writer: Promise<void> | undefined;
+    let ended = false;
+    const writeAll = async (bytes: Uint8Array) => {
+      let written = 0;
+      while (written < bytes.length) written += await to.write(bytes.subarray(written));
+    };
+    const drain = async () => {
+      while (!pipe.closed) {
+        const head = queue[0];
+        if (!head) {
+          if (ended) break;
+          await new Promise<void>((resolve) => wake = resolve);
+          continue;
+        }
+        const wait = head.due - performance.now();
+        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+        await this.#opened;
+        if (pipe.closed) break;
+        await writeAll(head.bytes);
+        queue.shift();
+      }
+    };
     try {
       while (!pipe.closed) {
         const n = await from.read(buffer);
@@ -190,9 +256,22 @@ export class TcpProxy {
         // Bytes read while the link is cut are held until it heals (or the pipe is dropped).
         await this.#opened;
         if (pipe.closed) break;
-        let written = 0;
-        while (written < n) written += await to.write(buffer.subarray(written, n));
+        const ms = delayMs();
+        if (ms === 0 && queue.length === 0) {
+          await writeAll(buffer.subarray(0, n));
+          continue;
+        }
+        // Never earlier than what is queued before it, should the delay have shrunk.
+        const due = Math.max(performance.now() + ms, queue.at(-1)?.due ?? 0);
+        queue.push({ due, bytes: buffer.slice(0, n) });
+        writer ??= drain().catch(() => this.#closePipe(pipe));
+        wake?.();
+        wake = undefined;
       }
+      // What is still queued goes out before the end is passed on.
+      ended = true;
+      wake?.();
+      await writer;
     } catch {
       // a side was reset or closed: end the whole pipe
     }

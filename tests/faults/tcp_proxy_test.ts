@@ -99,3 +99,36 @@ Deno.test("tcp proxy: a stalling block holds bytes back and delivers them once l
     echo.close();
   }
 });
+
+Deno.test("tcp proxy: a delay holds each direction back, changes on open connections, keeps order", async () => {
+  const echo = echoServer();
+  const proxy = await TcpProxy.start({ hostname: "127.0.0.1", port: echo.port });
+  try {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: proxy.port });
+    assert.equal(await roundTrip(conn, "warm"), "warm");
+    proxy.setDelay(40, 20);
+    assert.deepEqual(proxy.delay, { forwardMs: 40, backwardMs: 20 });
+    let started = performance.now();
+    assert.equal(await roundTrip(conn, "slow"), "slow");
+    const slow = performance.now() - started;
+    assert.ok(slow >= 58 && slow < 1000, `a 60 ms round trip took ${slow} ms`);
+    // Many small writes in a row arrive whole and in order.
+    const text = Array.from({ length: 50 }, (_, i) => `<${i}>`).join("");
+    const sent = (async () => {
+      for (let i = 0; i < 50; i++) await conn.write(new TextEncoder().encode(`<${i}>`));
+    })();
+    const back = new Uint8Array(text.length);
+    let got = 0;
+    while (got < back.length) got += (await conn.read(back.subarray(got))) ?? 0;
+    await sent;
+    assert.equal(new TextDecoder().decode(back), text);
+    proxy.setDelay(0);
+    started = performance.now();
+    assert.equal(await roundTrip(conn, "fast"), "fast");
+    assert.ok(performance.now() - started < 40, "the delay is off again");
+    conn.close();
+  } finally {
+    proxy.close();
+    echo.close();
+  }
+});

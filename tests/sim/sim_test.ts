@@ -67,7 +67,8 @@ const CAUGHT: [BugName, RegExp, number][] = [
   ["voteTwice", /election safety|log matching|state machine safety/, 20],
   ["skipUpToDateCheck", /leader completeness|state machine safety/, 20],
   ["skipPrevLogCheck", /log matching|state machine safety/, 60],
-  ["leaderAcceptsStaleAppend", /leader append-only|core invariant/, 40],
+  // Log matching too: a term that goes down along a log is what the stale append leaves behind.
+  ["leaderAcceptsStaleAppend", /leader append-only|core invariant|log matching/, 40],
   // Figure 8: a committed entry lost (a later leader lacks it, or another is applied there).
   ["commitOldTerm", /leader completeness|state machine safety/, 40],
 ];
