@@ -1,7 +1,7 @@
 /**
  * Lock safety, by the clients' own reckoning (docs/api.md): a client counts its lease from when
- * it sent the acquire (or renew) and trusts `ttlMs * 0.99` of it on its own drifting clock
- * (within 1 %). Two clients' trusted intervals for one lock, in true virtual time, must never
+ * it sent the acquire (or renew) and trusts `ttlMs * 0.99` of it, less a 1 ms margin, on its
+ * own drifting clock (any two clocks within 1 % of each other). Two clients' trusted intervals for one lock, in true virtual time, must never
  * overlap, and a newly trusted grant's fencing token must exceed every other token trusted
  * before on that lock.
  *

@@ -126,6 +126,7 @@ if (Deno.args.includes("--survey")) {
   const count = Number(flag("seeds") ?? 100);
   const from = Number(flag("from") ?? 1);
   const t0 = performance.now();
+  let done = 0;
   let totalSteps = 0;
   let ops = 0;
   let lockOps = 0;
@@ -136,8 +137,47 @@ if (Deno.args.includes("--survey")) {
   let seedsWithChanges = 0;
   const tally: MembershipTally = { made: {}, refused: {}, joined: 0 };
   const failed: string[] = [];
+  /** The campaign's totals so far (all of it at the end; what ran, when stopped early). */
+  const summary = () => {
+    const secs = (performance.now() - t0) / 1000;
+    const violations = failed.filter((f) => !f.includes("no progress after healing")).length;
+    console.log(
+      `${done} seeds (${from}..${from + done - 1}${
+        done < count ? `, stopped early of ${count}` : ""
+      }) of RaftNode: ${violations} violations, ${
+        failed.length - violations
+      } without progress after healing, ${totalSteps} steps, ` +
+        `${ops} client operations checked, ${lockOps} lock operations ` +
+        `(${lockTrusted} trusted lease intervals checked), ${secs.toFixed(1)} s, ${
+          Math.round(totalSteps / secs)
+        } steps/s`,
+    );
+    console.log(
+      `${wanSeeds} of them over a WAN (round trips above the election timeout): the slowest ` +
+        `committed a write ${(wanWorstRecoveryMs / 1000).toFixed(2)} s after the faults stopped`,
+    );
+    for (const f of failed) console.log(`  failed ${f}`);
+    console.log(`${commitQuorumChecks} commits checked against the disks of the leader's voters`);
+    if (membership) {
+      console.log(
+        `membership: ${seedsWithChanges} of ${done} seeds made changes; ${sum(tally.made)} made (${
+          describe(tally.made)
+        }); ${sum(tally.refused)} refused (${
+          describe(tally.refused)
+        }); ${tally.joined} nodes joined from a backup`,
+      );
+    }
+  };
+  // A long campaign stopped with SIGTERM or Ctrl-C still says what it checked.
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    Deno.addSignalListener(signal, () => {
+      summary();
+      Deno.exit(130);
+    });
+  }
   for (let seed = from; seed < from + count; seed++) {
     const r = await runSeed(seed);
+    done++;
     if (r.latencyMs > 0) {
       wanSeeds++;
       wanWorstRecoveryMs = Math.max(wanWorstRecoveryMs, r.recoveryMs);
@@ -158,40 +198,18 @@ if (Deno.args.includes("--survey")) {
       if (!keepGoing) Deno.exit(1);
       failed.push(`seed ${seed}: ${what}`);
     }
-    if ((seed - from + 1) % 100 === 0) {
+    if (done % 100 === 0) {
       const secs = (performance.now() - t0) / 1000;
       console.log(
-        `${seed - from + 1} seeds, ${totalSteps} steps, ${ops} operations, ` +
+        `${done} seeds, ${totalSteps} steps, ${ops} operations, ` +
           `${Math.round(totalSteps / secs)} steps/s` +
-          (membership ? `, ${sum(tally.made)} membership changes made` : ""),
+          (membership
+            ? `, ${seedsWithChanges} seeds made ${sum(tally.made)} membership changes`
+            : "") +
+          `, ${failed.length} failed`,
       );
     }
   }
-  const secs = (performance.now() - t0) / 1000;
-  const violations = failed.filter((f) => !f.includes("no progress after healing")).length;
-  console.log(
-    `${count} seeds (${from}..${from + count - 1}) of RaftNode: ${violations} violations, ${
-      failed.length - violations
-    } without progress after healing, ${totalSteps} steps, ` +
-      `${ops} client operations checked, ${lockOps} lock operations ` +
-      `(${lockTrusted} trusted lease intervals checked), ${secs.toFixed(1)} s, ${
-        Math.round(totalSteps / secs)
-      } steps/s`,
-  );
-  console.log(
-    `${wanSeeds} of them over a WAN (round trips above the election timeout): the slowest ` +
-      `committed a write ${(wanWorstRecoveryMs / 1000).toFixed(2)} s after the faults stopped`,
-  );
-  for (const f of failed) console.log(`  failed ${f}`);
-  console.log(`${commitQuorumChecks} commits checked against the disks of the leader's voters`);
-  if (membership) {
-    console.log(
-      `membership: ${seedsWithChanges} of ${count} seeds made changes; ${sum(tally.made)} made (${
-        describe(tally.made)
-      }); ${sum(tally.refused)} refused (${
-        describe(tally.refused)
-      }); ${tally.joined} nodes joined from a backup`,
-    );
-  }
+  summary();
   if (failed.length > 0) Deno.exit(1);
 }
