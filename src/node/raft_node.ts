@@ -47,6 +47,8 @@ import { directoryOf, Membership, MembershipError } from "./membership.ts";
 // A command as a client submits it (the leader adds the time stamp); first declared here.
 export type { Submission };
 
+const isConf = (e: Entry) => e.type === "conf";
+
 /** The call a leader makes to tell a node it removed that it was removed. */
 const REMOVED = "members.removed";
 
@@ -836,7 +838,12 @@ export class RaftNode {
     // write, which keeps an fsync off the path between commit and apply.
     const latest = this.#latestHard;
     const p = this.#persisted;
-    if (rd.entries.length > 0 || latest.term !== p.term || latest.vote !== p.vote) {
+    // Except before a membership change is applied: a node that applied one must find it
+    // committed after a crash, or a lone voter left by a removal would wait forever for the
+    // removed node's vote to commit it again (the simulator found it: a removed node is told
+    // and stops).
+    const confCommit = latest.commit !== p.commit && rd.committedEntries.some(isConf);
+    if (rd.entries.length > 0 || latest.term !== p.term || latest.vote !== p.vote || confCommit) {
       const changed = latest.term !== p.term || latest.vote !== p.vote ||
         latest.commit !== p.commit;
       const writeStarted = this.#clock.monotonic();

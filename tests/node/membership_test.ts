@@ -229,3 +229,26 @@ Deno.test("membership: a learner that has not caught up is not promoted", async 
     await c.stop();
   }
 });
+
+Deno.test("membership: a lone voter left by a removal leads again after a restart", async () => {
+  // Found by the simulator: the removal was applied, the removed node told and gone, but the
+  // commit index that covered it was never written (it rides along with the next write); after
+  // a restart the lone voter waited forever for the removed node's vote to commit it again.
+  const c = new Cluster(2);
+  for (const id of c.founders.keys()) await c.start(id);
+  try {
+    const leader = await c.leader();
+    const other = [...c.nodes.values()].find((n) => n !== leader)!;
+    await put(leader, "a", 1);
+    await leader.membership.change({ op: "remove", id: other.id });
+    await until(() => c.removed.has(other.id), "the removed node is told");
+    await c.stopNode(other.id);
+    await c.stopNode(leader.id);
+    const again = await c.start(leader.id);
+    await until(() => again.isLeader(), "the lone voter leads again");
+    await put(again, "b", 2);
+    assert.deepEqual(again.status().conf.voters, [leader.id]);
+  } finally {
+    await c.stop();
+  }
+});
