@@ -213,14 +213,20 @@ export class SimNetwork {
     this.#held = still;
   }
 
-  /** Delivers `m` after the nemesis's delay plus `extraSteps`, if its link is open then. */
-  deliverLater(m: Message, extraSteps: number): void {
+  /**
+   * Delivers `m` after the nemesis's delay plus `extraSteps`, if its link is open then;
+   * `settled` learns whether it was (a snapshot chunk is never held: its sender is told).
+   */
+  deliverLater(m: Message, extraSteps: number, settled?: (delivered: boolean) => void): void {
     this.scheduler.after(STEP_MS * (1 + this.nemesis.delay() + extraSteps), () => {
       const to = this.route(m.from, m.to);
       if (to) {
         this.onDeliver?.(m);
         to.events.onMessages([m]);
-      } else if (this.nemesis.holding && this.nemesis.blocks(m.from, m.to)) this.hold(m);
+      } else if (!settled && this.nemesis.holding && this.nemesis.blocks(m.from, m.to)) {
+        this.hold(m);
+      }
+      settled?.(to !== undefined);
     });
   }
 
@@ -249,7 +255,17 @@ class SimTransport implements Transport {
     // Through the codec, as over a wire: nothing is shared between nodes.
     const carried = decodeMessages(encodeMessages(messages));
     for (const m of carried) {
-      if (!this.#peers.has(m.to)) continue;
+      // A snapshot chunk's sender is told how it went, as the real transport does
+      // (`TransportEvents.onSnapshotStatus`): else its core would wait for it forever.
+      const snap = m.type === "snap";
+      if (!this.#peers.has(m.to)) {
+        if (snap) this.#later(1, () => this.#snapStatus(m.to, false));
+        continue;
+      }
+      if (snap && (nemesis.blocks(m.from, m.to) || s.prng.chance(nemesis.dropRate))) {
+        this.#later(1, () => this.#unreachable(m));
+        continue;
+      }
       if (nemesis.blocks(m.from, m.to)) {
         if (nemesis.holding) {
           this.net.hold(m);
@@ -265,7 +281,14 @@ class SimTransport implements Transport {
         // A duplicate may turn up long after (a second from a queue somewhere): messages of
         // an old term must be harmless whenever they arrive.
         // Delivered even if the sender has crashed since: it was on the wire.
-        this.net.deliverLater(m, i > 0 ? s.prng.int(400) : 0);
+        const settled = snap && i === 0
+          ? (ok: boolean) => {
+            // The answer comes back over the wire: success once the last chunk got there.
+            if (ok && !m.snapshot?.done) return;
+            this.#later(STEP_MS * (1 + nemesis.delay()), () => this.#snapStatus(m.to, ok));
+          }
+          : undefined;
+        this.net.deliverLater(m, i > 0 ? s.prng.int(400) : 0, settled);
       }
     }
   }
@@ -310,6 +333,10 @@ class SimTransport implements Transport {
     this.net.scheduler.after(delay, () => {
       if (this.net.isCurrent(this)) fn();
     });
+  }
+
+  #snapStatus(to: NodeId, ok: boolean): void {
+    this.net.eventsOf(this)?.onSnapshotStatus?.(to, ok);
   }
 
   #unreachable(m: Message): void {
