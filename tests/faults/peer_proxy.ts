@@ -26,6 +26,9 @@ interface Pipe {
   closed: boolean;
 }
 
+type Address = { hostname: string; port: number };
+type Target = Address | ((from: number) => Address);
+
 interface Block {
   mode: BlockMode;
   lifted: Promise<void>;
@@ -45,18 +48,20 @@ interface Block {
  */
 export class PeerProxy {
   readonly #listener: Deno.TcpListener;
-  readonly #target: { hostname: string; port: number };
+  readonly #target: Target;
   readonly #pipes = new Set<Pipe>();
   readonly #blocks = new Map<number, Block>();
   #closed = false;
 
-  private constructor(listener: Deno.TcpListener, target: { hostname: string; port: number }) {
+  private constructor(listener: Deno.TcpListener, target: Target) {
     this.#listener = listener;
     this.#target = target;
   }
 
   /**
-   * Listens on a free loopback port and forwards every connection to `target`.
+   * Listens on a free port of `options.hostname` (default 127.0.0.1) and forwards
+   * every connection to `target`, or to where `target(sender)` says (0: it named none; the
+   * WAN fixture sends each sender through its own delaying link).
    *
    * @example
    * ```ts ignore
@@ -64,8 +69,9 @@ export class PeerProxy {
    * const url = `http://127.0.0.1:${proxy.port}`;
    * ```
    */
-  static start(target: { hostname: string; port: number }): PeerProxy {
-    const proxy = new PeerProxy(Deno.listen({ hostname: "127.0.0.1", port: 0 }), target);
+  static start(target: Target, options: { hostname?: string } = {}): PeerProxy {
+    const listener = Deno.listen({ hostname: options.hostname ?? "127.0.0.1", port: 0 });
+    const proxy = new PeerProxy(listener, target);
     void proxy.#acceptLoop();
     return proxy;
   }
@@ -171,7 +177,8 @@ export class PeerProxy {
     // A connection made during a stall waits, like a SYN that gets through only after healing.
     if (!await this.#pass(pipe)) return;
     try {
-      pipe.upstream = await Deno.connect(this.#target);
+      const target = typeof this.#target === "function" ? this.#target(pipe.from) : this.#target;
+      pipe.upstream = await Deno.connect(target);
     } catch {
       return this.#closePipe(pipe); // the target is down: the sender sees its connection closed
     }
