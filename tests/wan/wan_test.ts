@@ -10,34 +10,10 @@ import assert from "node:assert/strict";
 import { EdgeraftClient } from "../../src/client/mod.ts";
 import { ctl } from "../cli/ctl_process.ts";
 import { poll } from "../process/poll.ts";
-import { WanCluster, type WanClusterOptions } from "./wan_cluster.ts";
+import { withWan } from "./wan_cluster.ts";
 
 /** The default (`--timing lan`) election timeout's upper end: 15 ticks of 10 ms, up to 2x. */
 const ELECTION_MAX_MS = 300;
-
-async function withWan(
-  options: Omit<WanClusterOptions, "logDir">,
-  body: (wan: WanCluster) => Promise<void>,
-): Promise<void> {
-  const logDir = await Deno.makeTempDir({ prefix: "edgeraft-wan-logs-" });
-  const wan = await WanCluster.start({ ...options, logDir });
-  let passed = false;
-  try {
-    await body(wan);
-    passed = true;
-  } finally {
-    await wan.stop();
-    // A failure keeps the node logs: they are the only account of what the nodes did.
-    if (passed) await Deno.remove(logDir, { recursive: true });
-    else console.error(`node logs kept in ${logDir}`);
-  }
-}
-
-/** Every node's log lines with `event`. */
-async function logged(wan: WanCluster, event: string): Promise<Record<string, unknown>[]> {
-  const all = await Promise.all(wan.ids.map((id) => wan.logs(id)));
-  return all.flat().filter((line) => line.event === event);
-}
 
 const TIMING_WARNING = "peer round trips are long for the election timeout";
 
@@ -53,11 +29,11 @@ Deno.test({
       const tookMs = Date.now() - started - 1000;
       console.log(`RTT 300, fresh start: node ${leader} leads ${tookMs} ms after the start`);
       assert.ok(tookMs <= 10_000, `a stable leader after ${tookMs} ms`);
-      const campaigns = await logged(wan, "campaign started");
+      const campaigns = await wan.logged("campaign started");
       assert.ok(campaigns.length >= 1, "the campaigns are logged");
       assert.ok(campaigns.every((c) => typeof c.term === "number"), "with their term");
       // The leader warns once it has 20 heartbeat round trips (a second of them).
-      const warning = await poll(async () => (await logged(wan, TIMING_WARNING))[0], {
+      const warning = await poll(async () => (await wan.logged(TIMING_WARNING))[0], {
         what: "the timing warning",
         timeoutMs: 5000,
       });
@@ -80,7 +56,7 @@ Deno.test({
       const tookMs = Date.now() - jumped - 2000;
       console.log(`RTT 0 -> 300: node ${leader} leads, stable ${tookMs} ms after the jump`);
       assert.ok(tookMs <= 10_000, `a stable leader ${tookMs} ms after the jump`);
-      await poll(async () => (await logged(wan, TIMING_WARNING))[0], {
+      await poll(async () => (await wan.logged(TIMING_WARNING))[0], {
         what: "the timing warning",
         timeoutMs: 5000,
       });
