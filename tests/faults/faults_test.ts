@@ -1,6 +1,7 @@
 /**
  * The short version of the fault campaign that `deno task test` runs: each workload under
- * kill -9, SIGSTOP/SIGCONT and partitions, on 3 real node processes, a few seconds each, one
+ * kill -9, SIGSTOP/SIGCONT, partitions and membership changes (a node replaced, removed and
+ * added back, a learner added and promoted), on 3 real node processes, a few seconds each, one
  * after another (the suite runs files in parallel on 2 cores: this file keeps to one cluster
  * and 3 clients at a time). Any violation fails the test; each run's history and summary stay
  * in `.results/faults/`.
@@ -10,11 +11,11 @@ import assert from "node:assert/strict";
 import { runFaults } from "./run.ts";
 
 const WORKLOADS = ["register", "lock", "watch", "durability"];
-const NEMESES = ["kill", "pause", "partition"];
+const NEMESES = ["kill", "pause", "partition", "member"];
 const SECONDS = 6;
 
 Deno.test({
-  name: "faults: every workload stays correct under kill, pause and partition (3 nodes)",
+  name: "faults: every workload stays correct under kill, pause, partition, member (3 nodes)",
   sanitizeResources: false,
   sanitizeOps: false,
   async fn(t) {
