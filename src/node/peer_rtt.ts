@@ -103,8 +103,8 @@ export class PeerRtt {
 }
 
 /**
- * Whether a peer's round trips are too long for the election timeout: its p99 (over at least 20
- * round trips) above a fifth of the timeout. Beyond that, heartbeats and votes arrive late enough
+ * Whether a peer's round trips are too long for the election timeout: its p99 (over at least 100
+ * round trips) above a fifth of the timeout, or its median (over at least 20) above a tenth. Beyond that, heartbeats and votes arrive late enough
  * that followers start elections a healthy leader would have prevented (docs/operations.md,
  * "Timing": keep the election timeout at least 10x the worst round trip).
  *
@@ -116,5 +116,8 @@ export class PeerRtt {
  * ```
  */
 export function tooSlowForElections(s: RttSummary, electionTimeoutMs: number): boolean {
-  return s.samples >= 20 && s.p99Ms > electionTimeoutMs / 5;
+  // The p99 of a few round trips is their worst, and the first ones after an election meet a
+  // busy start: only the median counts until there are enough for a p99 that means one.
+  if (s.samples >= 20 && s.p50Ms > electionTimeoutMs / 10) return true;
+  return s.samples >= 100 && s.p99Ms > electionTimeoutMs / 5;
 }

@@ -211,7 +211,15 @@ export class RaftNode {
     this.#log = opts.logger;
     this.#trace = opts.trace;
     this.#clock = opts.clock ?? systemClock;
-    this.#reads = new ReadBarrier(opts.requestTimeoutMs ?? 5000, 50, this.#clock);
+    // A read round is asked again when its answer is late; late means more than two heartbeat
+    // intervals (a round is a heartbeat's round trip), else a WAN would send each one 2-3 times.
+    const heartbeatMs = (opts.raft?.heartbeatTicks ?? DEFAULT_CONFIG.heartbeatTicks) *
+      (opts.tickMs ?? 10);
+    this.#reads = new ReadBarrier(
+      opts.requestTimeoutMs ?? 5000,
+      Math.max(50, 2 * heartbeatMs),
+      this.#clock,
+    );
     this.#pending = new PendingProposals(opts.requestTimeoutMs ?? 5000, this.#clock);
     this.lockWaits = new LockWaits(this, { timers: this.#clock, logger: this.#log });
     this.transport = opts.transport({
@@ -783,6 +791,8 @@ export class RaftNode {
   #timeHeartbeat(peer: NodeId): void {
     const now = this.#clock.monotonic();
     if (this.#rtt.answered(peer, now) === undefined) return;
+    // A learner's round trips never hold up an election: a far read replica is no mistake.
+    if (!this.#raw.view.confState().voters.includes(peer)) return;
     const s = this.#rtt.summary(peer);
     const electionMs = this.#electionTimeoutMs();
     if (!s || !tooSlowForElections(s, electionMs)) return;
