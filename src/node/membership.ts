@@ -136,11 +136,8 @@ export interface MembershipHost {
    */
   proposeConfChange(cc: ConfChange): Promise<void>;
   transferLeader(to: NodeId): void;
-  /** Resolves with the leader once `accept(leader)` holds, or undefined after `timeoutMs`. */
-  waitForLeader(
-    accept: (leader: NodeId) => boolean,
-    timeoutMs: number,
-  ): Promise<NodeId | undefined>;
+  /** Resolves true once `cond()` holds (checked every tick), false after `timeoutMs`. */
+  waitUntil(cond: () => boolean, timeoutMs: number): Promise<boolean>;
   electionTimeoutMs(): number;
   /** Milliseconds since a message from `peer` arrived (undefined: never). */
   sinceHeard(peer: NodeId): number | undefined;
@@ -190,8 +187,8 @@ export class Membership {
       if (!(e instanceof MembershipError) || e.code !== "outcome-unknown" || req.op !== "remove") {
         throw e;
       }
-      const gone = await h.waitForLeader(() => !this.#isMember(req.id), h.electionTimeoutMs() * 4);
-      if (gone === undefined) throw e;
+      const gone = await h.waitUntil(() => !this.#isMember(req.id), h.electionTimeoutMs() * 4);
+      if (!gone) throw e;
       return { removed: req.id };
     }
   }
@@ -333,18 +330,20 @@ export class Membership {
       if (rest.length === 0) {
         throw new MembershipError("last-voter", `node ${id} is the last voter`);
       }
-      const live = rest.filter((v) =>
-        v === h.id || (h.sinceHeard(v) ?? Infinity) <= this.#liveMs()
-      );
+      const live = () =>
+        rest.filter((v) => v === h.id || (h.sinceHeard(v) ?? Infinity) <= this.#liveMs());
       const quorum = Math.floor(rest.length / 2) + 1;
-      if (live.length < quorum) {
+      // A leader just elected (or handed leadership) may not have heard from every follower
+      // yet: give them an election timeout to answer before calling them gone.
+      await h.waitUntil(() => live().length >= quorum, h.electionTimeoutMs());
+      if (live().length < quorum) {
         throw new MembershipError(
           "no-quorum",
-          `removing node ${id} would leave ${rest.length} voters of which ${live.length} ` +
+          `removing node ${id} would leave ${rest.length} voters of which ${live().length} ` +
             `answer (${quorum} needed to commit): bring a voter back or add one first`,
         );
       }
-      if (id === h.id) return await this.#removeSelf(rest, live);
+      if (id === h.id) return await this.#removeSelf(rest, live());
     }
     const members = new Map(h.directory().members);
     members.delete(id);
@@ -378,17 +377,17 @@ export class Membership {
     }
     h.transferLeader(target);
     // The core abandons a transfer that did not finish within an election timeout.
-    const leader = await h.waitForLeader(
-      (l) => l !== 0 && l !== h.id,
+    const handedOver = await h.waitUntil(
+      () => h.leaderId() !== 0 && h.leaderId() !== h.id,
       2 * h.electionTimeoutMs() + 1000,
     );
-    if (leader === undefined) {
+    if (!handedOver) {
       throw new MembershipError(
         "transfer-failed",
         `node ${target} did not take over within ${2 * h.electionTimeoutMs() + 1000} ms`,
       );
     }
-    return leader;
+    return h.leaderId();
   }
 
   /** The voter with the longest log among those that answer (the quickest to take over). */

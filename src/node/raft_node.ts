@@ -612,7 +612,7 @@ export class RaftNode {
         this.#raw.transferLeader(to);
         this.#kick();
       },
-      waitForLeader: (accept, timeoutMs) => this.#waitForLeader(accept, timeoutMs),
+      waitUntil: (cond, timeoutMs) => this.#waitUntil(cond, timeoutMs),
       electionTimeoutMs: () => this.#electionTimeoutMs(),
       sinceHeard: (peer) => {
         const at = this.#heardAt.get(peer);
@@ -659,14 +659,13 @@ export class RaftNode {
     await done;
   }
 
-  /** Resolves with the leader once `accept` takes it, polled every tick; undefined on timeout. */
-  #waitForLeader(accept: (l: NodeId) => boolean, timeoutMs: number): Promise<NodeId | undefined> {
+  /** Resolves true once `cond()` holds (polled every tick), false after `timeoutMs`. */
+  #waitUntil(cond: () => boolean, timeoutMs: number): Promise<boolean> {
     const deadline = this.#clock.monotonic() + timeoutMs;
     return new Promise((resolve) => {
       const poll = () => {
-        const leader = this.leaderId();
-        if (accept(leader)) return resolve(leader);
-        if (this.#stopped || this.#clock.monotonic() >= deadline) return resolve(undefined);
+        if (cond()) return resolve(true);
+        if (this.#stopped || this.#clock.monotonic() >= deadline) return resolve(false);
         this.#clock.setTimeout(poll, this.#opts.tickMs ?? 10);
       };
       poll();
