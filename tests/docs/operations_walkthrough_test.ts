@@ -2,7 +2,7 @@
  * Every command of the operator walkthrough "Changing the members" (add, promote, remove,
  * replace, leader transfer, backup, restore, rolling restart) runs, in order, against real
  * processes. The walkthrough is read from docs/operations.md (its `## Changing the members`
- * section), or from tests/docs/operations_walkthrough.md until that section is there.
+ * section), so what the reader sees is what runs.
  *
  * How the commands are run (what a reader does by hand, made mechanical):
  * - every line of every ```sh block is one command (`\` continuations joined, `#` lines skipped);
@@ -31,7 +31,6 @@ import { poll } from "../process/poll.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const DOC = `${ROOT}docs/operations.md`;
-const FALLBACK = `${ROOT}tests/docs/operations_walkthrough.md`;
 const SECTION = "## Changing the members";
 const RETRY_MS = 20_000;
 const COMMAND_TIMEOUT_MS = 60_000;
@@ -228,9 +227,8 @@ Deno.test({
   sanitizeOps: false,
   async fn() {
     const doc = await Deno.readTextFile(DOC).catch(() => "");
-    const section = walkthroughSection(doc) ??
-      walkthroughSection(await Deno.readTextFile(FALLBACK));
-    assert.ok(section, `no "${SECTION}" section in ${DOC} or ${FALLBACK}`);
+    const section = walkthroughSection(doc);
+    assert.ok(section, `no "${SECTION}" section in ${DOC}`);
     const commands = shellCommands(section);
     assert.ok(commands.length > 20, `only ${commands.length} commands found`);
     const tmp = await Deno.makeTempDir({ prefix: "edgeraft-walkthrough-" });
