@@ -499,7 +499,21 @@ export class FaultCluster {
       // A node that exited by itself (e.g. its port was taken) will never agree: say so now.
       const dead = this.ids.filter((id) => this.#member(id).diedOnItsOwn);
       if (dead.length > 0) {
-        throw new Error(`node(s) ${dead.join(", ")} exited on their own; see their logs`);
+        // The log directory may be a test's temporary one, gone by the time anyone looks: the
+        // last lines of each log go into the error.
+        const tails = dead.map((id) => {
+          const text = (() => {
+            try {
+              return Deno.readTextFileSync(`${this.#options.logDir}/node-${id}.log`);
+            } catch {
+              return "";
+            }
+          })();
+          return `node ${id}: ${text.trim().split("\n").slice(-3).join(" | ")}`;
+        });
+        throw new Error(
+          `node(s) ${dead.join(", ")} exited on their own; last lines: ${tails.join("; ")}`,
+        );
       }
       const leader = await this.currentLeader();
       if (leader !== undefined) return leader;
