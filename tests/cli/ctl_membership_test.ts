@@ -118,8 +118,11 @@ Deno.test({
 
       await t.step("leader transfer --to 4: node 4 leads", async () => {
         assert.equal(await ok(["leader", "transfer", "--to", "4"]), "4");
-        const view = await (await fetch(`${endpoints[0]}/v1/cluster`)).json();
-        assert.equal(view.leaderId, 4);
+        // The node that handed over knows at once; node 1 once node 4's first message arrives.
+        const view = await poll(async () => {
+          const v = await (await fetch(`${endpoints[0]}/v1/cluster`)).json();
+          return v.leaderId === 4 ? v : undefined;
+        }, { what: "node 1 to know node 4 leads", timeoutMs: 10_000 });
         // The members that joined are named from the directory: X-Leader is node 4's URL.
         const row = view.members.find((m: { id: number }) => m.id === 4);
         assert.deepEqual([row.url, row.peerUrl, row.role], [clientUrl, peerUrl, "leader"]);
