@@ -12,18 +12,22 @@
  * @module
  */
 
-import type { BlockMode } from "./tcp_proxy.ts";
+import {
+  acceptEach,
+  type BlockMode,
+  closePipe,
+  type Pipe as TcpPipe,
+  shutDown,
+  writeAll,
+} from "./tcp_proxy.ts";
 
 /** A request head this long without its end is no peer request: forward it unsniffed. */
 const MAX_HEAD_BYTES = 16 * 1024;
 const FROM = /\r\nx-edgeraft-from:[ \t]*(\d+)/i;
 
-interface Pipe {
-  client: Deno.TcpConn;
-  upstream?: Deno.TcpConn;
+interface Pipe extends TcpPipe {
   /** The sender, 0 until its head was read or when it named none. */
   from: number;
-  closed: boolean;
 }
 
 type Address = { hostname: string; port: number };
@@ -72,7 +76,7 @@ export class PeerProxy {
   static start(target: Target, options: { hostname?: string } = {}): PeerProxy {
     const listener = Deno.listen({ hostname: options.hostname ?? "127.0.0.1", port: 0 });
     const proxy = new PeerProxy(listener, target);
-    void proxy.#acceptLoop();
+    void acceptEach(listener, () => proxy.#closed, (client) => proxy.#accept(client));
     return proxy;
   }
 
@@ -106,7 +110,7 @@ export class PeerProxy {
     }
     block.mode = mode;
     if (mode === "drop") {
-      for (const pipe of [...this.#pipes]) if (pipe.from === from) this.#closePipe(pipe);
+      for (const pipe of [...this.#pipes]) if (pipe.from === from) closePipe(this.#pipes, pipe);
     }
   }
 
@@ -135,26 +139,13 @@ export class PeerProxy {
     if (this.#closed) return;
     this.#closed = true;
     this.unblockAll();
-    try {
-      this.#listener.close();
-    } catch {
-      // already closed
-    }
-    for (const pipe of [...this.#pipes]) this.#closePipe(pipe);
+    shutDown(this.#listener, this.#pipes);
   }
 
-  async #acceptLoop(): Promise<void> {
-    while (!this.#closed) {
-      let client: Deno.TcpConn;
-      try {
-        client = await this.#listener.accept();
-      } catch {
-        return; // the listener was closed
-      }
-      const pipe: Pipe = { client, from: 0, closed: false };
-      this.#pipes.add(pipe);
-      void this.#serve(pipe);
-    }
+  #accept(client: Deno.TcpConn): void {
+    const pipe: Pipe = { client, from: 0, closed: false };
+    this.#pipes.add(pipe);
+    void this.#serve(pipe);
   }
 
   /** Resolves once `pipe`'s sender may send; false when the pipe was dropped meanwhile. */
@@ -164,7 +155,7 @@ export class PeerProxy {
       const block = this.#blocks.get(pipe.from);
       if (!block || pipe.from === 0) return true;
       if (block.mode === "drop") {
-        this.#closePipe(pipe);
+        closePipe(this.#pipes, pipe);
         return false;
       }
       await block.lifted;
@@ -173,20 +164,21 @@ export class PeerProxy {
 
   async #serve(pipe: Pipe): Promise<void> {
     const head = await this.#readHead(pipe);
-    if (head === undefined) return this.#closePipe(pipe);
+    if (head === undefined) return closePipe(this.#pipes, pipe);
     // A connection made during a stall waits, like a SYN that gets through only after healing.
     if (!await this.#pass(pipe)) return;
     try {
       const target = typeof this.#target === "function" ? this.#target(pipe.from) : this.#target;
       pipe.upstream = await Deno.connect(target);
     } catch {
-      return this.#closePipe(pipe); // the target is down: the sender sees its connection closed
+      // The target is down: the sender sees its connection closed.
+      return closePipe(this.#pipes, pipe);
     }
     if (pipe.closed) return void pipe.upstream.close();
     try {
       await writeAll(pipe.upstream, head);
     } catch {
-      return this.#closePipe(pipe);
+      return closePipe(this.#pipes, pipe);
     }
     await Promise.all([
       this.#pump(pipe, pipe.client, pipe.upstream),
@@ -232,24 +224,6 @@ export class PeerProxy {
     } catch {
       // a side was reset or closed: end the whole pipe
     }
-    this.#closePipe(pipe);
+    closePipe(this.#pipes, pipe);
   }
-
-  #closePipe(pipe: Pipe): void {
-    if (pipe.closed) return;
-    pipe.closed = true;
-    this.#pipes.delete(pipe);
-    for (const conn of [pipe.client, pipe.upstream]) {
-      try {
-        conn?.close();
-      } catch {
-        // already closed
-      }
-    }
-  }
-}
-
-async function writeAll(conn: Deno.TcpConn, bytes: Uint8Array): Promise<void> {
-  let written = 0;
-  while (written < bytes.length) written += await conn.write(bytes.subarray(written));
 }

@@ -26,10 +26,103 @@
  */
 export type BlockMode = "drop" | "stall";
 
-interface Pipe {
+/**
+ * One proxied connection: the accepted socket, the one to the target once connected, and
+ * whether it has ended.
+ *
+ * @example
+ * ```ts ignore
+ * const pipe: Pipe = { client: await listener.accept(), closed: false };
+ * ```
+ */
+export interface Pipe {
   client: Deno.TcpConn;
   upstream?: Deno.TcpConn;
   closed: boolean;
+}
+
+/**
+ * Ends `pipe` once: closes both of its sockets and forgets it from `pipes`.
+ *
+ * @example
+ * ```ts ignore
+ * closePipe(this.#pipes, pipe); // a second call does nothing
+ * ```
+ */
+export function closePipe<P extends Pipe>(pipes: Set<P>, pipe: P): void {
+  if (pipe.closed) return;
+  pipe.closed = true;
+  pipes.delete(pipe);
+  closeQuietly(pipe.client, pipe.upstream);
+}
+
+/**
+ * Closes each of `closers` that is there, ignoring those already closed.
+ *
+ * @example
+ * ```ts ignore
+ * closeQuietly(listener); // on shutdown, whether or not an accept error closed it already
+ * ```
+ */
+export function closeQuietly(...closers: ({ close(): void } | undefined)[]): void {
+  for (const closer of closers) {
+    try {
+      closer?.close();
+    } catch {
+      // already closed
+    }
+  }
+}
+
+/**
+ * Hands each connection `listener` accepts to `take`, until `closed()` or the listener is
+ * closed.
+ *
+ * @example
+ * ```ts ignore
+ * void acceptEach(listener, () => closed, (client) => serve(client));
+ * ```
+ */
+export async function acceptEach(
+  listener: Deno.TcpListener,
+  closed: () => boolean,
+  take: (client: Deno.TcpConn) => void,
+): Promise<void> {
+  while (!closed()) {
+    let client: Deno.TcpConn;
+    try {
+      client = await listener.accept();
+    } catch {
+      return; // the listener was closed
+    }
+    take(client);
+  }
+}
+
+/**
+ * Stops a proxy: closes its listener and ends every pipe.
+ *
+ * @example
+ * ```ts ignore
+ * shutDown(this.#listener, this.#pipes);
+ * ```
+ */
+export function shutDown<P extends Pipe>(listener: Deno.TcpListener, pipes: Set<P>): void {
+  closeQuietly(listener);
+  for (const pipe of [...pipes]) closePipe(pipes, pipe);
+}
+
+/**
+ * Writes all of `bytes` (one write may take only part of them).
+ *
+ * @example
+ * ```ts ignore
+ * await writeAll(pipe.upstream, head);
+ * ```
+ */
+export async function writeAll(conn: Deno.TcpConn, bytes: Uint8Array): Promise<void> {
+  let written = 0;
+  while (written < bytes.length) written += await conn.write(bytes.subarray(written));
 }
 
 /**
@@ -74,7 +167,7 @@ export class TcpProxy {
   ): Promise<TcpProxy> {
     const listener = Deno.listen({ hostname: options.hostname ?? "127.0.0.1", port: 0 });
     const proxy = new TcpProxy(listener, target);
-    void proxy.#acceptLoop();
+    void acceptEach(listener, () => proxy.#closed, (client) => proxy.#accept(client));
     return Promise.resolve(proxy);
   }
 
@@ -142,7 +235,7 @@ export class TcpProxy {
       this.#opened = new Promise((resolve) => this.#open = resolve);
     }
     this.#mode = mode;
-    if (mode === "drop") { for (const pipe of [...this.#pipes]) this.#closePipe(pipe); }
+    if (mode === "drop") { for (const pipe of [...this.#pipes]) closePipe(this.#pipes, pipe); }
   }
 
   /**
@@ -171,30 +264,14 @@ export class TcpProxy {
     if (this.#closed) return;
     this.#closed = true;
     this.#open();
-    try {
-      this.#listener.close();
-    } catch {
-      // already closed
-    }
-    for (const pipe of [...this.#pipes]) this.#closePipe(pipe);
+    shutDown(this.#listener, this.#pipes);
   }
 
-  async #acceptLoop(): Promise<void> {
-    while (!this.#closed) {
-      let client: Deno.TcpConn;
-      try {
-        client = await this.#listener.accept();
-      } catch {
-        return; // the listener was closed
-      }
-      if (this.#mode === "drop") {
-        client.close();
-        continue;
-      }
-      const pipe: Pipe = { client, closed: false };
-      this.#pipes.add(pipe);
-      void this.#connect(pipe);
-    }
+  #accept(client: Deno.TcpConn): void {
+    if (this.#mode === "drop") return client.close();
+    const pipe: Pipe = { client, closed: false };
+    this.#pipes.add(pipe);
+    void this.#connect(pipe);
   }
 
   async #connect(pipe: Pipe): Promise<void> {
@@ -204,7 +281,7 @@ export class TcpProxy {
     try {
       pipe.upstream = await Deno.connect(this.#target);
     } catch {
-      this.#closePipe(pipe); // the target is down: the sender sees its connection closed
+      closePipe(this.#pipes, pipe); // the target is down: the sender sees its connection closed
       return;
     }
     if (pipe.closed) {
@@ -229,10 +306,6 @@ export class TcpProxy {
     let wake: (() => void) | undefined;
     let writer: Promise<void> | undefined;
     let ended = false;
-    const writeAll = async (bytes: Uint8Array) => {
-      let written = 0;
-      while (written < bytes.length) written += await to.write(bytes.subarray(written));
-    };
     const drain = async () => {
       while (!pipe.closed) {
         const head = queue[0];
@@ -245,7 +318,7 @@ export class TcpProxy {
         if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
         await this.#opened;
         if (pipe.closed) break;
-        await writeAll(head.bytes);
+        await writeAll(to, head.bytes);
         queue.shift();
       }
     };
@@ -258,13 +331,13 @@ export class TcpProxy {
         if (pipe.closed) break;
         const ms = delayMs();
         if (ms === 0 && queue.length === 0) {
-          await writeAll(buffer.subarray(0, n));
+          await writeAll(to, buffer.subarray(0, n));
           continue;
         }
         // Never earlier than what is queued before it, should the delay have shrunk.
         const due = Math.max(performance.now() + ms, queue.at(-1)?.due ?? 0);
         queue.push({ due, bytes: buffer.slice(0, n) });
-        writer ??= drain().catch(() => this.#closePipe(pipe));
+        writer ??= drain().catch(() => closePipe(this.#pipes, pipe));
         wake?.();
         wake = undefined;
       }
@@ -275,19 +348,6 @@ export class TcpProxy {
     } catch {
       // a side was reset or closed: end the whole pipe
     }
-    this.#closePipe(pipe);
-  }
-
-  #closePipe(pipe: Pipe): void {
-    if (pipe.closed) return;
-    pipe.closed = true;
-    this.#pipes.delete(pipe);
-    for (const conn of [pipe.client, pipe.upstream]) {
-      try {
-        conn?.close();
-      } catch {
-        // already closed
-      }
-    }
+    closePipe(this.#pipes, pipe);
   }
 }
