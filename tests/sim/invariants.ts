@@ -57,7 +57,7 @@ export type DurableTerm = (id: NodeId, index: number) => number | "snapshot" | u
 
 /**
  * Watches every node of a simulated cluster. Call `observe` after every step with views of the
- * live cores (`RawNode.view`, `RaftNode.coreView()`), `onPersist` for each batch of entries a node writes, and `onApply` for each applied
+ * live cores (`RawNode.view`, `RaftNode.coreView()`), `persisting` for each batch of entries a node writes, and `onApply` for each applied
  * entry.
  *
  * @example
@@ -269,13 +269,28 @@ export class SafetyChecker {
 
   /**
    * Log matching (paper 5.3), in its inductive form: an entry with a given index and term always
-   * carries the same command and follows an entry of the same term.
+   * carries the same command and follows an entry of the same term. Node `id` asks its disk to
+   * write `entries` (the entry before each is read off its core now); call the function returned
+   * once the write is durable. Only durable entries count: a write a crash lost never existed,
+   * and a node that lost its first write as a lone voter may lead the same term again with other
+   * entries (nothing of the lost incarnation left it: its messages wait for that write). An
+   * entry sent before its leader's write completed counts once a follower's write of it does.
    */
-  onPersist(id: NodeId, r: CoreView, entries: Entry[]): void {
-    for (const e of entries) {
+  persisting(id: NodeId, r: CoreView, entries: Entry[]): () => void {
+    const written = entries.map((e) => ({
+      e,
+      prevTerm: r.termAt(e.index - 1), // undefined when compacted away
+      print: fingerprint(e),
+    }));
+    return () => this.#written(id, written);
+  }
+
+  #written(
+    id: NodeId,
+    written: { e: Entry; prevTerm: number | undefined; print: string }[],
+  ): void {
+    for (const { e, prevTerm, print } of written) {
       const key = `${e.index}:${e.term}`;
-      const prevTerm = r.termAt(e.index - 1); // undefined when compacted away
-      const print = fingerprint(e);
       const seen = this.#seen.get(key);
       if (!seen) {
         this.#seen.set(key, { print, prevTerm });

@@ -54,8 +54,11 @@ export class SimDisk {
 
   constructor(readonly scheduler: Scheduler, readonly id: NodeId) {}
 
-  /** The storage of a new incarnation; `onPersist` sees every batch of entries it is asked to write. */
-  open(onPersist: (entries: Entry[]) => void): SimStorage {
+  /**
+   * The storage of a new incarnation; `onPersist` sees every batch of entries it is asked to
+   * write, and the function it returns is called once that write is durable.
+   */
+  open(onPersist: (entries: Entry[]) => (() => void) | undefined): SimStorage {
     this.#current = new SimStorage(this, onPersist);
     return this.#current;
   }
@@ -105,7 +108,10 @@ class SimStorage implements RaftStorage {
   /** When the last queued write completes: writes complete in the order issued. */
   #lastDone = 0;
 
-  constructor(readonly disk: SimDisk, readonly onPersist: (entries: Entry[]) => void) {}
+  constructor(
+    readonly disk: SimDisk,
+    readonly onPersist: (entries: Entry[]) => (() => void) | undefined,
+  ) {}
 
   kill(): void {
     this.#dead = true;
@@ -116,7 +122,7 @@ class SimStorage implements RaftStorage {
   }
 
   append(update: AppendUpdate): Promise<void> {
-    if (update.entries.length > 0) this.onPersist(update.entries);
+    const durable = update.entries.length > 0 ? this.onPersist(update.entries) : undefined;
     const copy: AppendUpdate = {
       entries: [...update.entries],
       hardState: update.hardState && { ...update.hardState },
@@ -124,6 +130,7 @@ class SimStorage implements RaftStorage {
     return this.#later(async () => {
       await this.disk.durable.append(copy);
       this.disk.noteAppend(copy.entries);
+      durable?.();
     });
   }
 

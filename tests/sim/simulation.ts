@@ -403,7 +403,7 @@ export class Simulation {
     server.up = true;
     const id = server.id;
     const storage = server.disk.open((entries) => {
-      if (server.node) this.checker.onPersist(id, server.node.coreView(), entries);
+      return server.node ? this.checker.persisting(id, server.node.coreView(), entries) : undefined;
     });
     // The founding voters' flags; a node that joined has none (its membership is on its disk).
     const peers = new Map(
