@@ -18,10 +18,14 @@
 import { freePort } from "../process/net.ts";
 import { setTimeout as delay } from "node:timers/promises";
 import {
+  agreedLeader,
   faketimeAvailable,
   fetchNodeStatus,
   joinNodeArgs,
+  killNode,
   type NodeStatus,
+  pauseNode,
+  resumeNode,
   spawnNode,
 } from "./node_process.ts";
 import type { BlockMode } from "./tcp_proxy.ts";
@@ -330,18 +334,7 @@ export class FaultCluster {
    * ```
    */
   async kill(id: number): Promise<void> {
-    const m = this.#member(id);
-    if (!m.child) return;
-    this.#killing.add(m.child);
-    try {
-      m.child.kill("SIGKILL");
-    } catch {
-      // already gone
-    }
-    await m.exited;
-    this.#killing.delete(m.child);
-    m.child = undefined;
-    m.paused = false;
+    await killNode(this.#member(id), this.#killing);
   }
 
   /**
@@ -367,11 +360,7 @@ export class FaultCluster {
    * ```
    */
   pause(id: number): Promise<void> {
-    const m = this.#member(id);
-    if (m.child && !m.paused) {
-      m.child.kill("SIGSTOP");
-      m.paused = true;
-    }
+    pauseNode(this.#member(id));
     return Promise.resolve();
   }
 
@@ -384,11 +373,7 @@ export class FaultCluster {
    * ```
    */
   resume(id: number): Promise<void> {
-    const m = this.#member(id);
-    if (m.child && m.paused) {
-      m.child.kill("SIGCONT");
-      m.paused = false;
-    }
+    resumeNode(this.#member(id));
     return Promise.resolve();
   }
 
@@ -452,11 +437,7 @@ export class FaultCluster {
    */
   async currentLeader(): Promise<number | undefined> {
     const running = this.ids.filter((id) => this.isUp(id) && !this.isPaused(id));
-    const statuses = await Promise.all(running.map((id) => this.status(id)));
-    const leaders = new Set(statuses.map((s) => s?.leaderId ?? 0));
-    if (leaders.size !== 1) return undefined;
-    const [leader] = leaders;
-    return leader && running.includes(leader) ? leader : undefined;
+    return await agreedLeader(running, (id) => this.status(id));
   }
 
   /**
@@ -533,19 +514,8 @@ export class FaultCluster {
    */
   async stop(): Promise<void> {
     FaultCluster.running.delete(this);
+    await Promise.all([...this.#members.values()].map((m) => killNode(m, this.#killing)));
     for (const m of this.#members.values()) {
-      if (!m.child) continue;
-      this.#killing.add(m.child);
-      try {
-        m.child.kill("SIGCONT");
-        m.child.kill("SIGKILL");
-      } catch {
-        // already gone
-      }
-    }
-    await Promise.all([...this.#members.values()].map((m) => m.exited));
-    for (const m of this.#members.values()) {
-      m.child = undefined;
       try {
         m.log.close();
       } catch {

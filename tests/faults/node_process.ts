@@ -147,6 +147,79 @@ export function spawnNode(spec: NodeSpec): NodeProcess {
 }
 
 /**
+ * A node's process as a cluster fixture keeps it: none (not started, or killed), running, or
+ * frozen with SIGSTOP (`paused`).
+ *
+ * @example
+ * ```ts ignore
+ * const node: NodeSlot = { ...spawnNode(spec), paused: false };
+ * ```
+ */
+export interface NodeSlot {
+  child?: Deno.ChildProcess;
+  exited?: Promise<unknown>;
+  paused: boolean;
+}
+
+/**
+ * Freezes a running node with SIGSTOP: it keeps its sockets and its beliefs, and does nothing.
+ *
+ * @example
+ * ```ts ignore
+ * pauseNode(node);
+ * resumeNode(node);
+ * ```
+ */
+export function pauseNode(node: NodeSlot): void {
+  if (node.child && !node.paused) {
+    node.child.kill("SIGSTOP");
+    node.paused = true;
+  }
+}
+
+/**
+ * Wakes a paused node with SIGCONT.
+ *
+ * @example
+ * ```ts ignore
+ * resumeNode(node);
+ * ```
+ */
+export function resumeNode(node: NodeSlot): void {
+  if (node.child && node.paused) {
+    node.child.kill("SIGCONT");
+    node.paused = false;
+  }
+}
+
+/**
+ * Kills a node (SIGCONT first should it be paused, then SIGKILL) and waits for its process to
+ * end and its output to be logged. `killing` holds the process meanwhile, so that whoever
+ * watches for crashes does not take this end for one.
+ *
+ * @example
+ * ```ts ignore
+ * await killNode(node);
+ * node.child; // undefined
+ * ```
+ */
+export async function killNode(node: NodeSlot, killing?: Set<Deno.ChildProcess>): Promise<void> {
+  const child = node.child;
+  if (!child) return;
+  killing?.add(child);
+  try {
+    child.kill("SIGCONT");
+    child.kill("SIGKILL");
+  } catch {
+    // already gone
+  }
+  await node.exited;
+  killing?.delete(child);
+  node.child = undefined;
+  node.paused = false;
+}
+
+/**
  * What `GET /v1/cluster` answers (the fields the harness uses).
  *
  * @example
@@ -178,4 +251,24 @@ export async function fetchNodeStatus(
   return await jsonOrUndefined(`${clientUrl}/v1/cluster`, undefined, timeoutMs) as
     | NodeStatus
     | undefined;
+}
+
+/**
+ * The leader that every node of `running` names, if they all answer and agree on one of them
+ * (a leader outside `running`, paused or down, is no leader to wait for).
+ *
+ * @example
+ * ```ts ignore
+ * const leader = await agreedLeader([1, 2, 3], (id) => fetchNodeStatus(urls[id], 1000));
+ * ```
+ */
+export async function agreedLeader(
+  running: readonly number[],
+  status: (id: number) => Promise<NodeStatus | undefined>,
+): Promise<number | undefined> {
+  const statuses = await Promise.all(running.map(status));
+  const leaders = new Set(statuses.map((s) => s?.leaderId ?? 0));
+  if (leaders.size !== 1) return undefined;
+  const [leader] = leaders;
+  return leader && running.includes(leader) ? leader : undefined;
 }

@@ -19,7 +19,14 @@
  */
 
 import { freePort } from "../process/net.ts";
-import { fetchNodeStatus, type NodeStatus } from "../faults/node_process.ts";
+import {
+  agreedLeader,
+  fetchNodeStatus,
+  killNode,
+  type NodeStatus,
+  pauseNode,
+  resumeNode,
+} from "../faults/node_process.ts";
 import { PeerProxy } from "../faults/peer_proxy.ts";
 import { TcpProxy } from "../faults/tcp_proxy.ts";
 import { poll } from "../process/poll.ts";
@@ -365,11 +372,7 @@ export class WanCluster {
    */
   async currentLeader(): Promise<number | undefined> {
     const running = this.#all.filter((id) => this.#member(id).child && !this.#member(id).paused);
-    const statuses = await Promise.all(running.map((id) => this.status(id)));
-    const leaders = new Set(statuses.map((s) => s?.leaderId ?? 0));
-    if (leaders.size !== 1) return undefined;
-    const [leader] = leaders;
-    return leader && running.includes(leader) ? leader : undefined;
+    return await agreedLeader(running, (id) => this.status(id));
   }
 
   /**
@@ -416,11 +419,7 @@ export class WanCluster {
    * ```
    */
   pause(id: number): Promise<void> {
-    const m = this.#member(id);
-    if (m.child && !m.paused) {
-      m.child.kill("SIGSTOP");
-      m.paused = true;
-    }
+    pauseNode(this.#member(id));
     return Promise.resolve();
   }
 
@@ -433,11 +432,7 @@ export class WanCluster {
    * ```
    */
   resume(id: number): Promise<void> {
-    const m = this.#member(id);
-    if (m.child && m.paused) {
-      m.child.kill("SIGCONT");
-      m.paused = false;
-    }
+    resumeNode(this.#member(id));
     return Promise.resolve();
   }
 
@@ -451,17 +446,7 @@ export class WanCluster {
    * ```
    */
   async kill(id: number): Promise<void> {
-    const m = this.#member(id);
-    if (!m.child) return;
-    try {
-      m.child.kill("SIGCONT");
-      m.child.kill("SIGKILL");
-    } catch {
-      // already gone
-    }
-    await m.exited;
-    m.child = undefined;
-    m.paused = false;
+    await killNode(this.#member(id));
   }
 
   /**
