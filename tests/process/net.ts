@@ -75,3 +75,29 @@ export async function jsonOrUndefined(
     return undefined;
   }
 }
+
+/**
+ * Writes config `key` through the node at `url` and throws unless it answers 200, naming the
+ * status and the body (a test that writes setup data needs each write to have taken effect).
+ *
+ * @example
+ * ```ts ignore
+ * import { putConfig } from "./net.ts";
+ * await putConfig("http://127.0.0.1:7001", "app/a", { n: 1 });
+ * ```
+ */
+export async function putConfig(
+  url: string,
+  key: string,
+  value: unknown,
+  timeoutMs = 5000,
+): Promise<void> {
+  const res = await fetch(`${url}/v1/config/${key}`, {
+    method: "PUT",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(value),
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  const text = await res.text();
+  if (res.status !== 200) throw new Error(`PUT ${key}: ${res.status} ${text}`);
+}

@@ -9,7 +9,7 @@
 
 import assert from "node:assert/strict";
 import { startCluster } from "./cluster_fixture.ts";
-import { freePort } from "./net.ts";
+import { freePort, putConfig } from "./net.ts";
 import { NodeChild, runNodeToExit } from "./node_child.ts";
 import { poll } from "./poll.ts";
 
@@ -26,16 +26,6 @@ interface KeyValue {
 async function getJson(url: string): Promise<{ status: number; body: unknown }> {
   const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
   return { status: res.status, body: await res.json().catch(() => undefined) };
-}
-
-async function put(url: string, key: string, value: unknown): Promise<void> {
-  const res = await fetch(`${url}/v1/config/${key}`, {
-    method: "PUT",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify(value),
-    signal: AbortSignal.timeout(5000),
-  });
-  assert.equal(res.status, 200, await res.text());
 }
 
 /** Every key under `app/` with its revisions, as a linearizable read through `url` gives them. */
@@ -71,12 +61,12 @@ Deno.test("restore: a backup from GET /v1/snapshot starts a new 3-node cluster w
       const leader = await old.waitForLeader();
       const url = old.clientUrl(leader);
       for (const [key, value] of [["app/a", 1], ["app/b", "x"], ["app/a", 2], ["app/gone", 0]]) {
-        await put(url, key as string, value);
+        await putConfig(url, key as string, value);
       }
       await fetch(`${url}/v1/config/app/gone`, { method: "DELETE" }).then((r) => r.body?.cancel());
-      await put(url, "app/c", { nested: [1, 2, 3] });
-      await put(url, "app/flags", { newCheckout: true });
-      await put(url, "app/a", 3);
+      await putConfig(url, "app/c", { nested: [1, 2, 3] });
+      await putConfig(url, "app/flags", { newCheckout: true });
+      await putConfig(url, "app/a", 3);
       before = await readAll(url, keys);
       oldClusterId = (await old.status(leader))!.clusterId;
       const res = await fetch(`${url}/v1/snapshot`, { signal: AbortSignal.timeout(5000) });
@@ -125,7 +115,7 @@ Deno.test("restore: a backup from GET /v1/snapshot starts a new 3-node cluster w
     );
 
     // The new cluster goes on from the backup's revisions.
-    await put(url(1), "app/a", 4);
+    await putConfig(url(1), "app/a", 4);
     const a = (await getJson(`${url(1)}/v1/config/app/a`)).body as KeyValue;
     assert.ok(a.revision > before[0].revision);
     assert.equal(a.version, before[0].version + 1);
@@ -151,7 +141,7 @@ Deno.test("restore: a backup from GET /v1/snapshot starts a new 3-node cluster w
         "json",
       ],
     ]);
-    await put(url(1), "app/a", 5);
+    await putConfig(url(1), "app/a", 5);
     await poll(async () => {
       const r = await getJson(`${url(2)}/v1/config/app/a`).catch(() => undefined);
       return (r?.body as KeyValue | undefined)?.value === 5 || undefined;

@@ -13,6 +13,7 @@
 
 import assert from "node:assert/strict";
 import { LatencyHistogram } from "../../bench/histogram.ts";
+import { putConfig } from "../process/net.ts";
 import { poll } from "../process/poll.ts";
 import { withWan } from "./wan_cluster.ts";
 
@@ -49,17 +50,6 @@ async function timed(n: number, op: (i: number) => Promise<void>): Promise<Laten
     h.record(performance.now() - started);
   }
   return h;
-}
-
-async function put(url: string, key: string, value: unknown): Promise<void> {
-  const res = await fetch(`${url}/v1/config/${key}`, {
-    method: "PUT",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify(value),
-    signal: AbortSignal.timeout(10_000),
-  });
-  const text = await res.text();
-  assert.equal(res.status, 200, `PUT ${key}: ${res.status} ${text}`);
 }
 
 interface Read {
@@ -149,7 +139,7 @@ Deno.test({
       );
 
       // The learner joins through a follower, and catches up from its snapshot and the log.
-      await put(wan.clientUrl(leader), "regions/before", "before");
+      await putConfig(wan.clientUrl(leader), "regions/before", "before", 10_000);
       const joining = Date.now();
       await wan.join(LEARNER, followers[0]);
       const learner = wan.clientUrl(LEARNER);
@@ -163,9 +153,12 @@ Deno.test({
 
       // Writes through the leader, from a client next to it. A commit needs the nearest voter's
       // acknowledgement: one round trip and its disk write (the leader's own write overlaps).
-      await timed(5, (i) => put(wan.clientUrl(leader), `regions/warm${i}`, i));
+      await timed(5, (i) => putConfig(wan.clientUrl(leader), `regions/warm${i}`, i, 10_000));
       const diskBefore = await diskWrites(wan.clientUrl(nearest));
-      const writes = await timed(40, (i) => put(wan.clientUrl(leader), `regions/k${i}`, i));
+      const writes = await timed(
+        40,
+        (i) => putConfig(wan.clientUrl(leader), `regions/k${i}`, i, 10_000),
+      );
       const diskAfter = await diskWrites(wan.clientUrl(nearest));
       const diskMs = 1000 * (diskAfter.seconds - diskBefore.seconds) /
         Math.max(1, diskAfter.count - diskBefore.count);
