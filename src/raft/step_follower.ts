@@ -148,7 +148,10 @@ function handleSnapshotChunk(r: Raft, m: Message): void {
     inc = { metadata: meta, buf: new Uint8Array(chunk.total), received: 0 };
     r.incomingSnapshot = inc;
   }
-  const fits = inc.received + chunk.data.byteLength <= inc.buf.byteLength;
+  // Judged by the chunk's own place, not by what was received: a late duplicate of an early
+  // chunk fits (and is answered with the progress so far), where judging it by the bytes
+  // received made it drop the whole transfer, and duplicates kept restarting it for ever.
+  const fits = chunk.offset + chunk.data.byteLength <= inc.buf.byteLength;
   if (chunk.offset !== inc.received || !fits || chunk.total !== inc.buf.byteLength) {
     r.send({
       type: "snapResp",

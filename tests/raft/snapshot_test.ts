@@ -46,6 +46,37 @@ Deno.test("7 lost snapshot chunks are sent again until the follower has them all
   assert.ok(net.disks.get(3)!.snapshot!.data.every((b) => b === 7));
 });
 
+Deno.test("7 a late duplicate of an early chunk does not restart the transfer", () => {
+  // Found by the simulator (seed 5451): the follower judged a chunk by the bytes received, not by
+  // its own offset, so a duplicate of chunk 0 arriving late dropped the whole transfer; with
+  // duplicates always in flight the transfer restarted for ever.
+  const net = new TestNetwork({ voters: 3, config: { snapshotChunkBytes: 100 } });
+  net.campaign(1);
+  net.isolate(3);
+  for (let i = 0; i < 5; i++) net.propose(1, `v${i}`);
+  compactLeader(net, 1, new Uint8Array(950).fill(9)); // the last chunk is 50 bytes
+  net.heal();
+  let first: Parameters<TestNetwork["deliver"]>[0] | undefined;
+  let injected = false;
+  net.filter = (m) => {
+    if (m.type !== "snap" || m.to !== 3) return true;
+    if (m.snapshot!.offset === 0 && !first) first = m;
+    if (m.snapshot!.offset === 900 && !injected && first) {
+      injected = true;
+      net.deliver(first); // the late duplicate, just before the last chunk
+    }
+    return true;
+  };
+  net.log.length = 0;
+  net.tick(20);
+  assert.ok(injected);
+  assert.equal(net.disks.get(3)!.snapshot?.data.length, 950);
+  const fromStart = net.log.filter((m) =>
+    m.type === "snap" && m.to === 3 && m.snapshot!.offset === 0
+  );
+  assert.equal(fromStart.length, 2, "the leader sent chunk 0 again: the transfer restarted");
+});
+
 Deno.test("7 a node restarts from its snapshot and the entries after it", () => {
   const net = new TestNetwork({ voters: 3 });
   net.campaign(1);
