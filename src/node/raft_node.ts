@@ -199,6 +199,8 @@ export class RaftNode {
   #lastContact = 0;
   /** The monotonic time of the last tick, to measure how late the next one fires. */
   #lastTickAt = 0;
+  /** Indexes of membership entries in the log above the commit index on disk. */
+  #confIndexes: number[] = [];
   #failure?: Error;
 
   private constructor(opts: RaftNodeOptions, raw: RawNode, sm: StateMachine, persisted: HardState) {
@@ -257,6 +259,9 @@ export class RaftNode {
     // From before the first tick, so that a campaign in the first Ready is logged too.
     node.#lastCampaign = raw.campaignState();
     node.#savedSnapshotIndex = stored.snapshot?.metadata.index ?? 0;
+    node.#confIndexes = stored.entries
+      .filter((e) => e.type === "conf" && e.index > stored.hardState.commit)
+      .map((e) => e.index);
     node.#restoredFrom = node.#savedSnapshotIndex;
     node.#log.log("info", "node started", {
       term: stored.hardState.term,
@@ -514,6 +519,17 @@ export class RaftNode {
     for (const [id, m] of this.directory().members) if (id !== this.id) peers.set(id, m.peerUrl);
     for (const [id, url] of this.#departing) if (!peers.has(id)) peers.set(id, url);
     this.transport.setPeers(peers);
+  }
+
+  /**
+   * Whether `commit` covers a membership entry that the commit index on disk does not. Such a
+   * commit index is written before the change is applied or the index sent: else a leader that
+   * crashed after its followers applied a removal (the removed node then stops) restarts with
+   * the old member set and waits for ever for the removed node's vote (simulator, seed 2).
+   */
+  #commitCoversConf(commit: number): boolean {
+    const p = this.#persisted.commit;
+    return this.#confIndexes.some((i) => i > p && i <= commit);
   }
 
   /**
@@ -828,7 +844,13 @@ export class RaftNode {
     // Thesis 10.2.1: a leader may send AppendEntries while its own write is in flight, but
     // anything sent after a vote or a term change must wait for the disk.
     const hs = rd.hardState;
-    const early = this.isLeader() &&
+    for (const e of rd.entries) if (e.type === "conf") this.#confIndexes.push(e.index);
+    // A commit index that covers a membership change must be on this node's disk before it
+    // applies the change or sends that index to anyone (see `#commitCoversConf`).
+    const commit = (hs ?? this.#latestHard).commit;
+    const confCommit = commit !== this.#persisted.commit &&
+      (this.#commitCoversConf(commit) || rd.committedEntries.some(isConf));
+    const early = this.isLeader() && !confCommit &&
       (!hs || (hs.term === this.#persisted.term && hs.vote === this.#persisted.vote));
     if (early) {
       this.#send(rd.messages);
@@ -847,11 +869,7 @@ export class RaftNode {
     // write, which keeps an fsync off the path between commit and apply.
     const latest = this.#latestHard;
     const p = this.#persisted;
-    // Except before a membership change is applied: a node that applied one must find it
-    // committed after a crash, or a lone voter left by a removal would wait forever for the
-    // removed node's vote to commit it again (the simulator found it: a removed node is told
-    // and stops).
-    const confCommit = latest.commit !== p.commit && rd.committedEntries.some(isConf);
+    // Except when it covers a membership change (`confCommit`, above).
     if (rd.entries.length > 0 || latest.term !== p.term || latest.vote !== p.vote || confCommit) {
       const changed = latest.term !== p.term || latest.vote !== p.vote ||
         latest.commit !== p.commit;
@@ -867,6 +885,9 @@ export class RaftNode {
       }
       this.counters.diskWrites.observe((this.#clock.monotonic() - writeStarted) / 1000);
       this.#persisted = latest;
+      if (this.#confIndexes.length > 0) {
+        this.#confIndexes = this.#confIndexes.filter((i) => i > latest.commit);
+      }
       if (rd.entries.length > 0) this.#trace?.("appended", rd.entries.at(-1)!.index);
     }
     if (!early) this.#send(rd.messages);
