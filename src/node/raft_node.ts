@@ -146,6 +146,8 @@ export class RaftNode {
   readonly #departing = new Map<NodeId, string>();
   /** Whether an applied change removed this node. */
   #removed = false;
+  /** A leader that removed itself leaves when this fires, if not told before (`#stayUntilTold`). */
+  #stayTimer?: TimerHandle;
   readonly #confWaiters = new Map<
     number,
     { term: number; resolve: () => void; reject: (e: Error) => void }
@@ -539,6 +541,7 @@ export class RaftNode {
   #applyConf(e: Entry): ApplyOutcome {
     const cc = decodeConfChange(e.data);
     const wasMember = this.#isMember();
+    const wasLeader = this.isLeader();
     const removedUrl = cc.type === "removeNode"
       ? this.directory().members.get(cc.nodeId)?.peerUrl
       : undefined;
@@ -561,8 +564,10 @@ export class RaftNode {
       voters: conf.voters,
       learners: conf.learners,
     });
-    if (wasMember && !this.#isMember()) this.#learnRemoved(`entry ${e.index}`);
-    else if (removedUrl !== undefined && cc.nodeId !== this.id && this.isLeader()) {
+    if (wasMember && !this.#isMember()) {
+      if (wasLeader) this.#stayUntilTold(e.index);
+      else this.#learnRemoved(`entry ${e.index}`);
+    } else if (removedUrl !== undefined && cc.nodeId !== this.id && this.isLeader()) {
       this.#tellRemoved(cc.nodeId, removedUrl);
     }
     return outcome;
@@ -585,6 +590,29 @@ export class RaftNode {
       this.#departing.delete(id);
       if (!this.#stopped) this.#refreshPeers();
     });
+  }
+
+  /**
+   * A leader that applied its own removal (proposed before it led, so it could not hand over
+   * first) steps down but stays, as a non-voting follower, until the next leader tells it: the
+   * remaining voters may not know yet that the removal committed, and until one of them applies
+   * it, it counts this node's vote to elect a leader that commits it again (simulator seeds 4486,
+   * 9865: a lone remaining voter waited for ever). A next leader that already applied the removal
+   * never tells it, so it leaves anyway after a while.
+   */
+  #stayUntilTold(index: number): void {
+    const waitMs = Math.max(30_000, 100 * this.#electionTimeoutMs());
+    this.#log.log(
+      "info",
+      "removed from the cluster; staying to vote until the next leader says so",
+      {
+        index,
+        atMostMs: waitMs,
+      },
+    );
+    this.#stayTimer = this.#clock.setTimeout(() => {
+      if (!this.#stopped) this.#learnRemoved(`entry ${index}, ${waitMs} ms ago`);
+    }, waitMs);
   }
 
   /** This node is no member any more: it says so once and lets its owner stop it. */
@@ -1090,6 +1118,7 @@ export class RaftNode {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#clock.clearTimeout(this.#ticker);
+    if (this.#stayTimer !== undefined) this.#clock.clearTimeout(this.#stayTimer);
     this.#reads.close();
     this.lockWaits.close();
     for (const w of this.#confWaiters.values()) {

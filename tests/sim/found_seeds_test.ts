@@ -12,6 +12,11 @@ const FOUND = [
   // and waited for ever for the removed node's vote (fixed: such a commit index is written first).
   { seed: 2, bug: "commit of a removal sent before written" },
   { seed: 373, bug: "commit of a removal sent before written" },
+  // A leader committed its own removal (proposed before it led) and stopped before the remaining
+  // voter learned the commit index; that voter waited for ever for its vote (fixed: such a leader
+  // stays, as a follower that votes, until the next leader tells it).
+  { seed: 4486, bug: "a leader that removed itself left before the others knew" },
+  { seed: 9865, bug: "a leader that removed itself left before the others knew" },
   // A late duplicate of an early snapshot chunk made the follower drop the transfer, and
   // duplicates restarted it for ever (fixed: a chunk is judged by its own offset).
   { seed: 5451, bug: "snapshot transfer restarted by a late duplicate chunk" },
