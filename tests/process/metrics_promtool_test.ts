@@ -69,8 +69,14 @@ Deno.test({
       // The leader's lag per peer needs both followers' acks of the writes above.
       const leaderText = await poll(async () => {
         const t = await text(`${c.clientUrl(leader)}/metrics`);
-        return /^edgeraft_peer_lag_entries\{peer="\d+"\} 0$/m.test(t) ? t : undefined;
-      }, { what: "the leader's metrics to show a caught-up peer", timeoutMs: 10_000 });
+        // Round trips are timed from heartbeats, which may not have been answered yet.
+        const ready = /^edgeraft_peer_lag_entries\{peer="\d+"\} 0$/m.test(t) &&
+          /^edgeraft_peer_rtt_seconds\{/m.test(t);
+        return ready ? t : undefined;
+      }, {
+        what: "the leader's metrics to show a caught-up peer and a timed round trip",
+        timeoutMs: 10_000,
+      });
       const followerText = await text(`${c.clientUrl(follower)}/metrics`);
 
       for (const [who, t] of [["leader", leaderText], ["follower", followerText]]) {
