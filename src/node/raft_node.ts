@@ -49,6 +49,15 @@ export type { Submission };
 
 const isConf = (e: Entry) => e.type === "conf";
 
+/** The directory the founding flags give (`--peers`, `--client-urls`), built once per node. */
+function foundingDirectory(opts: RaftNodeOptions): MemberDirectory {
+  const members = new Map<NodeId, { peerUrl: string; clientUrl: string }>();
+  for (const [id, peerUrl] of opts.peers) {
+    members.set(id, { peerUrl, clientUrl: opts.clientUrls?.get(id) ?? "" });
+  }
+  return { nextId: Math.max(0, ...members.keys()) + 1, members };
+}
+
 /** The call a leader makes to tell a node it removed that it was removed. */
 const REMOVED = "members.removed";
 
@@ -141,13 +150,13 @@ export class RaftNode {
   readonly membership: Membership;
   /** When a message from each peer last arrived (monotonic ms): who is live, for membership. */
   readonly #heardAt = new Map<NodeId, number>();
-  /** This leader's membership changes waiting for their entry to apply, by index. */
   /** Removed peers still being told so, with their peer URL (see `#tellRemoved`). */
   readonly #departing = new Map<NodeId, string>();
   /** Whether an applied change removed this node. */
   #removed = false;
   /** A leader that removed itself leaves when this fires, if not told before (`#stayUntilTold`). */
   #stayTimer?: TimerHandle;
+  /** This leader's membership changes waiting for their entry to apply, by index. */
   readonly #confWaiters = new Map<
     number,
     { term: number; resolve: () => void; reject: (e: Error) => void }
@@ -164,6 +173,14 @@ export class RaftNode {
   /** The index of the snapshot `#sm` was last restored from (0: none). */
   #restoredFrom = 0;
   readonly #opts: RaftNodeOptions;
+  /** Milliseconds per tick. */
+  readonly #tickMs: number;
+  /** The base election timeout in ms (the core draws each one from [1x, 2x) of it). */
+  readonly #electionMs: number;
+  /** The leader's heartbeat interval in ms. */
+  readonly #heartbeatMs: number;
+  /** The founding members' addresses, until a membership change replicates the directory. */
+  readonly #founding: MemberDirectory;
   readonly #log: Logger;
   /** The core's election state after the last Ready, to log campaigns and their outcomes. */
   #lastCampaign: CampaignState | undefined;
@@ -215,13 +232,16 @@ export class RaftNode {
     this.#log = opts.logger;
     this.#trace = opts.trace;
     this.#clock = opts.clock ?? systemClock;
+    this.#tickMs = opts.tickMs ?? 10;
+    this.#electionMs = (opts.raft?.electionTicks ?? DEFAULT_CONFIG.electionTicks) * this.#tickMs;
+    this.#heartbeatMs = (opts.raft?.heartbeatTicks ?? DEFAULT_CONFIG.heartbeatTicks) *
+      this.#tickMs;
+    this.#founding = foundingDirectory(opts);
     // A read round is asked again when its answer is late; late means more than two heartbeat
     // intervals (a round is a heartbeat's round trip), else a WAN would send each one 2-3 times.
-    const heartbeatMs = (opts.raft?.heartbeatTicks ?? DEFAULT_CONFIG.heartbeatTicks) *
-      (opts.tickMs ?? 10);
     this.#reads = new ReadBarrier(
       opts.requestTimeoutMs ?? 5000,
-      Math.max(50, 2 * heartbeatMs),
+      Math.max(50, 2 * this.#heartbeatMs),
       this.#clock,
     );
     this.#pending = new PendingProposals(opts.requestTimeoutMs ?? 5000, this.#clock);
@@ -272,7 +292,7 @@ export class RaftNode {
       voters: conf.voters,
       learners: conf.learners,
     });
-    node.#ticker = clock.setInterval(() => node.#tick(), opts.tickMs ?? 10);
+    node.#ticker = clock.setInterval(() => node.#tick(), node.#tickMs);
     // A cluster of one need not wait out an election timeout to lead.
     if (conf.voters.length === 1 && conf.voters[0] === opts.id && conf.learners.length === 0) {
       raw.campaign();
@@ -397,16 +417,14 @@ export class RaftNode {
   }
 
   #newForwarding(): LeaderForwarding {
-    const tickMs = this.#opts.tickMs ?? 10;
-    const ticks = { ...DEFAULT_CONFIG, ...this.#opts.raft };
     return new LeaderForwarding({
       id: this.id,
       clock: this.#clock,
-      heartbeatMs: ticks.heartbeatTicks * tickMs,
+      heartbeatMs: this.#heartbeatMs,
       leaderId: () => this.leaderId(),
       // The timeout is drawn from [base, 2 * base), base doubled per failed campaign.
       electionTimeoutMaxMs: () =>
-        2 * ticks.electionTicks * 2 ** this.#raw.campaignState().electionBackoff * tickMs,
+        2 * this.#electionMs * 2 ** this.#raw.campaignState().electionBackoff,
       proposeLocal: (body) => this.#proposeLocal(body),
       call: (leader, body, signal) => this.transport.call(leader, "propose", body, signal),
     });
@@ -506,13 +524,7 @@ export class RaftNode {
 
   /** The members' addresses: the replicated directory, else the founding members' flags. */
   directory(): MemberDirectory {
-    const replicated = this.#sm.members();
-    if (replicated) return replicated;
-    const members = new Map<NodeId, { peerUrl: string; clientUrl: string }>();
-    for (const [id, peerUrl] of this.#opts.peers) {
-      members.set(id, { peerUrl, clientUrl: this.#opts.clientUrls?.get(id) ?? "" });
-    }
-    return { nextId: Math.max(0, ...members.keys()) + 1, members };
+    return this.#sm.members() ?? this.#founding;
   }
 
   /** Points the transport at every member but this node (after a change, or a snapshot). */
@@ -601,7 +613,7 @@ export class RaftNode {
    * never tells it, so it leaves anyway after a while.
    */
   #stayUntilTold(index: number): void {
-    const waitMs = Math.max(30_000, 100 * this.#electionTimeoutMs());
+    const waitMs = Math.max(30_000, 100 * this.#electionMs);
     this.#log.log(
       "info",
       "removed from the cluster; staying to vote until the next leader says so",
@@ -657,7 +669,7 @@ export class RaftNode {
         this.#kick();
       },
       waitUntil: (cond, timeoutMs) => this.#waitUntil(cond, timeoutMs),
-      electionTimeoutMs: () => this.#electionTimeoutMs(),
+      electionTimeoutMs: () => this.#electionMs,
       sinceHeard: (peer) => {
         const at = this.#heardAt.get(peer);
         return at === undefined ? undefined : this.#clock.monotonic() - at;
@@ -710,7 +722,7 @@ export class RaftNode {
       const poll = () => {
         if (cond()) return resolve(true);
         if (this.#stopped || this.#clock.monotonic() >= deadline) return resolve(false);
-        this.#clock.setTimeout(poll, this.#opts.tickMs ?? 10);
+        this.#clock.setTimeout(poll, this.#tickMs);
       };
       poll();
     });
@@ -744,7 +756,7 @@ export class RaftNode {
     if (this.#stopped) return;
     // How late this tick fired: the event loop's delay as Raft's timers feel it.
     const at = this.#clock.monotonic();
-    const tickMs = this.#opts.tickMs ?? 10;
+    const tickMs = this.#tickMs;
     if (this.#lastTickAt > 0) {
       this.counters.tickDelay.record(Math.max(0, at - this.#lastTickAt - tickMs));
     }
@@ -759,7 +771,7 @@ export class RaftNode {
     // append cost an election in tests/process/compaction_test.ts).
     const waiting = this.#diskWaitSince;
     if (
-      waiting !== undefined && this.#clock.monotonic() - waiting > 2 * (this.#opts.tickMs ?? 10)
+      waiting !== undefined && this.#clock.monotonic() - waiting > 2 * this.#tickMs
     ) {
       return;
     }
@@ -774,7 +786,7 @@ export class RaftNode {
     const deadline = this.#sm.nextDeadline();
     const now = this.#clock.now();
     if (deadline === undefined || deadline > now) return;
-    if (now - this.#tickProposedAt < (this.#opts.tickMs ?? 10) * 5) return;
+    if (now - this.#tickProposedAt < this.#tickMs * 5) return;
     this.#tickProposedAt = now;
     this.#proposeLocal(TICK).catch(() => {});
   }
@@ -834,11 +846,12 @@ export class RaftNode {
   #timeHeartbeat(peer: NodeId): void {
     const now = this.#clock.monotonic();
     if (this.#rtt.answered(peer, now) === undefined) return;
-    // A learner's round trips never hold up an election: a far read replica is no mistake.
-    if (!this.#raw.view.confState().voters.includes(peer)) return;
     const s = this.#rtt.summary(peer);
-    const electionMs = this.#electionTimeoutMs();
+    const electionMs = this.#electionMs;
     if (!s || !tooSlowForElections(s, electionMs)) return;
+    // A learner's round trips never hold up an election: a far read replica is no mistake.
+    // (Asked only now: the member set is copied to be read.)
+    if (!this.#raw.view.confState().voters.includes(peer)) return;
     const warnedAt = this.#rttWarnedAt.get(peer);
     if (warnedAt !== undefined && now - warnedAt < 60_000) return;
     this.#rttWarnedAt.set(peer, now);
@@ -850,12 +863,6 @@ export class RaftNode {
       advice: "keep the election timeout >= 10x the worst round trip: raise --election-ticks " +
         "or --tick-ms, or use --timing wan (docs/operations.md, Timing)",
     });
-  }
-
-  /** The base election timeout in ms (the core draws each one from [1x, 2x) of it). */
-  #electionTimeoutMs(): number {
-    const ticks = this.#opts.raft?.electionTicks ?? DEFAULT_CONFIG.electionTicks;
-    return ticks * (this.#opts.tickMs ?? 10);
   }
 
   /**
