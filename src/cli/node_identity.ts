@@ -12,6 +12,7 @@
 
 import { join } from "node:path";
 import type { NodeId } from "../raft/types.ts";
+import { sha256Hex } from "../storage/backup_file.ts";
 
 /** The file's name inside the data directory. */
 export const IDENTITY_FILE = "node.json";
@@ -161,11 +162,6 @@ export function foundersRecord(
   };
 }
 
-async function sha256Hex(bytes: Uint8Array): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", bytes as BufferSource);
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
-
 function peerLines(peers: ReadonlyMap<NodeId, string>): string {
   return [...peers].sort(([a], [b]) => a - b).map(([id, url]) => `${id}=${url}`).join("\n");
 }
@@ -206,17 +202,4 @@ export async function restoredClusterId(
   const text = `${peerLines(peers)}\nrestored-from=${backupSha256}`;
   const hex = await sha256Hex(new TextEncoder().encode(text));
   return `c-${hex.slice(0, 16)}`;
-}
-
-/**
- * The SHA-256 (hex) of a backup's data, as `restoredFrom` keeps it.
- *
- * @example
- * ```ts
- * import { backupChecksum } from "./node_identity.ts";
- * console.log((await backupChecksum(new Uint8Array())).length); // 64
- * ```
- */
-export function backupChecksum(data: Uint8Array): Promise<string> {
-  return sha256Hex(data);
 }

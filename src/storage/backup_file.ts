@@ -39,6 +39,19 @@ export interface Backup {
   data: Uint8Array;
 }
 
+/**
+ * A backup as read from a file: with the SHA-256 of its data, checked against the header.
+ *
+ * @example
+ * ```ts
+ * import type { ReadBackup } from "./backup_file.ts";
+ * const checksum = (b: ReadBackup) => b.sha256;
+ * ```
+ */
+export interface ReadBackup extends Backup {
+  sha256: string;
+}
+
 /** The header as the file holds it. */
 interface BackupHeader {
   format: number;
@@ -68,7 +81,16 @@ export class BackupFileError extends Error {
   override name = "BackupFileError";
 }
 
-async function sha256Hex(data: Uint8Array): Promise<string> {
+/**
+ * The SHA-256 of `data`, in hex: the backup's checksum, and what cluster ids are derived from.
+ *
+ * @example
+ * ```ts
+ * import { sha256Hex } from "./backup_file.ts";
+ * console.log((await sha256Hex(new Uint8Array())).slice(0, 8)); // "e3b0c442"
+ * ```
+ */
+export async function sha256Hex(data: Uint8Array): Promise<string> {
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", data as BufferSource));
   return [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
@@ -125,7 +147,7 @@ function isIdList(v: unknown): v is number[] {
  * // "the backup is truncated: its header announces 2 bytes of data, the file holds 1"
  * ```
  */
-export async function decodeBackup(bytes: Uint8Array): Promise<Backup> {
+export async function decodeBackup(bytes: Uint8Array): Promise<ReadBackup> {
   const magicOk = bytes.length >= MAGIC.length + 4 && MAGIC.every((b, i) => bytes[i] === b);
   if (!magicOk) throw new BackupFileError("not an edgeraft backup (no EDGERAFT-BACKUP header)");
   const headerBytes = new DataView(bytes.buffer, bytes.byteOffset).getUint32(MAGIC.length);
@@ -162,5 +184,12 @@ export async function decodeBackup(bytes: Uint8Array): Promise<Backup> {
   if (await sha256Hex(data) !== h.sha256) {
     throw new BackupFileError("the backup is corrupt: its data does not match its SHA-256");
   }
-  return { clusterId: h.clusterId, index: h.index, term: h.term, conf: h.conf, data };
+  return {
+    clusterId: h.clusterId,
+    index: h.index,
+    term: h.term,
+    conf: h.conf,
+    data,
+    sha256: h.sha256,
+  };
 }

@@ -1,7 +1,12 @@
 /** The backup file refuses what is not a whole, unaltered backup, with one line saying why. */
 
 import assert from "node:assert/strict";
-import { BackupFileError, decodeBackup, encodeBackup } from "../../src/storage/backup_file.ts";
+import {
+  BackupFileError,
+  decodeBackup,
+  encodeBackup,
+  sha256Hex,
+} from "../../src/storage/backup_file.ts";
 
 const backup = {
   clusterId: "c1",
@@ -13,7 +18,11 @@ const backup = {
 
 Deno.test("backup file: what is written is read back", async () => {
   const read = await decodeBackup(await encodeBackup(backup));
-  assert.deepEqual({ ...read, data: [...read.data] }, { ...backup, data: [...backup.data] });
+  assert.deepEqual({ ...read, data: [...read.data] }, {
+    ...backup,
+    data: [...backup.data],
+    sha256: await sha256Hex(backup.data), // the checksum it checked, handed on
+  });
 });
 
 Deno.test("backup file: truncated, corrupt or foreign files are refused in one line", async () => {
