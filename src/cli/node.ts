@@ -393,6 +393,7 @@ async function main(): Promise<void> {
       tickMs: cfg.tickMs,
       raft: { electionTicks: cfg.electionTicks, heartbeatTicks: cfg.heartbeatTicks },
       snapshotEntries: cfg.snapshotEntries,
+      snapshotPolicy: { logRatio: cfg.snapshotLogRatio, maxLogBytes: cfg.snapshotLogMaxBytes },
       transport: (events) =>
         new PeerTransport({
           nodeId: id,

@@ -59,6 +59,10 @@ export interface NodeConfig {
   electionTicks: number;
   heartbeatTicks: number;
   snapshotEntries: number;
+  /** Compact once the log holds this fraction of the last snapshot's bytes. */
+  snapshotLogRatio: number;
+  /** Bytes of log past which `snapshotEntries` no longer holds compaction back. */
+  snapshotLogMaxBytes: number;
   logFormat?: "json" | "pretty";
   /** Path of a JSON file of API tokens (see docs/api.md). */
   tokensFile?: string;
@@ -107,6 +111,8 @@ export const FLAGS = [
   "election-ticks",
   "heartbeat-ticks",
   "snapshot-entries",
+  "snapshot-log-ratio",
+  "snapshot-log-max-mb",
   "log-format",
   "tokens-file",
   "peer-protocol",
@@ -347,6 +353,9 @@ export function parseNodeConfig(
     electionTicks,
     heartbeatTicks,
     snapshotEntries: int("snapshot-entries", get("snapshot-entries") ?? "10000", 2, 1e9),
+    snapshotLogRatio: ratio("snapshot-log-ratio", get("snapshot-log-ratio") ?? "0.5", 0, 100),
+    snapshotLogMaxBytes: int("snapshot-log-max-mb", get("snapshot-log-max-mb") ?? "64", 1, 65536) *
+      1024 * 1024,
     mallocTrimMs: int("malloc-trim-ms", get("malloc-trim-ms") ?? "5000", 0, 3_600_000),
     logFormat,
     tokensFile: get("tokens-file"),
@@ -406,6 +415,14 @@ function int(name: string, text: string, min: number, max: number): number {
   const n = Number(text);
   if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
     throw new ConfigError(`--${name} must be a whole number from ${min} to ${max}, got "${text}"`);
+  }
+  return n;
+}
+
+function ratio(name: string, text: string, min: number, max: number): number {
+  const n = Number(text);
+  if (!/^\d+(\.\d+)?$/.test(text.trim()) || n < min || n > max) {
+    throw new ConfigError(`--${name} must be a number from ${min} to ${max}, got "${text}"`);
   }
   return n;
 }
@@ -471,7 +488,10 @@ export function usage(): string {
     "                         every 50 ms; wan: 50 ms ticks, 1-2 s, 100 ms, for round trips up",
     "                         to ~100 ms (docs/operations.md, Timing)",
     "  --tick-ms N --election-ticks N --heartbeat-ticks N   timing, over the preset (10 ms, 15, 5)",
-    "  --snapshot-entries N   compact the log after N applied entries (10000)",
+    "  --snapshot-log-ratio R compact the log once it holds R x the last snapshot's bytes (0.5):",
+    "                         the cost per write stays flat as the state grows",
+    "  --snapshot-entries N   but not before N entries since the last snapshot (10000),",
+    "  --snapshot-log-max-mb N   unless the log holds N MB (64) (docs/operations.md)",
     "  --malloc-trim-ms N     hand free malloc memory back to the kernel every N ms (5000; 0: never)",
     "  --trace-file PATH      append a timeline of each write's steps (deno task bench:trace)",
     "  --log-format json|pretty   --tokens-file F (API tokens, see docs/api.md)",

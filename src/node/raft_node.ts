@@ -39,6 +39,7 @@ import { PendingProposals, ProposalTimeoutError } from "./pending_proposals.ts";
 import { frameProposal, readProposal, unwrapLegacyProposal } from "./proposal_envelope.ts";
 import { ReadBarrier } from "./read_barrier.ts";
 import { runInSlices, SlicedWorkCancelled } from "./run_in_slices.ts";
+import { compactionDue, DEFAULT_SNAPSHOT_POLICY, type SnapshotPolicy } from "./snapshot_policy.ts";
 import type { WriteTrace } from "./write_trace.ts";
 import { directoryFromTuple, type MemberDirectory } from "../state/member_directory.ts";
 import type { Backup } from "../storage/backup_file.ts";
@@ -89,8 +90,10 @@ export interface RaftNodeOptions {
   tickMs?: number;
   /** Core settings (election and heartbeat ticks, ...). */
   raft?: Partial<Omit<RaftConfig, "id" | "random">>;
-  /** Compact the log after this many applied entries. Default 10,000. */
+  /** Compact the log after this many applied entries at least. Default 10,000. */
   snapshotEntries?: number;
+  /** The rest of the compaction rule (`snapshot_policy.ts`). Default {@linkcode DEFAULT_SNAPSHOT_POLICY}. */
+  snapshotPolicy?: Partial<Omit<SnapshotPolicy, "minEntries">>;
   /** How long a proposal or a read may wait. Default 5000 ms. */
   requestTimeoutMs?: number;
   /**
@@ -210,6 +213,14 @@ export class RaftNode {
   #encoded?: EncodedSnapshot;
   /** The newest snapshot index handed to storage, local or the leader's. */
   #savedSnapshotIndex = 0;
+  /** When to compact the log (`snapshot_policy.ts`). */
+  readonly #snapshotPolicy: SnapshotPolicy;
+  /** Bytes of the entries applied since this node started (for the compaction rule). */
+  #appliedBytes = 0;
+  /** `#appliedBytes` when the last snapshot was captured or installed. */
+  #appliedBytesAtSnapshot = 0;
+  /** The size of the last snapshot taken, installed or loaded (0: none yet). */
+  #snapshotBytes = 0;
   /** A leader's snapshot is being installed: the loop is busy, not the leader gone. */
   #installing = false;
   /** Since when (the clock's monotonic ms) the loop has waited for its own disk write, if it does. */
@@ -224,6 +235,11 @@ export class RaftNode {
 
   private constructor(opts: RaftNodeOptions, raw: RawNode, sm: StateMachine, persisted: HardState) {
     this.#opts = opts;
+    this.#snapshotPolicy = {
+      ...DEFAULT_SNAPSHOT_POLICY,
+      ...opts.snapshotPolicy,
+      minEntries: opts.snapshotEntries ?? DEFAULT_SNAPSHOT_POLICY.minEntries,
+    };
     this.id = opts.id;
     this.#raw = raw;
     this.#sm = sm;
@@ -281,6 +297,7 @@ export class RaftNode {
     // From before the first tick, so that a campaign in the first Ready is logged too.
     node.#lastCampaign = raw.campaignState();
     node.#savedSnapshotIndex = stored.snapshot?.metadata.index ?? 0;
+    node.#snapshotBytes = stored.snapshot?.data.byteLength ?? 0;
     node.#confIndexes = stored.entries
       .filter((e) => e.type === "conf" && e.index > stored.hardState.commit)
       .map((e) => e.index);
@@ -937,6 +954,7 @@ export class RaftNode {
 
   #apply(e: Entry): void {
     let outcome: ApplyOutcome;
+    this.#appliedBytes += e.data.byteLength;
     if (e.type === "conf" || e.data.length === 0) this.#opts.onEntryApplied?.(e);
     if (this.#confWaiters.size > 0) this.#settleConfWaiter(e);
     if (e.type === "conf") {
@@ -969,7 +987,7 @@ export class RaftNode {
   }
 
   /**
-   * Starts a compaction when enough entries were applied since the last one. The state is
+   * Starts a compaction when the log since the last one is due (`snapshot_policy.ts`). The state is
    * captured now, cheaply (copy on write); the encoding, the disk write and all that waits for
    * them run off the loop, in slices, so that a snapshot of any size never holds up heartbeats,
    * writes or reads (issue 10, defect 3: a 40 MB snapshot taken in one go cost an election).
@@ -978,13 +996,17 @@ export class RaftNode {
     if (this.#compaction || this.#stopped) return;
     const applied = this.#sm.appliedIndex;
     const core = this.#raw.view;
-    if (applied - core.offset < (this.#opts.snapshotEntries ?? 10_000)) return;
-    if (applied > core.stabled) return;
+    const due = compactionDue({
+      entries: applied - core.offset,
+      bytes: this.#appliedBytes - this.#appliedBytesAtSnapshot,
+      snapshotBytes: this.#snapshotBytes,
+    }, this.#snapshotPolicy);
+    if (!due || applied > core.stabled) return;
     const term = core.termAt(applied);
     if (term === undefined) return;
     const conf = core.confState();
     const capture = this.#sm.captureSnapshot();
-    this.#compaction = this.#compact(capture, term, conf)
+    this.#compaction = this.#compact(capture, term, conf, this.#appliedBytes)
       .catch((error) => {
         if (!(error instanceof SlicedWorkCancelled)) this.#fail(error as Error);
       })
@@ -997,6 +1019,7 @@ export class RaftNode {
     capture: ReturnType<StateMachine["captureSnapshot"]>,
     term: number,
     conf: ConfState,
+    appliedBytes: number,
   ): Promise<void> {
     const index = capture.appliedIndex;
     const started = this.#clock.monotonic();
@@ -1018,10 +1041,11 @@ export class RaftNode {
     // Dropped (see `#compactCore`), or a newer snapshot from the leader is stored already.
     if (!snap || index <= this.#savedSnapshotIndex) return;
     this.#savedSnapshotIndex = index;
+    this.#appliedBytesAtSnapshot = appliedBytes;
     const writeStarted = this.#clock.monotonic();
     await this.#opts.storage.saveSnapshot(snap);
     this.counters.snapshotsTaken++;
-    this.counters.lastSnapshotBytes = data.byteLength;
+    this.counters.lastSnapshotBytes = this.#snapshotBytes = data.byteLength;
     this.#log.log("info", "log compacted", {
       index,
       bytes: data.byteLength,
@@ -1062,7 +1086,8 @@ export class RaftNode {
       this.#refreshPeers();
       this.#restoredFrom = index;
       this.counters.snapshotsInstalled++;
-      this.counters.lastSnapshotBytes = snapshot.data.byteLength;
+      this.counters.lastSnapshotBytes = this.#snapshotBytes = snapshot.data.byteLength;
+      this.#appliedBytesAtSnapshot = this.#appliedBytes;
     } finally {
       this.#installing = false;
     }

@@ -228,3 +228,24 @@ Deno.test("node config: join and restore mistakes are one clear sentence", () =>
   assert.match(usage(), /--join URL\[,URL\]/);
   assert.match(usage(), /--restore-from FILE/);
 });
+
+Deno.test("node config: the snapshot rule's flags, their defaults and their mistakes", () => {
+  const cfg = parseNodeConfig([], {});
+  assert.equal(cfg.snapshotEntries, 10_000);
+  assert.equal(cfg.snapshotLogRatio, 0.5);
+  assert.equal(cfg.snapshotLogMaxBytes, 64 * 1024 * 1024);
+  const set = parseNodeConfig(["--snapshot-log-ratio", "2", "--snapshot-log-max-mb", "8"], {
+    EDGERAFT_SNAPSHOT_ENTRIES: "500",
+  });
+  assert.equal(set.snapshotEntries, 500);
+  assert.equal(set.snapshotLogRatio, 2);
+  assert.equal(set.snapshotLogMaxBytes, 8 * 1024 * 1024);
+  assert.equal(parseNodeConfig(["--snapshot-log-ratio", "0.25"], {}).snapshotLogRatio, 0.25);
+  assert.throws(
+    () => parseNodeConfig(["--snapshot-log-ratio", "-1"], {}),
+    /--snapshot-log-ratio must be a number from 0 to 100, got "-1"/,
+  );
+  assert.throws(() => parseNodeConfig(["--snapshot-log-ratio", "lots"], {}), ConfigError);
+  assert.throws(() => parseNodeConfig(["--snapshot-log-max-mb", "0"], {}), ConfigError);
+  assert.match(usage(), /--snapshot-log-ratio R/);
+});

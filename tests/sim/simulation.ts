@@ -420,6 +420,9 @@ export class Simulation {
         tickMs: TICK_MS,
         raft: this.#raft,
         snapshotEntries: 20 + this.prng.int(60),
+        // By entry count alone, so that snapshots come often enough to be raced by every fault;
+        // the byte rule itself is a pure function with its own tests (snapshot_policy_test.ts).
+        snapshotPolicy: { logRatio: 0 },
         requestTimeoutMs: 1000,
         clock,
         core: this.opts.bug && buggyCore(this.opts.bug),
