@@ -23,6 +23,7 @@ export class ChildProcess {
   readonly exited: Promise<Deno.CommandStatus>;
   #child: Deno.ChildProcess;
   #lines: string[] = [];
+  #listeners: ((line: string) => void)[] = [];
   #running = true;
 
   private constructor(child: Deno.ChildProcess) {
@@ -65,6 +66,14 @@ export class ChildProcess {
     return this.#lines.join("\n");
   }
 
+  /**
+   * Calls `listener` with every later whole line (stdout and stderr), e.g. to pick out log
+   * events that the last {@linkcode KEPT_LINES} would lose.
+   */
+  onLine(listener: (line: string) => void): void {
+    this.#listeners.push(listener);
+  }
+
   /** Sends `signal` (no-op once exited). */
   signal(signal: Deno.Signal): void {
     if (!this.#running) return;
@@ -82,14 +91,20 @@ export class ChildProcess {
   }
 
   async #drain(stream: ReadableStream<Uint8Array>): Promise<void> {
+    // A chunk may end inside a line: its start waits for the rest (a listener parses JSON).
+    let partial = "";
     try {
       for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-        for (const line of chunk.split("\n")) {
+        const lines = (partial + chunk).split("\n");
+        partial = lines.pop() ?? "";
+        for (const line of lines) {
           if (line.trim() === "") continue;
           this.#lines.push(line);
           if (this.#lines.length > KEPT_LINES) this.#lines.shift();
+          for (const listener of this.#listeners) listener(line);
         }
       }
+      if (partial.trim() !== "") this.#lines.push(partial);
     } catch {
       // the process died; what we have is all there is
     }

@@ -45,6 +45,8 @@ export class EdgeraftCluster implements BenchCluster {
   #members = new Map<number, Member>();
   #cpuProfileDir?: string;
   #traceDir?: string;
+  #nodeArgs: string[] = [];
+  #onLine?: (id: number, line: string) => void;
 
   private constructor(root: string, cpuProfileDir?: string, traceDir?: string) {
     this.#traceDir = traceDir;
@@ -64,13 +66,23 @@ export class EdgeraftCluster implements BenchCluster {
    * Starts three nodes and waits until they agree on a leader. With `cpuProfileDir`, each node
    * runs under `deno run --cpu-prof` and writes its profile to `<cpuProfileDir>/n<id>/` when
    * `stop` ends it gracefully (a node killed by the failover measurement writes none). With
-   * `traceDir`, each node appends its write trace to `<traceDir>/n<id>.trace`.
+   * `traceDir`, each node appends its write trace to `<traceDir>/n<id>.trace`. `nodeArgs` go to
+   * every node's command line (after the cluster's own); `onLine` hears every line each node
+   * prints, restarts included.
    */
   static async start(
-    opts: { timeoutMs?: number; cpuProfileDir?: string; traceDir?: string } = {},
+    opts: {
+      timeoutMs?: number;
+      cpuProfileDir?: string;
+      traceDir?: string;
+      nodeArgs?: string[];
+      onLine?: (id: number, line: string) => void;
+    } = {},
   ): Promise<EdgeraftCluster> {
     const root = await Deno.makeTempDir({ prefix: "edgeraft-bench-" });
     const cluster = new EdgeraftCluster(root, opts.cpuProfileDir, opts.traceDir);
+    cluster.#nodeArgs = opts.nodeArgs ?? [];
+    cluster.#onLine = opts.onLine;
     try {
       for (const id of cluster.ids) cluster.#spawn(id);
       await cluster.leaderId({ timeoutMs: opts.timeoutMs ?? 30_000 });
@@ -157,10 +169,15 @@ export class EdgeraftCluster implements BenchCluster {
       loopbackNodeArgs(m, all, {
         secret: this.#secret,
         denoFlags: profile,
-        extra: this.#traceDir ? ["--trace-file", `${this.#traceDir}/n${id}.trace`] : [],
+        extra: [
+          ...(this.#traceDir ? ["--trace-file", `${this.#traceDir}/n${id}.trace`] : []),
+          ...this.#nodeArgs,
+        ],
       }),
       // Run as `deno task cluster` runs them, with the node's malloc settings.
       { cwd: REPO_ROOT, env: withNodeMallocEnv(Deno.env.toObject()) },
     );
+    const onLine = this.#onLine;
+    if (onLine) m.process.onLine((line) => onLine(id, line));
   }
 }

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { setTimeout as delay } from "node:timers/promises";
 import { type HttpClientKind, openHttpClient } from "./http_clients.ts";
 import type { SystemApi } from "./system_api.ts";
 import { keyName, VALUE_100_BYTES } from "./workloads.ts";
@@ -28,8 +29,11 @@ export interface KeyLoadResult {
 const MAX_ATTEMPTS = 5;
 
 /**
- * Puts keys `prefix` + 0 .. count-1 (see {@linkcode keyName}) with 100-byte values through
- * `workers` concurrent connections to `origin`; throws if one key cannot be written.
+ * Puts keys `prefix` + from .. from+count-1 (see {@linkcode keyName}; `from` defaults to 0) with
+ * 100-byte values through `workers` concurrent connections to `origin`; throws if one key cannot
+ * be written in `maxAttempts` (5) attempts, `retryDelayMs` (0) apart. `onPut` hears of every key
+ * written: the ms from its first attempt to the answer, and how many attempts failed before;
+ * `onFailedAttempt` of every failed attempt.
  *
  * @example
  * ```ts ignore
@@ -43,12 +47,18 @@ export async function loadKeys(
   opts: {
     prefix: string;
     count: number;
+    from?: number;
     workers?: number;
     httpClient?: HttpClientKind;
     onProgress?: (written: number) => void;
+    onPut?: (ms: number, failedAttempts: number) => void;
+    onFailedAttempt?: (error: unknown) => void;
+    maxAttempts?: number;
+    retryDelayMs?: number;
   },
 ): Promise<KeyLoadResult> {
-  let next = 0;
+  const from = opts.from ?? 0;
+  let next = from;
   let written = 0;
   const started = performance.now();
   const progress = opts.onProgress
@@ -57,14 +67,18 @@ export async function loadKeys(
   const worker = async () => {
     const http = openHttpClient(opts.httpClient ?? "raw", origin);
     try {
-      while (next < opts.count) {
+      while (next < from + opts.count) {
         const key = keyName(opts.prefix, next++);
+        const keyStarted = performance.now();
         for (let attempt = 1;; attempt++) {
           try {
             await api.put(http, key, VALUE_100_BYTES);
+            opts.onPut?.(performance.now() - keyStarted, attempt - 1);
             break;
           } catch (e) {
-            if (attempt >= MAX_ATTEMPTS) throw e;
+            opts.onFailedAttempt?.(e);
+            if (attempt >= (opts.maxAttempts ?? MAX_ATTEMPTS)) throw e;
+            if (opts.retryDelayMs) await delay(opts.retryDelayMs);
           }
         }
         written++;

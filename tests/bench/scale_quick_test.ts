@@ -1,0 +1,81 @@
+import assert from "node:assert/strict";
+import type { ScaleRun } from "../../bench/scale_report.ts";
+import { parseScaleOptions } from "../../bench/scale_options.ts";
+import { UsageError } from "../../bench/options.ts";
+
+const SCALE = new URL("../../bench/scale.ts", import.meta.url).pathname;
+const REPO_ROOT = new URL("../../", import.meta.url).pathname;
+const TMP = Deno.env.get("TMPDIR") ?? "/tmp";
+
+/** The bench's cluster directories; each is removed only after its processes were killed. */
+const clusterDirs = () =>
+  new Set(
+    [...Deno.readDirSync(TMP)].map((e) => e.name).filter((n) => n.startsWith("edgeraft-bench-")),
+  );
+
+Deno.test("bench:scale flags: defaults, repeated --node-arg, and malformed values refused", () => {
+  const o = parseScaleOptions([]);
+  assert.deepEqual([o.keys, o.batch, o.clients, o.settleS, o.systems], [
+    1_000_000,
+    100_000,
+    64,
+    30,
+    undefined,
+  ]);
+  assert.deepEqual(
+    parseScaleOptions(["--node-arg", "--snapshot-entries", "--node-arg=50000"]).nodeArgs,
+    ["--snapshot-entries", "50000"],
+  );
+  assert.throws(() => parseScaleOptions(["--keys", "0"]), UsageError);
+  assert.throws(() => parseScaleOptions(["--systems", "zookeeper"]), UsageError);
+  assert.throws(() => parseScaleOptions(["--keys", "10", "--batch", "20"]), UsageError);
+});
+
+Deno.test({
+  name: "bench:scale 3000 keys: 3 batches measured on a real cluster, a follower restarted",
+  async fn() {
+    const before = clusterDirs();
+    const dir = await Deno.makeTempDir({ prefix: "bench-scale-quick-" });
+    try {
+      // On the deadline the child gets SIGTERM, on which it stops its cluster.
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "--allow-all",
+          SCALE,
+          ...["--keys", "3000", "--batch", "1000", "--systems", "edgeraft"],
+          ...["--settle", "1", "--out", `${dir}/report`],
+        ],
+        cwd: REPO_ROOT,
+        stdout: "piped",
+        stderr: "piped",
+        signal: AbortSignal.timeout(90_000),
+      }).output();
+      const stdout = new TextDecoder().decode(out.stdout);
+      assert.equal(out.code, 0, new TextDecoder().decode(out.stderr) + stdout);
+      assert.match(stdout, /\| 0 elections during the load \|.*\| (PASS|FAIL) \|/);
+      const run: ScaleRun = JSON.parse(await Deno.readTextFile(`${dir}/report/scale.json`));
+      assert.equal(run.systems.length, 1);
+      const r = run.systems[0];
+      assert.equal(r.system, "edgeraft");
+      assert.equal(r.batches.length, 3);
+      assert.deepEqual(r.batches.map((b) => b.keysStored), [1000, 2000, 3000]);
+      for (const b of r.batches) {
+        assert.ok(b.writesPerSec > 0 && b.keys === 1000, JSON.stringify(b));
+        assert.ok(b.termEnd !== null && b.termEnd >= 1, JSON.stringify(b));
+        assert.ok(b.compactions !== null && b.loopDelayMaxMs !== null, JSON.stringify(b));
+        assert.equal(b.rssBytes.length, 3);
+        for (const rss of b.rssBytes) assert.ok(rss !== null && rss > 1e6, JSON.stringify(b));
+      }
+      assert.ok(r.elections !== null && r.termEnd !== null);
+      assert.ok(r.rssSettledBytes.every((b) => b !== null && b > 1e6));
+      assert.deepEqual(r.restarts.map((x) => x.how), ["SIGTERM", "SIGKILL"]);
+      for (const x of r.restarts) assert.ok(x.readyMs !== null && x.readyMs > 0, x.error);
+      assert.match(await Deno.readTextFile(`${dir}/report/README.md`), /follower restart/);
+      assert.ok((await Deno.readTextFile(`${dir}/report/scale.svg`)).startsWith("<svg"));
+      assert.deepEqual([...clusterDirs()].filter((n) => !before.has(n)), []);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
