@@ -10,6 +10,8 @@ import { checkHistory } from "../checker/linearizability.ts";
 import { registerModel } from "../checker/register_model.ts";
 import { checkLocks } from "./checkers/lock_checker.ts";
 import { checkWatches, type SeenChange, type WatcherLog } from "./checkers/watch_checker.ts";
+import { checkPreload } from "./checkers/preload_checker.ts";
+import { preloadKey, preloadValue } from "./preload.ts";
 
 const MS = 1e6;
 const RECKONING = { maxDrift: 0.01, renewMarginMs: 100 };
@@ -289,4 +291,64 @@ Deno.test("watches: an explicit compaction excuses the revisions it skipped, and
     finalRevision: 4,
   });
   assert.match(silent.violations.join("\n"), /gap, revisions 3\.\.3/);
+});
+
+// ---- preloaded state ------------------------------------------------------------------------
+
+/** What a node that kept the preload intact lists: keys 0..count-1 with their values. */
+const intactPreload = (count: number) =>
+  new Map<string, unknown>(
+    Array.from({ length: count }, (_, i) => [preloadKey(i), preloadValue(i)]),
+  );
+
+Deno.test("preload: every key on every node with its value passes", () => {
+  const result = checkPreload(
+    50,
+    new Map([["the leader, node 1 (linearizable)", intactPreload(50)], [
+      "node 2 (stale)",
+      intactPreload(50),
+    ]]),
+  );
+  assert.deepEqual(result.violations, []);
+  assert.equal(result.valid, true);
+  assert.equal(result.keysChecked, 100);
+  assert.equal(JSON.stringify(preloadValue(99_999)).length, 100);
+});
+
+Deno.test("preload: a missing key, a changed value and a key nobody wrote are violations", () => {
+  const lost = intactPreload(50);
+  lost.delete(preloadKey(17));
+  const changed = intactPreload(50);
+  changed.set(preloadKey(3), preloadValue(4));
+  const extra = intactPreload(50);
+  extra.set(preloadKey(50), preloadValue(50));
+  const result = checkPreload(
+    50,
+    new Map([
+      ["the leader, node 1 (linearizable)", intactPreload(50)],
+      ["node 2 (stale)", lost],
+      ["node 3 (stale)", changed],
+      ["node 4 (stale)", extra],
+    ]),
+  );
+  assert.equal(result.valid, false);
+  const text = result.violations.join("\n");
+  assert.match(text, /node 2 \(stale\): 1 preloaded keys missing, 0 changed/);
+  assert.match(text, /node 2 \(stale\): preloaded preload\/0000017 is gone/);
+  assert.match(text, /node 3 \(stale\): preloaded preload\/0000003 = \{"i":4,.* but \{"i":3,/);
+  assert.match(text, /node 4 \(stale\): preload\/0000050 is there, but the preload never wrote/);
+  assert.doesNotMatch(text, /node 1/);
+});
+
+Deno.test("preload: a wholesale loss is counted, and only a sample is listed", () => {
+  const result = checkPreload(1000, new Map([["node 2 (stale)", new Map()]]));
+  assert.equal(result.valid, false);
+  assert.equal(result.violations[0], "node 2 (stale): 1000 preloaded keys missing, 0 changed");
+  assert.ok(result.violations.length <= 22, `${result.violations.length} lines`);
+  assert.match(result.violations.at(-1)!, /980 more preload findings not listed/);
+});
+
+Deno.test("preload: no final reads is no verdict, unless nothing was preloaded", () => {
+  assert.equal(checkPreload(10, new Map()).valid, "unknown");
+  assert.equal(checkPreload(0, new Map()).valid, true);
 });

@@ -10,7 +10,8 @@
  * `--nodes 3|5` (default 3), `--seed N` (default random), `--clients N` (default 5),
  * `--ambiguous-503` (count 503 answers as unknown outcomes rather than refusals),
  * `--snapshot-entries N` (passed to every node: a small N makes restarted nodes catch up by
- * snapshot).
+ * snapshot), `--preload N` (default 0: before the workload and the nemesis start, write N keys
+ * of 100-byte values under `preload/`, 64 writers; after the run every node must hold them all).
  *
  * Prints the verdict and writes `.results/faults/<timestamp>-<workload>-<nemesis>-<seed>/`.
  * Exit code: 0 valid, 1 violation, 2 unknown or error (the run could not be judged), 3 usage.
@@ -25,7 +26,7 @@ import { runFaults, WORKLOADS } from "./run.ts";
 const USAGE =
   "usage: deno task faults [--time S] [--nemesis kill,pause,partition,clock,member|all|none] " +
   "[--workload register|lock|watch|durability] [--nodes 3|5] [--seed N] [--clients N] " +
-  "[--ambiguous-503] [--snapshot-entries N]";
+  "[--ambiguous-503] [--snapshot-entries N] [--preload N]";
 
 /**
  * Parses the command line into run options; throws with the usage on a bad flag.
@@ -49,6 +50,7 @@ export function parseFaultArgs(args: string[]) {
       clients: { type: "string", default: "5" },
       "ambiguous-503": { type: "boolean", default: false },
       "snapshot-entries": { type: "string" },
+      preload: { type: "string", default: "0" },
       help: { type: "boolean", default: false },
     },
     strict: true,
@@ -77,6 +79,7 @@ export function parseFaultArgs(args: string[]) {
     snapshotEntries: values["snapshot-entries"] === undefined
       ? undefined
       : int("snapshot-entries", values["snapshot-entries"]),
+    preload: int("preload", values.preload),
   };
 }
 
@@ -96,10 +99,13 @@ async function main(): Promise<number> {
     });
   }
   const summary = await runFaults({ ...options, log: (line) => console.error(`faults: ${line}`) });
+  const preload = summary.preloaded > 0
+    ? `, ${summary.preloaded} keys preloaded in ${((summary.preloadMs ?? 0) / 1000).toFixed(1)} s`
+    : "";
   console.log(
     `${summary.verdict.toUpperCase()}: ${summary.workload} under ${summary.nemesis}, ` +
       `${summary.nodes} nodes, seed ${summary.seed}, ${summary.opsChecked} operations checked, ` +
-      `${summary.faults} faults`,
+      `${summary.faults} faults${preload}`,
   );
   for (const line of summary.details) console.log(`  ${line}`);
   console.log(`  results: ${summary.resultsDir}`);

@@ -36,6 +36,12 @@ export interface RunSummary {
   historyEvents: number;
   details: string[];
   stats: Record<string, number>;
+  /** Keys written under `preload/` before the run (`--preload`; 0 without). */
+  preloaded: number;
+  /** How long the preload took, ms (absent without one). */
+  preloadMs?: number;
+  /** Preloaded keys compared after the run, all nodes and the leader together. */
+  preloadKeysChecked: number;
   faults: number;
   startedAt: string;
   durationMs: number;

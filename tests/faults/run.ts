@@ -1,7 +1,7 @@
 /**
- * One fault run: start a cluster, run a workload's clients for a while with a nemesis
- * injecting faults, heal, wait for the cluster to converge, do the final reads, check, and
- * write the results folder. Used by `main.ts` (the CLI) and `faults_test.ts`.
+ * One fault run: start a cluster, preload keys if asked, run a workload's clients for a while
+ * with a nemesis injecting faults, heal, wait for the cluster to converge, do the final reads
+ * (the preloaded keys too), check, and write the results folder. Used by `main.ts` (the CLI) and `faults_test.ts`.
  *
  * @module
  */
@@ -11,6 +11,8 @@ import { Prng } from "../checker/prng.ts";
 import { FaultCluster } from "./cluster.ts";
 import { faketimeAvailable } from "./node_process.ts";
 import { Nemesis, parseFaultKinds } from "./nemesis.ts";
+import { checkPreload } from "./checkers/preload_checker.ts";
+import { type PreloadReads, type PreloadResult, readPreload, writePreload } from "./preload.ts";
 import { createResultsDir, type RunSummary, writeResults } from "./results.ts";
 import { durabilityWorkload } from "./workloads/durability.ts";
 import { lockWorkload } from "./workloads/lock.ts";
@@ -62,6 +64,11 @@ export interface FaultRunOptions {
   faultMs?: [number, number];
   /** Compact each node's log after this many applied entries (small: snapshots get used). */
   snapshotEntries?: number;
+  /**
+   * Keys written under `preload/` before the workload and the nemesis start, and checked on
+   * every node after the run (issue 17: faults with a large state). Default 0.
+   */
+  preload?: number;
   /** Progress lines go here. Default: nowhere. */
   log?: (line: string) => void;
 }
@@ -80,6 +87,7 @@ export function replayCommand(options: FaultRunOptions): string {
     `${options.workload} --nodes ${options.nodes} --seed ${options.seed}` +
     (options.clients ? ` --clients ${options.clients}` : "") +
     (options.snapshotEntries ? ` --snapshot-entries ${options.snapshotEntries}` : "") +
+    (options.preload ? ` --preload ${options.preload}` : "") +
     (options.ambiguous503 ? " --ambiguous-503" : "");
 }
 
@@ -153,8 +161,27 @@ export async function runFaults(options: FaultRunOptions): Promise<RunSummary> {
   };
   let verdict: WorkloadVerdict;
   let error: string | undefined;
+  const preloadCount = options.preload ?? 0;
+  let preloaded: PreloadResult | undefined;
+  const preloadReads: PreloadReads = new Map();
   try {
-    const leader = await cluster.waitForLeader(30_000);
+    let leader = await cluster.waitForLeader(30_000);
+    if (preloadCount > 0) {
+      log(`preloading ${preloadCount} keys under preload/ (64 writers)`);
+      // A generous bound (a 2-core machine writes ~1,500-3,000 keys/s): it only ends a run
+      // whose cluster stopped taking writes.
+      preloaded = await writePreload(cluster, preloadCount, {
+        leader,
+        signal: AbortSignal.timeout(120_000 + preloadCount * 5),
+        log,
+      });
+      log(
+        `preloaded ${preloaded.keys} keys in ${(preloaded.elapsedMs / 1000).toFixed(1)} s ` +
+          `(${Math.round(preloaded.keys / (preloaded.elapsedMs / 1000))} keys/s, ` +
+          `${preloaded.retries} retries)`,
+      );
+      leader = await cluster.waitForLeader(30_000);
+    }
     log(`leader ${leader}; running ${workload.name} for ${options.timeS} s, nemesis ${kinds}`);
     const end = AbortSignal.timeout(options.timeS * 1000);
     await withDeadline(
@@ -167,6 +194,19 @@ export async function runFaults(options: FaultRunOptions): Promise<RunSummary> {
     const converged = await cluster.waitConverged(60_000);
     log(`converged on leader ${converged}; final reads`);
     await withDeadline(workload.finish(ctx), 90_000, "the final reads");
+    if (preloadCount > 0) {
+      const started = performance.now();
+      const reads = await withDeadline(
+        readPreload(cluster, await cluster.currentLeader() ?? converged),
+        60_000 + preloadCount,
+        "the final reads of the preload",
+      );
+      for (const [where, values] of reads) preloadReads.set(where, values);
+      log(
+        `read the preload back from ${reads.size} sources in ` +
+          `${((performance.now() - started) / 1000).toFixed(1)} s`,
+      );
+    }
     log("final reads done; checking");
   } catch (e) {
     error = `${(e as Error).message}`;
@@ -179,6 +219,19 @@ export async function runFaults(options: FaultRunOptions): Promise<RunSummary> {
   } catch (e) {
     error ??= `the check failed: ${(e as Error).stack}`;
     verdict = { valid: "unknown", opsChecked: 0, details: [] };
+  }
+  const preloadCheck = checkPreload(preloadCount, preloadReads);
+  if (preloadCheck.valid === false) {
+    verdict.valid = false;
+    verdict.details.unshift(...preloadCheck.violations);
+  } else if (preloadCheck.valid === "unknown" && verdict.valid === true) {
+    verdict.valid = "unknown";
+    verdict.details.push("the preloaded keys were not read back");
+  } else if (preloadCount > 0 && preloadCheck.valid === true) {
+    verdict.details.push(
+      `${preloadCount} preloaded keys all present with their values on ` +
+        `${preloadReads.size - 1} nodes and the leader`,
+    );
   }
   // A run that could not heal or finish is judged as an error (a liveness failure or a
   // harness fault), whatever its partial history says; the details keep what the check found.
@@ -202,6 +255,9 @@ export async function runFaults(options: FaultRunOptions): Promise<RunSummary> {
     historyEvents: history.events.length,
     details: [...notes, ...verdict.details],
     stats: verdict.stats ?? {},
+    preloaded: preloaded?.keys ?? 0,
+    ...(preloaded ? { preloadMs: preloaded.elapsedMs } : {}),
+    preloadKeysChecked: preloadCheck.keysChecked,
     faults:
       nemesis.events.filter((e) => !["heal", "resume", "restart", "heal-all"].includes(e.action))
         .length,

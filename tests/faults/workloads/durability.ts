@@ -9,6 +9,7 @@
  */
 
 import { setTimeout as delay } from "node:timers/promises";
+import { listConfig } from "../list_config.ts";
 import { callJson, whyNot } from "./http_call.ts";
 import {
   OPERATION_TIMEOUT_MS,
@@ -33,28 +34,8 @@ export function durabilityWorkload(): Workload {
   const found = new Map<number, Map<string, unknown>>();
   let nextKey = 1;
 
-  const listAll = async (ctx: WorkloadContext, node: number, stale: boolean) => {
-    const values = new Map<string, unknown>();
-    let after: string | undefined;
-    for (;;) {
-      const query = new URLSearchParams({ prefix: PREFIX, limit: "500" });
-      if (after !== undefined) query.set("after", after);
-      if (stale) query.set("consistency", "stale");
-      const outcome = await callJson(`${ctx.cluster.clientUrl(node)}/v1/config?${query}`, {
-        method: "GET",
-      }, { timeoutMs: 10_000 });
-      if (outcome.kind !== "ok") {
-        throw new Error(`listing node ${node}: ${JSON.stringify(outcome)}`);
-      }
-      const page = outcome.body as {
-        items: { key: string; value: unknown }[];
-        next?: string | null;
-      };
-      for (const item of page.items) values.set(item.key, item.value);
-      if (!page.next) return values;
-      after = page.next;
-    }
-  };
+  const listAll = (ctx: WorkloadContext, node: number, stale: boolean) =>
+    listConfig(ctx.cluster.clientUrl(node), PREFIX, { stale });
 
   const writer = async (ctx: WorkloadContext, process: number, signal: AbortSignal) => {
     while (!signal.aborted) {

@@ -182,16 +182,38 @@ export function watchWorkload(): Workload {
     }
   };
 
+  /**
+   * The cluster's revision before the first write of the run, read linearizably (retried
+   * through the nodes until one answers). The watchers start after it: the revisions up to it
+   * are the preloaded state (`--preload`, under another prefix), which a watch of `watch/`
+   * never delivers and the checker must not count as a gap.
+   */
+  const revisionBefore = async (ctx: WorkloadContext, signal: AbortSignal) => {
+    for (let attempt = 0; !signal.aborted; attempt++) {
+      const ids = ctx.cluster.ids;
+      const outcome = await callJson(
+        `${ctx.cluster.clientUrl(ids[attempt % ids.length])}/v1/config?prefix=${PREFIX}&limit=1`,
+        { method: "GET" },
+        { timeoutMs: OPERATION_TIMEOUT_MS, signal },
+      );
+      if (outcome.kind === "ok") return outcome.body.revision as number;
+      await delay(100);
+    }
+    return undefined;
+  };
+
   let watching: Promise<unknown> = Promise.resolve();
   return {
     name: "watch",
     async run(ctx, signal) {
       stopWatching = new AbortController();
+      const before = await revisionBefore(ctx, signal);
+      if (before === undefined) return;
+      // Nothing else writes during the run: every revision after `before` is a write of ours.
       for (let i = 0; i < WATCHERS; i++) {
-        // The cluster is new: revision 1 is the first change of the run.
         watchers.push({
-          log: { watcher: i + 1, fromRevision: 1, entries: [] },
-          next: 1,
+          log: { watcher: i + 1, fromRevision: before + 1, entries: [] },
+          next: before + 1,
           connections: 0,
         });
       }
