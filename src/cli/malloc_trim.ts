@@ -5,8 +5,10 @@
  * malloc, which returns freed memory to the kernel only from the top of its heap. After a burst
  * of requests the heap is left full of free holes that still count as resident memory: a
  * leader that served 100k writes settled ~20 MB above its followers (bench/README.md).
- * `malloc_trim(0)` releases the free pages inside the heap as well. It takes well under a
- * millisecond, so calling it every few seconds costs nothing measurable.
+ * `malloc_trim(0)` releases the free pages inside the heap as well. On a small heap it takes
+ * well under a millisecond; on the heap of a node holding a million keys it walks hundreds of MB,
+ * so it runs on a thread of its own (FFI `nonblocking`), never on the event loop that sends
+ * heartbeats (issue 17), and one call at a time.
  *
  * Only where there is a glibc (`libc.so.6`, Linux): elsewhere, or without FFI permission, the
  * trimmer does nothing and says so through `start`'s result.
@@ -24,9 +26,9 @@
  * ```
  */
 export interface MallocTrimmer {
-  /** Trims once now; returns whether memory was released. */
-  trim(): boolean;
-  /** Stops the timer and unloads the library. */
+  /** Trims once now, off the event loop; resolves whether memory was released. */
+  trim(): Promise<boolean>;
+  /** Stops the timer; the library is unloaded once a trim under way has returned. */
   stop(): void;
 }
 
@@ -42,21 +44,34 @@ export interface MallocTrimmer {
  */
 export function startMallocTrim(intervalMs: number): MallocTrimmer | undefined {
   if (Deno.build.os !== "linux") return undefined;
-  let lib: Deno.DynamicLibrary<{ malloc_trim: { parameters: ["usize"]; result: "i32" } }>;
+  const symbols = {
+    malloc_trim: { parameters: ["usize"], result: "i32", nonblocking: true },
+  } as const;
+  let lib: Deno.DynamicLibrary<typeof symbols>;
   try {
-    lib = Deno.dlopen("libc.so.6", { malloc_trim: { parameters: ["usize"], result: "i32" } });
+    lib = Deno.dlopen("libc.so.6", symbols);
   } catch {
     return undefined; // musl, or no --allow-ffi: nothing to trim with
   }
-  const trim = () => lib.symbols.malloc_trim(0n) === 1;
+  let running: Promise<boolean> | undefined;
+  let stopped = false;
+  const trim = () => {
+    running ??= lib.symbols.malloc_trim(0n).then((released) => released === 1).finally(() => {
+      running = undefined;
+      if (stopped) lib.close();
+    });
+    return running;
+  };
   const timer = setInterval(trim, intervalMs);
   // A trimmer must never keep a process alive on its own.
   Deno.unrefTimer(timer);
   return {
     trim,
     stop() {
+      if (stopped) return;
+      stopped = true;
       clearInterval(timer);
-      lib.close();
+      if (!running) lib.close();
     },
   };
 }
