@@ -244,6 +244,14 @@ export function watchWorkload(): Workload {
       });
       const details = [...result.violations];
       if (finalRevision === 0) details.push("could not read the final revision");
+      // No revision to start from: the run ended before any node answered; nothing to judge.
+      if (watchers.length === 0) {
+        return {
+          valid: "unknown",
+          opsChecked: 0,
+          details: ["no node told the revision before the run: no watcher started"],
+        };
+      }
       const valid = details.length === 0;
       if (valid) {
         details.push(
