@@ -119,7 +119,7 @@ async function main(): Promise<void> {
       stderr: "piped",
     }).spawn();
     // A run that overstays its budget is ended (it ends its own nodes on SIGTERM). A preload
-    // adds its writing and its final reads: ~2,000 keys/s on this machine, budgeted at 200.
+    // adds its writing and its final reads: 800-1,250 keys/s measured here, budgeted at 200.
     const limit = setTimeout(
       () => child.kill("SIGTERM"),
       (timeS + 240 + Math.ceil(preload / 200)) * 1000,

@@ -168,7 +168,7 @@ export async function runFaults(options: FaultRunOptions): Promise<RunSummary> {
     let leader = await cluster.waitForLeader(30_000);
     if (preloadCount > 0) {
       log(`preloading ${preloadCount} keys under preload/ (64 writers)`);
-      // A generous bound (a 2-core machine writes ~1,500-3,000 keys/s): it only ends a run
+      // A generous bound (200 keys/s; 800-1,250 measured on a loaded 2-core machine): it ends a run
       // whose cluster stopped taking writes.
       preloaded = await writePreload(cluster, preloadCount, {
         leader,
