@@ -87,10 +87,16 @@ export class SortedKeys {
       this.#size = 1;
       return true;
     }
-    // A key beyond every chunk's last key goes to the end of the last chunk.
-    const c = Math.min(lowerBound(this.#lasts, key, false), this.#chunks.length - 1);
+    // A key beyond every chunk's last key goes to the end of the last chunk. Checked first, with
+    // one comparison: keys often come in order (a restore from a snapshot, sequential names).
+    const lastChunk = this.#chunks.length - 1;
+    const c = compareKeys(key, this.#lasts[lastChunk]) > 0
+      ? lastChunk
+      : Math.min(lowerBound(this.#lasts, key, false), lastChunk);
     const chunk = this.#chunks[c];
-    const at = lowerBound(chunk, key, false);
+    const at = c === lastChunk && compareKeys(key, chunk[chunk.length - 1]) > 0
+      ? chunk.length
+      : lowerBound(chunk, key, false);
     if (at < chunk.length && chunk[at] === key) return false;
     chunk.splice(at, 0, key);
     if (at === chunk.length - 1) this.#lasts[c] = key;

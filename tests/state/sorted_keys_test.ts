@@ -98,3 +98,15 @@ Deno.test("SortedKeys takes 100,000 keys in random order without quadratic cost"
   }
   assert.equal(count, keys.size);
 });
+
+Deno.test("SortedKeys: keys in ascending order (a restore) mixed with others keep the order", () => {
+  const random = seededRandom(3);
+  const keys = new SortedKeys();
+  const reference = new Set<string>();
+  for (let i = 0; i < 5_000; i++) {
+    const key = random() < 0.8 ? `k${String(i).padStart(6, "0")}` : randomKey(random, 3);
+    assert.equal(keys.insert(key), !reference.has(key));
+    reference.add(key);
+  }
+  assert.deepEqual([...keys], [...reference].sort(compareBytes));
+});
