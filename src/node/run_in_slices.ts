@@ -20,9 +20,6 @@ import { type NodeClock, systemClock } from "./clock.ts";
  */
 export const DEFAULT_SLICE_MS = 5;
 
-/** How many steps run between two readings of the clock. */
-const STEPS_PER_CLOCK_READ = 16;
-
 /** Settings of {@linkcode runInSlices}. */
 export interface SliceOptions {
   /** How long a slice may run before the event loop gets a turn. Default `DEFAULT_SLICE_MS`. */
@@ -89,12 +86,10 @@ export async function runInSlices<T>(
   const sliceMs = options.sliceMs ?? DEFAULT_SLICE_MS;
   const clock = options.clock ?? systemClock;
   let sliceStart = clock.monotonic();
-  for (let n = 1;; n++) {
+  for (;;) {
     const step = steps.next();
     if (step.done) return step.value;
-    // Steps are small (a record of a snapshot): reading the clock after each one cost a third of
-    // a restore's time, so it is read every few steps.
-    if (n % STEPS_PER_CLOCK_READ !== 0 || clock.monotonic() - sliceStart < sliceMs) continue;
+    if (clock.monotonic() - sliceStart < sliceMs) continue;
     await nextTurn(clock);
     if (options.cancelled?.()) {
       steps.return?.(undefined as T);
