@@ -26,19 +26,11 @@ import {
   type ScaleRun,
   targetsMarkdown,
 } from "./scale_report.ts";
-import { runScale, type SystemScaleResult } from "./scale_run.ts";
+import { loadAverage, runScale, type SystemScaleResult } from "./scale_run.ts";
 
 const progress = new Progress();
 /** The cluster running now, stopped on SIGINT/SIGTERM. */
 let live: BenchCluster | undefined;
-
-function loadAverage(): number[] | null {
-  try {
-    return Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).map(Number);
-  } catch {
-    return null;
-  }
-}
 
 async function commit(): Promise<string | null> {
   const out = await new Deno.Command("git", {

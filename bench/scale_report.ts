@@ -76,8 +76,8 @@ const num = (n: number | null | undefined, digits = 0) =>
  */
 export const BATCH_HEADER = [
   "| keys stored | writes/s | p50 ms | p99 ms | errors | term (changes) | compactions | " +
-  "max encode / write ms | RSS MB per node | loop delay max / p99 ms |",
-  "|---:|---:|---:|---:|---:|---|---:|---|---|---|",
+  "max encode / write ms | RSS MB per node | loop delay max / p99 ms | load avg |",
+  "|---:|---:|---:|---:|---:|---|---:|---|---|---|---:|",
 ].join("\n");
 
 /**
@@ -97,7 +97,7 @@ export function batchRow(b: ScaleBatch): string {
     : `${num(b.loopDelayMaxMs)} / ${num(b.loopDelayP99Ms)}`;
   return `| ${num(b.keysStored)} | ${num(b.writesPerSec)} | ${num(b.p50Ms, 1)} | ` +
     `${num(b.p99Ms, 1)} | ${num(b.errors)} | ${term} | ${num(b.compactions)} | ${durations} | ` +
-    `${b.rssBytes.map(mb).join(" / ")} | ${loop} |`;
+    `${b.rssBytes.map(mb).join(" / ")} | ${loop} | ${num(b.loadAverage1m, 1)} |`;
 }
 
 /**

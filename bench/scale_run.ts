@@ -52,6 +52,8 @@ export interface ScaleBatch {
   /** The event loop's delay (edgeraft), the highest any member reported during the batch. */
   loopDelayMaxMs: number | null;
   loopDelayP99Ms: number | null;
+  /** The machine's 1-minute load average at the batch's end: others' work shows here. */
+  loadAverage1m: number | null;
 }
 
 /**
@@ -84,6 +86,7 @@ export interface RestartResult {
  */
 export interface SystemScaleResult {
   system: SystemName;
+  /** The member that led when the load began: every client writes to it, leading or not. */
   leaderId: number;
   batches: ScaleBatch[];
   /** Term at the end of the load minus at its start (every election raises it). */
@@ -145,6 +148,23 @@ async function waitForQuiet(cluster: BenchCluster, belowMs: number): Promise<voi
     QUIET_TIMEOUT_MS,
     500,
   ).catch(() => {});
+}
+
+/**
+ * /proc/loadavg's 1, 5 and 15 minute averages, or null off Linux.
+ *
+ * @example
+ * ```ts ignore
+ * import { loadAverage } from "./scale_run.ts";
+ * loadAverage(); // e.g. [1.2, 0.9, 0.7]
+ * ```
+ */
+export function loadAverage(): number[] | null {
+  try {
+    return Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).map(Number);
+  } catch {
+    return null;
+  }
 }
 
 function rssOf(cluster: BenchCluster): (number | null)[] {
@@ -228,8 +248,9 @@ export async function runScale(
   const errorSamples: string[] = [];
   const batches: ScaleBatch[] = [];
   try {
-    const leader = await cluster.leaderId();
+    // The leader after the quiet wait: a start on a busy machine may still elect another.
     if (opts.quietBelowMs !== undefined) await waitForQuiet(cluster, opts.quietBelowMs);
+    const leader = await cluster.leaderId();
     await sampler.sampleNow();
     const termStart = sampler.term() ?? null;
     sampler.takeWindow();
@@ -308,6 +329,7 @@ export async function runScale(
         rssBytes: rssOf(cluster),
         loopDelayMaxMs: loop.maxMs ?? null,
         loopDelayP99Ms: loop.p99Ms ?? null,
+        loadAverage1m: loadAverage()?.[0] ?? null,
       };
       batches.push(batch);
       opts.onBatch?.(batch, b);
