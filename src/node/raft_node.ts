@@ -9,6 +9,7 @@ import { encode } from "@msgpack/msgpack";
 import { campaignEvents, type CampaignState } from "../raft/campaign_log.ts";
 import { decodeConfChange } from "../raft/conf_change.ts";
 import { DEFAULT_CONFIG, type RaftConfig, withDefaults } from "../raft/config.ts";
+import { newMessage } from "../raft/message.ts";
 import { type CoreView, ProposalDroppedError, RawNode, type Status } from "../raft/raw_node.ts";
 import type { StoredState } from "../raft/raft.ts";
 import type {
@@ -112,6 +113,9 @@ export interface RaftNodeOptions {
   /** Records the write path's events (`write_trace.ts`). Default: nothing. */
   trace?: WriteTrace;
 }
+
+/** How many election timeouts a leader waiting on its own disk goes on sending heartbeats. */
+const DISK_WAIT_HEARTBEAT_ELECTIONS = 10;
 
 /** A snapshot encoded off the loop, waiting for the loop to compact the core's log with it. */
 interface EncodedSnapshot {
@@ -223,6 +227,8 @@ export class RaftNode {
   #snapshotBytes = 0;
   /** A leader's snapshot is being installed: the loop is busy, not the leader gone. */
   #installing = false;
+  /** When the last heartbeat was sent during a long disk write (`#heartbeatWhileOnDisk`). */
+  #diskHeartbeatAt = 0;
   /** Since when (the clock's monotonic ms) the loop has waited for its own disk write, if it does. */
   #diskWaitSince?: number;
   /** When this node last heard from a leader (ms), for stale reads. */
@@ -281,8 +287,10 @@ export class RaftNode {
 
   /** Loads what is on disk, restores the state machine and starts ticking. */
   static async start(opts: RaftNodeOptions): Promise<RaftNode> {
-    const stored = await opts.storage.load();
     const clock = opts.clock ?? systemClock;
+    const began = clock.monotonic();
+    const stored = await opts.storage.load();
+    const loadedAt = clock.monotonic();
     const cfg = withDefaults({ id: opts.id, random: () => clock.random(), ...opts.raft });
     // The membership at the snapshot, else the founding voters; the changes logged after it are
     // applied again as the entries are (the core takes no campaign while one is unapplied).
@@ -293,6 +301,7 @@ export class RaftNode {
     const sm = stored.snapshot
       ? await runInSlices(StateMachine.restoreSteps(stored.snapshot.data), { clock })
       : new StateMachine();
+    const restoredAt = clock.monotonic();
     const node = new RaftNode(opts, raw, sm, stored.hardState);
     // From before the first tick, so that a campaign in the first Ready is logged too.
     node.#lastCampaign = raw.campaignState();
@@ -308,6 +317,9 @@ export class RaftNode {
       snapshotIndex: stored.snapshot?.metadata.index ?? 0,
       voters: conf.voters,
       learners: conf.learners,
+      // What a restart costs (the entries after the snapshot are applied from here on).
+      loadMs: Math.round(loadedAt - began),
+      restoreMs: Math.round(restoredAt - loadedAt),
     });
     node.#ticker = clock.setInterval(() => node.#tick(), node.#tickMs);
     // A cluster of one need not wait out an election timeout to lead.
@@ -790,11 +802,37 @@ export class RaftNode {
     if (
       waiting !== undefined && this.#clock.monotonic() - waiting > 2 * this.#tickMs
     ) {
+      this.#heartbeatWhileOnDisk(at);
       return;
     }
     this.#raw.tick();
     this.#maybeProposeTick();
     this.#kick();
+  }
+
+  /**
+   * A leader whose own disk write takes longer than a heartbeat interval still sends heartbeats.
+   * The core cannot (its Ready is out until the write is done), and without them the followers
+   * hear nothing and elect another leader: a commit of the log that waits behind a snapshot's
+   * chunks or a checkpoint of the KV's write-ahead log took long enough to cost an election at
+   * 450k keys (issue 17). The leader is still the leader of its term, so its heartbeat is true;
+   * it carries no commit index (a follower only ever raises its own) and no read round.
+   *
+   * For at most `DISK_WAIT_HEARTBEAT_ELECTIONS` election timeouts: a disk that hangs for longer
+   * is a failure the cluster must route around, so the leader falls silent and lets the
+   * followers elect another, as before.
+   */
+  #heartbeatWhileOnDisk(now: number): void {
+    const core = this.#raw.view;
+    const since = this.#diskWaitSince ?? now;
+    if (core.role !== "leader" || now - this.#diskHeartbeatAt < this.#heartbeatMs) return;
+    if (now - since > DISK_WAIT_HEARTBEAT_ELECTIONS * this.#electionMs) return;
+    this.#diskHeartbeatAt = now;
+    const { voters, learners } = core.confState();
+    const beats = [...voters, ...learners].filter((peer) => peer !== this.id).map((to) =>
+      newMessage({ type: "heartbeat", from: this.id, to, term: core.term })
+    );
+    this.#send(beats);
   }
 
   /** The leader stamps the log when a lease or a wait may have run out. */

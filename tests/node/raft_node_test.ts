@@ -251,3 +251,63 @@ Deno.test("node: a one-node cluster logs the campaign it wins at its first tick"
     await h.stop();
   }
 });
+
+/** Makes the next append with entries of `storage` wait `ms`, or until released. */
+function hangNextAppend(storage: MemoryStorage, ms: number) {
+  const append = storage.append.bind(storage);
+  let hung = false;
+  let release = () => {};
+  storage.append = async (update) => {
+    if (!hung && update.entries.length > 0) {
+      hung = true;
+      await new Promise<void>((r) => {
+        const timer = setTimeout(r, ms);
+        release = () => {
+          clearTimeout(timer);
+          r();
+        };
+      });
+    }
+    return await append(update);
+  };
+  return { hung: () => hung, release: () => release() };
+}
+
+Deno.test("node: a leader whose own disk write takes election timeouts keeps its followers (issue 17)", async () => {
+  const h = await cluster(3);
+  try {
+    const leader = await h.leader();
+    const term = leader.status().term;
+    // 500 ms: 3-6 election timeouts at 5 ms ticks, within the 10 the leader heartbeats for.
+    const disk = hangNextAppend(h.storages.get(leader.id)!, 500);
+    const outcome = await leader.submit({ cmd: { op: "put", key: "slow", value: 1 } });
+    assert.ok(disk.hung(), "the write went through the hanging append");
+    assert.equal(outcome.result.ok, true);
+    assert.equal(leader.isLeader(), true);
+    for (const node of h.nodes.values()) {
+      assert.equal(node.status().term, term, `node ${node.id} saw no campaign`);
+    }
+  } finally {
+    await h.stop();
+  }
+});
+
+Deno.test("node: a leader whose disk hangs for good falls silent, and the others elect a leader", async () => {
+  const h = await cluster(3);
+  let disk: ReturnType<typeof hangNextAppend> | undefined;
+  try {
+    const leader = await h.leader();
+    const term = leader.status().term;
+    disk = hangNextAppend(h.storages.get(leader.id)!, 60_000);
+    leader.submit({ cmd: { op: "put", key: "stuck", value: 1 } }).catch(() => {});
+    const others = [...h.nodes.values()].filter((x) => x !== leader);
+    const next = await poll(() => others.find((x) => x.isLeader() && x.status().term > term), {
+      what: "a new leader among the others",
+      timeoutMs: 10_000,
+    });
+    assert.notEqual(next.id, leader.id);
+  } finally {
+    disk?.release();
+    await h.stop();
+  }
+});
