@@ -281,7 +281,10 @@ export async function runScale(
       let errors = 0;
       const termBefore = sampler.term() ?? null;
       const snapshotsBefore = sampler.snapshots() ?? null;
-      const load = await loadKeys(api, cluster.clientUrl(leader), {
+      // Each batch writes to the leader of the moment, as a client that follows `X-Leader`
+      // would: after an election, a whole load through a follower measures forwarding.
+      const target = b === 0 ? leader : await cluster.leaderId();
+      const load = await loadKeys(api, cluster.clientUrl(target), {
         prefix: KEY_PREFIX,
         from,
         count,
