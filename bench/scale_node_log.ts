@@ -44,7 +44,7 @@ export interface NotableLine {
 /** Enough lines to show what happened, not so many that a noisy run fills the json. */
 const MAX_NOTABLE = 300;
 
-const NOTABLE_EVENT = /leader|elect|campaign|term|stall|slow|lost|timeout/i;
+const NOTABLE_EVENT = /leader|elect|campaign|term|stall|slow|lost|timeout|started|installed/i;
 /** Said once at every start of a bench node: noise here. */
 const EXPECTED_WARNING = /^no API tokens configured/;
 
