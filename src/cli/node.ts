@@ -16,7 +16,7 @@
 
 import { createApp } from "../api/app.ts";
 import { type ClientServer, serveClientPort } from "../api/http_front.ts";
-import { createLogger } from "../node/logger.ts";
+import { createLogger, type Logger } from "../node/logger.ts";
 import { RaftNode } from "../node/raft_node.ts";
 import { openWriteTrace } from "../node/write_trace.ts";
 import type { TokenConfig } from "../api/mod.ts";
@@ -28,6 +28,7 @@ import { KvStorage } from "../storage/kv_storage.ts";
 import { PeerTransport } from "../transport/peer_transport.ts";
 import { joinCluster, JoinError } from "./join.ts";
 import { startMallocTrim } from "./malloc_trim.ts";
+import { HeartbeatKeeper } from "../node/heartbeat_keeper.ts";
 import { ConfigError, dataDirOf, type NodeConfig, parseNodeConfig, usage } from "./node_config.ts";
 import {
   foundersRecord,
@@ -378,9 +379,25 @@ async function main(): Promise<void> {
   }
   // Set once the process can stop itself; a removal applied before that is kept for then.
   const removed = Promise.withResolvers<void>();
+  // Another thread keeps the leader's heartbeats going through stalls of the event loop.
+  const keeper = cfg.stallHeartbeatMs > 0
+    ? HeartbeatKeeper.start({
+      nodeId: id,
+      clusterSecret: cfg.clusterSecret,
+      peers: [...cfg.peers].filter(([peer]) => peer !== id),
+      ca: tls.ca,
+      clientCert: tls.client,
+      heartbeatMs: cfg.heartbeatTicks * cfg.tickMs,
+      maxStallMs: cfg.stallHeartbeatMs,
+    })
+    : undefined;
+  keeper?.ready.then(() =>
+    logger.log("info", "heartbeat keeper started", { maxStallMs: cfg.stallHeartbeatMs })
+  );
   let node: RaftNode;
   try {
     node = await RaftNode.start({
+      keeper,
       id,
       // A joined node's members come from its snapshot and log (its config has no peers).
       peers: cfg.peers,
@@ -414,6 +431,7 @@ async function main(): Promise<void> {
     });
   } catch (e) {
     storage.close();
+    keeper?.stop();
     if (e instanceof Deno.errors.AddrInUse) {
       die(`peer address ${cfg.peerHost}:${cfg.peerPort} is in use`, 2);
     }
@@ -464,9 +482,11 @@ async function main(): Promise<void> {
     trimmer?.stop();
     await server.shutdown();
     await node.stop();
+    keeper?.stop();
     trace?.close();
     Deno.exit(code);
   };
+  startStallFailpoint(node, logger);
   Deno.addSignalListener("SIGINT", () => shutdown("SIGINT", 0, true));
   Deno.addSignalListener("SIGTERM", () => shutdown("SIGTERM", 0, true));
   // The cluster removed this node: its work here is done (RaftNode logged how it learnt it).
@@ -511,3 +531,24 @@ async function handLeadershipOver(
 }
 
 if (import.meta.main) await main();
+
+/**
+ * A failpoint for tests, as etcd has gofail: with `EDGERAFT_FAILPOINT_LEADER_STALL=MS/EVERY` in
+ * the environment, a leader blocks its event loop for MS ms every EVERY ms, as a long garbage
+ * collection does (tests/process/stall_test.ts). Never set in production.
+ */
+function startStallFailpoint(node: RaftNode, logger: Logger): void {
+  const spec = Deno.env.get("EDGERAFT_FAILPOINT_LEADER_STALL");
+  const match = spec ? /^(\d+)\/(\d+)$/.exec(spec) : null;
+  if (!match) return;
+  const [stallMs, everyMs] = [Number(match[1]), Number(match[2])];
+  logger.log("warn", "failpoint: the leader stalls its event loop", { stallMs, everyMs });
+  const timer = setInterval(() => {
+    if (!node.isLeader()) return;
+    const until = performance.now() + stallMs;
+    while (performance.now() < until) {
+      // blocked, as in a stop-the-world collection
+    }
+  }, everyMs);
+  Deno.unrefTimer(timer);
+}

@@ -73,6 +73,8 @@ export interface NodeConfig {
   peerProtocol: "h2" | "ws" | "http1";
   /** Give glibc's free memory back to the kernel this often (0: never); see malloc_trim.ts. */
   mallocTrimMs: number;
+  /** How long a worker sends the leader's heartbeats while the event loop stalls (0: never). */
+  stallHeartbeatMs: number;
   /** Append a timeline of the write path here (src/node/write_trace.ts); off when unset. */
   traceFile?: string;
   /** Client port: a request head must arrive within this long of its first byte (408). */
@@ -117,6 +119,7 @@ export const FLAGS = [
   "tokens-file",
   "peer-protocol",
   "malloc-trim-ms",
+  "stall-heartbeat-ms",
   "trace-file",
   "header-timeout-ms",
   "idle-timeout-ms",
@@ -357,6 +360,7 @@ export function parseNodeConfig(
     snapshotLogMaxBytes: int("snapshot-log-max-mb", get("snapshot-log-max-mb") ?? "64", 1, 65536) *
       1024 * 1024,
     mallocTrimMs: int("malloc-trim-ms", get("malloc-trim-ms") ?? "5000", 0, 3_600_000),
+    stallHeartbeatMs: int("stall-heartbeat-ms", get("stall-heartbeat-ms") ?? "2000", 0, 600_000),
     logFormat,
     tokensFile: get("tokens-file"),
     traceFile: get("trace-file"),
@@ -493,6 +497,8 @@ export function usage(): string {
     "  --snapshot-entries N   but not before N entries since the last snapshot (10000),",
     "  --snapshot-log-max-mb N   unless the log holds N MB (64) (docs/operations.md)",
     "  --malloc-trim-ms N     hand free malloc memory back to the kernel every N ms (5000; 0: never)",
+    "  --stall-heartbeat-ms N while the leader's event loop stalls (a long garbage collection), a",
+    "                         worker thread sends its heartbeats, for up to N ms (2000; 0: never)",
     "  --trace-file PATH      append a timeline of each write's steps (deno task bench:trace)",
     "  --log-format json|pretty   --tokens-file F (API tokens, see docs/api.md)",
     "  --peer-protocol auto|h2|ws|http1  auto (default): h2 over TLS, ws on plain TCP;",

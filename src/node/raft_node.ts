@@ -112,6 +112,14 @@ export interface RaftNodeOptions {
   onEntryApplied?: (entry: Entry) => void;
   /** Records the write path's events (`write_trace.ts`). Default: nothing. */
   trace?: WriteTrace;
+  /**
+   * Heartbeats sent while the event loop stalls (`heartbeat_keeper.ts`): told at every tick
+   * whether this node leads and in which term, and told the peers. Default: none.
+   */
+  keeper?: {
+    alive(leaderTerm: number): void;
+    setPeers(peers: [NodeId, string][]): void;
+  };
 }
 
 /** How many election timeouts a leader waiting on its own disk goes on sending heartbeats. */
@@ -562,6 +570,7 @@ export class RaftNode {
     for (const [id, m] of this.directory().members) if (id !== this.id) peers.set(id, m.peerUrl);
     for (const [id, url] of this.#departing) if (!peers.has(id)) peers.set(id, url);
     this.transport.setPeers(peers);
+    this.#opts.keeper?.setPeers([...peers]);
   }
 
   /**
@@ -783,6 +792,8 @@ export class RaftNode {
 
   #tick(): void {
     if (this.#stopped) return;
+    const view = this.#raw.view;
+    this.#opts.keeper?.alive(view.role === "leader" ? view.term : 0);
     // How late this tick fired: the event loop's delay as Raft's timers feel it.
     const at = this.#clock.monotonic();
     const tickMs = this.#tickMs;

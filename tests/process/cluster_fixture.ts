@@ -25,6 +25,8 @@ export interface ClusterOptions {
   nodes?: number;
   /** Extra flags for every node (e.g. `["--snapshot-entries", "20"]`). */
   args?: string[];
+  /** Extra environment variables for every node (e.g. a failpoint). */
+  env?: Record<string, string>;
 }
 
 interface Member {
@@ -51,11 +53,13 @@ export class TestCluster {
   readonly members = new Map<number, Member>();
   #root = "";
   #args: string[] = [];
+  #env: Record<string, string> = {};
 
   static async start(opts: ClusterOptions = {}): Promise<TestCluster> {
     const c = new TestCluster();
     c.#root = await Deno.makeTempDir({ prefix: "edgeraft-cluster-" });
     c.#args = opts.args ?? [];
+    c.#env = opts.env ?? {};
     const n = opts.nodes ?? 3;
     for (let id = 1; id <= n; id++) {
       c.members.set(id, {
@@ -85,6 +89,7 @@ export class TestCluster {
         secret: "test-secret",
         extra: this.#args,
       }),
+      env: this.#env,
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
