@@ -40,7 +40,12 @@ import { PendingProposals, ProposalTimeoutError } from "./pending_proposals.ts";
 import { frameProposal, readProposal, unwrapLegacyProposal } from "./proposal_envelope.ts";
 import { ReadBarrier } from "./read_barrier.ts";
 import { runInSlices, SlicedWorkCancelled } from "./run_in_slices.ts";
-import { compactionDue, DEFAULT_SNAPSHOT_POLICY, type SnapshotPolicy } from "./snapshot_policy.ts";
+import {
+  compactionDue,
+  DEFAULT_SNAPSHOT_POLICY,
+  type SnapshotPolicy,
+  staggered,
+} from "./snapshot_policy.ts";
 import type { WriteTrace } from "./write_trace.ts";
 import { directoryFromTuple, type MemberDirectory } from "../state/member_directory.ts";
 import type { Backup } from "../storage/backup_file.ts";
@@ -249,11 +254,11 @@ export class RaftNode {
 
   private constructor(opts: RaftNodeOptions, raw: RawNode, sm: StateMachine, persisted: HardState) {
     this.#opts = opts;
-    this.#snapshotPolicy = {
+    this.#snapshotPolicy = staggered({
       ...DEFAULT_SNAPSHOT_POLICY,
       ...opts.snapshotPolicy,
       minEntries: opts.snapshotEntries ?? DEFAULT_SNAPSHOT_POLICY.minEntries,
-    };
+    }, opts.id);
     this.id = opts.id;
     this.#raw = raw;
     this.#sm = sm;

@@ -3,6 +3,7 @@ import {
   compactionDue,
   DEFAULT_SNAPSHOT_POLICY,
   type LogSinceSnapshot,
+  staggered,
 } from "../../src/node/snapshot_policy.ts";
 
 const policy = DEFAULT_SNAPSHOT_POLICY;
@@ -65,4 +66,10 @@ Deno.test("snapshot policy: a ratio of 0 is the old rule, by entry count alone",
     compactionDue({ entries: 20, bytes: 10, snapshotBytes: 1e9 }, { ...byCount, minEntries: 20 }),
     true,
   );
+});
+
+Deno.test("snapshot policy: nodes are staggered so that they do not all compact at once", () => {
+  const ratios = [1, 2, 3, 4, 5].map((id) => staggered(DEFAULT_SNAPSHOT_POLICY, id).logRatio);
+  assert.deepEqual(ratios.map((r) => Math.round(r * 100) / 100), [0.5, 0.57, 0.65, 0.73, 0.5]);
+  assert.equal(staggered({ ...DEFAULT_SNAPSHOT_POLICY, logRatio: 0 }, 3).logRatio, 0);
 });
