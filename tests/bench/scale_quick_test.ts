@@ -5,12 +5,14 @@ import { UsageError } from "../../bench/options.ts";
 
 const SCALE = new URL("../../bench/scale.ts", import.meta.url).pathname;
 const REPO_ROOT = new URL("../../", import.meta.url).pathname;
-const TMP = Deno.env.get("TMPDIR") ?? "/tmp";
-
-/** The bench's cluster directories; each is removed only after its processes were killed. */
-const clusterDirs = () =>
+/**
+ * The bench's cluster directories under `tmp`; each is removed only after its processes were
+ * killed. The child gets a temp root of its own: other tests running beside this one start bench
+ * clusters in the shared one.
+ */
+const clusterDirs = (tmp: string) =>
   new Set(
-    [...Deno.readDirSync(TMP)].map((e) => e.name).filter((n) => n.startsWith("edgeraft-bench-")),
+    [...Deno.readDirSync(tmp)].map((e) => e.name).filter((n) => n.startsWith("edgeraft-bench-")),
   );
 
 Deno.test("bench:scale flags: defaults, repeated --node-arg, and malformed values refused", () => {
@@ -34,8 +36,9 @@ Deno.test("bench:scale flags: defaults, repeated --node-arg, and malformed value
 Deno.test({
   name: "bench:scale 3000 keys: 3 batches measured on a real cluster, a follower restarted",
   async fn() {
-    const before = clusterDirs();
     const dir = await Deno.makeTempDir({ prefix: "bench-scale-quick-" });
+    const tmp = `${dir}/tmp`;
+    await Deno.mkdir(tmp);
     try {
       // On the deadline the child gets SIGTERM, on which it stops its cluster.
       const out = await new Deno.Command(Deno.execPath(), {
@@ -47,6 +50,7 @@ Deno.test({
           ...["--settle", "1", "--out", `${dir}/report`],
         ],
         cwd: REPO_ROOT,
+        env: { TMPDIR: tmp },
         stdout: "piped",
         stderr: "piped",
         signal: AbortSignal.timeout(90_000),
@@ -73,7 +77,7 @@ Deno.test({
       for (const x of r.restarts) assert.ok(x.readyMs !== null && x.readyMs > 0, x.error);
       assert.match(await Deno.readTextFile(`${dir}/report/README.md`), /follower restart/);
       assert.ok((await Deno.readTextFile(`${dir}/report/scale.svg`)).startsWith("<svg"));
-      assert.deepEqual([...clusterDirs()].filter((n) => !before.has(n)), []);
+      assert.deepEqual([...clusterDirs(tmp)], []);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
