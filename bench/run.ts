@@ -22,6 +22,7 @@ import { measureMemory } from "./memory.ts";
 import { type BenchOptions, parseBenchOptions, USAGE, UsageError } from "./options.ts";
 import { totalCpuMillis } from "./proc_stats.ts";
 import { Progress } from "./progress.ts";
+import { runMain } from "./run_main.ts";
 import { renderReport, writeReport } from "./report.ts";
 import type { BenchRun, CellResult } from "./results.ts";
 import type { SystemApi } from "./system_api.ts";
@@ -306,18 +307,9 @@ async function main(): Promise<number> {
 }
 
 if (import.meta.main) {
-  const interrupt = async () => {
-    progress.line("interrupted: stopping the clusters");
-    await Promise.all([...live].map((c) => c.stop()));
-    Deno.exit(130);
-  };
-  Deno.addSignalListener("SIGINT", interrupt);
-  Deno.addSignalListener("SIGTERM", interrupt);
-  let code = 1;
-  try {
-    code = await main();
-  } finally {
-    await Promise.all([...live].map((c) => c.stop()));
-  }
-  Deno.exit(code);
+  await runMain(
+    main,
+    () => Promise.all([...live].map((c) => c.stop())),
+    (line) => progress.line(line),
+  );
 }

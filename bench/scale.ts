@@ -16,6 +16,7 @@ import { etcdApi } from "./etcd_api.ts";
 import { EtcdCluster, etcdVersion } from "./etcd_cluster.ts";
 import { UsageError } from "./options.ts";
 import { Progress } from "./progress.ts";
+import { runMain } from "./run_main.ts";
 import { NodeLogWatcher } from "./scale_node_log.ts";
 import { heartbeatMs, parseScaleOptions, SCALE_USAGE } from "./scale_options.ts";
 import {
@@ -147,18 +148,5 @@ async function main(): Promise<number> {
 }
 
 if (import.meta.main) {
-  const interrupt = async () => {
-    progress.line("interrupted: stopping the cluster");
-    await live?.stop();
-    Deno.exit(130);
-  };
-  Deno.addSignalListener("SIGINT", interrupt);
-  Deno.addSignalListener("SIGTERM", interrupt);
-  let code = 1;
-  try {
-    code = await main();
-  } finally {
-    await live?.stop();
-  }
-  Deno.exit(code);
+  await runMain(main, async () => await live?.stop(), (line) => progress.line(line));
 }

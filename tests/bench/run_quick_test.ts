@@ -1,24 +1,15 @@
 import assert from "node:assert/strict";
+import { benchTempRoot } from "./bench_temp_root.ts";
 import type { BenchRun } from "../../bench/results.ts";
 
 const RUN = new URL("../../bench/run.ts", import.meta.url).pathname;
 const REPO_ROOT = new URL("../../", import.meta.url).pathname;
-/**
- * The bench's cluster directories under `tmp`; each is removed only after its processes were
- * killed. The child gets a temp root of its own: other tests running beside this one start bench
- * clusters in the shared one.
- */
-const clusterDirs = (tmp: string) =>
-  new Set(
-    [...Deno.readDirSync(tmp)].map((e) => e.name).filter((n) => n.startsWith("edgeraft-bench-")),
-  );
 
 Deno.test({
   name: "bench --quick: a real 3-node edgeraft cluster, a report, and no process left behind",
   async fn() {
-    const dir = await Deno.makeTempDir({ prefix: "bench-quick-" });
-    const tmp = `${dir}/tmp`;
-    await Deno.mkdir(tmp);
+    const root = await benchTempRoot("bench-quick-");
+    const { dir, tmp } = root;
     try {
       // On the deadline the child gets SIGTERM, on which it stops its cluster.
       const out = await new Deno.Command(Deno.execPath(), {
@@ -65,7 +56,7 @@ Deno.test({
       const report = await Deno.readTextFile(`${dir}/report/report.md`);
       assert.match(report, /\| config put \| 2 \|/);
       assert.ok((await Deno.readTextFile(`${dir}/report/chart.svg`)).startsWith("<svg"));
-      assert.deepEqual([...clusterDirs(tmp)], []);
+      assert.deepEqual(root.leftovers(), []);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

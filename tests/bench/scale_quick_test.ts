@@ -1,19 +1,11 @@
 import assert from "node:assert/strict";
+import { benchTempRoot } from "./bench_temp_root.ts";
 import type { ScaleRun } from "../../bench/scale_report.ts";
 import { parseScaleOptions } from "../../bench/scale_options.ts";
 import { UsageError } from "../../bench/options.ts";
 
 const SCALE = new URL("../../bench/scale.ts", import.meta.url).pathname;
 const REPO_ROOT = new URL("../../", import.meta.url).pathname;
-/**
- * The bench's cluster directories under `tmp`; each is removed only after its processes were
- * killed. The child gets a temp root of its own: other tests running beside this one start bench
- * clusters in the shared one.
- */
-const clusterDirs = (tmp: string) =>
-  new Set(
-    [...Deno.readDirSync(tmp)].map((e) => e.name).filter((n) => n.startsWith("edgeraft-bench-")),
-  );
 
 Deno.test("bench:scale flags: defaults, repeated --node-arg, and malformed values refused", () => {
   const o = parseScaleOptions([]);
@@ -36,9 +28,8 @@ Deno.test("bench:scale flags: defaults, repeated --node-arg, and malformed value
 Deno.test({
   name: "bench:scale 3000 keys: 3 batches measured on a real cluster, a follower restarted",
   async fn() {
-    const dir = await Deno.makeTempDir({ prefix: "bench-scale-quick-" });
-    const tmp = `${dir}/tmp`;
-    await Deno.mkdir(tmp);
+    const root = await benchTempRoot("bench-scale-quick-");
+    const { dir, tmp } = root;
     try {
       // On the deadline the child gets SIGTERM, on which it stops its cluster.
       const out = await new Deno.Command(Deno.execPath(), {
@@ -77,7 +68,7 @@ Deno.test({
       for (const x of r.restarts) assert.ok(x.readyMs !== null && x.readyMs > 0, x.error);
       assert.match(await Deno.readTextFile(`${dir}/report/README.md`), /follower restart/);
       assert.ok((await Deno.readTextFile(`${dir}/report/scale.svg`)).startsWith("<svg"));
-      assert.deepEqual([...clusterDirs(tmp)], []);
+      assert.deepEqual(root.leftovers(), []);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
