@@ -132,6 +132,11 @@ class Walkthrough {
       return;
     }
     if (/^deno task start\b/.test(command)) return await this.#startServer(command);
+    // The node a `kill` names, looked up before the kill: it may be seen exiting before the shell
+    // that killed it has returned.
+    const killed = /^kill\b.*\$\(cat (\S+)\/LOCK\)/.exec(command);
+    const victim = killed && this.servers.find((s) => s.dataDir === killed[1] && !s.exited);
+    if (killed) assert.ok(victim, `no running server has the data directory ${killed[1]}`);
     const started = Date.now();
     for (let attempt = 1;; attempt++) {
       const { code, output } = await this.#shell(command);
@@ -143,11 +148,8 @@ class Walkthrough {
       this.transcript.push(`(exit ${code}: again)`);
       await delay(500);
     }
-    const killed = /^kill\b.*\$\(cat (\S+)\/LOCK\)/.exec(command);
-    if (killed) {
-      const server = this.servers.find((s) => s.dataDir === killed[1] && !s.exited);
-      assert.ok(server, `no running server has the data directory ${killed[1]}`);
-      await poll(() => server.exited ? true : undefined, {
+    if (killed && victim) {
+      await poll(() => victim.exited ? true : undefined, {
         what: `the node of ${killed[1]} to exit`,
         timeoutMs: 20_000,
       });
