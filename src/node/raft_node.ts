@@ -301,7 +301,6 @@ export class RaftNode {
   /** Loads what is on disk, restores the state machine and starts ticking. */
   static async start(opts: RaftNodeOptions): Promise<RaftNode> {
     const clock = opts.clock ?? systemClock;
-    const began = clock.monotonic();
     const stored = await opts.storage.load();
     const loadedAt = clock.monotonic();
     const cfg = withDefaults({ id: opts.id, random: () => clock.random(), ...opts.raft });
@@ -330,8 +329,8 @@ export class RaftNode {
       snapshotIndex: stored.snapshot?.metadata.index ?? 0,
       voters: conf.voters,
       learners: conf.learners,
-      // What a restart costs (the entries after the snapshot are applied from here on).
-      loadMs: Math.round(loadedAt - began),
+      // What restoring the snapshot cost (the entries after it are applied from here on; the
+      // storage read its data when it was opened).
       restoreMs: Math.round(restoredAt - loadedAt),
     });
     node.#ticker = clock.setInterval(() => node.#tick(), node.#tickMs);
