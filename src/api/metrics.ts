@@ -327,6 +327,14 @@ export class ApiMetrics {
       "Leader snapshots this node installed.",
       c.snapshotsInstalled,
     );
+    out.family(
+      "edgeraft_stall_heartbeats_total",
+      "counter",
+      "Heartbeat rounds sent for this leader while its event loop (cause keeper) or its own disk " +
+        "write (cause disk) held it up.",
+    );
+    out.sample("edgeraft_stall_heartbeats_total", c.keeperHeartbeats, { cause: "keeper" });
+    out.sample("edgeraft_stall_heartbeats_total", c.diskWaitHeartbeats, { cause: "disk" });
     out.one(
       "edgeraft_snapshot_size_bytes",
       "gauge",

@@ -50,9 +50,13 @@ export interface KeeperConfig {
   maxStallMs: number;
 }
 
-/** Slots of the shared memory: the main thread's last word, and its term while it leads. */
+/**
+ * Slots of the shared memory: the main thread's last word, its term while it leads, and the
+ * heartbeat rounds the worker has sent (written by the worker only).
+ */
 const ALIVE_AT = 0;
 const LEADER_TERM = 1;
+const ROUNDS_SENT = 2;
 
 /**
  * The clock both threads read: milliseconds since the epoch, at sub-millisecond precision
@@ -120,7 +124,7 @@ export class HeartbeatKeeper {
 
   /** Starts the worker with `config`. */
   static start(config: KeeperConfig): HeartbeatKeeper {
-    const shared = new Float64Array(new SharedArrayBuffer(2 * Float64Array.BYTES_PER_ELEMENT));
+    const shared = new Float64Array(new SharedArrayBuffer(3 * Float64Array.BYTES_PER_ELEMENT));
     const worker = new Worker(new URL("./heartbeat_keeper_worker.ts", import.meta.url), {
       type: "module",
     });
@@ -134,6 +138,11 @@ export class HeartbeatKeeper {
   alive(leaderTerm: number): void {
     this.#shared[LEADER_TERM] = leaderTerm;
     this.#shared[ALIVE_AT] = sharedNow();
+  }
+
+  /** Heartbeat rounds the worker has sent for this node. */
+  sent(): number {
+    return this.#shared[ROUNDS_SENT];
   }
 
   /** The members changed. */
@@ -159,4 +168,19 @@ export class HeartbeatKeeper {
  */
 export function readMainWord(shared: Float64Array): { aliveAt: number; leaderTerm: number } {
   return { aliveAt: shared[ALIVE_AT], leaderTerm: shared[LEADER_TERM] };
+}
+
+/**
+ * Counts one heartbeat round sent by the worker (the worker's side), for `HeartbeatKeeper.sent`.
+ *
+ * @example
+ * ```ts
+ * import { countRoundSent } from "./heartbeat_keeper.ts";
+ * const shared = new Float64Array(new SharedArrayBuffer(24));
+ * countRoundSent(shared);
+ * console.log(shared[2]); // 1
+ * ```
+ */
+export function countRoundSent(shared: Float64Array): void {
+  shared[ROUNDS_SENT]++;
 }

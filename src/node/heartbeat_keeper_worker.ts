@@ -17,6 +17,7 @@ import {
   MESSAGES_PATH,
 } from "../transport/peer_protocol.ts";
 import {
+  countRoundSent,
   type KeeperConfig,
   keeperShouldBeat,
   readMainWord,
@@ -57,6 +58,7 @@ function check(): void {
     return;
   }
   lastSentAt = now;
+  countRoundSent(shared);
   for (const [to, client] of clients) {
     const body = encodeMessages([
       newMessage({ type: "heartbeat", from: config.nodeId, to, term: word.leaderTerm }),

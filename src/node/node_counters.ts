@@ -188,6 +188,10 @@ export class NodeCounters {
   snapshotsTaken = 0;
   /** Leader snapshots this node installed. */
   snapshotsInstalled = 0;
+  /** Heartbeat rounds sent by the keeper thread while the event loop stalled. */
+  keeperHeartbeats = 0;
+  /** Heartbeat rounds sent while the leader waited on its own disk write. */
+  diskWaitHeartbeats = 0;
   /** Size of the last snapshot taken or installed (bytes; 0: none yet). */
   lastSnapshotBytes = 0;
   /** How late the node's ticks fired (ms past their interval): the event loop's delay. */

@@ -124,6 +124,8 @@ export interface RaftNodeOptions {
   keeper?: {
     alive(leaderTerm: number): void;
     setPeers(peers: [NodeId, string][]): void;
+    /** Heartbeat rounds it has sent (for `/metrics`). */
+    sent?(): number;
   };
 }
 
@@ -797,7 +799,11 @@ export class RaftNode {
   #tick(): void {
     if (this.#stopped) return;
     const view = this.#raw.view;
-    this.#opts.keeper?.alive(view.role === "leader" ? view.term : 0);
+    const keeper = this.#opts.keeper;
+    if (keeper) {
+      keeper.alive(view.role === "leader" ? view.term : 0);
+      this.counters.keeperHeartbeats = keeper.sent?.() ?? 0;
+    }
     // How late this tick fired: the event loop's delay as Raft's timers feel it.
     const at = this.#clock.monotonic();
     const tickMs = this.#tickMs;
@@ -843,6 +849,7 @@ export class RaftNode {
     if (core.role !== "leader" || now - this.#diskHeartbeatAt < this.#heartbeatMs) return;
     if (now - since > DISK_WAIT_HEARTBEAT_ELECTIONS * this.#electionMs) return;
     this.#diskHeartbeatAt = now;
+    this.counters.diskWaitHeartbeats++;
     const { voters, learners } = core.confState();
     const beats = [...voters, ...learners].filter((peer) => peer !== this.id).map((to) =>
       newMessage({ type: "heartbeat", from: this.id, to, term: core.term })

@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { keeperShouldBeat, readMainWord, sharedNow } from "../../src/node/heartbeat_keeper.ts";
+import {
+  countRoundSent,
+  keeperShouldBeat,
+  readMainWord,
+  sharedNow,
+} from "../../src/node/heartbeat_keeper.ts";
 
 const HEARTBEAT = 50;
 const MAX_STALL = 2000;
@@ -38,10 +43,14 @@ Deno.test("heartbeat keeper: silent for a follower, before the first word, and p
 });
 
 Deno.test("heartbeat keeper: the shared word reads back what was written", () => {
-  const shared = new Float64Array(new SharedArrayBuffer(16));
+  const shared = new Float64Array(new SharedArrayBuffer(24));
   assert.deepEqual(readMainWord(shared), { aliveAt: 0, leaderTerm: 0 });
   shared[0] = sharedNow();
   shared[1] = 7;
   assert.equal(readMainWord(shared).leaderTerm, 7);
   assert.ok(Math.abs(readMainWord(shared).aliveAt - Date.now()) < 1000);
+  countRoundSent(shared);
+  countRoundSent(shared);
+  assert.equal(shared[2], 2, "the worker's rounds, beside the main thread's word");
+  assert.equal(readMainWord(shared).leaderTerm, 7);
 });

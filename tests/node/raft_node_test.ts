@@ -283,6 +283,7 @@ Deno.test("node: a leader whose own disk write takes election timeouts keeps its
     const outcome = await leader.submit({ cmd: { op: "put", key: "slow", value: 1 } });
     assert.ok(disk.hung(), "the write went through the hanging append");
     assert.equal(outcome.result.ok, true);
+    assert.ok(leader.counters.diskWaitHeartbeats > 0, "the heartbeats are counted");
     assert.equal(leader.isLeader(), true);
     for (const node of h.nodes.values()) {
       assert.equal(node.status().term, term, `node ${node.id} saw no campaign`);

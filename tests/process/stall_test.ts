@@ -65,6 +65,12 @@ Deno.test({
       assert.ok(written > 10, `writes went on through the stalls: ${written}`);
       const stalls = c.output(leader).split("failpoint").length - 1;
       assert.ok(stalls >= 1, "the failpoint was on");
+      // The leader's metrics count what the keeper sent for it.
+      const metrics = await (await fetch(`${c.clientUrl(leader)}/metrics`)).text();
+      const sent = Number(
+        /^edgeraft_stall_heartbeats_total\{cause="keeper"\} (\d+)/m.exec(metrics)?.[1],
+      );
+      assert.ok(sent > 0, `the keeper's rounds in /metrics: ${sent}`);
     } finally {
       await c.stop();
     }
