@@ -2,44 +2,29 @@ import assert from "node:assert/strict";
 import { benchTempRoot } from "./bench_temp_root.ts";
 import type { BenchRun } from "../../bench/results.ts";
 
-const RUN = new URL("../../bench/run.ts", import.meta.url).pathname;
-const REPO_ROOT = new URL("../../", import.meta.url).pathname;
-
 Deno.test({
   name: "bench --quick: a real 3-node edgeraft cluster, a report, and no process left behind",
   async fn() {
     const root = await benchTempRoot("bench-quick-");
-    const { dir, tmp } = root;
+    const { dir } = root;
     try {
-      // On the deadline the child gets SIGTERM, on which it stops its cluster.
-      const out = await new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "--allow-all",
-          RUN,
-          "--quick",
-          "--only",
-          "edgeraft",
-          "--workloads",
-          "put,lock-contended,failover",
-          "--clients",
-          "2",
-          "--duration",
-          "0.5",
-          "--failover-runs",
-          "1",
-          "--out",
-          `${dir}/report`,
-        ],
-        cwd: REPO_ROOT,
-        env: { TMPDIR: tmp },
-        stdout: "piped",
-        stderr: "piped",
-        signal: AbortSignal.timeout(90_000),
-      }).output();
-      const stderr = new TextDecoder().decode(out.stderr);
-      assert.equal(out.code, 0, stderr);
-      assert.match(new TextDecoder().decode(out.stdout), /## Targets of issue 6/);
+      const out = await root.run("bench/run.ts", [
+        "--quick",
+        "--only",
+        "edgeraft",
+        "--workloads",
+        "put,lock-contended,failover",
+        "--clients",
+        "2",
+        "--duration",
+        "0.5",
+        "--failover-runs",
+        "1",
+        "--out",
+        `${dir}/report`,
+      ]);
+      assert.equal(out.code, 0, out.stderr);
+      assert.match(out.stdout, /## Targets of issue 6/);
       const run: BenchRun = JSON.parse(await Deno.readTextFile(`${dir}/report/raw.json`));
       assert.deepEqual(run.systems, ["edgeraft"]);
       assert.deepEqual(run.cells.map((c) => [c.workload, c.clients]), [

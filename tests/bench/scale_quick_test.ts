@@ -4,9 +4,6 @@ import type { ScaleRun } from "../../bench/scale_report.ts";
 import { parseScaleOptions } from "../../bench/scale_options.ts";
 import { UsageError } from "../../bench/options.ts";
 
-const SCALE = new URL("../../bench/scale.ts", import.meta.url).pathname;
-const REPO_ROOT = new URL("../../", import.meta.url).pathname;
-
 Deno.test("bench:scale flags: defaults, repeated --node-arg, and malformed values refused", () => {
   const o = parseScaleOptions([]);
   assert.deepEqual([o.keys, o.batch, o.clients, o.settleS, o.systems], [
@@ -29,25 +26,14 @@ Deno.test({
   name: "bench:scale 3000 keys: 3 batches measured on a real cluster, a follower restarted",
   async fn() {
     const root = await benchTempRoot("bench-scale-quick-");
-    const { dir, tmp } = root;
+    const { dir } = root;
     try {
-      // On the deadline the child gets SIGTERM, on which it stops its cluster.
-      const out = await new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "--allow-all",
-          SCALE,
-          ...["--keys", "3000", "--batch", "1000", "--systems", "edgeraft"],
-          ...["--settle", "1", "--out", `${dir}/report`],
-        ],
-        cwd: REPO_ROOT,
-        env: { TMPDIR: tmp },
-        stdout: "piped",
-        stderr: "piped",
-        signal: AbortSignal.timeout(90_000),
-      }).output();
-      const stdout = new TextDecoder().decode(out.stdout);
-      assert.equal(out.code, 0, new TextDecoder().decode(out.stderr) + stdout);
+      const out = await root.run("bench/scale.ts", [
+        ...["--keys", "3000", "--batch", "1000", "--systems", "edgeraft"],
+        ...["--settle", "1", "--out", `${dir}/report`],
+      ]);
+      const { stdout } = out;
+      assert.equal(out.code, 0, out.stderr + stdout);
       assert.match(stdout, /\| 0 elections during the load \|.*\| (PASS|FAIL) \|/);
       const run: ScaleRun = JSON.parse(await Deno.readTextFile(`${dir}/report/scale.json`));
       assert.equal(run.systems.length, 1);
