@@ -10,18 +10,7 @@
  * @module
  */
 
-interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
-  children?: number[];
-}
-
-interface CpuProfile {
-  nodes: ProfileNode[];
-  startTime: number;
-  samples?: number[];
-  timeDeltas?: number[];
-}
+import { type CpuProfile, type ProfileNode, readProfileArg } from "./profile_summary.ts";
 
 /**
  * One stall: when it began (ms since the profile started), how long it lasted, and what ran.
@@ -57,6 +46,7 @@ function label(node: ProfileNode): string {
  * import { findStalls } from "./profile_stalls.ts";
  * const profile = {
  *   startTime: 0,
+ *   endTime: 61_000,
  *   nodes: [
  *     { id: 1, callFrame: { functionName: "(root)", url: "", lineNumber: -1 }, children: [2, 3] },
  *     { id: 2, callFrame: { functionName: "(idle)", url: "", lineNumber: -1 } },
@@ -118,12 +108,10 @@ export function findStalls(profile: CpuProfile, minMs: number): Stall[] {
 }
 
 if (import.meta.main) {
-  const [file, minText] = Deno.args;
-  if (!file) {
-    console.error("usage: profile_stalls.ts FILE.cpuprofile [min ms, default 40]");
-    Deno.exit(2);
-  }
-  const profile = JSON.parse(await Deno.readTextFile(file)) as CpuProfile;
+  const { file, profile, rest: [minText] } = await readProfileArg(
+    "bench/profile_stalls.ts",
+    "[min ms, default 40]",
+  );
   const stalls = findStalls(profile, Number(minText ?? 40));
   console.log(`${file}: ${stalls.length} stalls of ${minText ?? 40} ms or more`);
   for (const s of stalls.slice(0, 20)) {

@@ -7,17 +7,59 @@
  * @module
  */
 
-interface ProfileNode {
+/**
+ * A node of a V8 CPU profile's call tree (the fields the bench's readers use).
+ *
+ * @example
+ * ```ts
+ * import type { ProfileNode } from "./profile_summary.ts";
+ * const n: ProfileNode = { id: 1, callFrame: { functionName: "(idle)", url: "", lineNumber: -1 } };
+ * ```
+ */
+export interface ProfileNode {
   id: number;
   callFrame: { functionName: string; url: string; lineNumber: number };
   hitCount?: number;
+  children?: number[];
 }
 
-interface CpuProfile {
+/**
+ * A V8 CPU profile (`.cpuprofile`): the call tree, and per sample its node and the µs since the
+ * previous one.
+ *
+ * @example
+ * ```ts
+ * import type { CpuProfile } from "./profile_summary.ts";
+ * const p: CpuProfile = { nodes: [], startTime: 0, endTime: 0 };
+ * ```
+ */
+export interface CpuProfile {
   nodes: ProfileNode[];
   startTime: number;
   endTime: number;
   samples?: number[];
+  timeDeltas?: number[];
+}
+
+/**
+ * Reads the profile named on the command line, or says how to call `script` and exits 2.
+ *
+ * @example
+ * ```ts ignore
+ * import { readProfileArg } from "./profile_summary.ts";
+ * const { file, profile, rest } = await readProfileArg("bench/profile_stalls.ts", "[min ms]");
+ * ```
+ */
+export async function readProfileArg(
+  script: string,
+  more: string,
+): Promise<{ file: string; profile: CpuProfile; rest: string[] }> {
+  const [file, ...rest] = Deno.args;
+  if (!file) {
+    console.error(`usage: deno run --allow-read ${script} FILE.cpuprofile ${more}`);
+    Deno.exit(2);
+  }
+  return { file, profile: JSON.parse(await Deno.readTextFile(file)) as CpuProfile, rest };
 }
 
 /**
@@ -75,12 +117,10 @@ export function selfTimes(profile: CpuProfile): SelfTime[] {
 }
 
 if (import.meta.main) {
-  const [file, topText] = Deno.args;
-  if (!file) {
-    console.error("usage: deno run --allow-read bench/profile_summary.ts FILE.cpuprofile [N]");
-    Deno.exit(2);
-  }
-  const profile = JSON.parse(await Deno.readTextFile(file)) as CpuProfile;
+  const { file, profile, rest: [topText] } = await readProfileArg(
+    "bench/profile_summary.ts",
+    "[N]",
+  );
   const seconds = (profile.endTime - profile.startTime) / 1e6;
   console.log(`${file}: ${seconds.toFixed(1)} s profiled; self time by function:`);
   for (const s of selfTimes(profile).slice(0, Number(topText ?? 25))) {
