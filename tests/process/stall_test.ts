@@ -7,6 +7,7 @@
 
 import assert from "node:assert/strict";
 import { startCluster, type TestCluster } from "./cluster_fixture.ts";
+import { putConfig } from "./net.ts";
 import { poll } from "./poll.ts";
 
 /**
@@ -16,17 +17,6 @@ import { poll } from "./poll.ts";
  */
 const STALLS = { EDGERAFT_FAILPOINT_LEADER_STALL: "1500/3000" };
 const TIMING = ["--election-ticks", "50", "--heartbeat-ticks", "5"];
-
-async function put(c: TestCluster, id: number, key: string, value: number): Promise<number> {
-  const res = await fetch(`${c.clientUrl(id)}/v1/config/${key}`, {
-    method: "PUT",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify(value),
-    signal: AbortSignal.timeout(10_000),
-  });
-  await res.body?.cancel();
-  return res.status;
-}
 
 async function termOf(c: TestCluster, id: number): Promise<number> {
   return (await c.status(id))?.term ?? -1;
@@ -53,7 +43,7 @@ Deno.test({
       const until = performance.now() + 7_000;
       let written = 0;
       for (let i = 0; performance.now() < until; i++) {
-        assert.equal(await put(c, leader, `k${i % 10}`, i), 200);
+        await putConfig(c.clientUrl(leader), `k${i % 10}`, i, 10_000); // throws unless 200
         written++;
       }
       const campaigns = c.ids.flatMap((id) =>
