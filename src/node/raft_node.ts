@@ -823,7 +823,7 @@ export class RaftNode {
     if (
       waiting !== undefined && this.#clock.monotonic() - waiting > 2 * this.#tickMs
     ) {
-      this.#heartbeatWhileOnDisk(at);
+      this.#heartbeatWhileOnDisk(at, waiting);
       return;
     }
     this.#raw.tick();
@@ -843,9 +843,8 @@ export class RaftNode {
    * is a failure the cluster must route around, so the leader falls silent and lets the
    * followers elect another, as before.
    */
-  #heartbeatWhileOnDisk(now: number): void {
+  #heartbeatWhileOnDisk(now: number, since: number): void {
     const core = this.#raw.view;
-    const since = this.#diskWaitSince ?? now;
     if (core.role !== "leader" || now - this.#diskHeartbeatAt < this.#heartbeatMs) return;
     if (now - since > DISK_WAIT_HEARTBEAT_ELECTIONS * this.#electionMs) return;
     this.#diskHeartbeatAt = now;
