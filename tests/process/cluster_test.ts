@@ -88,6 +88,8 @@ Deno.test({
       });
       assert.equal(await staleGet(c, lagging, "k0"), 0);
       assert.match(c.output(lagging), /snapshot installed/);
+      // The start line says what restoring its snapshot cost (docs/operations.md).
+      assert.match(c.output(lagging), /"event":"node started".*"restoreMs":\d+/);
     } finally {
       await c.stop();
     }
