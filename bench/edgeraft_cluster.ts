@@ -78,6 +78,7 @@ export class EdgeraftCluster implements BenchCluster {
       nodeArgs?: string[];
       onLine?: (id: number, line: string) => void;
     } = {},
+    attempt = 1,
   ): Promise<EdgeraftCluster> {
     const root = await Deno.makeTempDir({ prefix: "edgeraft-bench-" });
     const cluster = new EdgeraftCluster(root, opts.cpuProfileDir, opts.traceDir);
@@ -91,6 +92,11 @@ export class EdgeraftCluster implements BenchCluster {
         `node ${id}:\n${cluster.#members.get(id)!.process?.tail()}`
       );
       await cluster.stop();
+      // A free port picked at random can be taken by a test running beside this one before the
+      // node binds it: once, start afresh on other ports.
+      if (attempt === 1 && tails.some((t) => / address \S+ is in use/.test(t))) {
+        return await EdgeraftCluster.start(opts, 2);
+      }
       throw new Error(`the edgeraft cluster did not start: ${e}\n${tails.join("\n")}`);
     }
     return cluster;
