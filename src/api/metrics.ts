@@ -327,6 +327,13 @@ export class ApiMetrics {
       "Leader snapshots this node installed.",
       c.snapshotsInstalled,
     );
+    out.one(
+      "edgeraft_snapshot_reads_back_total",
+      "counter",
+      "Times this leader read its snapshot back from disk to send it to a follower (the snapshot's " +
+        "data is kept on disk only while no follower needs it).",
+      c.snapshotReadsBack,
+    );
     out.family(
       "edgeraft_stall_heartbeats_total",
       "counter",

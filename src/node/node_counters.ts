@@ -188,6 +188,8 @@ export class NodeCounters {
   snapshotsTaken = 0;
   /** Leader snapshots this node installed. */
   snapshotsInstalled = 0;
+  /** Times the leader read its snapshot back from disk to send it (`snapshot_data.ts`). */
+  snapshotReadsBack = 0;
   /** Heartbeat rounds sent by the keeper thread while the event loop stalled. */
   keeperHeartbeats = 0;
   /** Heartbeat rounds sent while the leader waited on its own disk write. */

@@ -40,6 +40,7 @@ import { PendingProposals, ProposalTimeoutError } from "./pending_proposals.ts";
 import { frameProposal, readProposal, unwrapLegacyProposal } from "./proposal_envelope.ts";
 import { ReadBarrier } from "./read_barrier.ts";
 import { runInSlices, SlicedWorkCancelled } from "./run_in_slices.ts";
+import { SnapshotDataKeeper } from "./snapshot_data.ts";
 import {
   compactionDue,
   DEFAULT_SNAPSHOT_POLICY,
@@ -100,6 +101,11 @@ export interface RaftNodeOptions {
   snapshotEntries?: number;
   /** The rest of the compaction rule (`snapshot_policy.ts`). Default {@linkcode DEFAULT_SNAPSHOT_POLICY}. */
   snapshotPolicy?: Partial<Omit<SnapshotPolicy, "minEntries">>;
+  /**
+   * How long the core keeps the snapshot's data after a follower was last sent it, before it is
+   * kept on disk only (`snapshot_data.ts`). Default 10,000 ms.
+   */
+  snapshotHoldMs?: number;
   /** How long a proposal or a read may wait. Default 5000 ms. */
   requestTimeoutMs?: number;
   /**
@@ -191,6 +197,8 @@ export class RaftNode {
   // replaced when a leader's snapshot is installed; reading it through methods means no caller
   // can keep the old one.
   readonly #raw: RawNode;
+  /** Drops the core's copy of the snapshot's data when unneeded (`snapshot_data.ts`). */
+  readonly #snapshotData: SnapshotDataKeeper;
   #sm: StateMachine;
   /** The index of the snapshot `#sm` was last restored from (0: none). */
   #restoredFrom = 0;
@@ -297,6 +305,25 @@ export class RaftNode {
       onCall: (method, body, from) => this.#answerCall(method, body, from),
     });
     this.membership = new Membership(this.#membershipHost());
+    this.#snapshotData = new SnapshotDataKeeper({
+      core: raw,
+      load: () => opts.storage.loadSnapshot(),
+      clock: this.#clock,
+      kick: () => this.#kick(),
+      onReadBack: (snapshot, readMs) => {
+        this.counters.snapshotReadsBack++;
+        this.#log.log("info", "snapshot read back to send", {
+          index: snapshot.metadata.index,
+          bytes: snapshot.data.byteLength,
+          readMs: Math.round(readMs),
+        });
+      },
+      holdMs: opts.snapshotHoldMs,
+      onError: (error) =>
+        this.#log.log("warn", "reading the snapshot back failed", {
+          error: String(error),
+        }),
+    });
     this.#refreshPeers();
   }
 
@@ -321,6 +348,7 @@ export class RaftNode {
     node.#lastCampaign = raw.campaignState();
     node.#savedSnapshotIndex = stored.snapshot?.metadata.index ?? 0;
     node.#snapshotBytes = stored.snapshot?.data.byteLength ?? 0;
+    node.#snapshotData.durable(node.#savedSnapshotIndex);
     node.#confIndexes = stored.entries
       .filter((e) => e.type === "conf" && e.index > stored.hardState.commit)
       .map((e) => e.index);
@@ -883,6 +911,7 @@ export class RaftNode {
         this.#again = false;
         if (this.#stopped) return;
         this.#compactCore();
+        this.#snapshotData.onLoop();
         for (const m of this.#inbox.splice(0)) this.#step(m);
         const ctx = this.#reads.start();
         if (ctx) this.#raw.readIndex(ctx);
@@ -974,6 +1003,7 @@ export class RaftNode {
       this.#trace?.("ready", rd.entries[0].index, rd.entries.at(-1)!.index);
     }
     if (rd.snapshot) await this.#install(rd.snapshot);
+    if (rd.wantSnapshot !== undefined) this.#snapshotData.want(rd.wantSnapshot);
     if (hs) this.#latestHard = hs;
     // Like etcd's MustSync: a change of term or vote, or new entries, must reach the disk now;
     // a commit index alone is volatile state (paper, figure 2) and rides along with the next
@@ -1103,6 +1133,7 @@ export class RaftNode {
     this.#appliedBytesAtSnapshot = appliedBytes;
     const writeStarted = this.#clock.monotonic();
     await this.#opts.storage.saveSnapshot(snap);
+    this.#snapshotData.durable(index);
     this.counters.snapshotsTaken++;
     this.counters.lastSnapshotBytes = this.#snapshotBytes = data.byteLength;
     this.#log.log("info", "log compacted", {
@@ -1142,6 +1173,7 @@ export class RaftNode {
         this.#opts.storage.saveSnapshot(snapshot),
       ]);
       this.#sm = sm;
+      this.#snapshotData.durable(index);
       this.#refreshPeers();
       this.#restoredFrom = index;
       this.counters.snapshotsInstalled++;

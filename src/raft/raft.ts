@@ -116,6 +116,11 @@ export class Raft {
   leaderCommit = 0;
   /** All ticks since start; used to pace snapshot chunk resends. */
   ticks = 0;
+  /**
+   * The index of a snapshot the leader could not send for lack of its released data: the
+   * driver reads it from disk and hands it back (`Ready.wantSnapshot`). 0: none wanted.
+   */
+  snapshotWanted = 0;
   incomingSnapshot?: IncomingSnapshot;
 
   constructor(readonly cfg: RaftConfig, stored: StoredState) {

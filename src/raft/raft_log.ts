@@ -35,8 +35,14 @@ export class RaftLog {
   /** The term of the entry at `offset`. */
   offsetTerm = 0;
   entries: Entry[] = [];
-  /** The latest snapshot, kept to send to followers that are too far behind. */
+  /**
+   * The latest snapshot, kept to send to followers that are too far behind. Its data may have
+   * been released (`snapshotDataHeld` false): the driver keeps it on disk and hands it back
+   * when a follower needs it (see `RawNode.releaseSnapshotData`).
+   */
   snapshot?: Snapshot;
+  /** Whether `snapshot.data` is the snapshot's data, not an empty stand-in. */
+  snapshotDataHeld = true;
   /** A snapshot received from a leader that the driver has not persisted yet. */
   pendingSnapshot?: Snapshot;
   committed = 0;
@@ -50,6 +56,7 @@ export class RaftLog {
     const log = new RaftLog();
     if (snapshot) {
       log.snapshot = snapshot;
+      log.snapshotDataHeld = true;
       log.offset = snapshot.metadata.index;
       log.offsetTerm = snapshot.metadata.term;
     }
@@ -230,6 +237,7 @@ export class RaftLog {
     this.offsetTerm = term;
     this.entries = [];
     this.snapshot = snap;
+    this.snapshotDataHeld = true;
     this.pendingSnapshot = snap;
     this.committed = index;
     this.applying = index;
@@ -251,5 +259,6 @@ export class RaftLog {
     this.offset = index;
     this.offsetTerm = term;
     this.snapshot = snap;
+    this.snapshotDataHeld = true;
   }
 }

@@ -10,7 +10,7 @@ import type { RaftConfig } from "./config.ts";
 import { newMessage } from "./message.ts";
 import { Raft, type StoredState } from "./raft.ts";
 import { RaftInvariantError } from "./raft_log.ts";
-import { bcastAppend, commitAndRelease } from "./step_leader.ts";
+import { bcastAppend, commitAndRelease, sendWaitingSnapshots } from "./step_leader.ts";
 import type {
   ConfChange,
   ConfState,
@@ -264,6 +264,54 @@ export class RawNode {
     return snap;
   }
 
+  /**
+   * Drops the snapshot's data from memory, keeping its metadata: the driver has it on disk
+   * (durably, at this index) and hands it back when the leader needs it to catch a follower
+   * up (`Ready.wantSnapshot`, then `provideSnapshotData`). A snapshot of a large state is
+   * ~100 MB that nothing else reads. Returns whether there was data to drop.
+   */
+  releaseSnapshotData(): boolean {
+    const log = this.#raft.log;
+    if (!log.snapshot || !log.snapshotDataHeld) return false;
+    log.snapshot = { metadata: log.snapshot.metadata, data: new Uint8Array(0) };
+    log.snapshotDataHeld = false;
+    return true;
+  }
+
+  /**
+   * Hands back the released data of the current snapshot (read from disk), and sends the next
+   * chunk to each follower waiting for it. Returns false, changing nothing, when `snapshot` is
+   * not the one the log starts after (a newer one replaced it meanwhile).
+   */
+  provideSnapshotData(snapshot: Snapshot): boolean {
+    const r = this.#raft;
+    const current = r.log.snapshot;
+    if (
+      !current || r.log.snapshotDataHeld || current.metadata.index !== snapshot.metadata.index ||
+      current.metadata.term !== snapshot.metadata.term
+    ) return false;
+    r.log.snapshot = { metadata: current.metadata, data: snapshot.data };
+    r.log.snapshotDataHeld = true;
+    r.snapshotWanted = 0;
+    sendWaitingSnapshots(r);
+    return true;
+  }
+
+  /** Whether the snapshot's data is in memory (see `releaseSnapshotData`). */
+  get snapshotDataHeld(): boolean {
+    return this.#raft.log.snapshotDataHeld;
+  }
+
+  /** Whether this node leads and a follower is being sent the snapshot. */
+  sendingSnapshot(): boolean {
+    const r = this.#raft;
+    if (r.role !== "leader") return false;
+    for (const [id, pr] of r.tracker.progress) {
+      if (id !== r.id && pr.state === "snapshot") return true;
+    }
+    return false;
+  }
+
   #local(type: MessageType): Message {
     return newMessage({ type, from: this.#raft.id, to: this.#raft.id });
   }
@@ -278,7 +326,7 @@ export class RawNode {
     const hs = r.hardState();
     const ss = this.#softState();
     return r.msgs.length > 0 || r.readStates.length > 0 ||
-      r.log.pendingSnapshot !== undefined ||
+      r.log.pendingSnapshot !== undefined || r.snapshotWanted !== 0 ||
       r.log.unstableEntries().length > 0 ||
       r.log.nextCommitted().length > 0 ||
       hs.term !== this.#prevHard.term || hs.vote !== this.#prevHard.vote ||
@@ -315,6 +363,10 @@ export class RawNode {
     if (r.log.pendingSnapshot) {
       rd.snapshot = r.log.pendingSnapshot;
       r.log.pendingSnapshot = undefined;
+    }
+    if (r.snapshotWanted !== 0) {
+      rd.wantSnapshot = r.snapshotWanted;
+      r.snapshotWanted = 0;
     }
     r.msgs = [];
     r.readStates = [];

@@ -125,12 +125,29 @@ export function sendAppend(r: Raft, to: NodeId, sendIfEmpty: boolean): boolean {
   return true;
 }
 
+/**
+ * Sends the next chunk of the snapshot to every follower waiting for one (after the driver
+ * handed back the snapshot's released data).
+ */
+export function sendWaitingSnapshots(r: Raft): void {
+  if (r.role !== "leader") return;
+  for (const [id, pr] of r.tracker.progress) {
+    if (id !== r.id && pr.state === "snapshot") sendSnapshotChunk(r, id, pr);
+  }
+}
+
 /** Sends the next chunk of the snapshot a follower is receiving (Raft paper, figure 13). */
 function sendSnapshotChunk(r: Raft, to: NodeId, pr: Progress): void {
   const snap = r.log.snapshot;
   if (!snap) return;
   if (snap.metadata.index !== pr.pendingSnapshot) {
     pr.becomeSnapshot(snap.metadata.index); // a newer snapshot replaced it: start over
+  }
+  if (!r.log.snapshotDataHeld) {
+    // Released to save memory (etcd-io/raft: ErrSnapshotTemporarilyUnavailable): ask the driver
+    // for it and send nothing now; a later heartbeat answer retries, or its arrival.
+    r.snapshotWanted = snap.metadata.index;
+    return;
   }
   const total = snap.data.byteLength;
   const offset = Math.min(pr.snapshotOffset, total);

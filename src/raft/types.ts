@@ -198,6 +198,11 @@ export interface Ready {
   /** Entries to append to stable storage; they may overwrite a suffix of the stored log. */
   entries: Entry[];
   snapshot?: Snapshot;
+  /**
+   * The index of the snapshot whose released data the leader needs to send it: read it from
+   * disk and hand it over with `RawNode.provideSnapshotData`. Absent: none wanted.
+   */
+  wantSnapshot?: number;
   committedEntries: Entry[];
   messages: Message[];
   readStates: ReadState[];

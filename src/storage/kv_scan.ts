@@ -159,6 +159,31 @@ async function readSnapshot(
     }
   }
   if (!pointer) return { snapshot: undefined, maxId };
+  return { snapshot: assembleSnapshot(pointer, chunks), maxId };
+}
+
+/**
+ * Reads back the snapshot `pointer` names (its chunks only). Throws when a chunk is missing,
+ * as when a newer snapshot replaced it and its chunks were collected meanwhile.
+ *
+ * @example
+ * ```ts ignore
+ * import { readSnapshotOf } from "./kv_scan.ts";
+ * const snapshot = await readSnapshotOf(kv, pointer);
+ * ```
+ */
+export async function readSnapshotOf(kv: Deno.Kv, pointer: SnapshotPointer): Promise<Snapshot> {
+  const chunks: Uint8Array[] = [];
+  const prefix = [...SNAPSHOT_CHUNK_PREFIX, pointer.id];
+  for await (const entry of kv.list<Uint8Array>({ prefix }, { batchSize: 100 })) {
+    const n = entry.key[2] as number;
+    if (n < pointer.chunks && entry.value instanceof Uint8Array) chunks[n] = entry.value;
+  }
+  return assembleSnapshot(pointer, chunks);
+}
+
+/** The snapshot `pointer` names, from its chunks; throws when they do not add up. */
+function assembleSnapshot(pointer: SnapshotPointer, chunks: Uint8Array[]): Snapshot {
   const data = new Uint8Array(pointer.size);
   let offset = 0;
   for (let n = 0; n < pointer.chunks; n++) {
@@ -173,7 +198,7 @@ async function readSnapshot(
     throw new Error(`snapshot ${pointer.id} is damaged: ${offset} of ${pointer.size} bytes`);
   }
   const { index, term, conf } = pointer.metadata;
-  return { snapshot: { metadata: { index, term, conf }, data }, maxId };
+  return { metadata: { index, term, conf }, data };
 }
 
 /** The blocks of `generation` in key order; keys of other generations go to `garbage`. */

@@ -29,7 +29,7 @@ import {
 } from "./kv_keys.ts";
 import type { BlockInfo, KvLogLayout } from "./kv_log_layout.ts";
 import { encodeHardState, encodeSnapshotPointer, type SnapshotPointer } from "./kv_records.ts";
-import { scanKv, type ScanResult } from "./kv_scan.ts";
+import { readSnapshotOf, scanKv, type ScanResult } from "./kv_scan.ts";
 import { decodeBlock, decodeBlockPart } from "./log_block_codec.ts";
 import { checkAppendRange, checkSnapshotNotOlder } from "./log_rules.ts";
 import type { AppendUpdate, PersistedState, RaftStorage } from "./raft_storage.ts";
@@ -174,6 +174,24 @@ export class KvStorage implements RaftStorage {
     const saved = this.#saveSnapshot({ metadata, data: snapshot.data }, previous);
     this.#lastSwitch = saved.catch(() => {});
     return saved;
+  }
+
+  /**
+   * Reads the current snapshot back, outside the queue: appends do not wait for its many MB.
+   * Its chunks never change once written, so a read that finds them all is the snapshot; one
+   * that a newer snapshot overtook (its chunks collected meanwhile) tries the newer one.
+   */
+  async loadSnapshot(): Promise<Snapshot | undefined> {
+    for (;;) {
+      if (this.#closed) throw new Error("KvStorage is closed");
+      const pointer = this.#pointer;
+      if (!pointer) return undefined;
+      try {
+        return await readSnapshotOf(this.#kv, pointer);
+      } catch (error) {
+        if (this.#pointer === pointer) throw error;
+      }
+    }
   }
 
   /** Closes the KV and releases the data directory. Calls still queued will fail. */

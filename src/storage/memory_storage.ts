@@ -65,6 +65,14 @@ export class MemoryStorage implements RaftStorage {
     return again;
   }
 
+  /** Reads the current snapshot back (a copy). */
+  loadSnapshot(): Promise<Snapshot | undefined> {
+    return settle(() => {
+      this.#checkOpen();
+      return this.#snapshot && copySnapshot(this.#snapshot);
+    });
+  }
+
   /** Makes later calls throw. */
   close(): void {
     this.#closed = true;

@@ -95,6 +95,11 @@ export interface RaftStorage {
    * Throws `RangeError` for a snapshot older than the stored one.
    */
   saveSnapshot(snapshot: Snapshot): Promise<void>;
+  /**
+   * Reads the current snapshot back (undefined when none is stored): the one the last
+   * completed `saveSnapshot` made current, or a newer one. It need not wait for other calls.
+   */
+  loadSnapshot(): Promise<Snapshot | undefined>;
   /** Releases the storage (and its data-directory lock). Later calls throw. */
   close(): void;
 }

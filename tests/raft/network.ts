@@ -56,6 +56,8 @@ export class TestNetwork {
   /** Entries each node applied, in order. */
   readonly applied = new Map<NodeId, Entry[]>();
   readonly readStates = new Map<NodeId, ReadState[]>();
+  /** The snapshot indexes each node's Ready asked the driver to read back (`wantSnapshot`). */
+  readonly wantedSnapshots = new Map<NodeId, number[]>();
   /** Links that drop everything, as "from->to". */
   readonly cut = new Set<string>();
   /** Every message delivered, for transcripts. */
@@ -147,6 +149,9 @@ export class TestNetwork {
           outbox.push(...rd.messages);
           this.applied.get(id)!.push(...rd.committedEntries);
           this.readStates.get(id)!.push(...rd.readStates);
+          if (rd.wantSnapshot !== undefined) {
+            this.wantedSnapshots.set(id, [...this.wantedSnapshots.get(id) ?? [], rd.wantSnapshot]);
+          }
           node.advance(rd);
         }
       }

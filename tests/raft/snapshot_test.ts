@@ -88,3 +88,49 @@ Deno.test("7 a node restarts from its snapshot and the entries after it", () => 
   assert.equal(st.commit >= 6, true);
   assert.equal(net.node(2).view.offset, 6);
 });
+
+Deno.test("7 a leader that released its snapshot's data asks for it, and sends it once handed back", () => {
+  const net = new TestNetwork({ voters: 3, config: { snapshotChunkBytes: 1000 } });
+  net.campaign(1);
+  net.isolate(3);
+  for (let i = 0; i < 10; i++) net.propose(1, `v${i}`);
+  const data = new Uint8Array(2500).map((_, i) => i % 13);
+  compactLeader(net, 1, data);
+  const leader = net.node(1);
+  assert.equal(leader.releaseSnapshotData(), true);
+  assert.equal(leader.snapshotDataHeld, false);
+  assert.equal(leader.view.snapshot?.data.byteLength, 0);
+  assert.equal(leader.releaseSnapshotData(), false, "nothing left to release");
+  net.heal();
+  net.log.length = 0;
+  net.tick(10);
+  // No chunk goes out without the data; the Ready asks for the snapshot's index instead.
+  assert.equal(net.log.filter((m) => m.type === "snap").length, 0);
+  const index = leader.view.snapshot!.metadata.index;
+  assert.ok((net.wantedSnapshots.get(1) ?? []).includes(index));
+  assert.equal(leader.sendingSnapshot(), true);
+  // The wrong snapshot is refused, the stored one is taken and sent at once.
+  const stored = net.disks.get(1)!.snapshot!;
+  const older = { metadata: { ...stored.metadata, index: index - 1 }, data };
+  assert.equal(leader.provideSnapshotData(older), false);
+  assert.equal(leader.provideSnapshotData(stored), true);
+  assert.equal(leader.provideSnapshotData(stored), false, "held already");
+  net.settle();
+  net.tick(5);
+  assert.deepEqual(net.disks.get(3)!.snapshot?.data, data);
+  assert.equal(leader.sendingSnapshot(), false);
+  net.propose(1, "after");
+  assert.deepEqual(net.appliedText(3), ["after"]);
+});
+
+Deno.test("7 a newer compaction holds its own data, whatever the older snapshot's state", () => {
+  const net = new TestNetwork({ voters: 3 });
+  net.campaign(1);
+  net.propose(1, "a");
+  compactLeader(net, 1, new Uint8Array([1]));
+  assert.equal(net.node(1).releaseSnapshotData(), true);
+  net.propose(1, "b");
+  compactLeader(net, 1, new Uint8Array([2]));
+  assert.equal(net.node(1).snapshotDataHeld, true);
+  assert.deepEqual(net.node(1).view.snapshot?.data, new Uint8Array([2]));
+});

@@ -134,6 +134,7 @@ if (Deno.args.includes("--survey")) {
   let wanSeeds = 0;
   let wanWorstRecoveryMs = 0;
   let commitQuorumChecks = 0;
+  let snapshotsReadBack = 0;
   let seedsWithChanges = 0;
   const tally: MembershipTally = { made: {}, refused: {}, joined: 0 };
   const failed: string[] = [];
@@ -157,7 +158,10 @@ if (Deno.args.includes("--survey")) {
         `committed a write ${(wanWorstRecoveryMs / 1000).toFixed(2)} s after the faults stopped`,
     );
     for (const f of failed) console.log(`  failed ${f}`);
-    console.log(`${commitQuorumChecks} commits checked against the disks of the leader's voters`);
+    console.log(
+      `${commitQuorumChecks} commits checked against the disks of the leader's voters; ` +
+        `${snapshotsReadBack} snapshots read back from a leader's disk to send`,
+    );
     if (membership) {
       console.log(
         `membership: ${seedsWithChanges} of ${done} seeds made changes; ${sum(tally.made)} made (${
@@ -187,6 +191,7 @@ if (Deno.args.includes("--survey")) {
     lockOps += r.lockOps;
     lockTrusted += r.lockTrusted;
     commitQuorumChecks += r.commitQuorumChecks;
+    snapshotsReadBack += r.snapshotsReadBack;
     addTally(tally, r.membership);
     if (r.membership && sum(r.membership.made) > 0) seedsWithChanges++;
     if (r.violation || !r.live) {

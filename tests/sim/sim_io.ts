@@ -141,6 +141,11 @@ class SimStorage implements RaftStorage {
     });
   }
 
+  loadSnapshot(): Promise<Snapshot | undefined> {
+    if (this.#dead) return new Promise(() => {}); // a dead process waits forever
+    return this.disk.durable.loadSnapshot();
+  }
+
   close(): void {
     this.#dead = true;
   }

@@ -103,6 +103,8 @@ export interface SimReport {
   committed: number;
   crashes: number;
   elections: number;
+  /** Snapshots a leader read back from its disk to send (their data was kept on disk only). */
+  snapshotsReadBack: number;
   /** Commit advances checked against the disks of the leader's voters. */
   commitQuorumChecks: number;
   /** The membership changes made and refused, when the run changed membership. */
@@ -178,8 +180,6 @@ interface Server {
 class ClientError extends Error {
   override name = "ClientError";
 }
-
-const silent: Logger = { log: () => {} };
 
 /**
  * Runs one seed against real nodes.
@@ -272,6 +272,9 @@ export class Simulation {
   }
 
   /** Runs the fault phase, then the liveness phase, then checks the history. */
+  /** The report of the run under way (counted into by the nodes' log lines). */
+  #report?: SimReport;
+
   async run(): Promise<SimReport> {
     const report: SimReport = {
       seed: this.opts.seed,
@@ -286,8 +289,10 @@ export class Simulation {
       committed: 0,
       crashes: 0,
       elections: 0,
+      snapshotsReadBack: 0,
       commitQuorumChecks: 0,
     };
+    this.#report = report;
     const s = this.scheduler;
     try {
       for (const server of this.servers) {
@@ -416,13 +421,15 @@ export class Simulation {
         peers,
         storage,
         transport: (events) => this.network.attach(id, events),
-        logger: this.opts.logger ? this.#logger(id) : silent,
+        logger: this.#logger(id),
         tickMs: TICK_MS,
         raft: this.#raft,
         snapshotEntries: 20 + this.prng.int(60),
         // By entry count alone, so that snapshots come often enough to be raced by every fault;
         // the byte rule itself is a pure function with its own tests (snapshot_policy_test.ts).
         snapshotPolicy: { logRatio: 0 },
+        // Dropped as soon as it is durable: every snapshot sent is read back from the disk.
+        snapshotHoldMs: 0,
         requestTimeoutMs: 1000,
         clock,
         core: this.opts.bug && buggyCore(this.opts.bug),
@@ -441,7 +448,14 @@ export class Simulation {
   }
 
   #logger(id: NodeId): Logger {
-    return { log: (...args) => this.opts.logger!(id, this.scheduler.now).log(...args) };
+    return {
+      log: (...args) => {
+        if (args[1] === "snapshot read back to send" && this.#report) {
+          this.#report.snapshotsReadBack++;
+        }
+        this.opts.logger?.(id, this.scheduler.now).log(...args);
+      },
+    };
   }
 
   /** An applied membership change (committed, so true for the whole cluster from now on). */

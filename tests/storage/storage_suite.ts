@@ -182,6 +182,27 @@ export function defineStorageSuite(name: string, create: () => Promise<StorageHa
     });
   });
 
+  test("loadSnapshot reads back the current snapshot, also while a newer one is saved", async (h) => {
+    assert.equal(await h.storage.loadSnapshot(), undefined);
+    await h.storage.append({ entries: makeEntries(1, 100, 1) });
+    const first = makeSnapshot(50, 1, 3 * 1024 * 1024 + 11);
+    await h.storage.saveSnapshot(first);
+    const read = await h.storage.loadSnapshot();
+    assert.deepEqual(read?.metadata, first.metadata);
+    assert.ok(sameBytes(read?.data, first.data));
+    // Read while a newer snapshot is being written and switched in: either one, whole.
+    const newer = makeSnapshot(100, 1, 2 * 1024 * 1024 + 3);
+    const [during] = await Promise.all([h.storage.loadSnapshot(), h.storage.saveSnapshot(newer)]);
+    const expected = during?.metadata.index === 100 ? newer : first;
+    assert.deepEqual(during?.metadata, expected.metadata);
+    assert.ok(sameBytes(during?.data, expected.data));
+    const after = await h.storage.loadSnapshot();
+    assert.deepEqual(after?.metadata, newer.metadata);
+    assert.ok(sameBytes(after?.data, newer.data));
+    h.storage = await h.reopen();
+    assert.deepEqual((await h.storage.loadSnapshot())?.metadata, newer.metadata);
+  });
+
   test("a snapshot that does not match the log replaces the whole log", async (h) => {
     await h.storage.append({ entries: makeEntries(1, 50, 1) });
     const conflicting = makeSnapshot(30, 2, 100);
