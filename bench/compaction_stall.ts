@@ -8,6 +8,8 @@
  * deno run --allow-all bench/compaction_stall.ts                  # 250 values of ~200 KB
  * deno run --allow-all bench/compaction_stall.ts --values 500 --rows 1300
  * deno run --allow-all bench/compaction_stall.ts --root /tmp/old  # another checkout's src/
+ * deno run --allow-all bench/compaction_stall.ts --keys 1000000    # 1M keys of 100 bytes
+ * DENO_V8_FLAGS=--trace-gc deno run --allow-all bench/compaction_stall.ts --keys 1000000
  * ```
  *
  * With `--root`, the modules come from that checkout: a version without
@@ -24,11 +26,14 @@ const { values: args } = parseArgs({
     values: { type: "string", default: "250" },
     rows: { type: "string", default: "2650" },
     root: { type: "string", default: resolve(import.meta.dirname!, "..") },
+    /** Many small keys instead (100-byte strings, as `deno task bench:scale` writes). */
+    keys: { type: "string", default: "0" },
   },
 });
 const root = args.root!;
 const count = Number(args.values);
 const rows = Number(args.rows);
+const smallKeys = Number(args.keys);
 
 const { StateMachine } = await import(join(root, "src/state/state_machine.ts"));
 const { encodeCommand } = await import(join(root, "src/state/commands.ts"));
@@ -76,11 +81,20 @@ const sm = new StateMachine();
 let index = 0;
 const time = 1_700_000_000_000;
 sm.applyNoop(++index, 1);
-for (let i = 0; i < count; i++) {
-  const data = encodeCommand({ cmd: { op: "put", key: `big/${i}`, value: bigValue(i) }, time });
-  sm.applyEntry(++index, 1, data);
+if (smallKeys > 0) {
+  const value = "v".repeat(100);
+  for (let i = 0; i < smallKeys; i++) {
+    const key = `scale/${String(i).padStart(8, "0")}`;
+    sm.applyEntry(++index, 1, encodeCommand({ cmd: { op: "put", key, value }, time }));
+  }
+  console.log(`state: ${smallKeys} keys of 100 bytes (deno ${Deno.version.deno}, ${root})`);
+} else {
+  for (let i = 0; i < count; i++) {
+    const data = encodeCommand({ cmd: { op: "put", key: `big/${i}`, value: bigValue(i) }, time });
+    sm.applyEntry(++index, 1, data);
+  }
+  console.log(`state: ${count} values, ${rows} rows each (deno ${Deno.version.deno}, ${root})`);
 }
-console.log(`state: ${count} values, ${rows} rows each (deno ${Deno.version.deno}, ${root})`);
 
 // A write load on the same event loop: one small put per ms, as entries a node applies.
 let writes = 0;

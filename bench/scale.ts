@@ -90,7 +90,16 @@ async function main(): Promise<number> {
   for (const system of systems) {
     const log = system === "edgeraft" ? new NodeLogWatcher() : undefined;
     const start = system === "edgeraft"
-      ? () => EdgeraftCluster.start({ nodeArgs: o.nodeArgs, onLine: (id, l) => log!.hear(id, l) })
+      ? () =>
+        EdgeraftCluster.start({
+          nodeArgs: o.nodeArgs,
+          onLine: (id, line) => {
+            log!.hear(id, line);
+            if (!o.nodeOutput) return;
+            const at = new Date().toISOString();
+            Deno.writeTextFileSync(o.nodeOutput, `${at} n${id} ${line}\n`, { append: true });
+          },
+        })
       : () => EtcdCluster.start();
     console.log(`\n## ${system}\n\n${BATCH_HEADER}`);
     let result: SystemScaleResult;
@@ -123,6 +132,7 @@ async function main(): Promise<number> {
         errorSamples: [],
         rssAfterLoadBytes: [],
         rssSettledBytes: [],
+        memorySettled: [],
         settledAfterS: o.settleS,
         restarts: [],
         notableLines: log?.notable ?? [],

@@ -29,6 +29,8 @@ export interface ScaleOptions {
   outDir?: string;
   /** Passed to every edgeraft node, after the cluster's own flags. */
   nodeArgs: string[];
+  /** A file that gets every edgeraft node's output lines, timed (with DENO_V8_FLAGS=--trace-gc, say). */
+  nodeOutput?: string;
   help: boolean;
 }
 
@@ -50,7 +52,9 @@ export const SCALE_USAGE =
   --settle S            idle seconds before the settled RSS reading (default 30)
   --out DIR             report directory (default bench/results/<UTC timestamp>-scale/)
   --node-arg X          a flag for every edgeraft node, repeatable; a value that starts with
-                        "--" is taken as is: --node-arg --snapshot-entries --node-arg 50000`;
+                        "--" is taken as is: --node-arg --snapshot-entries --node-arg 50000
+  --node-output FILE    append every edgeraft node's output lines to FILE, each with the time
+                        and the node (run with DENO_V8_FLAGS=--trace-gc to see its collections)`;
 
 function positiveInteger(flag: string, text: string | undefined): number {
   const n = Number(text);
@@ -117,6 +121,10 @@ export function parseScaleOptions(args: string[]): ScaleOptions {
       case "--out":
         o.outDir = value();
         if (!o.outDir) throw new UsageError("--out wants a directory");
+        break;
+      case "--node-output":
+        o.nodeOutput = value();
+        if (!o.nodeOutput) throw new UsageError("--node-output wants a file");
         break;
       case "--node-arg": {
         const arg = value();

@@ -8,7 +8,7 @@
 
 import { type ChartSeries, renderChartSvg } from "./chart_svg.ts";
 import { maxDefined } from "./scale_sampler.ts";
-import type { ScaleBatch, SystemScaleResult } from "./scale_run.ts";
+import type { MemoryParts, ScaleBatch, SystemScaleResult } from "./scale_run.ts";
 import type { ScaleOptions } from "./scale_options.ts";
 
 /**
@@ -58,6 +58,14 @@ export interface TargetCheck {
 const MB = 1e6;
 const mb = (b: number | null | undefined) =>
   b === null || b === undefined ? "-" : `${Math.round(b / MB)}`;
+
+/** The settled memory's parts per member (V8 heap used / reserved, external), when known. */
+function memoryLine(parts: (MemoryParts | null)[]): string {
+  if (!parts.some((p) => p !== null)) return "";
+  const one = (p: MemoryParts | null) =>
+    p ? `${mb(p.heapUsedBytes)}/${mb(p.heapTotalBytes)}/${mb(p.externalBytes)}` : "-";
+  return `Settled V8 heap used/reserved/external per member: ${parts.map(one).join(" · ")} MB.`;
+}
 const num = (n: number | null | undefined, digits = 0) =>
   n === null || n === undefined ? "-" : n.toLocaleString("en-US", {
     minimumFractionDigits: digits,
@@ -197,6 +205,7 @@ function systemSection(r: SystemScaleResult, heartbeatMs: number): string {
     `errors: ${num(r.totalErrors)}; compactions: ${r.totalCompactions ?? "-"}.`,
     `RSS right after the load: ${r.rssAfterLoadBytes.map(mb).join(" / ")} MB; after ` +
     `${r.settledAfterS} s idle: ${r.rssSettledBytes.map(mb).join(" / ")} MB.`,
+    memoryLine(r.memorySettled ?? []),
     "",
     ...restarts,
     "",

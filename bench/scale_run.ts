@@ -99,6 +99,8 @@ export interface SystemScaleResult {
   errorSamples: string[];
   rssAfterLoadBytes: (number | null)[];
   rssSettledBytes: (number | null)[];
+  /** Where the settled RSS goes, per member (edgeraft: V8's heap and external memory). */
+  memorySettled: (MemoryParts | null)[];
   settledAfterS: number;
   restarts: RestartResult[];
   /** Leadership, elections, warnings: the node log lines worth reading (edgeraft). */
@@ -172,6 +174,33 @@ function rssOf(cluster: BenchCluster): (number | null)[] {
     const pid = cluster.pid(id);
     return pid === undefined ? null : rssBytes(pid) ?? null;
   });
+}
+
+/**
+ * V8's heap and external memory of one member, as its `/metrics` tells them.
+ *
+ * @example
+ * ```ts ignore
+ * import type { MemoryParts } from "./scale_run.ts";
+ * const m: MemoryParts = { heapUsedBytes: 3e8, heapTotalBytes: 4e8, externalBytes: 1e8 };
+ * ```
+ */
+export interface MemoryParts {
+  heapUsedBytes: number | null;
+  heapTotalBytes: number | null;
+  externalBytes: number | null;
+}
+
+function memoryOf(cluster: BenchCluster): Promise<(MemoryParts | null)[]> {
+  return Promise.all(cluster.ids.map(async (id) => {
+    const r = await readMember(cluster, id);
+    if (r?.heapUsedBytes === undefined) return null;
+    return {
+      heapUsedBytes: r.heapUsedBytes ?? null,
+      heapTotalBytes: r.heapTotalBytes ?? null,
+      externalBytes: r.externalBytes ?? null,
+    };
+  }));
 }
 
 async function restartFollower(
@@ -267,6 +296,7 @@ export async function runScale(
       errorSamples,
       rssAfterLoadBytes: [],
       rssSettledBytes: [],
+      memorySettled: [],
       settledAfterS: opts.settleS,
       restarts: [],
       notableLines: log?.notable ?? [],
@@ -352,6 +382,7 @@ export async function runScale(
     opts.onStatus?.(`${cluster.system}: idle for ${opts.settleS} s before the settled RSS`);
     await new Promise((r) => setTimeout(r, opts.settleS * 1000));
     result.rssSettledBytes = rssOf(cluster);
+    result.memorySettled = await memoryOf(cluster);
     for (const how of ["SIGTERM", "SIGKILL"] as const) {
       opts.onStatus?.(`${cluster.system}: restarting a follower (${how})`);
       result.restarts.push(await restartFollower(cluster, how));

@@ -24,6 +24,10 @@ export interface MemberReading {
   snapshots?: number;
   loopMaxMs?: number;
   loopP99Ms?: number;
+  /** V8's heap in use, its reservation, and memory held outside it (edgeraft). */
+  heapUsedBytes?: number;
+  heapTotalBytes?: number;
+  externalBytes?: number;
 }
 
 /**
@@ -83,6 +87,9 @@ export async function readMember(
       snapshots: m.get("edgeraft_snapshots_taken_total"),
       loopMaxMs: ms(m.get("edgeraft_event_loop_delay_max_seconds")),
       loopP99Ms: ms(m.get("edgeraft_event_loop_delay_p99_seconds")),
+      heapUsedBytes: m.get("deno_heap_used_bytes"),
+      heapTotalBytes: m.get("deno_heap_total_bytes"),
+      externalBytes: m.get("deno_external_memory_bytes"),
     };
   }
   const [status, m] = await Promise.all([
