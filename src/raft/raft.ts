@@ -15,7 +15,7 @@ import { newMessage } from "./message.ts";
 import { RaftInvariantError, RaftLog } from "./raft_log.ts";
 import { ReadOnlyQueue } from "./read_only.ts";
 import { stepCandidate, stepFollower } from "./step_follower.ts";
-import { bcastAppend, stepLeader } from "./step_leader.ts";
+import { bcastAppend, stepLeader, transferLeader } from "./step_leader.ts";
 import { ProgressTracker } from "./tracker/tracker.ts";
 import {
   type ConfChange,
@@ -447,13 +447,21 @@ export class Raft {
     this.electionElapsed++;
     if (this.electionElapsed >= this.quorumCheckTicks) {
       this.electionElapsed = 0;
-      if (this.cfg.checkQuorum && !this.tracker.quorumActive(this.id)) {
+      if (!this.tracker.isVoter(this.id)) {
+        // A leader that applied its own removal neither steps down for want of a quorum nor
+        // gives up handing over: as a follower it could not campaign, and a voter still
+        // counting it might never get its vote (see handOverIfRemoved). It tries again.
+        this.tracker.quorumActive(this.id); // clears the flags, as a check would
+        this.leadTransferee = NONE;
+        this.handOverIfRemoved();
+      } else if (this.cfg.checkQuorum && !this.tracker.quorumActive(this.id)) {
         // Check-quorum (thesis 6.2): a leader cut off from a majority steps down, so that
         // clients stop waiting on it and its lease-based promises end.
         this.becomeFollower(this.term, NONE);
         return;
+      } else {
+        this.leadTransferee = NONE; // a transfer that did not finish in time is abandoned
       }
-      this.leadTransferee = NONE; // a transfer that did not finish in time is abandoned
     }
     if (this.heartbeatElapsed >= this.cfg.heartbeatTicks) {
       this.heartbeatElapsed = 0;
@@ -527,13 +535,40 @@ export class Raft {
         this.tracker.addProgress(id, this.log.lastIndex() + 1);
       }
       this.tracker.pruneProgress();
-      if (!this.tracker.isVoter(this.id)) {
-        this.becomeFollower(this.term, NONE);
-      } else {
-        if (!this.tracker.isMember(this.leadTransferee)) this.leadTransferee = NONE;
-        if (this.maybeCommit()) bcastAppend(this);
-      }
+      if (!this.tracker.isMember(this.leadTransferee)) this.leadTransferee = NONE;
+      if (this.maybeCommit()) bcastAppend(this);
+      this.handOverIfRemoved();
     }
     return this.tracker.confState();
+  }
+
+  /**
+   * A leader that is no voter of its configuration any more (it applied its own removal,
+   * proposed before it led) goes on leading, without counting itself, as the thesis has a
+   * removed leader do until the change commits (4.2.2) and as etcd-io/raft does by default: it
+   * takes no new entries and hands leadership to the remaining voter with the longest log,
+   * which it first catches up (thesis 3.10; etcd-io/raft leaves this hand-over as a TODO in
+   * switchToConfig). Stepping down at once instead left the others stuck when they had not
+   * yet learned that the removal committed: they still count this node's vote, which it
+   * refuses to a candidate lacking entries of its own log, and as no voter it does not
+   * campaign itself (simulator seeds 11 and 10143). It steps down when a newer term reaches
+   * it (followers that applied its removal elect one without it: see `stepFollower`), or its
+   * driver stops it. Returns whether it is handing over.
+   */
+  handOverIfRemoved(): boolean {
+    if (this.role !== "leader" || this.tracker.isVoter(this.id)) return false;
+    if (this.leadTransferee !== NONE) return true;
+    let target = NONE;
+    let best = -1;
+    for (const id of this.tracker.voters) {
+      const match = this.tracker.progress.get(id)?.match ?? 0;
+      if (match > best) [target, best] = [id, match];
+    }
+    if (target === NONE) {
+      this.becomeFollower(this.term, NONE); // no voter left to hand over to
+      return false;
+    }
+    transferLeader(this, target);
+    return true;
   }
 }

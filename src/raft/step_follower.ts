@@ -81,7 +81,13 @@ export function stepCandidate(r: Raft, m: Message): void {
 }
 
 function heardFromLeader(r: Raft, m: Message): void {
-  r.electionElapsed = 0;
+  // A leader outside this node's configuration is one whose removal this node applied (or,
+  // rarely, one added after what this node has applied): it leads on only to hand over
+  // (Raft.handOverIfRemoved), and this node's answers may no longer reach it (its address
+  // went with the change). Its messages are taken but do not hold off this node's election,
+  // so the remaining voters elect a leader of their own, as they do in thesis 4.2.2 once the
+  // removed leader steps down (simulator seed 11: its hand-over never heard back).
+  if (r.tracker.isMember(m.from)) r.electionElapsed = 0;
   r.lead = m.from;
   r.leaderKnown();
   // What the leader has committed: an AppendEntries says it in `commit`, a heartbeat in

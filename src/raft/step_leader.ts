@@ -267,8 +267,15 @@ function releaseRead(r: Raft, read: PendingRead): void {
   }
 }
 
-/** Leadership transfer (thesis 3.10): catch the target up, then tell it to campaign now. */
-function transferLeader(r: Raft, target: NodeId): void {
+/**
+ * Leadership transfer (thesis 3.10): catch the target up, then tell it to campaign now.
+ *
+ * @example
+ * ```ts ignore
+ * transferLeader(raft, 2); // raft leads; node 2 is a voter
+ * ```
+ */
+export function transferLeader(r: Raft, target: NodeId): void {
   const pr = r.tracker.progress.get(target);
   if (!pr || pr.isLearner || target === r.id) return;
   if (r.leadTransferee === target) return;

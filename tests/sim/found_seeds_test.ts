@@ -17,6 +17,13 @@ const FOUND = [
   // stays, as a follower that votes, until the next leader tells it).
   { seed: 4486, bug: "a leader that removed itself left before the others knew" },
   { seed: 9865, bug: "a leader that removed itself left before the others knew" },
+  // A leader committed its own removal (proposed before it led), applied it and stepped down
+  // with entries the remaining voter lacked, before that voter learned the commit: the voter
+  // still counted it, it refused its vote to the shorter log and, as no voter, never campaigned
+  // (fixed: it leads on, not counting itself, and hands over; followers that applied its removal
+  // stop letting it hold off their election). Seed 10143 stuck at 8e66b60, not at f21dcf5.
+  { seed: 11, bug: "a removed leader stepped down with a longer log than the voter left" },
+  { seed: 10143, bug: "a removed leader stepped down with a longer log than the voter left" },
   // A late duplicate of an early snapshot chunk made the follower drop the transfer, and
   // duplicates restarted it for ever (fixed: a chunk is judged by its own offset).
   { seed: 5451, bug: "snapshot transfer restarted by a late duplicate chunk" },

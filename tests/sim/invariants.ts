@@ -4,8 +4,9 @@
  * safety, plus "a committed entry stays committed".
  *
  * They hold across membership changes (thesis 4.1), and three checks follow the configuration
- * each leader has: a leader is a voter of its own configuration (a learner or a removed node
- * never leads); a new leader was granted votes by a majority of its configuration's voters (a
+ * each leader has: a leader is a voter of its own configuration when it takes the lead (a learner
+ * or a removed node never becomes leader; one that applies its own removal may lead on until it
+ * hands over); a new leader was granted votes by a majority of its configuration's voters (a
  * learner's or a removed node's vote never counts); and when a leader's commit index advances,
  * the entry is on the disks of a majority of its configuration's voters (a removed node or a
  * learner never counts towards a commit). The first two are election safety across
@@ -135,7 +136,10 @@ export class SafetyChecker {
       );
     }
     const conf = r.confState();
-    if (!conf.voters.includes(id)) {
+    // A leader that applies its own removal goes on leading its term, counting only the
+    // remaining voters, until it has handed over (thesis 4.2.2; Raft.handOverIfRemoved): only
+    // a node that takes the lead must be a voter.
+    if (!conf.voters.includes(id) && known !== id) {
       throw new SafetyViolation(
         "election safety",
         `node ${id} leads term ${r.term} but is no voter of its configuration ` +
