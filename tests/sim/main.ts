@@ -13,6 +13,7 @@
  *            --no-membership     no membership changes (by default every seed adds learners,
  *                                promotes, removes and replaces nodes among the faults)
  *            --keep-going        a campaign goes on after a failed seed and lists them all
+ *            --trace             with --seed: every node's log lines, stamped with virtual ms
  *
  * Exits 1 on the first violation, printing the command that replays it.
  *
@@ -39,6 +40,7 @@ const bug = flag("bug");
 const wan = Deno.args.includes("--wan") ? true : undefined;
 const membership = !Deno.args.includes("--no-membership");
 const keepGoing = Deno.args.includes("--keep-going");
+const trace = Deno.args.includes("--trace");
 const backoffLimit = flag("backoff-limit") === undefined
   ? undefined
   : Number(flag("backoff-limit"));
@@ -70,6 +72,16 @@ async function runSeed(seed: number): Promise<SimReport> {
     wan,
     raft,
     membership,
+    logger: trace
+      ? (id, now) => ({
+        log: (level, event, fields) =>
+          console.log(
+            `${now.toFixed(1)} n${id} ${level} ${event}${
+              fields ? ` ${JSON.stringify(fields)}` : ""
+            }`,
+          ),
+      })
+      : undefined,
   }).run();
 }
 
