@@ -530,6 +530,9 @@ export class Raft {
         break;
     }
     this.tracker.setConf({ voters: [...voters], learners: [...learners] });
+    // A leader this node just removed only hands over now: it is no longer followed here, nor
+    // holds a lease over this node's votes (see stepFollower).
+    if (this.role !== "leader" && !this.tracker.isMember(this.lead)) this.lead = NONE;
     if (this.role === "leader") {
       for (const id of this.tracker.members()) {
         this.tracker.addProgress(id, this.log.lastIndex() + 1);

@@ -60,6 +60,13 @@ export function stepCandidate(r: Raft, m: Message): void {
     case "app":
     case "heartbeat":
     case "snap":
+      if (!r.tracker.isMember(m.from)) {
+        // A leader outside this node's configuration (see heardFromLeader) does not end the
+        // campaign: standing down would drop the answers on their way, again at each of its
+        // heartbeats (on a WAN for ever, seed 549). What it sent is taken all the same.
+        stepFollower(r, m);
+        return;
+      }
       // A leader of this term exists: stand down and take what it sent.
       r.becomeFollower(m.term, m.from);
       stepFollower(r, m);
@@ -86,10 +93,13 @@ function heardFromLeader(r: Raft, m: Message): void {
   // (Raft.handOverIfRemoved), and this node's answers may no longer reach it (its address
   // went with the change). Its messages are taken but do not hold off this node's election,
   // so the remaining voters elect a leader of their own, as they do in thesis 4.2.2 once the
-  // removed leader steps down (simulator seed 11: its hand-over never heard back).
-  if (r.tracker.isMember(m.from)) r.electionElapsed = 0;
-  r.lead = m.from;
-  r.leaderKnown();
+  // removed leader steps down (simulator seed 11: its hand-over never heard back). Nor is it
+  // taken for this node's leader (it holds no lease here: see Raft.step).
+  if (r.tracker.isMember(m.from)) {
+    r.electionElapsed = 0;
+    r.lead = m.from;
+    r.leaderKnown();
+  }
   // What the leader has committed: an AppendEntries says it in `commit`, a heartbeat in
   // `index` (its `commit` is capped at what this follower is known to have), a snapshot is
   // committed up to its index.
