@@ -14,7 +14,7 @@ import {
   waitFor,
 } from "./bench_cluster.ts";
 import { ChildProcess } from "./child_process.ts";
-import { loopbackNodeArgs, withNodeMallocEnv } from "../src/cli/node_command.ts";
+import { loopbackNodeArgs, withNodeProcessEnv } from "../src/cli/node_command.ts";
 
 const REPO_ROOT = new URL("../", import.meta.url).pathname;
 
@@ -46,6 +46,7 @@ export class EdgeraftCluster implements BenchCluster {
   #cpuProfileDir?: string;
   #traceDir?: string;
   #nodeArgs: string[] = [];
+  #inspectBasePort: number | undefined;
   #onLine?: (id: number, line: string) => void;
 
   private constructor(root: string, cpuProfileDir?: string, traceDir?: string) {
@@ -77,6 +78,8 @@ export class EdgeraftCluster implements BenchCluster {
       traceDir?: string;
       nodeArgs?: string[];
       onLine?: (id: number, line: string) => void;
+      /** Node `id` opens V8's inspector on 127.0.0.1:(`inspectBasePort` + id), for heap profiles. */
+      inspectBasePort?: number;
     } = {},
     attempt = 1,
   ): Promise<EdgeraftCluster> {
@@ -84,6 +87,7 @@ export class EdgeraftCluster implements BenchCluster {
     const cluster = new EdgeraftCluster(root, opts.cpuProfileDir, opts.traceDir);
     cluster.#nodeArgs = opts.nodeArgs ?? [];
     cluster.#onLine = opts.onLine;
+    cluster.#inspectBasePort = opts.inspectBasePort;
     try {
       for (const id of cluster.ids) cluster.#spawn(id);
       await cluster.leaderId({ timeoutMs: opts.timeoutMs ?? 30_000 });
@@ -170,6 +174,7 @@ export class EdgeraftCluster implements BenchCluster {
     const profile = this.#cpuProfileDir
       ? ["--cpu-prof", "--cpu-prof-dir", `${this.#cpuProfileDir}/n${id}`]
       : [];
+    if (this.#inspectBasePort) profile.push(`--inspect=127.0.0.1:${this.#inspectBasePort + id}`);
     m.process = ChildProcess.spawn(
       Deno.execPath(),
       loopbackNodeArgs(m, all, {
@@ -181,7 +186,7 @@ export class EdgeraftCluster implements BenchCluster {
         ],
       }),
       // Run as `deno task cluster` runs them, with the node's malloc settings.
-      { cwd: REPO_ROOT, env: withNodeMallocEnv(Deno.env.toObject()) },
+      { cwd: REPO_ROOT, env: withNodeProcessEnv(Deno.env.toObject()) },
     );
     const onLine = this.#onLine;
     if (onLine) m.process.onLine((line) => onLine(id, line));

@@ -46,7 +46,7 @@ import {
   type RestartPaths,
   shouldUseColor,
 } from "./cluster_output.ts";
-import { NODE_MALLOC_ENV, withNodeMallocEnv } from "./node_command.ts";
+import { NODE_PROCESS_ENV, withNodeProcessEnv } from "./node_command.ts";
 
 const DEFAULT_NODE_SCRIPT = fileURLToPath(new URL("./node.ts", import.meta.url));
 const CONFIG = fileURLToPath(new URL("../../deno.json", import.meta.url));
@@ -171,7 +171,7 @@ async function runCluster(
     config: CONFIG,
     nodeScript,
     secretPath: secret.path,
-    env: Object.fromEntries(Object.keys(NODE_MALLOC_ENV).map((name) => [name, environment[name]])),
+    env: Object.fromEntries(Object.keys(NODE_PROCESS_ENV).map((name) => [name, environment[name]])),
   };
   const running: RunningNode[] = [];
   const launch = (plan: NodePlan) => {
@@ -234,7 +234,7 @@ async function runCluster(
 function nodeEnvironment(secret: string): Record<string, string> {
   const inherited = Object.entries(Deno.env.toObject())
     .filter(([name]) => !name.startsWith("EDGERAFT_"));
-  return withNodeMallocEnv({ ...Object.fromEntries(inherited), EDGERAFT_CLUSTER_SECRET: secret });
+  return withNodeProcessEnv({ ...Object.fromEntries(inherited), EDGERAFT_CLUSTER_SECRET: secret });
 }
 
 function startNode(

@@ -6,7 +6,11 @@
  */
 
 import { jsonOrUndefined } from "../process/net.ts";
-import { type LoopbackMember, loopbackNodeArgs } from "../../src/cli/node_command.ts";
+import {
+  type LoopbackMember,
+  loopbackNodeArgs,
+  NODE_PROCESS_ENV,
+} from "../../src/cli/node_command.ts";
 
 const LIBFAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
 const NODE_MAIN = new URL("../../src/cli/node.ts", import.meta.url).pathname;
@@ -116,7 +120,8 @@ export interface NodeProcess {
  * ```
  */
 export function spawnNode(spec: NodeSpec): NodeProcess {
-  const env: Record<string, string> = {};
+  // The node's own process settings (V8 and malloc), as `deno task cluster` starts it.
+  const env: Record<string, string> = { ...NODE_PROCESS_ENV };
   if (spec.clockFile) {
     // Only the wall clock moves: timers and performance.now() keep real time, as when NTP
     // steps a clock. FAKETIME_NO_CACHE makes a new offset in the file count at once.
