@@ -687,17 +687,18 @@ export class RaftNode {
 
   /**
    * A leader that applied its own removal (proposed before it led, so it could not hand over
-   * first) steps down but stays, as a non-voting follower, until the next leader tells it: the
-   * remaining voters may not know yet that the removal committed, and until one of them applies
-   * it, it counts this node's vote to elect a leader that commits it again (simulator seeds 4486,
-   * 9865: a lone remaining voter waited for ever). A next leader that already applied the removal
-   * never tells it, so it leaves anyway after a while.
+   * first) stays until the next leader tells it: its core leads on without counting itself,
+   * takes no entries and hands over to the remaining voter with the longest log (thesis 4.2.2,
+   * 3.10), and then this node votes as a follower. The remaining voters may not know yet that
+   * the removal committed, and until one of them applies it, it counts this node's vote to elect
+   * a leader that commits it again (simulator seeds 4486, 9865, 11, 10143). A next leader that
+   * already applied the removal never tells it, so it leaves anyway after a while.
    */
   #stayUntilTold(index: number): void {
     const waitMs = Math.max(30_000, 100 * this.#electionMs);
     this.#log.log(
       "info",
-      "removed from the cluster; staying to vote until the next leader says so",
+      "removed from the cluster; handing over, then staying to vote until the next leader says so",
       {
         index,
         atMostMs: waitMs,
