@@ -34,6 +34,8 @@ export interface MallocTrimmer {
 
 /**
  * Starts trimming every `intervalMs`; undefined when there is no glibc to ask (or no FFI).
+ * `onTrimmed` hears how long each trim took: it holds malloc's arena locks meanwhile, so every
+ * thread of the process that allocates (the event loop, the heartbeat keeper) waits for it.
  *
  * @example
  * ```ts
@@ -42,7 +44,10 @@ export interface MallocTrimmer {
  * trimmer?.stop();
  * ```
  */
-export function startMallocTrim(intervalMs: number): MallocTrimmer | undefined {
+export function startMallocTrim(
+  intervalMs: number,
+  onTrimmed?: (ms: number, released: boolean) => void,
+): MallocTrimmer | undefined {
   if (Deno.build.os !== "linux") return undefined;
   const symbols = {
     malloc_trim: { parameters: ["usize"], result: "i32", nonblocking: true },
@@ -56,7 +61,12 @@ export function startMallocTrim(intervalMs: number): MallocTrimmer | undefined {
   let running: Promise<boolean> | undefined;
   let stopped = false;
   const trim = () => {
-    running ??= lib.symbols.malloc_trim(0n).then((released) => released === 1).finally(() => {
+    const started = performance.now();
+    running ??= lib.symbols.malloc_trim(0n).then((result) => {
+      const released = result === 1;
+      onTrimmed?.(performance.now() - started, released);
+      return released;
+    }).finally(() => {
       running = undefined;
       if (stopped) lib.close();
     });

@@ -247,6 +247,9 @@ function directoryMaps(
   return { peers, clientUrls };
 }
 
+/** A `malloc_trim` this long is logged (it holds malloc's locks for the whole process). */
+const SLOW_TRIM_MS = 50;
+
 async function main(): Promise<void> {
   if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
     console.log(usage());
@@ -465,7 +468,14 @@ async function main(): Promise<void> {
     throw e;
   }
 
-  const trimmer = cfg.mallocTrimMs > 0 ? startMallocTrim(cfg.mallocTrimMs) : undefined;
+  const trimmer = cfg.mallocTrimMs > 0
+    ? startMallocTrim(cfg.mallocTrimMs, (ms, released) => {
+      // Long ones hold the whole process (malloc's locks), heartbeat keeper included: say so.
+      if (ms >= SLOW_TRIM_MS) {
+        logger.log("warn", "malloc_trim was slow", { ms: Math.round(ms), released });
+      }
+    })
+    : undefined;
   // Two of the longest election timeouts (they are drawn from [T, 2T)): a transfer to a
   // caught-up voter takes a round trip and a vote; one that takes longer is not worth waiting.
   const handOverMs = Math.max(1000, 4 * cfg.electionTicks * cfg.tickMs);

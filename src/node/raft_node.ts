@@ -846,7 +846,17 @@ export class RaftNode {
     const at = this.#clock.monotonic();
     const tickMs = this.#tickMs;
     if (this.#lastTickAt > 0) {
-      this.counters.tickDelay.record(Math.max(0, at - this.#lastTickAt - tickMs));
+      const late = Math.max(0, at - this.#lastTickAt - tickMs);
+      this.counters.tickDelay.record(late);
+      // As long as an election timeout: the kind of stall that costs an election unless the
+      // heartbeat keeper covers it. Said once per stall, so that an election can be traced.
+      if (late >= this.#electionMs) {
+        this.#log.log("warn", "event loop stalled", {
+          ms: Math.round(late),
+          role: view.role,
+          electionTimeoutMs: this.#electionMs,
+        });
+      }
     }
     this.#lastTickAt = at;
     // While it installs the leader's snapshot, a follower steps no messages, heartbeats

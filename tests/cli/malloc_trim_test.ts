@@ -9,7 +9,8 @@ Deno.test({
   name: "malloc trim: binds malloc_trim on glibc Linux, trims on demand, and stops cleanly",
   ignore: Deno.build.os !== "linux",
   async fn() {
-    const trimmer = startMallocTrim(60_000);
+    const heard: [number, boolean][] = [];
+    const trimmer = startMallocTrim(60_000, (ms, released) => heard.push([ms, released]));
     let glibc = true;
     try {
       Deno.dlopen("libc.so.6", {}).close();
@@ -20,7 +21,10 @@ Deno.test({
     if (!trimmer) return;
     const first = trimmer.trim();
     assert.equal(trimmer.trim(), first, "one trim at a time");
-    assert.equal(typeof await first, "boolean");
+    const released = await first;
+    assert.equal(typeof released, "boolean");
+    assert.equal(heard.length, 1, "each trim is timed for the caller");
+    assert.ok(heard[0][0] >= 0 && heard[0][1] === released);
     const last = trimmer.trim();
     trimmer.stop(); // the interval is cleared: the test sanitizer would flag a leaked timer
     assert.equal(typeof await last, "boolean", "a trim under way when stopped still returns");

@@ -69,3 +69,43 @@ Deno.test("RaftNode on virtual time: a read with no quorum times out at the virt
   );
   for (const n of nodes) await n.stop();
 });
+
+Deno.test("RaftNode: a tick an election timeout late is logged as a stall (to trace elections)", async () => {
+  // A clock whose interval fires only when the test says, with its time moved by the test.
+  let now = 1_000;
+  let tick: (() => void) | undefined;
+  const clock = {
+    now: () => now,
+    monotonic: () => now,
+    setTimeout: () => 0,
+    clearTimeout: () => {},
+    setInterval: (fn: () => void) => {
+      tick = fn;
+      return 1;
+    },
+    random: () => 0.5,
+  };
+  const log = memoryLogger();
+  const node = await RaftNode.start({
+    id: 1,
+    peers: new Map([[1, "mem://1"], [2, "mem://2"], [3, "mem://3"]]),
+    storage: new MemoryStorage(),
+    transport: (events) => new MemoryNetwork().attach(1, events),
+    logger: log,
+    tickMs: 10,
+    clock,
+  });
+  try {
+    const stalls = () => log.lines.filter((l) => l.event === "event loop stalled").length;
+    for (let i = 0; i < 5; i++) {
+      now += 10;
+      tick!();
+    }
+    assert.equal(stalls(), 0);
+    now += 10 + 2_000; // an election timeout is 15 ticks of 10 ms by default
+    tick!();
+    assert.equal(stalls(), 1);
+  } finally {
+    await node.stop();
+  }
+});
