@@ -73,6 +73,36 @@ export function sharedNow(): number {
 }
 
 /**
+ * When the main thread was last alive, on the worker's own clock: the time its word was last
+ * seen to change. The two isolates' clocks need not agree (each starts from its own reading of
+ * the wall clock, which a clock fault can move between the two starts), and measuring their
+ * offset with a message took in the worker's start-up: the keeper then began ~200 ms late,
+ * after the followers' election timeout (issue 17). Seen every check (a fifth of a heartbeat
+ * interval), so the silence is known to within one check.
+ *
+ * @example
+ * ```ts
+ * import { MainSilence } from "./heartbeat_keeper.ts";
+ * const s = new MainSilence();
+ * s.aliveAt(5_000_123, 100); // 100: changed when seen
+ * s.aliveAt(5_000_123, 180); // 100: unchanged since
+ * ```
+ */
+export class MainSilence {
+  #word = 0;
+  #changedAt = 0;
+
+  /** `word`: the main thread's latest `aliveAt`; `now`: the worker's clock. */
+  aliveAt(word: number, now: number): number {
+    if (word !== this.#word) {
+      this.#word = word;
+      this.#changedAt = now;
+    }
+    return this.#changedAt;
+  }
+}
+
+/**
  * Whether the worker should send a heartbeat now: the main thread leads, has been silent for at
  * least a heartbeat interval but less than `maxStallMs`, and the worker's last heartbeat is a
  * heartbeat interval old.
@@ -128,9 +158,8 @@ export class HeartbeatKeeper {
     const worker = new Worker(new URL("./heartbeat_keeper_worker.ts", import.meta.url), {
       type: "module",
     });
-    // Each isolate's clock starts from its own reading of the wall clock (which a clock fault can
-    // move between the two starts): the worker corrects by the difference it sees now.
-    worker.postMessage({ kind: "start", config, shared, mainNow: sharedNow() });
+    // The worker times the main thread's silence on its own clock (see the worker's `check`).
+    worker.postMessage({ kind: "start", config, shared });
     return new HeartbeatKeeper(shared, worker);
   }
 

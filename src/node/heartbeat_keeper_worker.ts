@@ -20,20 +20,21 @@ import {
   countRoundSent,
   type KeeperConfig,
   keeperShouldBeat,
+  MainSilence,
   readMainWord,
   sharedNow,
 } from "./heartbeat_keeper.ts";
 
 type Command =
-  | { kind: "start"; config: KeeperConfig; shared: Float64Array; mainNow: number }
+  | { kind: "start"; config: KeeperConfig; shared: Float64Array }
   | { kind: "peers"; peers: [NodeId, string][] };
 
 const clients = new Map<NodeId, FetchHttp1Client>();
 let config: KeeperConfig | undefined;
 let shared: Float64Array | undefined;
 let lastSentAt = 0;
-/** This isolate's clock minus the main thread's (plus the start message's delivery time). */
-let skew = 0;
+/** When the main thread was last alive, on this thread's clock. */
+const silence = new MainSilence();
 
 function setPeers(peers: [NodeId, string][]): void {
   const wanted = new Map(peers.filter(([id]) => id !== config?.nodeId));
@@ -52,9 +53,15 @@ function setPeers(peers: [NodeId, string][]): void {
 
 function check(): void {
   if (!config || !shared) return;
-  const now = sharedNow() - skew;
+  // On this thread's own clock (see `MainSilence`).
+  const now = sharedNow();
   const word = readMainWord(shared);
-  if (!keeperShouldBeat({ ...word, lastSentAt }, now, config.heartbeatMs, config.maxStallMs)) {
+  const seen = {
+    aliveAt: silence.aliveAt(word.aliveAt, now),
+    leaderTerm: word.leaderTerm,
+    lastSentAt,
+  };
+  if (!keeperShouldBeat(seen, now, config.heartbeatMs, config.maxStallMs)) {
     return;
   }
   lastSentAt = now;
@@ -88,7 +95,6 @@ scope.onmessage = (event) => {
   if (command.kind === "start") {
     config = command.config;
     shared = command.shared;
-    skew = sharedNow() - command.mainNow;
     setPeers(config.peers);
     // Checked several times per interval: a stall is noticed within a fraction of it.
     setInterval(check, Math.max(1, Math.floor(config.heartbeatMs / 5)));

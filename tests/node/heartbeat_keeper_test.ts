@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   countRoundSent,
   keeperShouldBeat,
+  MainSilence,
   readMainWord,
   sharedNow,
 } from "../../src/node/heartbeat_keeper.ts";
@@ -53,4 +54,32 @@ Deno.test("heartbeat keeper: the shared word reads back what was written", () =>
   countRoundSent(shared);
   assert.equal(shared[2], 2, "the worker's rounds, beside the main thread's word");
   assert.equal(readMainWord(shared).leaderTerm, 7);
+});
+
+Deno.test("heartbeat keeper: the main thread's silence is timed on the worker's clock, whatever the main clock says", () => {
+  // The main thread's clock is 10 s ahead of the worker's (two isolates' clocks from two
+  // readings of the wall clock, or a start-up delay folded into an offset): only when its word
+  // last changed counts. Before, a measured offset that took in the worker's 200 ms start-up
+  // made the keeper send 200 ms late, after the followers' election timeout.
+  const silence = new MainSilence();
+  const heartbeatMs = 50;
+  let lastSentAt = 0;
+  const beat = (mainWord: number, now: number) => {
+    const s = { aliveAt: silence.aliveAt(mainWord, now), leaderTerm: 3, lastSentAt };
+    const yes = keeperShouldBeat(s, now, heartbeatMs, 2000);
+    if (yes) lastSentAt = now;
+    return yes;
+  };
+  let now = 1_000;
+  for (let tick = 0; tick < 10; tick++, now += 10) {
+    assert.equal(beat(now + 10_000, now), false, "alive: ticks keep changing the word");
+  }
+  // The main thread stalls after its last tick: its word stays put.
+  const lastTick = now - 10;
+  const stalledWord = lastTick + 10_000;
+  const sent: number[] = [];
+  for (let t = now; t < lastTick + 300; t += 10) {
+    if (beat(stalledWord, t)) sent.push(t - lastTick);
+  }
+  assert.deepEqual(sent, [50, 100, 150, 200, 250], "a round 50 ms after the last tick, and on");
 });
