@@ -6,6 +6,7 @@
  */
 
 import assert from "node:assert/strict";
+import { NODE_PROCESS_ENV } from "../../src/cli/node_command.ts";
 // Inline until deno.json maps "dockerfile-utils"; then import the bare name.
 import { validate, ValidationSeverity } from "dockerfile-utils";
 
@@ -118,6 +119,27 @@ Deno.test("the ports and the env defaults are those of the node contract", () =>
   assert.equal(env.get("EDGERAFT_DATA_DIR"), "/data");
   assert.equal(env.get("EDGERAFT_CLIENT_ADDR"), "0.0.0.0:7001");
   assert.equal(env.get("EDGERAFT_PEER_ADDR"), "0.0.0.0:7101");
+});
+
+Deno.test("the image and `deno task start` run the node with the process environment of `deno task cluster`", async () => {
+  // README.md and docs/docker.md promise the same malloc and V8 settings on every way to start a
+  // node: NODE_PROCESS_ENV is what the launcher, the bench and the fault harness use.
+  const env = new Map(
+    all("ENV").flatMap((e) => e.args.split(/\s+/)).map((pair) => {
+      const equals = pair.indexOf("=");
+      return [pair.slice(0, equals), pair.slice(equals + 1)] as const;
+    }),
+  );
+  const config = JSON.parse(await Deno.readTextFile(new URL("../../deno.json", import.meta.url)));
+  const start: string = config.tasks.start;
+  for (const [name, value] of Object.entries(NODE_PROCESS_ENV)) {
+    assert.equal(env.get(name), value, `the image's ${name}`);
+    assert.ok(
+      start.includes(`${name}=${value} `),
+      `deno task start sets ${name}=${value}: ${start}`,
+    );
+  }
+  assert.ok(start.endsWith("deno run --allow-all src/cli/node.ts"), start);
 });
 
 Deno.test("dependencies are cached in a layer of their own, before the sources", () => {
