@@ -61,8 +61,9 @@ export function startMallocTrim(
   let running: Promise<boolean> | undefined;
   let stopped = false;
   const trim = () => {
+    if (running) return running;
     const started = performance.now();
-    running ??= lib.symbols.malloc_trim(0n).then((result) => {
+    running = lib.symbols.malloc_trim(0n).then((result) => {
       const released = result === 1;
       onTrimmed?.(performance.now() - started, released);
       return released;

@@ -56,7 +56,6 @@ export class RaftLog {
     const log = new RaftLog();
     if (snapshot) {
       log.snapshot = snapshot;
-      log.snapshotDataHeld = true;
       log.offset = snapshot.metadata.index;
       log.offsetTerm = snapshot.metadata.term;
     }

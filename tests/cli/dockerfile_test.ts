@@ -107,15 +107,20 @@ Deno.test("the data lives in the /data volume, owned by the runtime user", () =>
   );
 });
 
-Deno.test("the ports and the env defaults are those of the node contract", () => {
-  const exposed = all("EXPOSE").flatMap((e) => e.args.split(/\s+/));
-  assert.deepEqual(exposed.toSorted(), ["7001", "7101"]);
-  const env = new Map(
+/** The variables the image's ENV instructions set, by name. */
+function imageEnv(): Map<string, string> {
+  return new Map(
     all("ENV").flatMap((e) => e.args.split(/\s+/)).map((pair) => {
       const equals = pair.indexOf("=");
       return [pair.slice(0, equals), pair.slice(equals + 1)] as const;
     }),
   );
+}
+
+Deno.test("the ports and the env defaults are those of the node contract", () => {
+  const exposed = all("EXPOSE").flatMap((e) => e.args.split(/\s+/));
+  assert.deepEqual(exposed.toSorted(), ["7001", "7101"]);
+  const env = imageEnv();
   assert.equal(env.get("EDGERAFT_DATA_DIR"), "/data");
   assert.equal(env.get("EDGERAFT_CLIENT_ADDR"), "0.0.0.0:7001");
   assert.equal(env.get("EDGERAFT_PEER_ADDR"), "0.0.0.0:7101");
@@ -124,12 +129,7 @@ Deno.test("the ports and the env defaults are those of the node contract", () =>
 Deno.test("the image and `deno task start` run the node with the process environment of `deno task cluster`", async () => {
   // README.md and docs/docker.md promise the same malloc and V8 settings on every way to start a
   // node: NODE_PROCESS_ENV is what the launcher, the bench and the fault harness use.
-  const env = new Map(
-    all("ENV").flatMap((e) => e.args.split(/\s+/)).map((pair) => {
-      const equals = pair.indexOf("=");
-      return [pair.slice(0, equals), pair.slice(equals + 1)] as const;
-    }),
-  );
+  const env = imageEnv();
   const config = JSON.parse(await Deno.readTextFile(new URL("../../deno.json", import.meta.url)));
   const start: string = config.tasks.start;
   for (const [name, value] of Object.entries(NODE_PROCESS_ENV)) {

@@ -271,10 +271,10 @@ export class Simulation {
     return server;
   }
 
-  /** Runs the fault phase, then the liveness phase, then checks the history. */
   /** The report of the run under way (counted into by the nodes' log lines). */
   #report?: SimReport;
 
+  /** Runs the fault phase, then the liveness phase, then checks the history. */
   async run(): Promise<SimReport> {
     const report: SimReport = {
       seed: this.opts.seed,
