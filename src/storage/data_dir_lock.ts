@@ -115,7 +115,7 @@ export class DataDirLock {
       // A second descriptor is fine: flock belongs to the first one and outlives this write.
       await Deno.writeTextFile(path, `${Deno.pid}\n`);
     } catch (error) {
-      file.close();
+      new DataDirLock(file).release();
       throw error;
     }
     return new DataDirLock(file);
@@ -124,7 +124,12 @@ export class DataDirLock {
   /** Unlocks the directory. Calling it again does nothing. */
   release(): void {
     try {
-      this.#file.close(); // closing the only descriptor drops the flock
+      // Unlock before closing. The flock belongs to the open file description, and a child
+      // process that another part of this process is spawning holds a copy of every descriptor
+      // between its fork and its exec: closing ours alone would leave the directory locked until
+      // that exec, and a reopen right after a close could find it taken.
+      this.#file.unlockSync();
+      this.#file.close();
     } catch (error) {
       if (!(error instanceof Deno.errors.BadResource)) throw error;
     }

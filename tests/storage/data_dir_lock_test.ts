@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { DataDirLockedError } from "../../src/storage/data_dir_lock.ts";
+import { DataDirLock, DataDirLockedError } from "../../src/storage/data_dir_lock.ts";
 import { KvStorage } from "../../src/storage/kv_storage.ts";
 import { spawnDenoScript } from "./deno_child.ts";
 
@@ -20,6 +20,27 @@ Deno.test("a second open in the same process is refused until the first closes",
     first.close();
     (await KvStorage.open(dir)).close();
   } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a release is final at once while this process spawns children", async () => {
+  // The CI flake of kv_interrupted_write_test. Each spawned child holds a copy of our descriptors
+  // from its fork to its exec. A release that only closed its descriptor left the flock with
+  // that copy, and the reopen right after failed (1 round in 1,000-2,000 here, before the fix).
+  const dir = await Deno.makeTempDir({ prefix: "lock_test_" });
+  let spawning = true;
+  const spawnLoop = async () => {
+    while (spawning) await new Deno.Command("true").output();
+  };
+  const spawners = [spawnLoop(), spawnLoop()];
+  try {
+    for (let round = 0; round < 1000; round++) {
+      (await DataDirLock.acquire(dir)).release();
+    }
+  } finally {
+    spawning = false;
+    await Promise.all(spawners);
     await Deno.remove(dir, { recursive: true });
   }
 });
