@@ -152,6 +152,13 @@ interface EncodedSnapshot {
   resolve(snapshot: Snapshot | undefined): void;
 }
 
+/** How many of `entries` (in index order) lie at or below `stabled`, the last index on disk. */
+function durablePrefix(entries: Entry[], stabled: number): number {
+  let n = 0;
+  while (n < entries.length && entries[n].index <= stabled) n++;
+  return n;
+}
+
 function sameConf(a: ConfState, b: ConfState): boolean {
   const same = (x: number[], y: number[]) => x.length === y.length && x.every((v, i) => v === y[i]);
   return same(a.voters, b.voters) && same(a.learners, b.learners);
@@ -1024,6 +1031,14 @@ export class RaftNode {
     }
     if (rd.snapshot) await this.#install(rd.snapshot);
     if (rd.wantSnapshot !== undefined) this.#snapshotData.want(rd.wantSnapshot);
+    // Committed entries already on this node's disk need not wait for this Ready's write. On a
+    // leader that is all of them (it counts its own copy only once durable), so under a steady
+    // stream of proposals each write is answered one disk commit sooner
+    // (docs/architecture.md#the-ready-contract, step 4).
+    const applyNow = rd.snapshot || confCommit
+      ? 0
+      : durablePrefix(rd.committedEntries, this.#raw.view.stabled);
+    for (let i = 0; i < applyNow; i++) this.#apply(rd.committedEntries[i]);
     if (hs) this.#latestHard = hs;
     // Like etcd's MustSync: a change of term or vote, or new entries, must reach the disk now;
     // a commit index alone is volatile state (paper, figure 2) and rides along with the next
@@ -1052,7 +1067,7 @@ export class RaftNode {
       if (rd.entries.length > 0) this.#trace?.("appended", rd.entries.at(-1)!.index);
     }
     if (!early) this.#send(rd.messages);
-    for (const e of rd.committedEntries) this.#apply(e);
+    for (let i = applyNow; i < rd.committedEntries.length; i++) this.#apply(rd.committedEntries[i]);
     for (const rs of rd.readStates) this.#reads.confirmed(rs.context, rs.index);
     // Reads queued behind the round just confirmed start theirs on the loop's next turn.
     if (rd.readStates.length > 0 && this.#reads.pending) this.#again = true;

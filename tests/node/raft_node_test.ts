@@ -345,3 +345,60 @@ Deno.test("node: a leader whose disk hangs for good falls silent, and the others
     await h.stop();
   }
 });
+
+/** Holds every append with entries of `storage` until `releaseOne` lets the oldest go on. */
+function holdAppends(storage: MemoryStorage) {
+  const append = storage.append.bind(storage);
+  const held: (() => void)[] = [];
+  let holding = true;
+  storage.append = async (update) => {
+    if (holding && update.entries.length > 0) await new Promise<void>((r) => held.push(r));
+    return await append(update);
+  };
+  return {
+    held: () => held.length,
+    releaseOne: () => held.shift()?.(),
+    stop: () => {
+      holding = false;
+      for (const r of held.splice(0)) r();
+    },
+  };
+}
+
+Deno.test("node: a leader answers a committed write before its next disk write ends (Ready step 4)", async () => {
+  const h = await cluster(3);
+  let disk: ReturnType<typeof holdAppends> | undefined;
+  try {
+    const leader = await h.leader();
+    await leader.submit({ cmd: { op: "put", key: "warm", value: 0 } });
+    disk = holdAppends(h.storages.get(leader.id)!);
+    let answeredA = false;
+    const a = leader.submit({ cmd: { op: "put", key: "a", value: 1 } }).then((o) => {
+      answeredA = true;
+      return o;
+    });
+    await poll(() => disk!.held() === 1 || undefined, { what: "the leader's write of a" });
+    const indexA = leader.status().lastIndex;
+    // b is proposed while a's write is on the leader's disk: the next Ready carries b's entry.
+    const b = leader.submit({ cmd: { op: "put", key: "b", value: 2 } });
+    for (const node of h.nodes.values()) {
+      if (node === leader) continue;
+      await poll(async () => {
+        const last = (await h.storages.get(node.id)!.load()).entries.at(-1)?.index ?? 0;
+        return last >= indexA || undefined;
+      }, { what: `follower ${node.id} has a on disk` });
+    }
+    await new Promise((r) => setTimeout(r, 0)); // their acks (microtasks) reach the leader
+    disk.releaseOne();
+    // The leader's next Ready: a committed (both acks are in) and b's entry, whose write hangs.
+    await poll(() => disk!.held() === 1 || undefined, { what: "the leader's write of b" });
+    await poll(() => answeredA || undefined, { what: "a answered while b's write hangs" });
+    assert.equal(disk.held(), 1, "b's write still hangs");
+    assert.equal((await a).result.ok, true);
+    disk.stop();
+    assert.equal((await b).result.ok, true);
+  } finally {
+    disk?.stop();
+    await h.stop();
+  }
+});
