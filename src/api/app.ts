@@ -24,7 +24,9 @@ import {
 } from "./middleware/problem_errors/problem_errors.ts";
 import { pathSegments } from "./middleware/path_segments/path_segments.ts";
 import { requestMetrics } from "./middleware/request_metrics/request_metrics.ts";
+import { configWriteFromHead } from "./fast_config_write.ts";
 import { configReadFromHead, fastStaleRead } from "./fast_stale_read.ts";
+import type { Head } from "./http1_head.ts";
 import { withFrontHooks } from "./http_front.ts";
 import { openApiDocument } from "./openapi.ts";
 import { clusterRoutes } from "./routes/cluster.ts";
@@ -69,8 +71,23 @@ export interface ApiOptions {
   watchHeartbeatMs?: number;
   /** ms since the epoch, for `X-Last-Contact-Ms`. Default `Date.now`. */
   clock?: () => number;
-  /** Serve stale reads of found keys past the router (`fast_stale_read.ts`). Default true. */
+  /**
+   * Serve config reads of found keys and config writes past the router (`fast_stale_read.ts`,
+   * `fast_config_write.ts`). Default true; false compares the two (benchmarks, tests).
+   */
   fastPaths?: boolean;
+}
+
+/** The head shortcuts, by method: reads without a body, writes. */
+function configFromHead(
+  deps: ApiDeps,
+): (
+  head: Head,
+  body: Uint8Array | undefined,
+) => Promise<Uint8Array | undefined> | Uint8Array | undefined {
+  const read = configReadFromHead(deps);
+  const write = configWriteFromHead(deps);
+  return (head, body) => head.method === "GET" ? read(head) : write(head, body);
 }
 
 /**
@@ -134,17 +151,18 @@ export function createApp(node: ApiNode, options: ApiOptions): Hono<ApiEnv> {
   });
   app.all("/openapi.json", methodNotAllowed("GET", "HEAD"));
 
-  if (options.fastPaths ?? true) {
+  const fastPaths = options.fastPaths ?? true;
+  if (fastPaths) {
     // In front of the router, not a middleware: what it saves is the router and the context.
     // `app.request()` goes through `fetch` too, so tests see what Deno.serve sees.
     const fast = fastStaleRead(deps);
     const routed = app.fetch;
     app.fetch = (req, ...rest) => fast(req) ?? routed(req, ...rest);
   }
-  // For the client port's own server: config reads from the request head, and its own
-  // 400/408/431/505 answers in the request metrics.
+  // For the client port's own server: config reads and writes from the request head, and its
+  // own 400/408/431/505 answers in the request metrics.
   app.fetch = withFrontHooks(app.fetch, {
-    answerHead: (options.fastPaths ?? true) ? configReadFromHead(deps) : undefined,
+    answerHead: fastPaths ? configFromHead(deps) : undefined,
     countOwnAnswer: (status) => deps.metrics.countRequest("other", "connection", status),
   });
   return app;

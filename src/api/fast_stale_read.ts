@@ -17,6 +17,9 @@
  * effects, so declining late is safe. `tests/api/fast_stale_read_test.ts` compares the
  * answers for each case, byte for byte over sockets for the head form.
  *
+ * Writes have their shortcut in `fast_config_write.ts`, which takes its keys, headers and
+ * problem answers from here (`plainKey`, `headerOf`, `problemAnswerOf`, `answerBytes`).
+ *
  * @module
  */
 
@@ -26,6 +29,7 @@ import type { Head } from "./http1_head.ts";
 import { problemFor } from "./middleware/problem_errors/problem_errors.ts";
 import { leaderHeader } from "./member_urls.ts";
 import { lastContactMs } from "./node_calls.ts";
+import type { ProblemError } from "./problem.ts";
 import { noneMatch } from "./request_parts.ts";
 import { readCacheControl } from "./routes/config.ts";
 
@@ -38,17 +42,34 @@ const PLAIN_KEY = /^[A-Za-z0-9_-][A-Za-z0-9_.-]*(\/[A-Za-z0-9_-][A-Za-z0-9_.-]*)
 type StaleReadDeps = Pick<ApiDeps, "node" | "metrics" | "clientUrls" | "open" | "limits" | "clock">;
 
 /**
- * A read's answer: its status, its headers in the order `Headers` lists them (sorted by
- * name, which is how both servers write a `Response`'s headers), its body.
+ * An answer a shortcut writes itself: its status, its headers in the order `Headers` lists
+ * them (sorted by name, which is how both servers write a `Response`'s headers), its body.
+ *
+ * @example
+ * ```ts
+ * import type { HeadAnswer } from "./fast_stale_read.ts";
+ * const a: HeadAnswer = { status: 304, headers: [["etag", '"3"']], body: null };
+ * ```
  */
-interface ReadAnswer {
+export interface HeadAnswer {
   status: number;
   headers: [string, string][];
   body: string | null;
 }
 
-/** The key of a plain `/v1/config/{key}` path, or undefined. */
-function plainKey(deps: StaleReadDeps, path: string): string | undefined {
+/**
+ * The key of a plain `/v1/config/{key}` path (no query), or undefined: only keys that need no
+ * decoding and that the key schema cannot read two ways (`PLAIN_KEY`), within `maxKeyBytes`.
+ *
+ * @example
+ * ```ts
+ * import { plainKey } from "./fast_stale_read.ts";
+ * import { DEFAULT_LIMITS } from "./limits.ts";
+ * plainKey({ limits: DEFAULT_LIMITS }, "/v1/config/app/flags"); // "app/flags"
+ * plainKey({ limits: DEFAULT_LIMITS }, "/v1/config/a%2Fb"); // undefined
+ * ```
+ */
+export function plainKey(deps: Pick<ApiDeps, "limits">, path: string): string | undefined {
   if (!path.startsWith(PREFIX)) return undefined;
   const key = path.slice(PREFIX.length);
   return key.length <= deps.limits.maxKeyBytes && PLAIN_KEY.test(key) ? key : undefined;
@@ -61,7 +82,7 @@ function plainKey(deps: StaleReadDeps, path: string): string | undefined {
  */
 function readAnswerer(
   deps: StaleReadDeps,
-): (key: string, ifNoneMatch: string | undefined, stale: boolean) => ReadAnswer | undefined {
+): (key: string, ifNoneMatch: string | undefined, stale: boolean) => HeadAnswer | undefined {
   const { node, metrics } = deps;
   const staleCacheControl = readCacheControl(true, deps.open);
   const cacheControl = readCacheControl(false, deps.open);
@@ -88,20 +109,37 @@ function readAnswerer(
 }
 
 /**
- * The router's answer to a linearizable read that failed with `error`: the problem, with the
- * headers every answer gets (`x-revision`, `x-leader`), counted. Undefined for an error the
- * router would log as internal: the router is left to do that.
+ * The router's answer to a linearizable read that failed with `error`. Undefined for an error
+ * the router would log as internal: the router is left to do that.
  */
-function failedReadAnswer(deps: StaleReadDeps, error: unknown): ReadAnswer | undefined {
+function failedReadAnswer(deps: StaleReadDeps, error: unknown): HeadAnswer | undefined {
   const problem = problemFor(error);
   if (problem.kind === "internal") return undefined;
+  return problemAnswerOf(deps, "GET", problem);
+}
+
+/**
+ * The router's answer to a `/v1/config/{key}` request that ended in `problem`, as the error
+ * handler and the middleware make it: the problem's headers, `content-type`, `x-revision`
+ * (unless the problem has its own) and `x-leader`; counted in the request metrics.
+ *
+ * @example
+ * ```ts ignore
+ * const answer = problemAnswerOf(deps, "PUT", problemFor(error));
+ * ```
+ */
+export function problemAnswerOf(
+  deps: Pick<ApiDeps, "node" | "metrics" | "clientUrls">,
+  method: string,
+  problem: ProblemError,
+): HeadAnswer {
   const { node } = deps;
   const headers = new Headers(problem.headers);
   headers.set("content-type", "application/problem+json");
   if (!headers.has("x-revision")) headers.set("x-revision", String(node.revision()));
   const leader = leaderHeader(deps);
   if (leader !== undefined) headers.set("x-leader", leader);
-  deps.metrics.countRequest("GET", "/v1/config/{key}", problem.status);
+  deps.metrics.countRequest(method, "/v1/config/{key}", problem.status);
   return { status: problem.status, headers: [...headers], body: JSON.stringify(problem.body()) };
 }
 
@@ -153,28 +191,49 @@ export function configReadFromHead(
 ): (head: Head) => Uint8Array | Promise<Uint8Array | undefined> | undefined {
   const answer = readAnswerer(deps);
   return (head) => {
-    if (!deps.open || head.method !== "GET") return undefined;
+    if (!deps.open || head.method !== "GET" || head.framing.kind !== "none") return undefined;
     const target = head.target;
     const stale = target.endsWith(QUERY);
     const key = plainKey(deps, stale ? target.slice(0, target.length - QUERY.length) : target);
     if (key === undefined) return undefined;
     const ifNoneMatch = headerOf(head, "if-none-match");
-    if (stale) return bytesOf(answer(key, ifNoneMatch, true), head);
+    if (stale) return answerBytes(answer(key, ifNoneMatch, true), head);
     return deps.node.linearizableRead().then(
-      () => bytesOf(answer(key, ifNoneMatch, false), head),
-      (e) => bytesOf(failedReadAnswer(deps, e), head),
+      () => answerBytes(answer(key, ifNoneMatch, false), head),
+      (e) => answerBytes(failedReadAnswer(deps, e), head),
     );
   };
 }
 
-function bytesOf(found: ReadAnswer | undefined, head: Head): Uint8Array | undefined {
-  return found && wholeAnswer(found.status, found.headers, found.body, head.close);
+/**
+ * The bytes the client port's server writes for `answer` to the request `head` (undefined:
+ * none, the request was declined).
+ *
+ * @example
+ * ```ts ignore
+ * const bytes = answerBytes({ status: 200, headers: [], body: "{}" }, head);
+ * ```
+ */
+export function answerBytes(
+  answer: HeadAnswer | undefined,
+  head: Pick<Head, "close">,
+): Uint8Array | undefined {
+  return answer && wholeAnswer(answer.status, answer.headers, answer.body, head.close);
 }
 
 /**
- * The values of header `name` (lower case) joined with ", ", as `Headers.get` gives them.
+ * The values of header `name` (lower case) in `head`, joined with ", ", as `Headers.get`
+ * gives them; undefined when there are none.
+ *
+ * @example
+ * ```ts
+ * import { headerOf } from "./fast_stale_read.ts";
+ * import { parseHead } from "./http1_head.ts";
+ * const head = parseHead(new TextEncoder().encode("GET / HTTP/1.1\r\nA: 1\r\na: 2\r\n\r\n"));
+ * headerOf(head, "a"); // "1, 2"
+ * ```
  */
-function headerOf(head: Head, name: string): string | undefined {
+export function headerOf(head: Pick<Head, "headers">, name: string): string | undefined {
   let value: string | undefined;
   for (const [n, v] of head.headers) {
     if (n.length !== name.length || n.toLowerCase() !== name) continue;

@@ -33,6 +33,8 @@ const CONTINUE = encoder.encode("HTTP/1.1 100 Continue\r\n\r\n");
 /** A `Host` header: a name or address and a port, nothing that would change the URL's path. */
 const HOST = /^[A-Za-z0-9._~%!$&'()*+,;=:[\]-]+$/;
 const ABSOLUTE_TARGET = /^https?:\/\//i;
+/** A header value `Headers` refuses: a NUL, or a character beyond Latin-1 (the head is UTF-8). */
+const NOT_BYTE_STRING = /[\0\u0100-\uffff]/;
 
 /** What ended a wait for bytes. */
 type Filled = "data" | "eof" | "timeout";
@@ -54,7 +56,10 @@ export interface ServerContext {
   /** `host:port` of the listener, for requests without a `Host` header. */
   defaultHost: string;
   /** A shortcut answering some requests from their head (see `FrontHooks` in http_front.ts). */
-  answerHead?: (head: Head) => Uint8Array | Promise<Uint8Array | undefined> | undefined;
+  answerHead?: (
+    head: Head,
+    body: Uint8Array | undefined,
+  ) => Uint8Array | Promise<Uint8Array | undefined> | undefined;
   /** Told of each answer the server writes itself, for the metrics. */
   countOwnAnswer?: (status: number) => void;
 }
@@ -119,10 +124,14 @@ export class ClientConnection {
         if (head === undefined) return;
         let answer = this.#answerFromHead(head);
         if (answer instanceof Promise) {
-          answer = await answer.catch(() => undefined);
+          // A shortcut that fails once under way may have had effects (a write proposed): the
+          // request is not served again the long way; the connection ends unanswered.
+          answer = await answer;
           if (this.#dead) return; // closed meanwhile (the server stopped)
         }
         if (answer !== undefined) {
+          // The shortcut took the body that came with the head.
+          if (head.framing.kind === "length") this.consume(head.framing.length);
           // The shortcut: no exchange, no Request nor Response, one write.
           try {
             await this.#write(answer);
@@ -247,23 +256,52 @@ export class ClientConnection {
 
   /**
    * The server's shortcut's answer to `head`, or undefined when there is none: only for an
-   * origin-form request without a body whose `Host` {@linkcode ClientConnection.#url} would
-   * take (the long way answers the others, or refuses them). A shortcut that throws declines.
+   * origin-form request that {@linkcode ClientConnection.#serve} would make a `Request` of
+   * without a 400 (its `Host` and header values), with no body or with the whole body already
+   * in the buffer (no `Expect: 100-continue`), which the shortcut gets as it is. A shortcut that
+   * throws declines.
    */
-  #answerFromHead(head: Head): Uint8Array | Promise<Uint8Array | undefined> | undefined {
+  #answerFromHead(
+    head: Head,
+  ): Uint8Array | Promise<Uint8Array | undefined> | undefined {
     const answerHead = this.server.answerHead;
-    if (
-      answerHead === undefined || head.framing.kind !== "none" ||
-      head.target.charCodeAt(0) !== 47 /* "/" */ ||
-      (head.host !== undefined && !HOST.test(head.host))
-    ) {
-      return undefined;
-    }
+    if (answerHead === undefined || head.target.charCodeAt(0) !== 47 /* "/" */) return undefined;
+    const framing = head.framing;
+    let body: Uint8Array | undefined;
+    if (framing.kind === "length") {
+      if (head.expectContinue || this.#buf.byteLength < framing.length) return undefined;
+      // A view, not a copy: the buffer's bytes are never written over, only dropped.
+      body = this.#buf.subarray(0, framing.length);
+    } else if (framing.kind !== "none") return undefined;
+    if (!this.#requestable(head)) return undefined;
     try {
-      return answerHead(head);
+      return answerHead(head, body);
     } catch {
       return undefined;
     }
+  }
+
+  /** The last `Host` found well formed on this connection (clients repeat theirs). */
+  #goodHost: string | undefined;
+
+  /**
+   * Whether `new Request` would take what {@linkcode ClientConnection.#serve} makes of `head`:
+   * a URL from its `Host` that parses, and header values that are byte strings without NUL.
+   * (Header names and the method were checked by the parser.)
+   */
+  #requestable(head: Head): boolean {
+    const host = head.host;
+    if (host !== undefined && host !== this.#goodHost) {
+      if (!HOST.test(host)) return false;
+      try {
+        new URL(`${this.server.scheme}://${host}/`);
+      } catch {
+        return false;
+      }
+      this.#goodHost = host;
+    }
+    for (const header of head.headers) if (NOT_BYTE_STRING.test(header[1])) return false;
+    return true;
   }
 
   /** The request's URL, as `Deno.serve` makes it: scheme, `Host` (else the listener), target. */

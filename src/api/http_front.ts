@@ -30,15 +30,16 @@
  *
  * A handler may carry {@linkcode FrontHooks} ({@linkcode withFrontHooks}; the app's `fetch`
  * does): a shortcut that answers some requests from their parsed head, with the bytes the
- * long way would write (config reads, `fast_stale_read.ts`: no `Request`, `Headers`, `URL`,
- * router or `Response`, one write), and a counter of the server's own 400/408/431/505 answers
+ * long way would write (config reads, `fast_stale_read.ts`, and config writes whose body came
+ * with the head, `fast_config_write.ts`: no `Request`, `Headers`, `URL`, router or `Response`,
+ * one write), and a counter of the server's own 400/408/431/505 answers
  * (`edgeraft_http_requests_total{method="other",route="connection"}`).
  *
  * The cost, against plain `Deno.serve` on the same code (`deno task bench:client-port --serve
  * both`, one node, the two alternated; bench/README.md "The client port"): node CPU per stale
  * read at 1/16/64 clients 77-93/28-50/24-41 µs against 64-126/33-42/26-38 µs, and per
  * linearizable read 114-128/30-46/27-38 µs against 129-209/96-160/98-138 µs (there the router
- * answers). Other requests (puts, locks, watches) take the long way, at about `Deno.serve`'s
+ * answers). Other requests (locks, watches, lists) take the long way, at about `Deno.serve`'s
  * CPU from 16 clients on. Before the head shortcut a stale read took about twice `Deno.serve`'s
  * CPU (91-124 µs against 40-57 µs); the layer's first version, a worker in front of
  * `Deno.serve` on a Unix socket copying every byte once more, took 97-162 µs.
@@ -66,12 +67,19 @@ import type { Head } from "./http1_head.ts";
  */
 export interface FrontHooks {
   /**
-   * Answers a request from its parsed head alone, with the answer's bytes (head and body, as
-   * the server would write them), now or later, or declines with undefined: then the handler
-   * gets it. Offered only origin-form requests without a body whose `Host` is well formed.
-   * While a later answer is awaited nothing more is read from the connection.
+   * Answers a request from its parsed head (and its body, when the request has one), with the
+   * answer's bytes (head and body, as the server would write them), now or later, or declines
+   * with undefined (thrown errors decline too): then the handler gets the request, body
+   * included. Offered only origin-form requests the server could make a `Request` of (a
+   * well-formed `Host`, header values it takes) that have no body, or a `Content-Length` body
+   * already read whole with the head (not one waiting for `100 Continue`). While a later
+   * answer is awaited nothing more is read from the connection; a later answer that rejects
+   * ends the connection unanswered (a write may have been made: it is not served twice).
    */
-  answerHead?: (head: Head) => Uint8Array | Promise<Uint8Array | undefined> | undefined;
+  answerHead?: (
+    head: Head,
+    body: Uint8Array | undefined,
+  ) => Uint8Array | Promise<Uint8Array | undefined> | undefined;
   /** Told of each answer the server writes itself (400, 408, 431, 505), for the metrics. */
   countOwnAnswer?: (status: number) => void;
 }

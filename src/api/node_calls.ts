@@ -11,7 +11,7 @@ import type { Command } from "../state/commands.ts";
 import type { ApplyOutcome, CommandResult, Failure } from "../state/results.ts";
 import type { ApiDeps, ApiEnv } from "./app_env.ts";
 import { invalidRequest, ProblemError, type ProblemKind } from "./problem.ts";
-import { sessionParts } from "./request_parts.ts";
+import { type SessionParts, sessionParts } from "./request_parts.ts";
 
 /**
  * Proposes `cmd` with the request's exactly-once headers; resolves with its outcome once it is
@@ -31,10 +31,31 @@ export async function submitCommand(
   options: { session?: boolean; signal?: AbortSignal } = {},
 ): Promise<ApplyOutcome> {
   const session = options.session === false ? {} : await sessionParts(c, deps.schemas);
-  const started = performance.now();
-  const outcome = await deps.node.submit({ cmd, ...session }, options.signal);
-  deps.metrics.observeProposal(performance.now() - started);
+  const outcome = await proposeCommand(deps, cmd, session, options.signal);
   for (const [name, value] of Object.entries(outcomeHeaders(outcome))) c.header(name, value);
+  return outcome;
+}
+
+/**
+ * Proposes `cmd` with its exactly-once fields and times the proposal (`observeProposal`, for
+ * proposals that came back with an outcome): what {@linkcode submitCommand} does after reading
+ * the request, shared with the client port's write shortcut (`fast_config_write.ts`) so that
+ * both propose and count alike. A follower's node passes the command to its leader.
+ *
+ * @example
+ * ```ts ignore
+ * const outcome = await proposeCommand(deps, { op: "put", key: "a", value: 1 }, {});
+ * ```
+ */
+export async function proposeCommand(
+  deps: Pick<ApiDeps, "node" | "metrics">,
+  cmd: Command,
+  session: SessionParts,
+  signal?: AbortSignal,
+): Promise<ApplyOutcome> {
+  const started = performance.now();
+  const outcome = await deps.node.submit({ cmd, ...session }, signal);
+  deps.metrics.observeProposal(performance.now() - started);
   return outcome;
 }
 

@@ -8,6 +8,7 @@
 
 import type { Context } from "hono";
 import type { ApiEnv } from "./app_env.ts";
+import type { Principal } from "./middleware/auth/principal.ts";
 import { invalidRequest, ProblemError } from "./problem.ts";
 import { parseWith, type Schemas } from "./schemas.ts";
 
@@ -83,7 +84,25 @@ const JSON_TYPE = /^application\/([a-z0-9.+-]+\+)?json\s*(;.*)?$/is;
 export function jsonBody(c: Context<ApiEnv>): unknown {
   const bytes = c.get("body");
   if (bytes === undefined || bytes.byteLength === 0) return undefined;
-  const type = c.req.header("content-type") ?? "";
+  return parseJsonBody(bytes, c.req.header("content-type"));
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+
+/**
+ * {@linkcode jsonBody} of a body already in hand (not empty) and its `Content-Type` (the
+ * header's values joined with ", ", as `Headers.get` gives them): the one place both the
+ * router and the client port's write shortcut (`fast_config_write.ts`) parse a body, so that
+ * they take and refuse the same bodies. Throws the 415 or 400 problem.
+ *
+ * @example
+ * ```ts
+ * import { parseJsonBody } from "./request_parts.ts";
+ * parseJsonBody(new TextEncoder().encode('{"on":true}'), "application/json"); // { on: true }
+ * ```
+ */
+export function parseJsonBody(bytes: Uint8Array, contentType: string | undefined): unknown {
+  const type = contentType ?? "";
   if (!JSON_TYPE.test(type)) {
     throw new ProblemError(
       415,
@@ -93,7 +112,7 @@ export function jsonBody(c: Context<ApiEnv>): unknown {
   }
   let text: string;
   try {
-    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
+    text = utf8.decode(bytes);
   } catch {
     throw invalidRequest("the body is not valid UTF-8");
   }
@@ -221,10 +240,65 @@ export async function requestFingerprint(
  * const session = await sessionParts(c, schemas); // { clientId: "c1", seq: 4, fingerprint }
  * ```
  */
-export async function sessionParts(c: Context<ApiEnv>, schemas: Schemas): Promise<SessionParts> {
-  const clientId = c.req.header("x-client-id");
-  const seq = c.req.header("x-client-seq");
-  const key = c.req.header("idempotency-key");
+export function sessionParts(c: Context<ApiEnv>, schemas: Schemas): Promise<SessionParts> {
+  return sessionPartsOf((name) => c.req.header(name), {
+    method: c.req.method,
+    pathAndQuery: () => {
+      const url = new URL(c.req.url);
+      return url.pathname + url.search;
+    },
+    principal: c.get("principal"),
+    body: c.get("body"),
+  }, schemas);
+}
+
+/**
+ * What {@linkcode sessionPartsOf} needs of a request besides its headers.
+ *
+ * @example
+ * ```ts
+ * import type { SessionRequest } from "./request_parts.ts";
+ * const req: SessionRequest = {
+ *   method: "PUT", pathAndQuery: () => "/v1/config/a", principal: null, body: undefined,
+ * };
+ * ```
+ */
+export interface SessionRequest {
+  method: string;
+  /** The path and query as sent; asked only when there is something to fingerprint. */
+  pathAndQuery: () => string;
+  /** Who the request acts as; `null` when the API is open. */
+  principal: Principal | null;
+  body: Uint8Array | undefined;
+}
+
+/**
+ * {@linkcode sessionParts} of a request read through `header` (a header's values joined with
+ * ", ", as `Headers.get` gives them): the one place both the router and the client port's
+ * write shortcut (`fast_config_write.ts`) read the exactly-once headers. Rejects with the 400
+ * problem of a malformed header.
+ *
+ * @example
+ * ```ts
+ * import { sessionPartsOf } from "./request_parts.ts";
+ * import { buildSchemas } from "./schemas.ts";
+ * import { DEFAULT_LIMITS } from "./limits.ts";
+ * const session = await sessionPartsOf(
+ *   (name) => (name === "idempotency-key" ? "k1" : undefined),
+ *   { method: "PUT", pathAndQuery: () => "/v1/config/a", principal: null, body: undefined },
+ *   buildSchemas(DEFAULT_LIMITS),
+ * );
+ * session.idempotencyKey; // "k1"
+ * ```
+ */
+export async function sessionPartsOf(
+  header: (name: string) => string | undefined,
+  request: SessionRequest,
+  schemas: Schemas,
+): Promise<SessionParts> {
+  const clientId = header("x-client-id");
+  const seq = header("x-client-seq");
+  const key = header("idempotency-key");
   if ((clientId === undefined) !== (seq === undefined)) {
     throw invalidRequest("X-Client-Id and X-Client-Seq go together");
   }
@@ -237,14 +311,13 @@ export async function sessionParts(c: Context<ApiEnv>, schemas: Schemas): Promis
     session.idempotencyKey = parseWith(schemas.idempotencyKey, key, "Idempotency-Key");
   }
   if (key === undefined && clientId === undefined) return session;
-  const principal = c.get("principal");
+  const principal = request.principal;
   if (principal) session.principal = principal.id ?? `name:${principal.name}`;
-  const url = new URL(c.req.url);
   session.fingerprint = await requestFingerprint(
-    c.req.method,
-    url.pathname + url.search,
-    { ifMatch: c.req.header("if-match"), ifNoneMatch: c.req.header("if-none-match") },
-    c.get("body"),
+    request.method,
+    request.pathAndQuery(),
+    { ifMatch: header("if-match"), ifNoneMatch: header("if-none-match") },
+    request.body,
   );
   return session;
 }

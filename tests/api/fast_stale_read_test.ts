@@ -175,12 +175,12 @@ Deno.test("fast stale read from the head: the same bytes as the Request shortcut
   let taken = 0;
   const handlers: Deno.ServeHandler[] = [
     withFrontHooks((req, info) => head.app.fetch(req, info), {
-      answerHead: (h) => {
+      answerHead: (h, body) => {
         const count = (bytes: Uint8Array | undefined) => {
           if (bytes !== undefined) taken++;
           return bytes;
         };
-        const bytes = answerHead(h);
+        const bytes = answerHead(h, body);
         return bytes instanceof Promise ? bytes.then(count) : count(bytes);
       },
       countOwnAnswer: headHooks.countOwnAnswer,

@@ -10,13 +10,13 @@
  * @module
  */
 
-import type { Hono } from "hono";
+import type { Context, Hono } from "hono";
 import type { DeleteCommand, PutCommand } from "../../state/commands.ts";
-import type { DeleteResult, PutResult } from "../../state/results.ts";
+import type { ApplyOutcome, DeleteResult, PutResult } from "../../state/results.ts";
 import type { ApiDeps, ApiEnv } from "../app_env.ts";
 import { authorize } from "../middleware/auth/auth.ts";
 import { methodNotAllowed } from "../middleware/problem_errors/problem_errors.ts";
-import { readAt, submitCommand, succeeded } from "../node_calls.ts";
+import { outcomeHeaders, readAt, submitCommand, succeeded } from "../node_calls.ts";
 import { describeRoute, jsonResponse, problemResponses } from "../openapi.ts";
 import { invalidRequest, ProblemError } from "../problem.ts";
 import {
@@ -33,7 +33,7 @@ import {
   ListPageSchema,
   PutResultSchema,
 } from "../response_schemas.ts";
-import { parseWith } from "../schemas.ts";
+import { parseWith, type Schemas } from "../schemas.ts";
 import { z } from "../zod.ts";
 
 /**
@@ -97,34 +97,133 @@ export function configRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
   app.put("/v1/config/*", async (c) => {
     const key = configKey(c, schemas);
     authorize(c, { scopes: ["write"], key });
-    const ifRevision = ifMatchRevision(c.req.header("if-match"));
-    const ifAbsent = ifNoneMatchStar(c.req.header("if-none-match"));
-    if (ifRevision !== undefined && ifAbsent) {
-      throw invalidRequest("If-Match and If-None-Match do not go together");
-    }
-    const value = parseWith(schemas.value, jsonBody(c), "body");
-    const cmd: PutCommand = { op: "put", key, value: value as PutCommand["value"] };
-    if (ifRevision !== undefined) cmd.ifRevision = ifRevision;
-    if (ifAbsent) cmd.ifAbsent = true;
-    const { revision, createRevision, version, prevRevision } = succeeded<PutResult>(
-      await submitCommand(deps, c, cmd),
+    const cmd = putCommandOf(
+      schemas,
+      key,
+      c.req.header("if-match"),
+      c.req.header("if-none-match"),
+      () => jsonBody(c),
     );
-    c.header("etag", `"${revision}"`);
-    return c.json({ key, revision, createRevision, version, prevRevision });
+    return answerWith(c, configWriteAnswer(cmd, await submitCommand(deps, c, cmd)));
   });
 
   app.delete("/v1/config/*", async (c) => {
     const key = configKey(c, schemas);
     authorize(c, { scopes: ["write"], key });
-    const cmd: DeleteCommand = { op: "delete", key };
-    const ifRevision = ifMatchRevision(c.req.header("if-match"));
-    if (ifRevision !== undefined) cmd.ifRevision = ifRevision;
-    const { revision, prevRevision } = succeeded<DeleteResult>(await submitCommand(deps, c, cmd));
-    return c.json({ key, revision, prevRevision });
+    const cmd = deleteCommandOf(key, c.req.header("if-match"));
+    return answerWith(c, configWriteAnswer(cmd, await submitCommand(deps, c, cmd)));
   });
   app.all("/v1/config/*", methodNotAllowed("GET", "HEAD", "PUT", "DELETE"));
 
   describe(deps);
+}
+
+/**
+ * The command of `PUT /v1/config/{key}`: the value (`body()`, the JSON body, read after the
+ * headers are checked) under `schemas.value`, `If-Match` as `ifRevision`, `If-None-Match: *`
+ * as `ifAbsent`. Throws the 400 (or 413, 415) problem of a malformed part. The route and the
+ * client port's write shortcut (`fast_config_write.ts`) both build their command here.
+ *
+ * @example
+ * ```ts
+ * import { putCommandOf } from "./config.ts";
+ * import { buildSchemas } from "../schemas.ts";
+ * import { DEFAULT_LIMITS } from "../limits.ts";
+ * putCommandOf(buildSchemas(DEFAULT_LIMITS), "a", '"3"', undefined, () => 1);
+ * // { op: "put", key: "a", value: 1, ifRevision: 3 }
+ * ```
+ */
+export function putCommandOf(
+  schemas: Schemas,
+  key: string,
+  ifMatch: string | undefined,
+  ifNoneMatch: string | undefined,
+  body: () => unknown,
+): PutCommand {
+  const ifRevision = ifMatchRevision(ifMatch);
+  const ifAbsent = ifNoneMatchStar(ifNoneMatch);
+  if (ifRevision !== undefined && ifAbsent) {
+    throw invalidRequest("If-Match and If-None-Match do not go together");
+  }
+  const value = parseWith(schemas.value, body(), "body");
+  const cmd: PutCommand = { op: "put", key, value: value as PutCommand["value"] };
+  if (ifRevision !== undefined) cmd.ifRevision = ifRevision;
+  if (ifAbsent) cmd.ifAbsent = true;
+  return cmd;
+}
+
+/**
+ * The command of `DELETE /v1/config/{key}`, `If-Match` as `ifRevision` (a malformed one: the
+ * 400 problem).
+ *
+ * @example
+ * ```ts
+ * import { deleteCommandOf } from "./config.ts";
+ * deleteCommandOf("a", undefined); // { op: "delete", key: "a" }
+ * ```
+ */
+export function deleteCommandOf(key: string, ifMatch: string | undefined): DeleteCommand {
+  const cmd: DeleteCommand = { op: "delete", key };
+  const ifRevision = ifMatchRevision(ifMatch);
+  if (ifRevision !== undefined) cmd.ifRevision = ifRevision;
+  return cmd;
+}
+
+/**
+ * An answer as its status-200 parts: headers in the order a `Response` lists them (sorted by
+ * name, lower case), without the `x-leader` every answer gets last, and the body.
+ *
+ * @example
+ * ```ts
+ * import type { WriteAnswer } from "./config.ts";
+ * const a: WriteAnswer = { headers: [["content-type", "application/json"]], body: "{}" };
+ * ```
+ */
+export interface WriteAnswer {
+  headers: [string, string][];
+  body: string;
+}
+
+/**
+ * The answer to a config write whose outcome is `outcome`: the result's JSON, `etag` (puts),
+ * and the outcome's `x-revision` and `idempotent-replayed`; the problem of a refusal (412, 404,
+ * 409, 422) is thrown, carrying the outcome's headers. The one place both the route and the
+ * client port's write shortcut (`fast_config_write.ts`) build it, so they cannot differ.
+ *
+ * @example
+ * ```ts
+ * import { configWriteAnswer } from "./config.ts";
+ * const answer = configWriteAnswer({ op: "delete", key: "a" }, {
+ *   index: 4, events: [], revision: 3, duplicate: false,
+ *   result: { ok: true, revision: 3, prevRevision: 2 },
+ * });
+ * answer.body; // '{"key":"a","revision":3,"prevRevision":2}'
+ * ```
+ */
+export function configWriteAnswer(
+  cmd: PutCommand | DeleteCommand,
+  outcome: ApplyOutcome,
+): WriteAnswer {
+  const key = cmd.key;
+  const headers: [string, string][] = [["content-type", "application/json"]];
+  let body: string;
+  if (cmd.op === "put") {
+    const { revision, createRevision, version, prevRevision } = succeeded<PutResult>(outcome);
+    headers.push(["etag", `"${revision}"`]);
+    body = JSON.stringify({ key, revision, createRevision, version, prevRevision });
+  } else {
+    const { revision, prevRevision } = succeeded<DeleteResult>(outcome);
+    body = JSON.stringify({ key, revision, prevRevision });
+  }
+  for (const [name, value] of Object.entries(outcomeHeaders(outcome))) headers.push([name, value]);
+  headers.sort(([a], [b]) => (a < b ? -1 : 1));
+  return { headers, body };
+}
+
+/** `answer` as the route's response (the middleware adds `x-leader`). */
+function answerWith(c: Context<ApiEnv>, answer: WriteAnswer): Response {
+  for (const [name, value] of answer.headers) c.header(name, value);
+  return c.body(answer.body);
 }
 
 function describe({ registry, schemas, open }: ApiDeps): void {
