@@ -11,6 +11,8 @@
  * git worktree add /tmp/before a6cfe76~1
  * deno task bench:client-port --root /tmp/before --duration 3
  * deno task bench:client-port --workloads stale-get --clients 16 --profile /tmp/prof
+ * git worktree add /tmp/before HEAD~1
+ * deno task bench:client-port --workloads put --versus /tmp/before # this tree and another
  * ```
  *
  * `--profile DIR` runs the node under `deno run --cpu-prof` (summarize its profile with
@@ -21,7 +23,8 @@
  * `serveClientPort` is patched to call `Deno.serve` (no limits, no head shortcuts: the
  * handler's `Request` shortcut still takes stale reads); `--serve both` runs both nodes and
  * alternates them measurement by measurement, which is how the two compare fairly on a shared
- * machine.
+ * machine. `--versus DIR` does the same with the connection layer of `--root` and of another
+ * checkout (before and after a change), labelled `root` and `versus`.
  *
  * Prints one line per measurement: workload, clients, ops/s, p50 and p99 in ms, and the node
  * process's CPU (all its threads, user + system) per operation, which moves far less than
@@ -57,11 +60,18 @@ const args = parseFlags(Deno.args, {
   warmup: "1",
   profile: "",
   serve: "layer",
+  versus: "",
 });
 if (!["layer", "deno", "both"].includes(args.serve)) {
   console.error("--serve takes layer, deno or both");
   Deno.exit(2);
 }
+if (args.versus !== "" && args.serve !== "layer") {
+  console.error("--versus compares two checkouts' layers: it does not go with --serve");
+  Deno.exit(2);
+}
+/** Whether lines name the node they measured (more than one runs). */
+const labelled = args.serve === "both" || args.versus !== "";
 
 const KEYS = 1000;
 const TICK_US = 1_000_000 / 100; // USER_HZ is 100 on Linux
@@ -172,8 +182,13 @@ type BenchNode = Awaited<ReturnType<typeof startNode>> & { label: string };
 const nodes: BenchNode[] = [];
 const copies: string[] = [];
 try {
-  for (const label of args.serve === "both" ? ["layer", "deno"] : [args.serve]) {
-    let root = args.root;
+  const labels = args.versus !== ""
+    ? ["root", "versus"]
+    : args.serve === "both"
+    ? ["layer", "deno"]
+    : [args.serve];
+  for (const label of labels) {
+    let root = label === "versus" ? args.versus : args.root;
     if (label === "deno") {
       root = await denoServeCopy(args.root);
       copies.push(root);
@@ -238,7 +253,7 @@ async function measure(node: BenchNode, workload: string, clients: number): Prom
   const cpuPerOp = (cpuMicros(node.pid) - cpuAtStart) / Math.max(1, result.ops);
   console.log(
     [
-      ...(args.serve === "both" ? [node.label.padEnd(5)] : []),
+      ...(labelled ? [node.label.padEnd(6)] : []),
       workload.padEnd(9),
       `x${clients}`.padStart(4),
       `${Math.round(result.opsPerSec)} ops/s`.padStart(13),
