@@ -151,6 +151,9 @@ const HEAD_REQUESTS: string[] = [
   "GET http://x/v1/config/flags?consistency=stale HTTP/1.1\r\nConnection: close\r\n\r\n",
   "GET /v1/config/flags?consistency=stale HTTP/1.1\r\nConnection: close\r\n\r\n",
   "GET /v1/config/flags?consistency=stale HTTP/1.1\r\nHost: x/y\r\nConnection: close\r\n\r\n",
+  // A Host no URL takes, a header value no Headers takes: the long way's 400.
+  "GET /v1/config/flags?consistency=stale HTTP/1.1\r\nHost: a%zz\r\nConnection: close\r\n\r\n",
+  "GET /v1/config/flags HTTP/1.1\r\nHost: x\r\nX-Note: \u20ac\r\nConnection: close\r\n\r\n",
   "GET /v1/config/flags?consistency=stale HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n" +
   "Connection: close\r\n\r\n{}",
   // Linearizable reads: taken after the node's linearizableRead, a missing key declined.
@@ -234,7 +237,7 @@ Deno.test("fast stale read from the head: the same bytes as the Request shortcut
     assert.ok(counted.some((l) => l.includes('status="503"')), counted.join("\n"));
     assert.ok(
       counted.includes(
-        'edgeraft_http_requests_total{method="other",route="connection",status="400"} 5',
+        'edgeraft_http_requests_total{method="other",route="connection",status="400"} 15',
       ),
       counted.join("\n"),
     );
