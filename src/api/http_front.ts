@@ -40,9 +40,9 @@
  * read at 1/16/64 clients 77-93/28-50/24-41 µs against 64-126/33-42/26-38 µs, and per
  * linearizable read 114-128/30-46/27-38 µs against 129-209/96-160/98-138 µs (there the router
  * answers). Config writes whose body came with the head take their own shortcut: node CPU per
- * put at 1/16/64 clients 695-705/166-259/122-143 µs against 850-869/299-306/203-267 µs the long
- * way (`--versus`, two runs). Other requests (locks, watches, lists) take the long way, at about
- * `Deno.serve`'s CPU from 16 clients on. Before the head shortcut a stale read took about twice `Deno.serve`'s
+ * put at 1/16/64 clients 661/235/112 µs against 849/318/195 µs the long way (`--versus`, c9694dd
+ * against its parent without the shortcut, 5f3e95b). Other requests (locks, watches, lists) take
+ * the long way, at about `Deno.serve`'s CPU from 16 clients on. Before the head shortcut a stale read took about twice `Deno.serve`'s
  * CPU (91-124 µs against 40-57 µs); the layer's first version, a worker in front of
  * `Deno.serve` on a Unix socket copying every byte once more, took 97-162 µs.
  *
