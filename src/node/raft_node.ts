@@ -1031,13 +1031,14 @@ export class RaftNode {
     }
     if (rd.snapshot) await this.#install(rd.snapshot);
     if (rd.wantSnapshot !== undefined) this.#snapshotData.want(rd.wantSnapshot);
-    // Committed entries already on this node's disk need not wait for this Ready's write. On a
-    // leader that is all of them (it counts its own copy only once durable), so under a steady
-    // stream of proposals each write is answered one disk commit sooner
+    // A leader's committed entries are already on its disk (it counts its own copy only once
+    // durable), so they need not wait for this Ready's write: under a steady stream of
+    // proposals each write is answered one disk commit sooner. A follower keeps the old order,
+    // which sends its acknowledgement before it spends time applying
     // (docs/architecture.md#the-ready-contract, step 4).
-    const applyNow = rd.snapshot || confCommit
-      ? 0
-      : durablePrefix(rd.committedEntries, this.#raw.view.stabled);
+    const applyNow = early && !rd.snapshot
+      ? durablePrefix(rd.committedEntries, this.#raw.view.stabled)
+      : 0;
     for (let i = 0; i < applyNow; i++) this.#apply(rd.committedEntries[i]);
     if (hs) this.#latestHard = hs;
     // Like etcd's MustSync: a change of term or vote, or new entries, must reach the disk now;
