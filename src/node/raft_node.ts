@@ -308,6 +308,12 @@ export class RaftNode {
         this.#raw.reportUnreachable(peer);
         this.#kick();
       },
+      onConnectionLost: (peer) => {
+        // A killed leader's sockets close at once: campaign now rather than after an election
+        // timeout of silence (docs/architecture.md#failure-detection).
+        this.#raw.reportPeerDown(peer);
+        this.#kick();
+      },
       onSnapshotStatus: (peer, ok) => {
         this.#raw.reportSnapshot(peer, ok);
         this.#kick();

@@ -171,6 +171,24 @@ export class Raft {
     this.randomizedElectionTimeout = base + Math.floor(this.cfg.random() * base);
   }
 
+  /**
+   * The transport lost its connection to this follower's leader. A process that is killed
+   * closes its sockets at once, so this is usually the first sign of a crashed leader, an
+   * election timeout before the silence would tell. The lease this node holds for the leader
+   * ends (it grants other nodes' votes again) and it campaigns within a few ticks, at a random
+   * one, so that followers who lost the leader together do not campaign together.
+   *
+   * Pre-vote keeps this harmless when only this node's connection dropped: a follower still in
+   * touch with the leader keeps its lease and refuses, as does the leader, and the leader's
+   * next message resets this node's timer (docs/architecture.md#failure-detection).
+   */
+  leaderDown(): void {
+    const jitter = Math.max(2, Math.ceil(this.cfg.electionTicks / 2));
+    this.electionElapsed = Math.max(this.electionElapsed, this.cfg.electionTicks);
+    this.randomizedElectionTimeout = this.electionElapsed + 1 +
+      Math.floor(this.cfg.random() * jitter);
+  }
+
   /** A leader is known (heard from, or this node): the next campaign starts from scratch. */
   leaderKnown(): void {
     this.#campaignedWithoutLeader = false;

@@ -32,7 +32,13 @@ export class ProposalDroppedError extends Error {
 }
 
 /** Message types that only the local driver may inject, never a peer. */
-const LOCAL_ONLY: ReadonlySet<MessageType> = new Set(["hup", "beat", "unreachable", "snapStatus"]);
+const LOCAL_ONLY: ReadonlySet<MessageType> = new Set([
+  "hup",
+  "beat",
+  "unreachable",
+  "peerDown",
+  "snapStatus",
+]);
 
 /** A snapshot of a follower's replication progress, for status pages. */
 export interface ProgressStatus {
@@ -239,6 +245,15 @@ export class RawNode {
   /** Tells the core that `peer` could not be reached, so the leader goes back to probing it. */
   reportUnreachable(peer: NodeId): void {
     this.#raft.step({ ...this.#local("unreachable"), from: peer });
+  }
+
+  /**
+   * Tells the core that the connection to `peer` was lost (a killed process's sockets close at
+   * once). A follower whose leader that is campaigns within a few ticks instead of a whole
+   * election timeout; see `Raft.leaderDown`.
+   */
+  reportPeerDown(peer: NodeId): void {
+    this.#raft.step({ ...this.#local("peerDown"), from: peer });
   }
 
   /** Tells the leader whether sending a snapshot to `peer` failed. */

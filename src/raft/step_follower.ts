@@ -40,6 +40,9 @@ export function stepFollower(r: Raft, m: Message): void {
     case "timeoutNow":
       r.hup(true);
       return;
+    case "peerDown":
+      if (m.from === r.lead) r.leaderDown();
+      return;
     case "readIndexResp":
       r.readStates.push({ index: m.index, context: m.context ?? new Uint8Array() });
       return;

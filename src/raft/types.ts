@@ -98,7 +98,8 @@ export interface Snapshot {
 
 /**
  * The kinds of message. The first group travels between nodes; `hup`, `beat`, `prop`,
- * `readIndex`, `transferLeader`, `unreachable` and `snapStatus` may also be local inputs.
+ * `readIndex`, `transferLeader`, `unreachable`, `peerDown` and `snapStatus` may also be local
+ * inputs.
  */
 export type MessageType =
   | "hup" // local: start an election (after an election timeout)
@@ -119,6 +120,7 @@ export type MessageType =
   | "transferLeader"
   | "timeoutNow"
   | "unreachable" // local: the transport could not reach `from`
+  | "peerDown" // local: the transport lost its connection to `from` (its process may be gone)
   | "snapStatus"; // local: the transport reports the outcome of a snapshot send
 
 /**

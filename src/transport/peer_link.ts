@@ -102,6 +102,7 @@ export interface PeerLinkSettings {
   /** Runs a callback of the node later (never inside `send()`), shielding the link from it. */
   defer(callback: () => void): void;
   onUnreachable(peer: NodeId): void;
+  onConnectionLost(peer: NodeId): void;
   onSnapshotStatus(peer: NodeId, ok: boolean): void;
 }
 
@@ -458,6 +459,7 @@ export class PeerLink {
       this.#client?.reset();
       this.#stream?.reset();
       this.#channel?.reset();
+      this.s.defer(() => this.s.onConnectionLost(this.peer));
     }
     if (performance.now() < this.#retryAt) return;
     this.#backoffMs = this.#backoffMs === 0

@@ -190,6 +190,7 @@ export class PeerTransport implements Transport {
       maxStreamBufferedBytes: options.maxStreamBufferedBytes ?? 16 * 1024 * 1024,
       defer,
       onUnreachable: (peer) => events.onUnreachable(peer),
+      onConnectionLost: (peer) => events.onConnectionLost?.(peer),
       onSnapshotStatus: (peer, ok) => events.onSnapshotStatus?.(peer, ok),
     };
     const deliver = batchDeliverer({

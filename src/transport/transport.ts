@@ -58,6 +58,11 @@ export interface TransportEvents {
   /** Sending to `peer` failed or was dropped; the core should probe it (`reportUnreachable`). */
   onUnreachable(peer: NodeId): void;
   /**
+   * The connection to `peer` closed, was refused or went silent (not a mere full queue): its
+   * process may be gone. A follower whose leader that is campaigns soon (`reportPeerDown`).
+   */
+  onConnectionLost?(peer: NodeId): void;
+  /**
    * The outcome of sending a snapshot to `peer` (`reportSnapshot`): `true` once the last chunk
    * (`done`) was accepted, `false` as soon as any chunk could not be delivered.
    */

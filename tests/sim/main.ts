@@ -12,6 +12,9 @@
  *            --backoff-limit N   the cores' electionBackoffLimit (0: no election back-off)
  *            --no-membership     no membership changes (by default every seed adds learners,
  *                                promotes, removes and replaces nodes among the faults)
+ *            --no-connection-loss  a crash is only silence to the peers (by default they hear
+ *                                their connection to it close, as with real sockets; the seeds
+ *                                found before that existed replay with this flag)
  *            --keep-going        a campaign goes on after a failed seed and lists them all
  *            --trace             with --seed: every node's log lines, stamped with virtual ms
  *
@@ -39,6 +42,7 @@ const fixedNodes = flag("nodes") ? Number(flag("nodes")) : undefined;
 const bug = flag("bug");
 const wan = Deno.args.includes("--wan") ? true : undefined;
 const membership = !Deno.args.includes("--no-membership");
+const connectionLoss = !Deno.args.includes("--no-connection-loss");
 const keepGoing = Deno.args.includes("--keep-going");
 const trace = Deno.args.includes("--trace");
 const backoffLimit = flag("backoff-limit") === undefined
@@ -57,6 +61,7 @@ function replayCommand(seed: number): string {
     wan ? " --wan" : "",
     backoffLimit !== undefined ? ` --backoff-limit ${backoffLimit}` : "",
     membership ? "" : " --no-membership",
+    connectionLoss ? "" : " --no-connection-loss",
   ].join("");
   return `deno task sim --seed ${seed}${extra}`;
 }
@@ -72,6 +77,7 @@ async function runSeed(seed: number): Promise<SimReport> {
     wan,
     raft,
     membership,
+    connectionLoss,
     logger: trace
       ? (id, now) => ({
         log: (level, event, fields) =>

@@ -195,11 +195,25 @@ export class SimNetwork {
     return transport;
   }
 
+  /**
+   * Whether a crash is reported to the peers that can still hear from the crashed node, as the
+   * kernel closing a killed process's sockets tells them (`onConnectionLost`, 1 virtual ms
+   * later). Off, a crash is only silence, as in the seeds found before it existed.
+   */
+  connectionLoss = false;
+
   /** Node `id` is gone (crashed): nothing reaches it, nothing it sent is delivered later. */
   detach(id: NodeId): void {
     const e = this.#endpoints.get(id);
     if (e) e.transport.open = false;
     this.#endpoints.delete(id);
+    if (!this.connectionLoss) return;
+    for (const [peer, endpoint] of this.#endpoints) {
+      if (this.nemesis.blocks(id, peer)) continue; // a cut link carries no FIN either
+      this.scheduler.after(1, () => {
+        if (this.#endpoints.get(peer) === endpoint) endpoint.events.onConnectionLost?.(id);
+      });
+    }
   }
 
   /** The events of the live incarnation of `to`, if `from` can reach it now. */

@@ -36,8 +36,10 @@ for (const nodes of [3, 5]) {
     assert.ok(ops > 30 * SEEDS, `only ${ops} operations`);
     assert.ok(elections > 2 * SEEDS, `only ${elections} elections`);
     assert.ok(crashes > 2 * SEEDS, `only ${crashes} crashes`);
-    // Seeds that aim at leaders keep few of them long enough to grant many leases.
-    assert.ok(lockTrusted > 3 * SEEDS, `only ${lockTrusted} trusted lock leases`);
+    // Seeds that aim at leaders keep few of them long enough to grant many leases (seeds 1-6 of
+    // 3 nodes: 16 once crashes were reported as lost connections, 23 before; over seeds 1-40
+    // the two give 134 and 128).
+    assert.ok(lockTrusted > 2 * SEEDS, `only ${lockTrusted} trusted lock leases`);
   });
 }
 

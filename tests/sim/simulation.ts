@@ -76,6 +76,11 @@ export interface SimOptions {
   raft?: Partial<RaftConfig>;
   /** Change membership among the faults (`membership_nemesis.ts`). Default false. */
   membership?: boolean;
+  /**
+   * Report each crash to the peers as a lost connection (`SimNetwork.connectionLoss`), as real
+   * sockets do. Default true; the seeds found before it existed replay with false.
+   */
+  connectionLoss?: boolean;
   /** Where the nodes log, given the node's id and the virtual time (replaying a seed). */
   logger?: (id: NodeId, now: number) => Logger;
 }
@@ -193,7 +198,7 @@ class ClientError extends Error {
  */
 export class Simulation {
   readonly opts:
-    & Required<Omit<SimOptions, "bug" | "wan" | "raft" | "membership" | "logger">>
+    & Required<Omit<SimOptions, "bug" | "wan" | "raft" | "membership" | "connectionLoss" | "logger">>
     & SimOptions;
   readonly prng: Prng;
   readonly scheduler: Scheduler;
@@ -236,6 +241,7 @@ export class Simulation {
     this.scheduler = new Scheduler(this.prng);
     this.nemesis = new Nemesis(this.prng, this.opts.nodes, options.wan);
     this.network = new SimNetwork(this.scheduler, this.nemesis);
+    this.network.connectionLoss = options.connectionLoss ?? true;
     this.history = new HistoryRecorder({ now: () => Math.round(this.scheduler.now * 1000) });
     this.#clients = new Array(this.opts.clients).fill(undefined);
     for (let c = 0; c < this.opts.lockClients; c++) {

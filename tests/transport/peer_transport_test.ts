@@ -21,6 +21,7 @@ interface Wire {
 function node(id: NodeId, wire: Wire, options: Partial<PeerTransportOptions> = {}) {
   const received: Message[][] = [];
   const unreachable: NodeId[] = [];
+  const lost: NodeId[] = [];
   const snapshots: [NodeId, boolean][] = [];
   const transport = new PeerTransport({
     nodeId: id,
@@ -30,6 +31,7 @@ function node(id: NodeId, wire: Wire, options: Partial<PeerTransportOptions> = {
     events: {
       onMessages: (msgs) => received.push(msgs),
       onUnreachable: (peer) => unreachable.push(peer),
+      onConnectionLost: (peer) => lost.push(peer),
       onSnapshotStatus: (peer, ok) => snapshots.push([peer, ok]),
       onCall: (method, body, from) => {
         if (method === "fail") return Promise.reject(new CallError(409, "not the leader"));
@@ -39,7 +41,7 @@ function node(id: NodeId, wire: Wire, options: Partial<PeerTransportOptions> = {
     ...options,
   });
   const url = () => `http://127.0.0.1:${transport.addr?.port}`;
-  return { transport, received, unreachable, snapshots, url };
+  return { transport, received, unreachable, lost, snapshots, url };
 }
 
 const delivered = (batches: Message[][]) => batches.flat();
@@ -281,3 +283,20 @@ for (const wire of WIRES) {
     }
   });
 }
+
+Deno.test("peer transport [ws]: a peer whose process goes away is reported lost without a send", async () => {
+  // The follower's stream to its leader closes with the leader's sockets; the node then
+  // campaigns at once (Raft.leaderDown) instead of waiting out an election timeout.
+  const a = node(1, { protocol: "ws" });
+  const b = node(2, { protocol: "ws" });
+  try {
+    a.transport.setPeers(new Map([[2, b.url()]]));
+    a.transport.send([message({ type: "heartbeatResp", from: 1, to: 2, term: 3 })]);
+    await waitFor(() => b.received.length === 1, "the stream carries a message");
+    assert.deepEqual(a.lost, []);
+    await b.transport.close();
+    await waitFor(() => a.lost.includes(2), "a hears that the connection to 2 is lost");
+  } finally {
+    await closeAll(a.transport, b.transport);
+  }
+});
