@@ -25,6 +25,7 @@ import {
 import { pathSegments } from "./middleware/path_segments/path_segments.ts";
 import { requestMetrics } from "./middleware/request_metrics/request_metrics.ts";
 import { configWriteFromHead } from "./fast_config_write.ts";
+import { lockFromHead } from "./fast_lock.ts";
 import { configReadFromHead, fastStaleRead } from "./fast_stale_read.ts";
 import type { Head } from "./http1_head.ts";
 import { withFrontHooks } from "./http_front.ts";
@@ -72,22 +73,29 @@ export interface ApiOptions {
   /** ms since the epoch, for `X-Last-Contact-Ms`. Default `Date.now`. */
   clock?: () => number;
   /**
-   * Serve config reads of found keys and config writes past the router (`fast_stale_read.ts`,
-   * `fast_config_write.ts`). Default true; false compares the two (benchmarks, tests).
+   * Serve config reads of found keys, config writes and lock calls past the router
+   * (`fast_stale_read.ts`, `fast_config_write.ts`, `fast_lock.ts`). Default true; false
+   * compares the two (benchmarks, tests).
    */
   fastPaths?: boolean;
 }
 
-/** The head shortcuts, by method: reads without a body, writes. */
-function configFromHead(
+/** The head shortcuts, by method: reads without a body, lock calls, config writes. */
+function fromHead(
   deps: ApiDeps,
 ): (
   head: Head,
   body: Uint8Array | undefined,
+  signal?: () => AbortSignal,
 ) => Promise<Uint8Array | undefined> | Uint8Array | undefined {
   const read = configReadFromHead(deps);
   const write = configWriteFromHead(deps);
-  return (head, body) => head.method === "GET" ? read(head) : write(head, body);
+  const lock = lockFromHead(deps);
+  return (head, body, signal) => {
+    const method = head.method;
+    if (method === "GET") return read(head);
+    return method === "POST" ? lock(head, body, signal) : write(head, body);
+  };
 }
 
 /**
@@ -159,10 +167,10 @@ export function createApp(node: ApiNode, options: ApiOptions): Hono<ApiEnv> {
     const routed = app.fetch;
     app.fetch = (req, ...rest) => fast(req) ?? routed(req, ...rest);
   }
-  // For the client port's own server: config reads and writes from the request head, and its
-  // own 400/408/431/505 answers in the request metrics.
+  // For the client port's own server: config reads and writes and lock calls from the request
+  // head, and its own 400/408/431/505 answers in the request metrics.
   app.fetch = withFrontHooks(app.fetch, {
-    answerHead: fastPaths ? configFromHead(deps) : undefined,
+    answerHead: fastPaths ? fromHead(deps) : undefined,
     countOwnAnswer: (status) => deps.metrics.countRequest("other", "connection", status),
   });
   return app;

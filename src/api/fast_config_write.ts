@@ -133,8 +133,18 @@ async function propose(
   }
 }
 
-/** `headers` (sorted by name) with `x-leader` in its place, as the middleware adds it. */
-function withLeader(
+/**
+ * `headers` (sorted by name) with `x-leader` in its place, as the middleware adds it; the
+ * lock shortcut (`fast_lock.ts`) uses it too.
+ *
+ * @example
+ * ```ts
+ * import { withLeader } from "./fast_config_write.ts";
+ * withLeader([["content-type", "application/json"], ["x-revision", "3"]], "http://n1:7001");
+ * // [["content-type", ...], ["x-leader", "http://n1:7001"], ["x-revision", "3"]]
+ * ```
+ */
+export function withLeader(
   headers: [string, string][],
   leader: string | undefined,
 ): [string, string][] {

@@ -119,19 +119,22 @@ function failedReadAnswer(deps: StaleReadDeps, error: unknown): HeadAnswer | und
 }
 
 /**
- * The router's answer to a `/v1/config/{key}` request that ended in `problem`, as the error
- * handler and the middleware make it: the problem's headers, `content-type`, `x-revision`
- * (unless the problem has its own) and `x-leader`; counted in the request metrics.
+ * The router's answer to a request that ended in `problem`, as the error handler and the
+ * middleware make it: the problem's headers, `content-type`, `x-revision` (unless the problem
+ * has its own) and `x-leader`; counted in the request metrics under `route` (its label there,
+ * `/v1/config/{key}` unless said otherwise).
  *
  * @example
  * ```ts ignore
  * const answer = problemAnswerOf(deps, "PUT", problemFor(error));
+ * const held = problemAnswerOf(deps, "POST", problem, "/v1/locks/{name}/acquire");
  * ```
  */
 export function problemAnswerOf(
   deps: Pick<ApiDeps, "node" | "metrics" | "clientUrls">,
   method: string,
   problem: ProblemError,
+  route = "/v1/config/{key}",
 ): HeadAnswer {
   const { node } = deps;
   const headers = new Headers(problem.headers);
@@ -139,7 +142,7 @@ export function problemAnswerOf(
   if (!headers.has("x-revision")) headers.set("x-revision", String(node.revision()));
   const leader = leaderHeader(deps);
   if (leader !== undefined) headers.set("x-leader", leader);
-  deps.metrics.countRequest(method, "/v1/config/{key}", problem.status);
+  deps.metrics.countRequest(method, route, problem.status);
   return { status: problem.status, headers: [...headers], body: JSON.stringify(problem.body()) };
 }
 

@@ -59,6 +59,7 @@ export interface ServerContext {
   answerHead?: (
     head: Head,
     body: Uint8Array | undefined,
+    signal?: () => AbortSignal,
   ) => Uint8Array | Promise<Uint8Array | undefined> | undefined;
   /** Told of each answer the server writes itself, for the metrics. */
   countOwnAnswer?: (status: number) => void;
@@ -127,8 +128,11 @@ export class ClientConnection {
           // A shortcut that fails once under way may have had effects (a write proposed): the
           // request is not served again the long way; the connection ends unanswered.
           answer = await answer;
-          if (this.#dead) return; // closed meanwhile (the server stopped)
-        }
+          this.#endHeadExchange();
+          // Closed meanwhile (the server stopped, or the client left: its answer, a 499, was
+          // counted and logged, as the long way's is, and is not written).
+          if (this.#dead) return;
+        } else this.#endHeadExchange();
         if (answer !== undefined) {
           // The shortcut took the body that came with the head.
           if (head.framing.kind === "length") this.consume(head.framing.length);
@@ -275,10 +279,43 @@ export class ClientConnection {
     } else if (framing.kind !== "none") return undefined;
     if (!this.#requestable(head)) return undefined;
     try {
-      return answerHead(head, body);
+      return answerHead(head, body, this.#headSignal);
     } catch {
       return undefined;
     }
+  }
+
+  /**
+   * The shortcut's `signal()`: the signal of an exchange made for the request under way on
+   * first call, watched for the client's departure as {@linkcode ClientConnection.#serve}
+   * watches its own. Made once per connection, so that offering it costs nothing per request.
+   */
+  readonly #headSignal = (): AbortSignal => {
+    let exchange = this.#exchange;
+    if (exchange === undefined) {
+      exchange = {
+        controller: undefined,
+        aborted: false,
+        body: undefined,
+        answerStarted: false,
+        active: true,
+      };
+      this.#exchange = exchange;
+      void this.#watchDisconnect(exchange);
+    }
+    if (exchange.controller === undefined) {
+      exchange.controller = new AbortController();
+      if (exchange.aborted) exchange.controller.abort();
+    }
+    return exchange.controller.signal;
+  };
+
+  /** The shortcut's request ended (answered or declined): its exchange, if any, too. */
+  #endHeadExchange(): void {
+    const exchange = this.#exchange;
+    if (exchange === undefined) return;
+    exchange.active = false;
+    this.#exchange = undefined;
   }
 
   /** The last `Host` found well formed on this connection (clients repeat theirs). */

@@ -30,10 +30,10 @@
  *
  * A handler may carry {@linkcode FrontHooks} ({@linkcode withFrontHooks}; the app's `fetch`
  * does): a shortcut that answers some requests from their parsed head, with the bytes the
- * long way would write (config reads, `fast_stale_read.ts`, and config writes whose body came
- * with the head, `fast_config_write.ts`: no `Request`, `Headers`, `URL`, router or `Response`,
- * one write), and a counter of the server's own 400/408/431/505 answers
- * (`edgeraft_http_requests_total{method="other",route="connection"}`).
+ * long way would write (config reads, `fast_stale_read.ts`, and config writes and lock calls
+ * whose body came with the head, `fast_config_write.ts` and `fast_lock.ts`: no `Request`,
+ * `Headers`, `URL`, router or `Response`, one write), and a counter of the server's own
+ * 400/408/431/505 answers (`edgeraft_http_requests_total{method="other",route="connection"}`).
  *
  * The cost, against plain `Deno.serve` on the same code (`deno task bench:client-port --serve
  * both`, one node, the two alternated; bench/README.md "The client port"): node CPU per stale
@@ -41,10 +41,11 @@
  * linearizable read 114-128/30-46/27-38 µs against 129-209/96-160/98-138 µs (there the router
  * answers). Config writes whose body came with the head take their own shortcut: node CPU per
  * put at 1/16/64 clients 661/235/112 µs against 849/318/195 µs the long way (`--versus`, c9694dd
- * against its parent without the shortcut, 5f3e95b). Other requests (locks, watches, lists) take
- * the long way, at about `Deno.serve`'s CPU from 16 clients on. Before the head shortcut a stale read took about twice `Deno.serve`'s
- * CPU (91-124 µs against 40-57 µs); the layer's first version, a worker in front of
- * `Deno.serve` on a Unix socket copying every byte once more, took 97-162 µs.
+ * against its parent without the shortcut, 5f3e95b). Other requests (watches, lists, lock
+ * reads) take the long way, at about `Deno.serve`'s CPU from 16 clients on. Before the head
+ * shortcut a stale read took about twice `Deno.serve`'s CPU (91-124 µs against 40-57 µs); the
+ * layer's first version, a worker in front of `Deno.serve` on a Unix socket copying every byte
+ * once more, took 97-162 µs.
  *
  * Heads are parsed in `http1_head.ts`, connections served in `http1_connection.ts` (bodies in
  * `http1_body.ts`, answers in `http1_answer.ts`).
@@ -75,12 +76,19 @@ export interface FrontHooks {
    * included. Offered only origin-form requests the server could make a `Request` of (a
    * well-formed `Host`, header values it takes) that have no body, or a `Content-Length` body
    * already read whole with the head (not one waiting for `100 Continue`). While a later
-   * answer is awaited nothing more is read from the connection; a later answer that rejects
-   * ends the connection unanswered (a write may have been made: it is not served twice).
+   * answer is awaited no later request is served; a later answer that rejects ends the
+   * connection unanswered (a write may have been made: it is not served twice).
+   *
+   * `signal()` is the request's `request.signal` of the long way, made on first call: from
+   * then until the answer, the connection reads on (later requests wait in the buffer), and
+   * aborts it when the client leaves (a lock wait withdraws); the answer is then not written.
+   * Valid only while the request is under way. Without it (a caller that has none) a
+   * shortcut that needs it declines.
    */
   answerHead?: (
     head: Head,
     body: Uint8Array | undefined,
+    signal?: () => AbortSignal,
   ) => Uint8Array | Promise<Uint8Array | undefined> | undefined;
   /** Told of each answer the server writes itself (400, 408, 431, 505), for the metrics. */
   countOwnAnswer?: (status: number) => void;
