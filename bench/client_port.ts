@@ -1,7 +1,7 @@
 /**
  * The client port's own cost: one node (a one-node cluster, so no Raft traffic between
- * processes), stale reads and puts at a few client counts, with the load generator of
- * `deno task bench`. `--root` runs the node from another source tree (e.g. a worktree of the
+ * processes), stale reads, puts and lock cycles at a few client counts, with the load
+ * generator of `deno task bench`. `--root` runs the node from another source tree (e.g. a worktree of the
  * commit before the connection layer) to compare the two on the same machine.
  *
  * ```sh
@@ -13,7 +13,12 @@
  * deno task bench:client-port --workloads stale-get --clients 16 --profile /tmp/prof
  * git worktree add /tmp/before HEAD~1
  * deno task bench:client-port --workloads put --versus /tmp/before # this tree and another
+ * deno task bench:client-port --workloads lock --clients 1,16 # acquire+release cycles
  * ```
+ *
+ * Workloads: `stale-get`, `get` (linearizable), `put`, and `lock`: one uncontended cycle per
+ * operation (a try-lock acquire and its release, each client on a lock of its own), so that
+ * its CPU per op is per cycle, two requests and two proposals.
  *
  * `--profile DIR` runs the node under `deno run --cpu-prof` (summarize its profile with
  * `bench/profile_summary.ts`).
@@ -220,6 +225,23 @@ try {
   for (const copy of copies) await Deno.remove(copy, { recursive: true }).catch(() => {});
 }
 
+/** One uncontended lock cycle on `path`: a try-lock acquire, then its release. */
+async function lockCycle(client: ReturnType<typeof openHttpClient>, path: string): Promise<void> {
+  const acquired = await client.request({
+    method: "POST",
+    path: `${path}/acquire`,
+    body: '{"ttlMs":30000,"owner":"bench"}',
+  });
+  if (acquired.status !== 200) throw new Error(`acquire: ${acquired.status} ${acquired.body}`);
+  const { token } = JSON.parse(acquired.body);
+  const released = await client.request({
+    method: "POST",
+    path: `${path}/release`,
+    body: `{"token":${token}}`,
+  });
+  if (released.status !== 200) throw new Error(`release: ${released.status} ${released.body}`);
+}
+
 /** One measurement of `workload` at `clients` on `node`, printed as one line. */
 async function measure(node: BenchNode, workload: string, clients: number): Promise<void> {
   let cpuAtStart = 0;
@@ -231,10 +253,13 @@ async function measure(node: BenchNode, workload: string, clients: number): Prom
     workers: clients,
     durationMs: Number(args.duration) * 1000,
     warmupMs: Number(args.warmup) * 1000,
-    makeWorker: () => {
+    makeWorker: (index) => {
       const client = openHttpClient("raw", node.origin);
+      // One lock per client (each measurement its own names): uncontended cycles.
+      const lock = `/v1/locks/bench-${workload}-${clients}-${index}`;
       return {
         async op() {
+          if (workload === "lock") return await lockCycle(client, lock);
           const key = `k${Math.floor(Math.random() * KEYS)}`;
           const answer = workload === "put"
             ? await client.request({ method: "PUT", path: `/v1/config/${key}`, body: VALUE })
