@@ -18,7 +18,9 @@
  *
  * Workloads: `stale-get`, `get` (linearizable), `put`, and `lock`: one uncontended cycle per
  * operation (a try-lock acquire and its release, each client on a lock of its own), so that
- * its CPU per op is per cycle, two requests and two proposals.
+ * its CPU per op is per cycle, two requests and two proposals; `lock-contended`: the same on
+ * one lock for all clients, each acquire waiting in line (`waitMs`), so that 1 / (ops/s) is
+ * the time a hand-over takes (release applied, next waiter answered and its release sent).
  *
  * `--profile DIR` runs the node under `deno run --cpu-prof` (summarize its profile with
  * `bench/profile_summary.ts`).
@@ -225,12 +227,18 @@ try {
   for (const copy of copies) await Deno.remove(copy, { recursive: true }).catch(() => {});
 }
 
-/** One uncontended lock cycle on `path`: a try-lock acquire, then its release. */
-async function lockCycle(client: ReturnType<typeof openHttpClient>, path: string): Promise<void> {
+/** One lock cycle on `path`: an acquire (a try-lock, or one that waits), then its release. */
+async function lockCycle(
+  client: ReturnType<typeof openHttpClient>,
+  path: string,
+  wait: boolean,
+): Promise<void> {
   const acquired = await client.request({
     method: "POST",
     path: `${path}/acquire`,
-    body: '{"ttlMs":30000,"owner":"bench"}',
+    body: wait
+      ? '{"ttlMs":30000,"owner":"bench","waitMs":30000}'
+      : '{"ttlMs":30000,"owner":"bench"}',
   });
   if (acquired.status !== 200) throw new Error(`acquire: ${acquired.status} ${acquired.body}`);
   const { token } = JSON.parse(acquired.body);
@@ -255,11 +263,13 @@ async function measure(node: BenchNode, workload: string, clients: number): Prom
     warmupMs: Number(args.warmup) * 1000,
     makeWorker: (index) => {
       const client = openHttpClient("raw", node.origin);
-      // One lock per client (each measurement its own names): uncontended cycles.
-      const lock = `/v1/locks/bench-${workload}-${clients}-${index}`;
+      // One lock per client (each measurement its own names): uncontended cycles; or one lock
+      // for all, each acquire waiting in line.
+      const contended = workload === "lock-contended";
+      const lock = `/v1/locks/bench-${workload}-${clients}-${contended ? 0 : index}`;
       return {
         async op() {
-          if (workload === "lock") return await lockCycle(client, lock);
+          if (workload === "lock" || contended) return await lockCycle(client, lock, contended);
           const key = `k${Math.floor(Math.random() * KEYS)}`;
           const answer = workload === "put"
             ? await client.request({ method: "PUT", path: `/v1/config/${key}`, body: VALUE })
