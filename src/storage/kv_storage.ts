@@ -2,7 +2,8 @@
  * Durable Raft storage in Deno KV (the local SQLite backend), in `<dataDir>/raft.kv`.
  *
  * Every `commit()` is one fsync and Deno KV has no group commit, so each call here writes with
- * as few commits as the KV limits allow: an append of a Ready is normally exactly one. The hot
+ * as few commits as the KV limits allow: an append of a Ready is normally exactly one, and the
+ * appends that queue up behind a running write go to disk together in one (group commit). The hot
  * path does not read: the layout of the stored log, including the entries of its last block, is
  * kept in memory (`kv_log_layout.ts`). What the keys hold is described in `kv_keys.ts`, and the
  * rule that makes multi-commit writes crash-safe in `kv_scan.ts`.
@@ -61,7 +62,8 @@ const GET_MANY_LIMIT = 10;
  * Raft storage on disk. Holds the data directory's lock from `open` to `close`.
  *
  * Calls run one at a time in call order, except that a snapshot's chunks are written between
- * later calls (see `saveSnapshot`). Do not mutate entry or snapshot data passed in until its
+ * later calls (see `saveSnapshot`); consecutive appends that wait in the queue run as one (see
+ * `append`). Do not mutate entry or snapshot data passed in until its
  * call resolved. If a write fails half-way, the instance refuses further calls (the disk is
  * still consistent; reopen to continue from what is durable).
  *
@@ -89,6 +91,8 @@ export class KvStorage implements RaftStorage {
   /** What `open` read, handed out by the first `load` so that it does not read twice. */
   #opened: PersistedState | undefined;
   #queue: Promise<unknown> = Promise.resolve();
+  /** The appends at the tail of the queue that have not started: a new append joins them. */
+  #openGroup: QueuedAppend[] | undefined;
   /** The switch of the last snapshot save: switches happen in the order of the calls. */
   #lastSwitch: Promise<unknown> = Promise.resolve();
   /** Ids of snapshots whose chunks are being written: not garbage, whatever a scan says. */
@@ -147,11 +151,33 @@ export class KvStorage implements RaftStorage {
     });
   }
 
-  /** Stores entries and hard state in one atomic commit when it fits the KV limits. */
+  /**
+   * Stores entries and hard state in one atomic commit when it fits the KV limits.
+   *
+   * Group commit: an append called while the last queued call is an append that has not started
+   * yet joins it, and the group is written as one append (what the updates give applied in
+   * order), so a pipelined caller pays one commit per turn of the queue, not one per call. Each
+   * update is still checked against the log the ones before it leave: a wrong one is refused
+   * alone, as if called separately. Every member resolves when the group's write is durable, or
+   * rejects with its error.
+   */
   append(update: AppendUpdate): Promise<void> {
     const entries = [...update.entries];
     const hardState = update.hardState && { ...update.hardState };
-    return this.#serialize(() => this.#append(entries, hardState));
+    return new Promise((resolve, reject) => {
+      const call = { entries, hardState, resolve, reject };
+      if (this.#openGroup) {
+        this.#openGroup.push(call);
+        return;
+      }
+      const group = [call];
+      const started = () => {
+        if (this.#openGroup === group) this.#openGroup = undefined;
+      };
+      this.#serialize(() => this.#appendGroup(group), started)
+        .catch((error) => group.forEach((member) => member.reject(error)));
+      this.#openGroup = group;
+    });
   }
 
   /**
@@ -170,6 +196,7 @@ export class KvStorage implements RaftStorage {
       term,
       conf: { voters: [...conf.voters], learners: [...conf.learners] },
     };
+    this.#openGroup = undefined; // an append called after this must not join one called before
     const previous = this.#lastSwitch;
     const saved = this.#saveSnapshot({ metadata, data: snapshot.data }, previous);
     this.#lastSwitch = saved.catch(() => {});
@@ -201,6 +228,31 @@ export class KvStorage implements RaftStorage {
     this.#opened = undefined;
     this.#kv.close();
     this.#lock.release();
+  }
+
+  /**
+   * Writes a group of appends as one: checks each against the log the accepted ones before it
+   * leave (refusing it alone), merges the accepted ones and resolves them once that is durable.
+   */
+  async #appendGroup(group: QueuedAppend[]): Promise<void> {
+    const floor = this.#pointer?.metadata.index ?? 0;
+    let entries: Entry[] = [];
+    let hardState: HardState | undefined;
+    const accepted: QueuedAppend[] = [];
+    for (const call of group) {
+      try {
+        checkAppendRange(call.entries, floor, entries.at(-1)?.index ?? this.#layout.lastIndex);
+      } catch (error) {
+        call.reject(error);
+        continue;
+      }
+      entries = mergeEntries(entries, call.entries);
+      hardState = call.hardState ?? hardState;
+      accepted.push(call);
+    }
+    if (accepted.length === 0) return;
+    await this.#append(entries, hardState);
+    for (const call of accepted) call.resolve();
   }
 
   async #append(entries: Entry[], hardState: HardState | undefined): Promise<void> {
@@ -353,8 +405,11 @@ export class KvStorage implements RaftStorage {
     }
   }
 
-  #serialize<T>(operation: () => Promise<T>): Promise<T> {
+  /** Queues `operation`; `started` runs when its turn comes, even if it is then refused. */
+  #serialize<T>(operation: () => Promise<T>, started?: () => void): Promise<T> {
+    this.#openGroup = undefined; // the queue's tail is this operation now
     const run = () => {
+      started?.();
       if (this.#closed) throw new Error(`KvStorage for ${this.#dataDir} is closed`);
       if (this.#failure !== undefined) {
         throw new Error(`KvStorage for ${this.#dataDir} failed a write; reopen it`, {
@@ -367,6 +422,31 @@ export class KvStorage implements RaftStorage {
     this.#queue = result.catch(() => {});
     return result;
   }
+}
+
+/** One caller's append waiting in a group. */
+interface QueuedAppend {
+  entries: Entry[];
+  hardState: HardState | undefined;
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * The entries that appending `later` after `earlier` (both contiguous, `later` checked against
+ * the log `earlier` leaves) writes from the first index either starts at: `later` replaces
+ * `earlier` from its own first index on, as it would replace a stored suffix.
+ */
+function mergeEntries(earlier: Entry[], later: Entry[]): Entry[] {
+  if (later.length === 0) return earlier;
+  if (earlier.length === 0) return later;
+  const keep = later[0].index - earlier[0].index;
+  if (keep <= 0) return later;
+  if (keep === earlier.length) {
+    for (const entry of later) earlier.push(entry);
+    return earlier;
+  }
+  return [...earlier.slice(0, keep), ...later];
 }
 
 async function deleteKeys(kv: Deno.Kv, keys: Deno.KvKey[]): Promise<void> {
