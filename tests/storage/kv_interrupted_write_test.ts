@@ -186,3 +186,44 @@ Deno.test("a snapshot save with appends between its commits, cut anywhere, loses
   );
   assert.ok(total >= 20, `expected many commits, got ${total}`);
 });
+
+Deno.test("a group of appends written together, cut anywhere, leaves a log it passed through", async () => {
+  const old = Array.from({ length: 1100 }, (_, i) => makeEntry(i + 1, 1, 9 * 1024));
+  const updates = [
+    { entries: makeEntries(2, 5, 2, 100), hardState: { term: 2, vote: 3, commit: 1 } },
+    { entries: [makeEntry(6, 2, 2 * 1024 * 1024)] }, // more than two commits of parts
+    { entries: makeEntries(7, 600, 2, 2000), hardState: { term: 2, vote: 3, commit: 500 } },
+    { entries: makeEntries(300, 320, 3, 500), hardState: { term: 3, vote: 1, commit: 290 } },
+    { entries: [makeEntry(900, 3)] }, // a hole: refused alone
+    { entries: makeEntries(321, 330, 3, 500) },
+  ];
+  // What they give one by one: the old first entry, then 2..299 of term 2, then 300..330.
+  const added = [...makeEntries(2, 5, 2, 100), makeEntry(6, 2, 2 * 1024 * 1024)];
+  added.push(...makeEntries(7, 299, 2, 2000), ...makeEntries(300, 330, 3, 500));
+  const total = await cutEverywhere(
+    async (storage) => {
+      for (const entry of old) await storage.append({ entries: [entry] });
+      await storage.append({ entries: [], hardState: { term: 1, vote: 0, commit: 1 } });
+    },
+    async (storage) => {
+      // Called together, before the first has started: one group, one write.
+      const outcomes = await Promise.allSettled(updates.map((u) => storage.append(u)));
+      const errors = outcomes.flatMap((o) => o.status === "rejected" ? [o.reason] : []);
+      const cut = errors.find((e) => e instanceof Error && e.message === "simulated crash");
+      if (cut) throw cut;
+      assert.deepEqual(
+        outcomes.map((o) => o.status === "rejected"),
+        updates.map((_, i) => i === 4),
+      );
+    },
+    (state, completed) => {
+      assertPassedThrough(state.entries, old, 1, added);
+      const last = state.entries.at(-1)?.index ?? 0;
+      assert.ok(state.hardState.commit <= last, `commit ${state.hardState.commit} > last ${last}`);
+      // One write: its first commit already carries the group's last term and vote.
+      if (completed > 0) assert.deepEqual([state.hardState.term, state.hardState.vote], [3, 1]);
+      if (state.entries.length === added.length + 1) assert.equal(state.hardState.commit, 290);
+    },
+  );
+  assert.ok(total >= 4, `expected several commits, got ${total}`);
+});
