@@ -138,6 +138,12 @@ export interface RaftNodeOptions {
 /** How many election timeouts a leader waiting on its own disk goes on sending heartbeats. */
 const DISK_WAIT_HEARTBEAT_ELECTIONS = 10;
 
+/**
+ * How many writes a leader may have under way without waiting for them; the next waits, and so
+ * does everything behind it, as a write did before (see `#heartbeatWhileOnDisk`).
+ */
+const MAX_BACKGROUND_WRITES = 8;
+
 /** The slices (ms) of restoring the state from the snapshot on disk when the node starts. */
 const START_RESTORE_SLICE_MS = 40;
 
@@ -270,6 +276,13 @@ export class RaftNode {
   #lastTickAt = 0;
   /** Indexes of membership entries in the log above the commit index on disk. */
   #confIndexes: number[] = [];
+  /** Writes handed to storage, counted; `#persisted` is the hard state of the newest one done. */
+  #writesIssued = 0;
+  #writesDone = 0;
+  /** The leader's writes it did not wait for (`#writeInBackground`), oldest first. */
+  readonly #backgroundWrites: { seq: number; started: number }[] = [];
+  /** Background writes that ended, for the loop to tell the core (`RawNode.persisted`). */
+  readonly #durable: { seq: number; index: number; term: number; hardState: HardState }[] = [];
   #failure?: Error;
 
   private constructor(opts: RaftNodeOptions, raw: RawNode, sm: StateMachine, persisted: HardState) {
@@ -887,6 +900,15 @@ export class RaftNode {
       this.#heartbeatWhileOnDisk(at, waiting);
       return;
     }
+    // A write the leader did not wait for and that hangs as long: it falls silent just the
+    // same, and the followers elect another leader.
+    const oldest = this.#backgroundWrites[0];
+    if (
+      oldest !== undefined &&
+      this.#clock.monotonic() - oldest.started > DISK_WAIT_HEARTBEAT_ELECTIONS * this.#electionMs
+    ) {
+      return;
+    }
     this.#raw.tick();
     this.#maybeProposeTick();
     this.#kick();
@@ -943,6 +965,7 @@ export class RaftNode {
       do {
         this.#again = false;
         if (this.#stopped) return;
+        this.#takeDurable();
         this.#compactCore();
         this.#snapshotData.onLoop();
         for (const m of this.#inbox.splice(0)) this.#step(m);
@@ -950,6 +973,7 @@ export class RaftNode {
         if (ctx) this.#raw.readIndex(ctx);
         while (this.#raw.hasReady() && !this.#stopped) {
           await this.#handleReady(this.#raw.ready());
+          this.#takeDurable();
           for (const m of this.#inbox.splice(0)) this.#step(m);
         }
       } while (this.#again && !this.#stopped);
@@ -1053,9 +1077,20 @@ export class RaftNode {
     const latest = this.#latestHard;
     const p = this.#persisted;
     // Except when it covers a membership change (`confCommit`, above).
-    if (rd.entries.length > 0 || latest.term !== p.term || latest.vote !== p.vote || confCommit) {
+    const mustWrite = rd.entries.length > 0 || latest.term !== p.term ||
+      latest.vote !== p.vote || confCommit;
+    // A leader that may send at once need not wait for its own write either: its copy counts
+    // once it is on disk, and two followers can commit without it (docs/architecture.md#the-
+    // ready-contract, step 5; etcd-io/raft's AsyncStorageWrites). Storage merges the writes
+    // that queue up behind one commit into the next (group commit).
+    const background = mustWrite && early && !rd.snapshot && rd.entries.length > 0 &&
+      this.#backgroundWrites.length < MAX_BACKGROUND_WRITES;
+    if (background) {
+      this.#writeInBackground(rd.entries, latest);
+    } else if (mustWrite) {
       const changed = latest.term !== p.term || latest.vote !== p.vote ||
         latest.commit !== p.commit;
+      const seq = ++this.#writesIssued;
       const writeStarted = this.#clock.monotonic();
       this.#diskWaitSince = writeStarted;
       try {
@@ -1067,10 +1102,7 @@ export class RaftNode {
         this.#diskWaitSince = undefined;
       }
       this.counters.diskWrites.observe((this.#clock.monotonic() - writeStarted) / 1000);
-      this.#persisted = latest;
-      if (this.#confIndexes.length > 0) {
-        this.#confIndexes = this.#confIndexes.filter((i) => i > latest.commit);
-      }
+      this.#persistedUpTo(seq, latest);
       if (rd.entries.length > 0) this.#trace?.("appended", rd.entries.at(-1)!.index);
     }
     if (!early) this.#send(rd.messages);
@@ -1078,9 +1110,51 @@ export class RaftNode {
     for (const rs of rd.readStates) this.#reads.confirmed(rs.context, rs.index);
     // Reads queued behind the round just confirmed start theirs on the loop's next turn.
     if (rd.readStates.length > 0 && this.#reads.pending) this.#again = true;
-    this.#raw.advance(rd);
+    this.#raw.advance(rd, { entriesPersisted: !background });
     this.#reads.applied(this.#sm.appliedIndex);
     this.#maybeCompact();
+  }
+
+  /**
+   * Hands a leader's entries to storage without waiting: the loop goes on to the next Ready
+   * (sending the next entries, applying what the followers commit) while the write is under
+   * way. When it ends, the loop tells the core (`#takeDurable`), which then counts the
+   * leader's own copy toward commit.
+   */
+  #writeInBackground(entries: Entry[], hardState: HardState): void {
+    const seq = ++this.#writesIssued;
+    const started = this.#clock.monotonic();
+    const write = { seq, started };
+    this.#backgroundWrites.push(write);
+    const last = entries.at(-1)!;
+    this.#opts.storage.append({ entries, hardState }).then(() => {
+      this.#backgroundWrites.splice(this.#backgroundWrites.indexOf(write), 1);
+      this.counters.diskWrites.observe((this.#clock.monotonic() - started) / 1000);
+      this.#trace?.("appended", last.index);
+      this.#durable.push({ seq, index: last.index, term: last.term, hardState });
+      this.#kick();
+    }, (error) => {
+      if (!this.#stopped) this.#fail(error as Error);
+    });
+  }
+
+  /** Tells the core about the background writes that ended (between Readies). */
+  #takeDurable(): void {
+    if (this.#durable.length === 0) return;
+    for (const d of this.#durable.splice(0)) {
+      this.#raw.persisted(d.index, d.term);
+      this.#persistedUpTo(d.seq, d.hardState);
+    }
+  }
+
+  /** Write `seq`, which carried `hardState`, is on disk (so is every earlier one). */
+  #persistedUpTo(seq: number, hardState: HardState): void {
+    if (seq <= this.#writesDone) return; // a later write already said more
+    this.#writesDone = seq;
+    this.#persisted = hardState;
+    if (this.#confIndexes.length > 0) {
+      this.#confIndexes = this.#confIndexes.filter((i) => i > hardState.commit);
+    }
   }
 
   #apply(e: Entry): void {
@@ -1132,7 +1206,9 @@ export class RaftNode {
       bytes: this.#appliedBytes - this.#appliedBytesAtSnapshot,
       snapshotBytes: this.#snapshotBytes,
     }, this.#snapshotPolicy);
-    if (!due || applied > core.stabled) return;
+    // Entries a leader applied while its background write of them is under way are fine: storage
+    // writes them before the snapshot takes effect (it runs calls in order); see `#compactCore`.
+    if (!due || applied > core.inProgress) return;
     const term = core.termAt(applied);
     if (term === undefined) return;
     const conf = core.confState();
@@ -1193,6 +1269,13 @@ export class RaftNode {
     this.#encoded = undefined;
     const { index, term, conf, data, resolve } = encoded;
     const core = this.#raw.view;
+    // Taken on a leader that had applied entries its background writes were still writing:
+    // they are written before the snapshot takes effect (storage runs calls in order), and the
+    // core hears of it from `#takeDurable`, which the loop runs first. Until then, wait.
+    if (index > core.stabled && index <= core.inProgress) {
+      this.#encoded = encoded;
+      return;
+    }
     // A leader's snapshot may have replaced the log meanwhile, and the snapshot must carry the
     // membership of its own index: a change applied since makes the next compaction's job.
     const fits = index > core.offset && core.termAt(index) === term &&

@@ -50,6 +50,12 @@ export class RaftLog {
   applying = 0;
   /** The last index known to be on disk. */
   stabled = 0;
+  /**
+   * The last index handed to the driver to persist: entries up to it are not handed out again
+   * while a write the driver did not wait for is in flight (`RawNode.advance` with
+   * `entriesPersisted: false`, then `RawNode.persisted`).
+   */
+  inProgress = 0;
 
   /** Restores the log a node had on disk. */
   static restore(snapshot: Snapshot | undefined, entries: Entry[], commit: number): RaftLog {
@@ -69,6 +75,7 @@ export class RaftLog {
       expected++;
     }
     log.stabled = log.lastIndex();
+    log.inProgress = log.stabled;
     log.committed = Math.min(Math.max(commit, log.offset), log.lastIndex());
     log.applying = log.offset;
     return log;
@@ -138,6 +145,7 @@ export class RaftLog {
     this.entries.length = after - this.offset;
     for (const e of ents) this.entries.push(e);
     if (this.stabled > after) this.stabled = after;
+    if (this.inProgress > after) this.inProgress = after;
   }
 
   /**
@@ -202,9 +210,9 @@ export class RaftLog {
     }
   }
 
-  /** Entries not yet on disk. */
+  /** Entries not yet on disk, nor on their way there. */
   unstableEntries(): Entry[] {
-    const from = Math.max(this.stabled, this.offset) + 1;
+    const from = Math.max(this.stabled, this.inProgress, this.offset) + 1;
     return from > this.lastIndex() ? [] : this.entries.slice(from - this.offset - 1);
   }
 
@@ -241,6 +249,7 @@ export class RaftLog {
     this.committed = index;
     this.applying = index;
     this.stabled = index;
+    this.inProgress = index;
     return true;
   }
 

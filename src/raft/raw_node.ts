@@ -90,8 +90,10 @@ export interface CoreView {
   readonly offset: number;
   /** The term of the entry at `offset`. */
   readonly offsetTerm: number;
-  /** The highest index the driver has reported durable (`advance`). */
+  /** The highest index the driver has reported durable (`advance`, `persisted`). */
   readonly stabled: number;
+  /** The highest index handed to the driver to persist (at least `stabled`). */
+  readonly inProgress: number;
   /** The snapshot the log starts after, if it keeps one. */
   readonly snapshot: Snapshot | undefined;
   /** The membership now (a copy). */
@@ -173,6 +175,9 @@ export class RawNode {
       },
       get stabled() {
         return r.log.stabled;
+      },
+      get inProgress() {
+        return Math.max(r.log.inProgress, r.log.stabled);
       },
       get snapshot() {
         return r.log.snapshot;
@@ -387,17 +392,37 @@ export class RawNode {
     r.readStates = [];
     const lastCommitted = rd.committedEntries.at(-1);
     if (lastCommitted) r.log.applying = lastCommitted.index;
+    const lastEntry = rd.entries.at(-1);
+    if (lastEntry) r.log.inProgress = lastEntry.index;
     return rd;
   }
 
-  /** Tells the core that everything in `rd` was persisted (and is being applied). */
-  advance(rd: Ready): void {
+  /**
+   * Tells the core that everything in `rd` was persisted (and is being applied). With
+   * `entriesPersisted: false` the driver is still writing `rd.entries` (a leader that does not
+   * wait for its own disk, etcd-io/raft's AsyncStorageWrites): they are not handed out again,
+   * and count as on disk only once the driver calls `persisted`.
+   */
+  advance(rd: Ready, options: { entriesPersisted?: boolean } = {}): void {
     if (!this.#outstanding) throw new RaftInvariantError("raft: advance() without ready()");
     this.#outstanding = false;
-    const r = this.#raft;
     if (rd.hardState) this.#prevHard = rd.hardState;
     const last = rd.entries.at(-1);
-    if (last) r.log.stableTo(last.index, last.term);
+    if (last && options.entriesPersisted !== false) this.#raft.log.stableTo(last.index, last.term);
+    this.#countOwnCopy();
+  }
+
+  /**
+   * Tells the core that its log up to `index` (whose entry has `term`) is on disk: a write the
+   * driver did not wait for has ended. Ignored when the log changed under it meanwhile.
+   */
+  persisted(index: number, term: number): void {
+    this.#raft.log.stableTo(index, term);
+    this.#countOwnCopy();
+  }
+
+  #countOwnCopy(): void {
+    const r = this.#raft;
     if (r.role === "leader") {
       // Thesis 10.2.1: the leader counts its own copy only once it is on disk.
       const self = r.tracker.progress.get(r.id);

@@ -285,23 +285,32 @@ Deno.test("node: a one-node cluster logs the campaign it wins at its first tick"
   }
 });
 
-/** Makes the next append with entries of `storage` wait `ms`, or until released. */
+/**
+ * Makes the next append with entries of `storage` wait `ms`, or until released. Later appends
+ * wait behind it, in call order, as a real storage runs them (`RaftStorage`).
+ */
 function hangNextAppend(storage: MemoryStorage, ms: number) {
   const append = storage.append.bind(storage);
   let hung = false;
   let release = () => {};
-  storage.append = async (update) => {
-    if (!hung && update.entries.length > 0) {
-      hung = true;
-      await new Promise<void>((r) => {
-        const timer = setTimeout(r, ms);
-        release = () => {
-          clearTimeout(timer);
-          r();
-        };
-      });
-    }
-    return await append(update);
+  let tail = Promise.resolve();
+  storage.append = (update) => {
+    const hang = !hung && update.entries.length > 0;
+    if (hang) hung = true;
+    const done = tail.then(async () => {
+      if (hang) {
+        await new Promise<void>((r) => {
+          const timer = setTimeout(r, ms);
+          release = () => {
+            clearTimeout(timer);
+            r();
+          };
+        });
+      }
+      return await append(update);
+    });
+    tail = done.catch(() => {});
+    return done;
   };
   return { hung: () => hung, release: () => release() };
 }
@@ -313,9 +322,14 @@ Deno.test("node: a leader whose own disk write takes election timeouts keeps its
     const term = leader.status().term;
     // 500 ms: 3-6 election timeouts at 5 ms ticks, within the 10 the leader heartbeats for.
     const disk = hangNextAppend(h.storages.get(leader.id)!, 500);
-    const outcome = await leader.submit({ cmd: { op: "put", key: "slow", value: 1 } });
-    assert.ok(disk.hung(), "the write went through the hanging append");
-    assert.equal(outcome.result.ok, true);
+    // The followers commit the first writes without the leader's copy, while their writes
+    // queue behind the hanging one; once 8 are under way the next one waits for the disk, and
+    // with it the leader's loop.
+    for (let i = 0; i < 9; i++) {
+      const outcome = await leader.submit({ cmd: { op: "put", key: `slow${i}`, value: i } });
+      assert.equal(outcome.result.ok, true);
+    }
+    assert.ok(disk.hung(), "the writes went through the hanging append");
     assert.ok(leader.counters.diskWaitHeartbeats > 0, "the heartbeats are counted");
     assert.equal(leader.isLeader(), true);
     for (const node of h.nodes.values()) {
