@@ -8,6 +8,7 @@
  */
 
 import { Prng } from "../../checker/prng.ts";
+import type { TokenName } from "./model_node.ts";
 import type { ClientModel } from "./reference_model.ts";
 import { BAD_INPUTS } from "./reference_model.ts";
 import {
@@ -34,6 +35,9 @@ export function clientSeed(seed: number, client: number): number {
   return (Math.imul(seed >>> 0, 0x9e3779b1) ^ Math.imul(client + 1, 0x85ebca6b)) >>> 0;
 }
 
+/** The tokens requests to an open node carry: mostly one, sometimes another or none. */
+const OPEN_TOKENS: TokenName[] = ["alpha", "alpha", "beta", "narrow", "none"];
+
 const STRINGS = ["", "a", "edge", "ü", "日本", "\u{1F680}", "line\nbreak", 'quote"', "~"];
 
 /**
@@ -52,7 +56,11 @@ export class StepGenerator {
   #idemCounter = 0;
   #exactlyIndexes: number[] = [];
 
-  constructor(seed: number, readonly options: { staleReads?: boolean } = {}) {
+  /**
+   * `open`: the node has no tokens, so any token (or none) may go with any request; without it
+   * the choices, and so a seed's run, are those of a node with tokens.
+   */
+  constructor(seed: number, readonly options: { staleReads?: boolean; open?: boolean } = {}) {
     this.prng = new Prng(seed);
   }
 
@@ -109,6 +117,13 @@ export class StepGenerator {
       if (step.req.exactly !== undefined) this.#exactlyIndexes.push(index);
     }
     if (step.t === "dropRetry") this.#exactlyIndexes.push(index);
+    if (this.options.open && (step.t === "dropRetry" || step.t === "one")) {
+      const req = step.req;
+      // An open node ignores the token: whichever a request carries, the answer is the same.
+      if (req.op !== "replay" && req.op !== "bad") req.token = r.pick(OPEN_TOKENS);
+      // A key's `/` sent raw: the read shortcut takes only keys that need no decoding.
+      if (req.op === "get") req.encodeSlash = r.chance(0.5);
+    }
     return step;
   }
 
@@ -217,6 +232,13 @@ export class StepGenerator {
     const of = r.chance(0.7)
       ? candidates[Math.max(0, candidates.length - 1 - r.int(5))]
       : r.pick(candidates);
+    if (this.options.open) {
+      // On an open node a retry with another token (or none) is still the same owner's retry.
+      return {
+        t: "one",
+        req: { op: "replay", of, token: r.chance(0.3) ? r.pick(OPEN_TOKENS) : undefined },
+      };
+    }
     return { t: "one", req: { op: "replay", of, token: r.chance(0.2) ? "beta" : undefined } };
   }
 

@@ -1,6 +1,8 @@
 /**
  * `deno task test:model [--seed N] [--requests N] [--clients N] [--shrink-ms N] [--nodes N]
- * [--node-root DIR]`: the model-based API test for longer runs than `deno task test` makes.
+ * [--open] [--node-root DIR]`: the model-based API test for longer runs than `deno task test`
+ * makes. `--open` starts the node without tokens, so that the client port's head shortcuts
+ * answer (see `RunOptions.open`).
  * `--nodes 3` runs a 3-node cluster (clients spread over the nodes, retries of dropped requests
  * sent to another node). `--node-root` runs the node of another checkout (e.g. `git archive
  * <commit>` unpacked: the code before a fix). Prints the report; exits 1 when an answer broke a
@@ -30,7 +32,15 @@ function text(name: string): string | undefined {
 }
 
 if (import.meta.main) {
-  const known = ["--seed", "--requests", "--clients", "--shrink-ms", "--node-root", "--nodes"];
+  const known = [
+    "--seed",
+    "--requests",
+    "--clients",
+    "--shrink-ms",
+    "--node-root",
+    "--nodes",
+    "--open",
+  ];
   const unknown = Deno.args.filter((a) => a.startsWith("--") && !known.includes(a.split("=")[0]));
   if (unknown.length > 0) {
     console.error(`unknown flag ${unknown[0]} (known: ${known.join(" ")})`);
@@ -45,6 +55,7 @@ if (import.meta.main) {
     log: (line) => console.error(line),
     nodeRoot: text("node-root"),
     nodes: flag("nodes", 1),
+    open: Deno.args.includes("--open"),
   });
   console.error(`what the run exercised (accepted answers by kind):\n${formatCoverage(report)}`);
   console.log(formatReport(report));

@@ -1,7 +1,8 @@
 /**
  * The real node the model-based API test talks to: one `deno run src/cli/node.ts` process (a
  * one-node cluster) on free loopback ports, in a temporary data directory, started with a tokens
- * file so that requests act as different principals.
+ * file so that requests act as different principals, or without one (an open node, where the
+ * client port answers config reads, writes and lock calls from the request head).
  *
  * @module
  */
@@ -65,7 +66,8 @@ const ROOT = new URL("../../../", import.meta.url).pathname;
 
 /**
  * Starts a cluster of `nodes` node processes (default 1: a one-node cluster) with the model's
- * tokens file, and waits until every node's `/readyz` says it has caught up with a leader.
+ * tokens file (none when `open`: every token, or none, is then the one owner), and waits
+ * until every node's `/readyz` says it has caught up with a leader.
  * `root` runs the node of another checkout of the project (e.g. the code before a fix, to see
  * the model catch its bug); default: this one. `url` is the first node's client URL, `urls`
  * every node's.
@@ -75,11 +77,14 @@ const ROOT = new URL("../../../", import.meta.url).pathname;
  * import { startModelNode } from "./model_node.ts";
  * const node = await startModelNode();
  * await node.stop();
+ * const open = await startModelNode(undefined, 1, true); // no tokens file
+ * await open.stop();
  * ```
  */
 export async function startModelNode(
   root: string = ROOT,
   nodes = 1,
+  open = false,
 ): Promise<ModelNode & { urls: string[] }> {
   const dir = await Deno.makeTempDir({ prefix: "edgeraft-model-" });
   const tokensFile = `${dir}/tokens.json`;
@@ -123,7 +128,8 @@ export async function startModelNode(
         ...["--client-addr", `127.0.0.1:${m.clientPort}`],
         ...["--peer-addr", `127.0.0.1:${m.peerPort}`, "--peers", peers],
         ...["--client-urls", clientUrls, "--cluster-secret", "model-test-secret"],
-        ...["--log-format", "json", "--tokens-file", tokensFile],
+        ...["--log-format", "json"],
+        ...(open ? [] : ["--tokens-file", tokensFile]),
       ],
       stdin: "null",
       stdout: "piped",

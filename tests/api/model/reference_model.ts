@@ -66,7 +66,7 @@ const READ_SLACK_MS = 10_000;
 export type Sem =
   | { kind: "put"; key: string; value: Json; ifMatch?: number; create?: boolean }
   | { kind: "delete"; key: string; ifMatch?: number }
-  | { kind: "get"; key: string; ifNoneMatch?: string }
+  | { kind: "get"; key: string; ifNoneMatch?: string; stale?: boolean }
   | { kind: "list"; prefix: string; limit: number; after?: string }
   | { kind: "acquire"; lock: string; owner: string; ttlMs: number; waitMs: number }
   | { kind: "renew" | "release"; lock: string; token: number }
@@ -184,6 +184,8 @@ interface Remembered {
   body: unknown;
   /** `SharedLedger.keyUses` when the key was last used (for the 10,000-key bound). */
   usedAt: number;
+  /** The token the first request was sent with (an open node has one owner for all). */
+  by: TokenName;
 }
 
 /**
@@ -266,6 +268,21 @@ export function keyPath(key: string, encodeSlash: boolean): string {
 
 function lockPath(lock: string, action?: string): string {
   return `/v1/locks/${encodeURIComponent(lock)}${action ? `/${action}` : ""}`;
+}
+
+/**
+ * What a request that a node with tokens refuses with 401 or 403 (a `PUT` of the client's `k0`,
+ * an acquire of its `l0`) is on an open node: the same request as a step, sent with the same
+ * token, which the open node ignores.
+ */
+function openCounterpart(
+  built: Omit<WireRequest, "token">,
+  token: TokenName,
+  exactly: ExactlySpec | undefined,
+): ReqSpec {
+  const body = JSON.parse(built.body ?? "null");
+  if (built.method === "PUT") return { op: "put", key: "k0", value: body, token, exactly };
+  return { op: "acquire", lock: "l0", ttlMs: body.ttlMs, token, exactly };
 }
 
 /**
@@ -486,7 +503,18 @@ export class ClientModel {
      * node, which is always its own leader: there a 503 is a discrepancy.
      */
     readonly retryNoLeader = false,
+    /**
+     * The node has no tokens (docs/api.md, Authentication: "Without configured tokens the API
+     * is open"): nothing is refused with 401 or 403, and "the open API is one owner" of every
+     * idempotency key and session, whatever bearer token a request carries (or none).
+     */
+    readonly open = false,
   ) {}
+
+  /** Whose keys and sessions a request with `token` uses. */
+  #owner(token: TokenName): string {
+    return this.open ? "open" : token;
+  }
 
   /**
    * When a lease is surely over, for a lease whose latest grant or renew arrived so that this is
@@ -525,7 +553,7 @@ export class ClientModel {
 
   /** The session's last sequence number, if it has one. */
   get sessionSeq(): number | undefined {
-    return this.#sessions.get(`alpha\0${this.ns}-s`)?.seq;
+    return this.#sessions.get(`${this.#owner("alpha")}\0${this.ns}-s`)?.seq;
   }
 
   /** Whether this client holds shared lock `l` in the model. */
@@ -635,13 +663,14 @@ export class ClientModel {
       case "get": {
         const key = this.key(spec.key);
         const headers: Record<string, string> = {};
-        const sem: Sem = { kind: "get", key };
+        const sem: Sem = { kind: "get", key, stale: spec.stale ?? false };
         if (spec.ifNoneMatch) {
           sem.ifNoneMatch = `"${this.#keys.get(key)?.revision ?? 1}"`;
           headers["if-none-match"] = sem.ifNoneMatch;
         }
         const query = spec.stale ? "?consistency=stale" : "";
-        return { method: "GET", path: keyPath(key, true) + query, headers, token, sem };
+        const path = keyPath(key, spec.encodeSlash ?? true) + query;
+        return { method: "GET", path, headers, token, sem };
       }
       case "list": {
         const prefix = `${this.ns}/`;
@@ -712,6 +741,10 @@ export class ClientModel {
         const built = make(this.ns, this.key("k0"), this.lock("l0"));
         const headers = { ...built.headers };
         const tokenName = built.token ?? "alpha";
+        if (this.open && statuses.every((s) => s === 401 || s === 403)) {
+          // An open node refuses no token: the same bytes are an ordinary write or acquire.
+          return this.#build(openCounterpart(built, tokenName, spec.exactly));
+        }
         // Variants whose mistake is in the exactly-once headers keep them as they are.
         const ownHeaders = "idempotency-key" in headers || "x-client-id" in headers;
         if (spec.exactly && !ownHeaders) {
@@ -752,7 +785,7 @@ export class ClientModel {
     if (exactly === undefined) return {};
     if ("idem" in exactly) return { "idempotency-key": `${this.ns}-${exactly.idem}` };
     const id = `${this.ns}-s`;
-    const last = this.#sessions.get(`${token}\0${id}`)?.seq ?? 0;
+    const last = this.#sessions.get(`${this.#owner(token)}\0${id}`)?.seq ?? 0;
     const seq = exactly.seq === "next"
       ? last + 1
       : exactly.seq === "same"
@@ -888,17 +921,18 @@ export class ClientModel {
     if (idem === undefined && clientId === undefined) {
       return fresh.map((alt) => ({ ...alt, replayed: false }));
     }
+    const owner = this.#owner(req.token);
     const remembered = idem !== undefined
-      ? this.#idem.get(`${req.token}\0${idem}`)
-      : this.#sessions.get(`${req.token}\0${clientId}`);
+      ? this.#idem.get(`${owner}\0${idem}`)
+      : this.#sessions.get(`${owner}\0${clientId}`);
     const seq = Number(req.headers["x-client-seq"]);
     // Counted per request sent, not per key: more than the distinct keys used, so never late.
     if (idem !== undefined) this.ledger.keyUses++;
     const usedAt = this.ledger.keyUses;
     const remember = (a: Answer) => {
-      const record = { full, status: a.status, body: a.body, usedAt };
-      if (idem !== undefined) this.#idem.set(`${req.token}\0${idem}`, record);
-      else this.#sessions.set(`${req.token}\0${clientId}`, { ...record, seq });
+      const record = { full, status: a.status, body: a.body, usedAt, by: req.token };
+      if (idem !== undefined) this.#idem.set(`${owner}\0${idem}`, record);
+      else this.#sessions.set(`${owner}\0${clientId}`, { ...record, seq });
     };
     if (idem === undefined && remembered !== undefined) {
       const last = (remembered as SessionRecord).seq;
@@ -918,8 +952,10 @@ export class ClientModel {
     const sameSlot = remembered !== undefined &&
       (idem !== undefined || (remembered as SessionRecord).seq === seq);
     if (sameSlot) {
+      // Only on an open node can a request with another token be answered from this record.
+      const by = remembered.by === req.token ? "" : " sent with another token";
       const replay: Alt = {
-        what: `a replay of the first answer (${remembered.status})`,
+        what: `a replay of the first answer (${remembered.status})${by}`,
         status: [remembered.status],
         replayed: true,
         check: (a) => is("the replayed body", a.body, remembered.body),
@@ -934,9 +970,12 @@ export class ClientModel {
       // Maybe forgotten among the 10,000 keys: then the request is new, and only new.
       return [known, ...this.#freshAlts(fresh, dropped, remember, " (the key may be forgotten)")];
     }
+    // Not the owner's own session (a new sequence number in it is no other token's use).
     const elsewhere = idem !== undefined
       ? [...this.#idem.keys()].some((k) => k.endsWith(`\0${idem}`))
-      : [...this.#sessions.keys()].some((k) => k.endsWith(`\0${clientId}`));
+      : [...this.#sessions.keys()].some((k) =>
+        k.endsWith(`\0${clientId}`) && k !== `${owner}\0${clientId}`
+      );
     // Another token's use of the same key or session is unknown to this one ("Keys and sessions
     // belong to the bearer token"): the fresh answers are the only ones allowed.
     return this.#freshAlts(
@@ -1128,7 +1167,12 @@ export class ClientModel {
       return [{
         what: "304 not modified",
         status: [304],
-        check: (a) => all(is("ETag", a.headers.etag, etag), a.text !== "" && "a body on a 304"),
+        check: (a) =>
+          all(
+            is("ETag", a.headers.etag, etag),
+            a.text !== "" && "a body on a 304",
+            this.#readHeaders(a, sem.stale ?? false),
+          ),
       }];
     }
     return [{
@@ -1139,9 +1183,28 @@ export class ClientModel {
           is("the key", a.body, { key: sem.key, value: cur.value, ...meta(cur) }),
           is("ETag", a.headers.etag, etag),
           this.#revisionSeen(a),
+          this.#readHeaders(a, sem.stale ?? false),
         ),
       apply: seen,
     }];
+  }
+
+  /**
+   * docs/api.md, "Consistency and caching": a linearizable read is `no-cache`; a stale one
+   * `max-age=1, stale-while-revalidate=5`, `public` only when the API is open, with
+   * `X-Last-Contact-Ms` (0 on the leader, which a one-node cluster's only node is; clusters
+   * send no stale reads).
+   */
+  #readHeaders(a: Answer, stale: boolean): string | undefined {
+    if (!stale) return is("Cache-Control", a.headers["cache-control"], "no-cache");
+    return all(
+      is(
+        "Cache-Control",
+        a.headers["cache-control"],
+        `${this.open ? "public, " : ""}max-age=1, stale-while-revalidate=5`,
+      ),
+      is("X-Last-Contact-Ms", a.headers["x-last-contact-ms"], "0"),
+    );
   }
 
   #listAlts(sem: Extract<Sem, { kind: "list" }>): Alt[] {
@@ -1166,6 +1229,7 @@ export class ClientModel {
           is("items", b.items, items),
           is("next", b.next, next),
           is("ETag", a.headers.etag, `"${b.revision}"`),
+          this.#readHeaders(a, false),
           (b.revision ?? 0) < this.#maxRevision &&
             `revision ${b.revision} is below ${this.#maxRevision}, already seen`,
         );
@@ -1325,6 +1389,8 @@ export class ClientModel {
           lease !== undefined && a.receivedAt < lease.heldUntil &&
             `free while token ${lease.token} surely held it`,
           is("the lock", a.body, { name: lock, holder: null, waiters }),
+          // docs/api.md: "Lock state (`GET /v1/locks/{name}`) is `no-store`."
+          is("Cache-Control", a.headers["cache-control"], "no-store"),
         ),
       apply: () => this.#leases.delete(lock),
     };
@@ -1340,6 +1406,7 @@ export class ClientModel {
           is("name", (a.body as { name?: unknown }).name, lock),
           holderProblem((a.body as { holder?: unknown }).holder, lease),
           is("waiters", (a.body as { waiters?: unknown }).waiters, waiters),
+          is("Cache-Control", a.headers["cache-control"], "no-store"),
         ),
       apply: (a) => observeHolder(lease, (a.body as { holder: { expiresAt: number } }).holder),
     };
@@ -1656,7 +1723,7 @@ export class ClientModel {
       sem: { kind: action, lock, token: mine.token },
     };
     const alts: Alt[] = [{
-      what: `200 ${action}d`,
+      what: `200 ${action === "renew" ? "renewed" : "released"} (a shared lock)`,
       status: [200],
       replayed: false,
       check: (a) =>

@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { ClientModel, type Discrepancy, SharedLedger } from "./reference_model.ts";
+import { BAD_INPUTS, ClientModel, type Discrepancy, SharedLedger } from "./reference_model.ts";
 import type { ReqSpec } from "./steps.ts";
 import type { Answer, WireRequest } from "./wire.ts";
 
@@ -154,4 +154,76 @@ Deno.test("model: bad input must be a 4xx problem", async () => {
   ]);
   assert.equal(plain.length, 1);
   assert.match(plain[0].answer, /not application\/problem\+json/);
+});
+
+/** `run` against a model of an open node (no tokens). */
+async function runOpen(
+  steps: ReqSpec[],
+  script: ((req: WireRequest) => Answer | undefined)[],
+): Promise<Discrepancy[]> {
+  let next = 0;
+  const model = new ClientModel(
+    0,
+    "t",
+    new SharedLedger(),
+    (req) => {
+      const reply = script[next++];
+      assert.ok(reply, `no scripted answer for request ${next}`);
+      return Promise.resolve(reply(req));
+    },
+    undefined,
+    false,
+    true,
+  );
+  const found: Discrepancy[] = [];
+  for (const [i, req] of steps.entries()) found.push(...await model.perform({ t: "one", req }, i));
+  return found;
+}
+
+Deno.test("model, open node: another token's retry is the same owner's, so a replay", async () => {
+  const first: ReqSpec = { op: "put", key: "k0", value: 1, exactly: { idem: "i1" } };
+  const retry: ReqSpec = { op: "replay", of: 0, token: "none" };
+  const replayed = written("t/k0", 5, { "idempotent-replayed": "true", "x-revision": "9" });
+  assert.deepEqual(await runOpen([first, retry], [written("t/k0", 5), replayed]), []);
+  // Applied again as a new key: what a node with tokens does, and a broken promise here.
+  const again = () =>
+    answer(200, { key: "t/k0", revision: 6, createRevision: 5, version: 2, prevRevision: 5 }, {
+      etag: '"6"',
+      "x-revision": "6",
+    });
+  const found = await runOpen([first, retry], [written("t/k0", 5), again]);
+  assert.equal(found.length, 1);
+  assert.match(found[0].kind, /a replay of the first answer \(200\) sent with another token/);
+});
+
+Deno.test("model, open node: no 401 or 403, the same request is a write", async () => {
+  const variant = BAD_INPUTS.findIndex(([statuses]) => statuses.includes(401));
+  const noToken: ReqSpec = { op: "bad", variant };
+  assert.deepEqual(await runOpen([noToken], [written("t/k0", 5)]), []);
+  const refused = await runOpen([noToken], [() => answer(401, problem(401, "unauthorized"))]);
+  assert.equal(refused.length, 1);
+  assert.match(refused[0].kind, /put: expected 200 written; got 401/);
+  // With tokens the same step must be refused.
+  const withTokens = await run([noToken], [written("t/k0", 5)]);
+  assert.equal(withTokens.length, 1);
+});
+
+Deno.test("model: a stale read is `public` in a cache only on an open node", async () => {
+  const put: ReqSpec = { op: "put", key: "k0", value: 1 };
+  const read: ReqSpec = { op: "get", key: "k0", stale: true };
+  const stale = (cacheControl: string) => () =>
+    answer(200, { key: "t/k0", value: 1, revision: 5, createRevision: 5, version: 1 }, {
+      etag: '"5"',
+      "x-revision": "5",
+      "cache-control": cacheControl,
+      "x-last-contact-ms": "0",
+    });
+  const open = "public, max-age=1, stale-while-revalidate=5";
+  const closed = "max-age=1, stale-while-revalidate=5";
+  assert.deepEqual(await runOpen([put, read], [written("t/k0", 5), stale(open)]), []);
+  assert.deepEqual(await run([put, read], [written("t/k0", 5), stale(closed)]), []);
+  assert.equal((await runOpen([put, read], [written("t/k0", 5), stale(closed)])).length, 1);
+  const shared = await run([put, read], [written("t/k0", 5), stale(open)]);
+  assert.equal(shared.length, 1);
+  assert.match(shared[0].answer, /Cache-Control/);
 });

@@ -46,6 +46,16 @@ export interface RunOptions {
    * may lag, which the model does not track).
    */
   nodes?: number;
+  /**
+   * Start the node without a tokens file (docs/api.md: an open node), so that the client port's
+   * head shortcuts answer (`src/api/fast_*.ts`: they turn themselves off when tokens are set).
+   * The model then expects no 401 or 403, and one owner of every idempotency key and session
+   * whatever token a request carries; the generator sends alpha's, beta's, narrow's or none.
+   * Even clients name their keys and locks `m<client>_<n>...`, which the shortcuts take; odd
+   * ones `m<client>~<n>...`, which they decline (`~` is not in their plain names), so the
+   * router's answers on an open node are compared too.
+   */
+  open?: boolean;
 }
 
 /**
@@ -95,6 +105,8 @@ export interface RunReport {
   command: string;
   /** How often each kind of accepted answer was seen. */
   coverage?: Map<string, number>;
+  /** The node was open (no tokens). */
+  open?: boolean;
 }
 
 interface NamespaceHistory {
@@ -110,15 +122,33 @@ interface NamespaceHistory {
  * import { replayCommand } from "./runner.ts";
  * replayCommand({ seed: 7, requests: 10_000, clients: 8 });
  * // "deno task test:model --seed 7 --requests 10000 --clients 8"
+ * replayCommand({ seed: 7, requests: 2000, clients: 8, open: true });
+ * // "deno task test:model --seed 7 --requests 2000 --clients 8 --open"
  * ```
  */
 export function replayCommand(
-  o: Pick<RunOptions, "seed" | "requests" | "clients" | "nodeRoot" | "nodes">,
+  o: Pick<RunOptions, "seed" | "requests" | "clients" | "nodeRoot" | "nodes" | "open">,
 ): string {
   const root = o.nodeRoot === undefined ? "" : ` --node-root ${o.nodeRoot}`;
   const nodes = (o.nodes ?? 1) === 1 ? "" : ` --nodes ${o.nodes}`;
+  const open = o.open ? " --open" : "";
   return `deno task test:model --seed ${o.seed} --requests ${o.requests} --clients ${o.clients}` +
-    nodes + root;
+    nodes + open + root;
+}
+
+/**
+ * The namespace of client `client`, generation `tag` (a number, or `s<n>` for shrinking): see
+ * `RunOptions.open` for why an open run names half of them differently.
+ *
+ * @example
+ * ```ts
+ * import { namespaceOf } from "./runner.ts";
+ * namespaceOf(3, 0, false); // "m3~0"
+ * namespaceOf(2, "s1", true); // "m2_s1"
+ * ```
+ */
+export function namespaceOf(client: number, tag: number | string, open: boolean): string {
+  return `m${client}${open && client % 2 === 0 ? "_" : "~"}${tag}`;
 }
 
 /**
@@ -132,7 +162,7 @@ export function replayCommand(
  * ```
  */
 export async function runModel(options: RunOptions): Promise<RunReport> {
-  const node = await startModelNode(options.nodeRoot, options.nodes ?? 1);
+  const node = await startModelNode(options.nodeRoot, options.nodes ?? 1, options.open ?? false);
   try {
     return await runAgainst(node.urls, options);
   } finally {
@@ -152,6 +182,7 @@ async function runAgainst(urls: string[], options: RunOptions): Promise<RunRepor
     };
   const home = (client: number) => senderTo(urls[client % urls.length]);
   const other = (client: number) => senderTo(urls[(client + 1) % urls.length]);
+  const open = options.open ?? false;
   const ledger = new SharedLedger();
   ledger.remaining = options.requests;
   const findings = new Map<string, Finding & { history?: NamespaceHistory; client: number }>();
@@ -172,11 +203,12 @@ async function runAgainst(urls: string[], options: RunOptions): Promise<RunRepor
   const runClient = async (client: number) => {
     const generator = new StepGenerator(clientSeed(options.seed, client), {
       staleReads: urls.length === 1,
+      open,
     });
     let generation = 0;
-    let history: NamespaceHistory = { ns: `m${client}~${generation}`, steps: [] };
+    let history: NamespaceHistory = { ns: namespaceOf(client, generation, open), steps: [] };
     const fresh = (ns: string) =>
-      new ClientModel(client, ns, ledger, home(client), other(client), urls.length > 1);
+      new ClientModel(client, ns, ledger, home(client), other(client), urls.length > 1, open);
     let model = fresh(history.ns);
     for (let index = 0; ledger.remaining > 0; index++) {
       const step = generator.next(model, index);
@@ -189,7 +221,7 @@ async function runAgainst(urls: string[], options: RunOptions): Promise<RunRepor
         note(found, { ns: history.ns, steps: [...history.steps] });
         // The server and the model now disagree about this namespace: go on in a fresh one,
         // so that one broken promise does not hide the others.
-        history = { ns: `m${client}~${++generation}`, steps: [] };
+        history = { ns: namespaceOf(client, ++generation, open), steps: [] };
         model = fresh(history.ns);
       }
       if (Date.now() - progressAt > 5000) {
@@ -242,11 +274,10 @@ async function runAgainst(urls: string[], options: RunOptions): Promise<RunRepor
       first,
       client,
       shrinkBudget,
-      () => {
-        return `m${client}~s${attempt++}`;
-      },
+      () => namespaceOf(client, `s${attempt++}`, open),
       home(client),
       other(client),
+      open,
     );
     shrinkBudget -= Date.now() - shrinkStarted;
     if (shrunk.trace) out.shortest = shrunk.trace;
@@ -262,6 +293,7 @@ async function runAgainst(urls: string[], options: RunOptions): Promise<RunRepor
     findings: result,
     command: replayCommand(options),
     coverage: ledger.coverage,
+    open,
   };
 }
 
@@ -280,6 +312,7 @@ async function shrink(
   freshNs: () => string,
   sender: (req: WireRequest, signal?: AbortSignal) => Promise<Answer | undefined>,
   retrySender: (req: WireRequest, signal?: AbortSignal) => Promise<Answer | undefined>,
+  open: boolean,
 ): Promise<{ trace?: TraceLine[]; note?: string }> {
   const deadline = Date.now() + budgetMs;
   const upTo = target.step < 0 ? Infinity : target.step;
@@ -291,6 +324,7 @@ async function shrink(
       sender,
       retrySender,
       sender !== retrySender,
+      open,
     );
     for (const { index, step } of candidate) {
       const found = await model.perform(step, index);
@@ -374,8 +408,10 @@ export function formatCoverage(report: RunReport): string {
  */
 export function formatReport(report: RunReport): string {
   const lines = [
-    `model test: seed ${report.seed}, ${report.requests} requests (${report.steps} steps) from ` +
-    `${report.clients} clients in ${(report.durationMs / 1000).toFixed(1)} s: ` +
+    `model test${report.open ? " (open node)" : ""}: seed ${report.seed}, ${report.requests} ` +
+    `requests (${report.steps} steps) from ${report.clients} clients in ${
+      (report.durationMs / 1000).toFixed(1)
+    } s: ` +
     (report.findings.length === 0
       ? "every answer as promised"
       : `${report.findings.length} kind(s) of discrepancy`),

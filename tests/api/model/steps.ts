@@ -73,8 +73,16 @@ export type ReqSpec =
     exactly?: ExactlySpec;
     token?: TokenName;
   }
-  | { op: "get"; key: string; ifNoneMatch?: boolean; stale?: boolean }
-  | { op: "list"; limit: number; after?: string }
+  | {
+    op: "get";
+    key: string;
+    ifNoneMatch?: boolean;
+    stale?: boolean;
+    /** Send the key's `/` as `%2F` (the default) or raw (`false`). */
+    encodeSlash?: boolean;
+    token?: TokenName;
+  }
+  | { op: "list"; limit: number; after?: string; token?: TokenName }
   | {
     op: "acquire";
     lock: string;
@@ -92,7 +100,7 @@ export type ReqSpec =
     exactly?: ExactlySpec;
     token?: TokenName;
   }
-  | { op: "lockInfo"; lock: string }
+  | { op: "lockInfo"; lock: string; token?: TokenName }
   /** The exact request of an earlier step again, as the same or another principal. */
   | { op: "replay"; of: number; token?: TokenName }
   /** A request the API must refuse with a 4xx before it changes anything (see BAD_INPUTS). */

@@ -57,6 +57,8 @@ const KEPT_HEADERS = [
   "idempotent-replayed",
   "www-authenticate",
   "allow",
+  "cache-control",
+  "x-last-contact-ms",
 ];
 
 /**
