@@ -36,7 +36,7 @@ export function clientSeed(seed: number, client: number): number {
 }
 
 /** The tokens requests to an open node carry: mostly one, sometimes another or none. */
-const OPEN_TOKENS: TokenName[] = ["alpha", "alpha", "beta", "narrow", "none"];
+const OPEN_TOKENS: TokenName[] = ["alpha", "alpha", "alpha", "beta", "narrow", "unknown", "none"];
 
 const STRINGS = ["", "a", "edge", "ü", "日本", "\u{1F680}", "line\nbreak", 'quote"', "~"];
 

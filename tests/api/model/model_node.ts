@@ -12,8 +12,8 @@ import { poll } from "../../process/poll.ts";
 
 /**
  * The principals of a run: `alpha` and `beta` may read, write and lock everything; `narrow`
- * only keys under `narrow/` and locks under `narrow-` (so it is refused elsewhere); `none`
- * sends no token at all.
+ * only keys under `narrow/` and locks under `narrow-` (so it is refused elsewhere); `unknown`
+ * sends a well-formed token that is not in the tokens file; `none` sends no token at all.
  *
  * @example
  * ```ts
@@ -21,7 +21,7 @@ import { poll } from "../../process/poll.ts";
  * const who: TokenName = "alpha";
  * ```
  */
-export type TokenName = "alpha" | "beta" | "narrow" | "none";
+export type TokenName = "alpha" | "beta" | "narrow" | "unknown" | "none";
 
 /**
  * The bearer token of each principal (test secrets, written to the node's tokens file).
@@ -36,6 +36,7 @@ export const BEARER_TOKENS: Readonly<Record<Exclude<TokenName, "none">, string>>
   alpha: "model-alpha-token-0001",
   beta: "model-beta-token-0002",
   narrow: "model-narrow-token-0003",
+  unknown: "model-unknown-token-0004",
 };
 
 /**

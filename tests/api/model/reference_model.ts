@@ -456,6 +456,20 @@ export const BAD_INPUTS: readonly [
     headers: Object.fromEntries(Array.from({ length: 150 }, (_, i) => [`x-filler-${i}`, "1"])),
     body: "1",
   })],
+  [[401], "a bearer token that is not in the tokens file", (_, key) => ({
+    method: "PUT",
+    path: keyPath(key, false),
+    headers: {},
+    body: "1",
+    token: "unknown",
+  })],
+  [[401], "an Authorization header that is no bearer token", (_, __, lock) => ({
+    method: "POST",
+    path: lockPath(lock, "acquire"),
+    headers: { authorization: "Basic bW9kZWw6eA==" },
+    body: '{"ttlMs":5000}',
+    token: "none",
+  })],
 ];
 
 /**
@@ -743,7 +757,9 @@ export class ClientModel {
         const tokenName = built.token ?? "alpha";
         if (this.open && statuses.every((s) => s === 401 || s === 403)) {
           // An open node refuses no token: the same bytes are an ordinary write or acquire.
-          return this.#build(openCounterpart(built, tokenName, spec.exactly));
+          const req = this.#build(openCounterpart(built, tokenName, spec.exactly))!;
+          Object.assign(req.headers, built.headers);
+          return req;
         }
         // Variants whose mistake is in the exactly-once headers keep them as they are.
         const ownHeaders = "idempotency-key" in headers || "x-client-id" in headers;
