@@ -49,7 +49,7 @@ import type { AcquireCommand, ReleaseCommand, RenewCommand } from "../state/comm
  * A lock path the router reads one way only: a name of unreserved characters that is not a
  * dot segment, and an action.
  */
-const LOCK_PATH = /^\/v1\/locks\/([A-Za-z0-9_-][A-Za-z0-9_.-]*)\/(acquire|renew|release)$/;
+const LOCK_PATH = /^\/v1\/locks\/([A-Za-z0-9_~-][A-Za-z0-9_.~-]*)\/(acquire|renew|release)$/;
 
 /** The request metrics' route labels, by action. */
 const ROUTES = {

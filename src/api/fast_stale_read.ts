@@ -36,7 +36,9 @@ import { readCacheControl } from "./routes/config.ts";
 const PREFIX = "/v1/config/";
 const QUERY = "?consistency=stale";
 /** Keys the shortcut takes: no escapes, no empty or dot segments, nothing to decode. */
-const PLAIN_KEY = /^[A-Za-z0-9_-][A-Za-z0-9_.-]*(\/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*$/;
+const PLAIN_KEY = /^[A-Za-z0-9_~-][A-Za-z0-9_.~-]*(\/[A-Za-z0-9_~-][A-Za-z0-9_.~-]*)*$/;
+/** A `/` sent as `%2F`, as the client package (`encodeURIComponent`) sends every one. */
+const ENCODED_SLASH = /%2f/gi;
 
 /** What the shortcut needs of the API's dependencies. */
 type StaleReadDeps = Pick<ApiDeps, "node" | "metrics" | "clientUrls" | "open" | "limits" | "clock">;
@@ -58,20 +60,25 @@ export interface HeadAnswer {
 }
 
 /**
- * The key of a plain `/v1/config/{key}` path (no query), or undefined: only keys that need no
- * decoding and that the key schema cannot read two ways (`PLAIN_KEY`), within `maxKeyBytes`.
+ * The key of a plain `/v1/config/{key}` path (no query), or undefined: only keys of unreserved
+ * characters that the key schema cannot read two ways (`PLAIN_KEY`: no empty, `.` or `..`
+ * segment), within `maxKeyBytes`. A `/` may come raw or as `%2F` (the client package encodes
+ * every one): decoding those alone gives the key the router's one decoding gives; a path with
+ * any other escape is the router's.
  *
  * @example
  * ```ts
  * import { plainKey } from "./fast_stale_read.ts";
  * import { DEFAULT_LIMITS } from "./limits.ts";
  * plainKey({ limits: DEFAULT_LIMITS }, "/v1/config/app/flags"); // "app/flags"
- * plainKey({ limits: DEFAULT_LIMITS }, "/v1/config/a%2Fb"); // undefined
+ * plainKey({ limits: DEFAULT_LIMITS }, "/v1/config/app%2Fflags"); // "app/flags"
+ * plainKey({ limits: DEFAULT_LIMITS }, "/v1/config/a%20b"); // undefined
  * ```
  */
 export function plainKey(deps: Pick<ApiDeps, "limits">, path: string): string | undefined {
   if (!path.startsWith(PREFIX)) return undefined;
-  const key = path.slice(PREFIX.length);
+  const raw = path.slice(PREFIX.length);
+  const key = raw.includes("%") ? raw.replace(ENCODED_SLASH, "/") : raw;
   return key.length <= deps.limits.maxKeyBytes && PLAIN_KEY.test(key) ? key : undefined;
 }
 
