@@ -1080,9 +1080,9 @@ export class RaftNode {
     const mustWrite = rd.entries.length > 0 || latest.term !== p.term ||
       latest.vote !== p.vote || confCommit;
     // A leader that may send at once need not wait for its own write either: its copy counts
-    // once it is on disk, and two followers can commit without it (docs/architecture.md#the-
-    // ready-contract, step 5; etcd-io/raft's AsyncStorageWrites). Storage merges the writes
-    // that queue up behind one commit into the next (group commit).
+    // once it is on disk, and two followers can commit without it (etcd-io/raft's
+    // AsyncStorageWrites; docs/architecture.md#the-ready-contract, step 5). Storage merges the
+    // writes that queue up behind one commit into the next (group commit).
     const background = mustWrite && early && !rd.snapshot && rd.entries.length > 0 &&
       this.#backgroundWrites.length < MAX_BACKGROUND_WRITES;
     if (background) {
