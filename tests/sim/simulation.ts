@@ -198,7 +198,9 @@ class ClientError extends Error {
  */
 export class Simulation {
   readonly opts:
-    & Required<Omit<SimOptions, "bug" | "wan" | "raft" | "membership" | "connectionLoss" | "logger">>
+    & Required<
+      Omit<SimOptions, "bug" | "wan" | "raft" | "membership" | "connectionLoss" | "logger">
+    >
     & SimOptions;
   readonly prng: Prng;
   readonly scheduler: Scheduler;
