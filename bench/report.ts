@@ -229,7 +229,7 @@ export function renderReport(run: BenchRun): string {
       ? `- ratios are edgeraft / etcd: above 1 is better for edgeraft in ops/s, below 1 in latency`
       : `- **${run.systems.join("")} only: no ratios** (see the notes)`,
     "",
-    "## Targets of issue 6",
+    "## Targets of issue 16",
     "",
     table(
       ["target", "goal", "measured", "verdict"],

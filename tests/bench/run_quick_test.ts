@@ -24,7 +24,7 @@ Deno.test({
         `${dir}/report`,
       ]);
       assert.equal(out.code, 0, out.stderr);
-      assert.match(out.stdout, /## Targets of issue 6/);
+      assert.match(out.stdout, /## Targets of issue 16/);
       const run: BenchRun = JSON.parse(await Deno.readTextFile(`${dir}/report/raw.json`));
       assert.deepEqual(run.systems, ["edgeraft"]);
       assert.deepEqual(run.cells.map((c) => [c.workload, c.clients]), [
