@@ -276,6 +276,8 @@ export class RaftNode {
   #lastTickAt = 0;
   /** Indexes of membership entries in the log above the commit index on disk. */
   #confIndexes: number[] = [];
+  /** The last term in which a lost connection to the leader was logged. */
+  #leaderLossTerm = 0;
   /** Writes handed to storage, counted; `#persisted` is the hard state of the newest one done. */
   #writesIssued = 0;
   #writesDone = 0;
@@ -324,6 +326,14 @@ export class RaftNode {
       onConnectionLost: (peer) => {
         // A killed leader's sockets close at once: campaign now rather than after an election
         // timeout of silence (docs/architecture.md#failure-detection).
+        const view = this.#raw.view;
+        if (view.leader === peer && view.role === "follower" && this.#leaderLossTerm < view.term) {
+          this.#leaderLossTerm = view.term; // once per term: the link retries meanwhile
+          this.#log.log("info", "connection to the leader lost; campaigning soon", {
+            leader: peer,
+            term: view.term,
+          });
+        }
         this.#raw.reportPeerDown(peer);
         this.#kick();
       },

@@ -79,6 +79,15 @@ export class MemoryNetwork {
     this.#cut.clear();
   }
 
+  /**
+   * Tells node `at` that its connection to `peer` was lost (`onConnectionLost`), as a real
+   * transport does when the peer's process dies and its sockets close.
+   */
+  connectionLost(at: NodeId, peer: NodeId): void {
+    const transport = this.#nodes.get(at);
+    if (transport?.isOpen) queueMicrotask(() => transport.lostConnection(peer));
+  }
+
   /** Whether traffic can go from `from` to `to` right now (both attached and open). */
   canReach(from: NodeId, to: NodeId): boolean {
     return !this.#isolated.has(from) && !this.#isolated.has(to) &&
@@ -127,6 +136,11 @@ export class MemoryTransport implements Transport {
     readonly id: NodeId,
     private readonly events: TransportEvents,
   ) {}
+
+  /** @internal Reports a lost connection to `peer` (`MemoryNetwork.connectionLost`). */
+  lostConnection(peer: NodeId): void {
+    if (this.#open) this.events.onConnectionLost?.(peer);
+  }
 
   /** False once closed. */
   get isOpen(): boolean {

@@ -416,3 +416,31 @@ Deno.test("node: a leader answers a committed write before its next disk write e
     await h.stop();
   }
 });
+
+Deno.test("node: a follower that loses its connection to the leader says so and campaigns (failure detection)", async () => {
+  const logs = new Map<number, ReturnType<typeof memoryLogger>>();
+  const h = await cluster(3, 10_000, 5000, (id) => {
+    const log = memoryLogger();
+    logs.set(id, log);
+    return log;
+  });
+  try {
+    const leader = await h.leader();
+    const term = leader.status().term;
+    await leader.stop(); // its process is gone: the transport would report the closed sockets
+    const others = [...h.nodes.values()].filter((x) => x !== leader);
+    for (const node of others) h.net.connectionLost(node.id, leader.id);
+    const next = await poll(() => others.find((x) => x.isLeader() && x.status().term > term), {
+      what: "a new leader",
+    });
+    assert.ok(next);
+    for (const node of others) {
+      const said = logs.get(node.id)!.lines.filter((l) =>
+        l.event === "connection to the leader lost; campaigning soon"
+      );
+      assert.equal(said.length, 1, `node ${node.id} says it once`);
+    }
+  } finally {
+    await h.stop();
+  }
+});
