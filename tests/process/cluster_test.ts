@@ -50,6 +50,16 @@ Deno.test({
       const next = await c.waitForLeader({ exclude: [leader] });
       const electedMs = performance.now() - killedAt;
       assert.notEqual(next, leader);
+      // The kernel closed the killed process's sockets: the followers heard of it at once
+      // (docs/architecture.md#failure-detection), not only by an election timeout of silence.
+      const survivors = c.ids.filter((id) => id !== leader);
+      await poll(
+        () =>
+          survivors.some((id) =>
+            c.output(id).includes("connection to the leader lost; campaigning soon")
+          ) || undefined,
+        { what: "a follower to log the lost connection to the leader", timeoutMs: 10_000 },
+      );
       const follower = c.ids.find((id) => id !== leader && id !== next)!;
       await putEventually(c, follower, "after", 2); // forwarded by a follower
       const committedMs = performance.now() - killedAt;
