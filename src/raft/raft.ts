@@ -266,7 +266,7 @@ export class Raft {
   }
 
   #hasUnappliedConfChange(): boolean {
-    for (let i = this.log.applying + 1; i <= this.log.committed; i++) {
+    for (let i = this.log.applied + 1; i <= this.log.committed; i++) {
       if (this.log.entry(i)?.type === "conf") return true;
     }
     return false;

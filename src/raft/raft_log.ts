@@ -48,6 +48,11 @@ export class RaftLog {
   committed = 0;
   /** The last index handed to the driver for apply. */
   applying = 0;
+  /**
+   * The last index the driver has applied (it said so with `RawNode.advance`): at most
+   * `applying`. A membership change counts as pending until it is applied, not handed out.
+   */
+  applied = 0;
   /** The last index known to be on disk. */
   stabled = 0;
   /**
@@ -78,6 +83,7 @@ export class RaftLog {
     log.inProgress = log.stabled;
     log.committed = Math.min(Math.max(commit, log.offset), log.lastIndex());
     log.applying = log.offset;
+    log.applied = log.offset;
     return log;
   }
 
@@ -248,6 +254,7 @@ export class RaftLog {
     this.pendingSnapshot = snap;
     this.committed = index;
     this.applying = index;
+    this.applied = index;
     this.stabled = index;
     this.inProgress = index;
     return true;

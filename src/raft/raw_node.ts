@@ -227,7 +227,7 @@ export class RawNode {
     if (r.role !== "leader" && (r.role !== "follower" || r.lead === NONE)) {
       throw new ProposalDroppedError("no leader");
     }
-    if (type === "conf" && r.role === "leader" && r.pendingConfIndex > r.log.applying) {
+    if (type === "conf" && r.role === "leader" && r.pendingConfIndex > r.log.applied) {
       throw new ProposalDroppedError("a membership change is still pending");
     }
     r.step({ ...this.#local("prop"), entries: [{ term: 0, index: 0, type, data }] });
@@ -398,7 +398,7 @@ export class RawNode {
   }
 
   /**
-   * Tells the core that everything in `rd` was persisted (and is being applied). With
+   * Tells the core that everything in `rd` was persisted and its committed entries applied. With
    * `entriesPersisted: false` the driver is still writing `rd.entries` (a leader that does not
    * wait for its own disk, etcd-io/raft's AsyncStorageWrites): they are not handed out again,
    * and count as on disk only once the driver calls `persisted`.
@@ -407,6 +407,12 @@ export class RawNode {
     if (!this.#outstanding) throw new RaftInvariantError("raft: advance() without ready()");
     this.#outstanding = false;
     if (rd.hardState) this.#prevHard = rd.hardState;
+    // The driver applied the Ready's committed entries before calling this: only now does a
+    // membership change among them stop counting as pending (simulator seed 14657: a new
+    // leader accepted a second change while its disk write held the first one unapplied).
+    const lastCommitted = rd.committedEntries.at(-1);
+    const log = this.#raft.log;
+    if (lastCommitted && lastCommitted.index > log.applied) log.applied = lastCommitted.index;
     const last = rd.entries.at(-1);
     if (last && options.entriesPersisted !== false) this.#raft.log.stableTo(last.index, last.term);
     this.#countOwnCopy();

@@ -67,7 +67,7 @@ function propose(r: Raft, m: Message): void {
   if (!r.tracker.progress.has(r.id) || r.leadTransferee !== NONE) return;
   const ents = m.entries.map((e) => {
     if (e.type !== "conf") return e;
-    if (r.pendingConfIndex > r.log.applying) {
+    if (r.pendingConfIndex > r.log.applied) {
       // One membership change at a time: the previous one is not applied yet.
       return { ...e, type: "normal" as const, data: new Uint8Array() };
     }
