@@ -79,6 +79,17 @@ interface Exchange {
   active: boolean;
 }
 
+/** A request under way, not answered, its client still there. */
+function newExchange(): Exchange {
+  return {
+    controller: undefined,
+    aborted: false,
+    body: undefined,
+    answerStarted: false,
+    active: true,
+  };
+}
+
 /**
  * One client connection; {@linkcode ClientConnection.run} serves it until it ends.
  *
@@ -190,13 +201,7 @@ export class ClientConnection {
 
   /** Serves one request; resolves whether the connection may carry another. */
   async #serve(head: Head): Promise<boolean> {
-    const exchange: Exchange = {
-      controller: undefined,
-      aborted: false,
-      body: undefined,
-      answerStarted: false,
-      active: true,
-    };
+    const exchange = newExchange();
     this.#exchange = exchange;
     try {
       let body: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array> | null = null;
@@ -293,13 +298,7 @@ export class ClientConnection {
   readonly #headSignal = (): AbortSignal => {
     let exchange = this.#exchange;
     if (exchange === undefined) {
-      exchange = {
-        controller: undefined,
-        aborted: false,
-        body: undefined,
-        answerStarted: false,
-        active: true,
-      };
+      exchange = newExchange();
       this.#exchange = exchange;
       void this.#watchDisconnect(exchange);
     }
