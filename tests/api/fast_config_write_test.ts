@@ -11,19 +11,13 @@ import assert from "node:assert/strict";
 import type { ApiOptions } from "../../src/api/app.ts";
 import { frontHooksOf, serveClientPort, withFrontHooks } from "../../src/api/http_front.ts";
 import { NoLeaderError, OutcomeUnknownError } from "../../src/node/errors.ts";
-import type { Logger } from "../../src/node/logger.ts";
 import { InvalidCommandError } from "../../src/state/errors.ts";
 import { makeApp, send } from "./harness.ts";
 import { RawConnection } from "./raw_http.ts";
+import { fieldLogger, join } from "./shortcut_twins.ts";
 
 const encoder = new TextEncoder();
 const LIMITS = { maxBodyBytes: 4096, maxValueBytes: 2048 };
-
-/** A logger that keeps every line with its fields. */
-function fieldLogger(): Logger & { lines: unknown[] } {
-  const lines: unknown[] = [];
-  return { lines, log: (level, event, fields) => lines.push({ level, event, fields }) };
-}
 
 /** What a request is made of; `contentType: null` sends none. */
 interface Parts {
@@ -49,16 +43,6 @@ function request(method: string, target: string, parts: Parts = {}): Uint8Array 
   if (bytes !== undefined) head += `Content-Length: ${bytes.byteLength}\r\n`;
   if (close) head += "Connection: close\r\n";
   return join(encoder.encode(head + "\r\n"), bytes ?? new Uint8Array(0));
-}
-
-function join(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
 }
 
 const put = (key: string, body: string | Uint8Array, parts: Parts = {}) =>

@@ -12,12 +12,12 @@ import { type ApiOptions, createApp } from "../../src/api/app.ts";
 import { frontHooksOf, serveClientPort, withFrontHooks } from "../../src/api/http_front.ts";
 import { NoLeaderError, OutcomeUnknownError } from "../../src/node/errors.ts";
 import { LockWaits } from "../../src/node/lock_waits.ts";
-import type { Logger } from "../../src/node/logger.ts";
 import { InvalidCommandError } from "../../src/state/errors.ts";
 import { poll } from "../process/poll.ts";
 import { FakeNode, ManualClock } from "./fake_node.ts";
 import { send } from "./harness.ts";
 import { RawConnection } from "./raw_http.ts";
+import { fieldLogger, join } from "./shortcut_twins.ts";
 
 const encoder = new TextEncoder();
 const LIMITS = { maxBodyBytes: 4096 };
@@ -27,12 +27,6 @@ const GRACE_MS = 300;
 /** A fake node whose lock waits give up soon after `waitMs` (the 504 `timeout` end). */
 class ShortGraceNode extends FakeNode {
   override readonly lockWaits: LockWaits = new LockWaits(this, { graceMs: GRACE_MS });
-}
-
-/** A logger that keeps every line with its fields. */
-function fieldLogger(): Logger & { lines: unknown[] } {
-  const lines: unknown[] = [];
-  return { lines, log: (level, event, fields) => lines.push({ level, event, fields }) };
 }
 
 /** What a request is made of; `contentType: null` sends none. */
@@ -63,16 +57,6 @@ function request(
   if (bytes !== undefined) head += `Content-Length: ${bytes.byteLength}\r\n`;
   if (close) head += "Connection: close\r\n";
   return join(encoder.encode(head + "\r\n"), bytes ?? new Uint8Array(0));
-}
-
-function join(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
 }
 
 const acquire = (name: string, body: unknown, parts: Parts = {}) =>
