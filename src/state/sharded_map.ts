@@ -3,10 +3,11 @@
  *
  * A JavaScript `Map` keeps its entries in one table and, when the table is full, copies every
  * entry into one twice as large, in one go on the event loop. With a million config keys that copy
- * held a node's loop for 27 ms at 524,288 keys and ~55 ms at 1,048,576 on an idle machine, two to
- * three times that on a busy one: longer than a heartbeat interval (issue 17,
- * docs/architecture.md#stalls-at-a-large-state). Split over {@linkcode SHARDS} maps, the largest copy is
- * 1/64 of that, and the copies of different shards fall at different sizes.
+ * took 40-44 ms at 524,288 keys and 104-118 ms at 1,048,576 on an idle machine, and longer on a
+ * busy one: longer than a heartbeat interval (issue 17,
+ * docs/architecture.md#stalls-at-a-large-state). Split over {@linkcode SHARDS} maps, each copy is a
+ * sixteenth of that: ~5 ms at 524,288 keys, ~10 ms at 1,048,576 (more shards would cut it further,
+ * at the price of more `Map`s for the garbage collector to trace, for no gain measured).
  *
  * The shard is chosen by a hash of the whole key (FNV-1a), so keys that share a prefix or a
  * suffix still spread. Iteration order is not kept (callers that need an order keep their own, as
@@ -16,7 +17,7 @@
  */
 
 /** How many `Map`s the keys are spread over (a power of two). */
-export const SHARDS = 64;
+export const SHARDS = 16;
 
 /**
  * The shard of `key`: FNV-1a over its UTF-16 code units, folded to `0..SHARDS-1`.
