@@ -248,7 +248,7 @@ export function renderReport(run: BenchRun): string {
     "## Leader failover",
     "",
     "kill -9 of the leader until the next successful lock acquire, tried at once on every " +
-    "surviving member (edgeraft: 10 ms ticks, election timeout 150-300 ms; etcd: its defaults, " +
+    "surviving member (edgeraft: 10 ms ticks, election timeout 300-600 ms; etcd: its defaults, " +
     "100 ms heartbeat and 1 s election timeout).",
     "",
     run.failover.length > 0 ? failoverTable(run) : "Not measured.",

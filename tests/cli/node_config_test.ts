@@ -86,7 +86,7 @@ Deno.test("node config: each mistake is one clear sentence", () => {
     [["--peers", "1=ftp://x"], /not an http\(s\) URL/],
     [["--tls-cert", "a.pem"], /--tls-cert and --tls-key go together/],
     [["--client-tls-key", "k.pem"], /--client-tls-cert and --client-tls-key go together/],
-    [["--heartbeat-ticks", "20"], /smaller than --election-ticks/],
+    [["--heartbeat-ticks", "30"], /smaller than --election-ticks/],
     [["--peer-protocol", "spdy"], /auto, h2, ws or http1/],
     [["--peer-protocol", "ws", "--tls-cert", "c", "--tls-key", "k"], /ws works on plain TCP/],
     [["--tls-client-cert", "c.pem"], /--tls-client-cert and --tls-client-key go together/],
@@ -117,7 +117,7 @@ Deno.test("node process: bad configuration exits with code 2 and one line, no st
 
 Deno.test("node config: --timing wan sets WAN timing, and explicit flags win over the preset", () => {
   const lan = parseNodeConfig([], {});
-  assert.deepEqual([lan.tickMs, lan.electionTicks, lan.heartbeatTicks], [10, 15, 5]);
+  assert.deepEqual([lan.tickMs, lan.electionTicks, lan.heartbeatTicks], [10, 30, 5]);
   const wan = parseNodeConfig(["--timing", "wan"], {});
   assert.deepEqual([wan.tickMs, wan.electionTicks, wan.heartbeatTicks], [50, 20, 2]);
   const mixed = parseNodeConfig(["--election-ticks", "40"], { EDGERAFT_TIMING: "wan" });
