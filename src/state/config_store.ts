@@ -14,7 +14,6 @@
 import type { DeleteCommand, PutCommand } from "./commands.ts";
 import { deepFreeze, type JsonValue } from "./json_value.ts";
 import type { ChangeEvent, DeleteResult, Failure, KeyMeta, PutResult } from "./results.ts";
-import { ShardedMap } from "./sharded_map.ts";
 import { compareKeys, SortedKeys } from "./sorted_keys.ts";
 import {
   type ChangeTuple,
@@ -166,8 +165,7 @@ function metaOf(record: KeyRecord | undefined): KeyMeta | null {
  * ```
  */
 export class ConfigStore {
-  /** Sharded: one `Map` of a million keys stalls the loop each time it grows (sharded_map.ts). */
-  #records = new ShardedMap<KeyRecord>();
+  #records = new Map<string, KeyRecord>();
   #keys = new SortedKeys();
   #revision = 0;
   #history: WatchHistory;
