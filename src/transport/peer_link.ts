@@ -136,13 +136,6 @@ export class PeerLink {
   readonly #client: PeerClient | undefined;
   readonly #stream: PeerStream | undefined;
   readonly #channel: PeerChannel | undefined;
-  /**
-   * `ws` over plain TCP: calls (a follower's forwarded proposals) go over an h2c stream of their
-   * own instead of a `fetch` each. At 64 clients writing through a follower, a `fetch` per call
-   * cost the forwarding node ~650 µs of CPU per write and halved the cluster's rate
-   * (docs/architecture.md#peer-transport).
-   */
-  readonly #callChannel: PeerChannel | undefined;
   #bytesSent = 0;
   #framesSent = 0;
   #retryAt = 0;
@@ -151,17 +144,16 @@ export class PeerLink {
   #closed = false;
 
   constructor(readonly peer: NodeId, readonly url: string, private readonly s: PeerLinkSettings) {
-    const channelOptions = {
-      url,
-      nodeId: s.nodeId,
-      clusterSecret: s.clusterSecret,
-      connectTimeoutMs: s.requestTimeoutMs,
-      maxFrameBytes: s.maxCallAnswerBytes + 64,
-      ca: s.ca,
-      clientCert: s.clientCert,
-    };
     if (s.protocol === "h2") {
-      this.#channel = new PeerChannel(channelOptions, {
+      this.#channel = new PeerChannel({
+        url,
+        nodeId: s.nodeId,
+        clusterSecret: s.clusterSecret,
+        connectTimeoutMs: s.requestTimeoutMs,
+        maxFrameBytes: s.maxCallAnswerBytes + 64,
+        ca: s.ca,
+        clientCert: s.clientCert,
+      }, {
         onUp: () => {
           // The peer took the stream: as good a sign of a live peer as a 204 was.
           this.#backoffMs = 0;
@@ -192,13 +184,6 @@ export class PeerLink {
         onOpen: () => this.#flush(),
         onClose: (reason) => this.#fail([], new Error(reason)),
       }, s.requestTimeoutMs);
-      // Calls only: the WebSocket reports the peer's liveness, and a call that fails says so to
-      // its caller. A peer on `h2` may send its messages down it: they are delivered as usual.
-      this.#callChannel = new PeerChannel(channelOptions, {
-        onUp: () => {},
-        onClose: () => {},
-        onBatch: s.deliver,
-      });
     }
   }
 
@@ -225,8 +210,7 @@ export class PeerLink {
   /** Asks the peer's `onCall`; see `Transport.call`. */
   async call(method: string, body: Uint8Array, signal?: AbortSignal): Promise<Uint8Array> {
     if (this.#closed) throw new PeerUnreachableError(this.peer, "the transport is closed");
-    const channel = this.#channel ?? this.#callChannel;
-    if (channel) return await this.#callOverChannel(channel, method, body, signal);
+    if (this.#channel) return await this.#callOverChannel(this.#channel, method, body, signal);
     const client = this.#client!;
     const headers = this.#headers("application/octet-stream", body);
     headers[FROM_HEADER] = String(this.s.nodeId);
@@ -287,8 +271,8 @@ export class PeerLink {
     return {
       protocol: this.s.protocol,
       up: this.#stream?.open ?? false,
-      bytesSent: this.#bytesSent + (this.#callChannel?.bytesSent ?? 0),
-      framesSent: this.#framesSent + (this.#callChannel?.framesSent ?? 0),
+      bytesSent: this.#bytesSent,
+      framesSent: this.#framesSent,
     };
   }
 
@@ -304,12 +288,7 @@ export class PeerLink {
       lane.queue = [];
       lane.queuedBytes = 0;
     }
-    await Promise.all([
-      this.#client?.close(),
-      this.#stream?.close(),
-      this.#channel?.close(),
-      this.#callChannel?.close(),
-    ]);
+    await Promise.all([this.#client?.close(), this.#stream?.close(), this.#channel?.close()]);
     await Promise.allSettled([...this.#pending]);
   }
 
@@ -480,7 +459,6 @@ export class PeerLink {
       this.#client?.reset();
       this.#stream?.reset();
       this.#channel?.reset();
-      this.#callChannel?.reset();
       this.s.defer(() => this.s.onConnectionLost(this.peer));
     }
     if (performance.now() < this.#retryAt) return;

@@ -9,8 +9,7 @@
  *   can abort Deno 2.9.6 on GOAWAY, denoland/deno#36788).
  * - `"http1"`: the fallback for peers behind an HTTP/1.1-only proxy: a `fetch` request per
  *   batch and per call over HTTP/1.1 keep-alive (`fetch_http1_client.ts`).
- * - `"ws"`: messages over a WebSocket per `http://` peer, calls over an h2c `main` stream (as
- *   `"h2"`), snapshot chunks as `http1`.
+ * - `"ws"`: messages over a WebSocket per `http://` peer, the rest as `http1`.
  *
  * The server side serves all of them on one port: `Deno.serve` (h2c and HTTP/1.1) on plain
  * TCP, `node:http2`'s secure server (h2 and HTTP/1.1) over TLS (`node_tls_server.ts`).

@@ -300,32 +300,3 @@ Deno.test("peer transport [ws]: a peer whose process goes away is reported lost 
     await closeAll(a.transport, b.transport);
   }
 });
-
-Deno.test("peer transport [ws]: calls go over one h2c stream, not a fetch each", async () => {
-  // A fetch per forwarded proposal cost the forwarding node ~650 µs of CPU per write at 64
-  // clients (docs/architecture.md#peer-transport); 64 calls at once must open no request each.
-  const a = node(1, { protocol: "ws" });
-  const b = node(2, { protocol: "ws" });
-  const realFetch = globalThis.fetch;
-  const fetched: string[] = [];
-  globalThis.fetch = (input, init) => {
-    fetched.push(input instanceof Request ? input.url : String(input));
-    return realFetch(input, init);
-  };
-  try {
-    a.transport.setPeers(new Map([[2, b.url()]]));
-    const answers = await Promise.all(
-      Array.from({ length: 64 }, (_, i) => a.transport.call(2, "propose", new Uint8Array(i))),
-    );
-    assert.deepEqual(
-      answers.map((x) => new TextDecoder().decode(x)),
-      Array.from({ length: 64 }, (_, i) => `propose:${i}:1`),
-    );
-    assert.deepEqual(fetched.filter((url) => url.includes("/call/")), []);
-    // An unknown peer is still refused at once.
-    await assert.rejects(a.transport.call(3, "x", new Uint8Array()), PeerUnreachableError);
-  } finally {
-    globalThis.fetch = realFetch;
-    await closeAll(a.transport, b.transport);
-  }
-});
