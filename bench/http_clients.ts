@@ -7,6 +7,7 @@
  */
 
 import http from "node:http";
+import { joinParts } from "../src/transport/peer_client.ts";
 import { Http1Connection, type HttpAnswer, type HttpRequest } from "./http1_connection.ts";
 
 /**
@@ -115,7 +116,7 @@ class NodeClient implements HttpClient {
         const chunks: Uint8Array[] = [];
         res.on("data", (chunk: Uint8Array) => chunks.push(chunk));
         res.on("end", () => {
-          const body = new TextDecoder().decode(concat(chunks));
+          const body = new TextDecoder().decode(joinParts(chunks));
           resolve({ status: res.statusCode ?? 0, body });
         });
         res.on("error", reject);
@@ -129,16 +130,6 @@ class NodeClient implements HttpClient {
   close(): void {
     this.#agent.destroy();
   }
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
 }
 
 /**

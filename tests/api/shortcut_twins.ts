@@ -6,6 +6,7 @@
  */
 
 import type { Logger } from "../../src/node/logger.ts";
+import { joinParts } from "../../src/transport/peer_client.ts";
 
 /**
  * A logger that keeps every line with its fields, so two nodes' logs can be compared.
@@ -33,11 +34,5 @@ export function fieldLogger(): Logger & { lines: unknown[] } {
  * ```
  */
 export function join(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
+  return joinParts(parts);
 }
