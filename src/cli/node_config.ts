@@ -529,8 +529,8 @@ export function choosePeerProtocol(asked: string, tls: boolean): "h2" | "ws" | "
  * The timing presets (`--timing`): `lan` keeps failover fast (elections after 300-600 ms, and a
  * crashed leader is noticed sooner, by its lost connections); `wan` keeps the election timeout
  * (1-2 s) at least 10x a round trip of up to ~100 ms, with heartbeats about every round trip
- * (docs/operations.md, "Timing"). Explicit `--tick-ms`,
- * `--election-ticks` and `--heartbeat-ticks` win over the preset.
+ * (docs/operations.md, "Timing"). Explicit `--tick-ms`, `--election-ticks` and
+ * `--heartbeat-ticks` win over the preset.
  *
  * @example
  * ```ts
