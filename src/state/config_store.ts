@@ -13,6 +13,10 @@
 
 import type { DeleteCommand, PutCommand } from "./commands.ts";
 import { deepFreeze, type JsonValue } from "./json_value.ts";
+import { Decoder, Encoder } from "@msgpack/msgpack";
+import { KeyHashIndex } from "./key_hash_index.ts";
+import { KeyOrderIndex } from "./key_order_index.ts";
+import { KeyBytes, RecordTable } from "./record_table.ts";
 import type { ChangeEvent, DeleteResult, Failure, KeyMeta, PutResult } from "./results.ts";
 import { compareKeys, SortedKeys } from "./sorted_keys.ts";
 import {
@@ -75,6 +79,12 @@ export type KeyTuple = [string, JsonValue, number, number, number];
 export type ConfigSnapshot = [number, KeyTuple[], [number, ChangeTuple[]]];
 
 /**
+ * A key in a snapshot as a capture yields it: the value as its msgpack bytes, which the
+ * snapshot encoder copies as they are.
+ */
+export type EncodedKeyTuple = [string, Uint8Array, number, number, number];
+
+/**
  * The store as it was when `ConfigStore.capture()` was called, readable while the store goes on
  * changing: a snapshot is encoded from it in slices between applied entries.
  *
@@ -85,7 +95,7 @@ export type ConfigSnapshot = [number, KeyTuple[], [number, ChangeTuple[]]];
  * store.put({ op: "put", key: "a", value: 1 });
  * const capture = store.capture();
  * store.put({ op: "put", key: "a", value: 2 });
- * [...capture.keys()][0][1]; // 1
+ * [...capture.keys()][0][1]; // Uint8Array [1]: msgpack for 1
  * capture.release();
  * ```
  */
@@ -96,19 +106,27 @@ export interface ConfigCapture {
   readonly size: number;
   /** The watch history then (its events are immutable, so this is a copy of references). */
   readonly history: [number, ChangeTuple[]];
-  /** The keys then, in key order, as snapshot tuples. Iterate it once. */
-  keys(): Generator<KeyTuple>;
+  /**
+   * The keys then, in key order, as snapshot tuples. Iterate it once, and use each tuple
+   * before the store changes: its value bytes may be a view of the store's memory.
+   */
+  keys(): Generator<EncodedKeyTuple>;
   /** Stops keeping old records for this capture; `keys()` must not be resumed after it. */
   release(): void;
+}
+
+/** A record as a capture keeps it: a copy of its value bytes and its revisions. */
+interface SavedRecord extends KeyMeta {
+  value: Uint8Array;
 }
 
 /**
  * What a capture keeps of the keys that changed after it was taken: their record then
  * (`undefined` when the key did not exist), and the ones deleted since, which the live key set
- * no longer lists. Records are replaced, never mutated, so the rest is read from the store.
+ * no longer lists.
  */
 interface CaptureState {
-  before: Map<string, KeyRecord | undefined>;
+  before: Map<string, SavedRecord | undefined>;
   deleted: SortedKeys;
 }
 
@@ -127,8 +145,8 @@ interface CaptureState {
  * ```
  */
 export interface ConfigRestore {
-  /** The next key, in key order. */
-  key(tuple: KeyTuple): void;
+  /** The next key, in key order (its value decoded, or as msgpack bytes). */
+  key(tuple: KeyTuple | EncodedKeyTuple): void;
   /** Starts the history: its compacted revision. */
   history(compactedRevision: number): void;
   /** The next change of the history, oldest first. */
@@ -143,18 +161,16 @@ export interface StoreOutcome<T> {
   change: ChangeEvent | null;
 }
 
-interface KeyRecord extends KeyMeta {
-  value: JsonValue;
-}
-
-function metaOf(record: KeyRecord | undefined): KeyMeta | null {
-  if (record === undefined) return null;
-  const { revision, createRevision, version } = record;
-  return { revision, createRevision, version };
-}
+/** One msgpack encoder and decoder for the values of all stores: the store is single-threaded. */
+const valueEncoder = new Encoder();
+const valueDecoder = new Decoder();
 
 /**
  * The config values with their revisions and change history.
+ *
+ * The records live outside V8's heap (`RecordTable`, `KeyHashIndex`, `KeyOrderIndex`), so a
+ * million of them cost the garbage collector nothing to mark; a value is decoded from its
+ * msgpack bytes for each read (docs/architecture.md, "Stalls at a large state").
  *
  * @example
  * ```ts
@@ -165,8 +181,11 @@ function metaOf(record: KeyRecord | undefined): KeyMeta | null {
  * ```
  */
 export class ConfigStore {
-  #records = new Map<string, KeyRecord>();
-  #keys = new SortedKeys();
+  #table = new RecordTable();
+  #byKey = new KeyHashIndex(this.#table);
+  #order = new KeyOrderIndex(this.#table);
+  /** The key being looked up or changed (reused: one per store). */
+  #key = new KeyBytes();
   #revision = 0;
   #history: WatchHistory;
   /** Captures being read (see `capture`): each keeps the records that changed after it. */
@@ -185,7 +204,7 @@ export class ConfigStore {
 
   /** How many keys hold a value. */
   get size(): number {
-    return this.#records.size;
+    return this.#byKey.size;
   }
 
   /** The newest revision the watch history no longer holds. */
@@ -193,12 +212,15 @@ export class ConfigStore {
     return this.#history.compactedRevision;
   }
 
+  /** Bytes the records hold outside the V8 heap (slab pages and columns). */
+  get offHeapBytes(): number {
+    return this.#table.bytesReserved;
+  }
+
   /** The key's value and revisions, or `undefined` when it has none. */
   get(key: string): KeyValue | undefined {
-    const record = this.#records.get(key);
-    if (record === undefined) return undefined;
-    const { value, revision, createRevision, version } = record;
-    return { key, value, revision, createRevision, version };
+    const id = this.#byKey.find(this.#key.set(key));
+    return id < 0 ? undefined : this.#keyValue(id, key);
   }
 
   /** One page of the keys under a prefix, in key order (see `compareKeys`). */
@@ -207,15 +229,17 @@ export class ConfigStore {
       throw new RangeError(`limit must be an integer >= 1, got ${limit}`);
     }
     const resume = after !== undefined && compareKeys(after, prefix) >= 0;
+    const prefixBytes = new KeyBytes().set(prefix);
     const items: KeyValue[] = [];
     let next: string | null = null;
-    for (const key of this.#keys.scan(resume ? after : prefix, resume)) {
-      if (!key.startsWith(prefix)) break;
+    const start = new KeyBytes().set(resume ? after : prefix);
+    for (const id of this.#order.scan(start, resume)) {
+      if (!this.#table.startsWith(id, prefixBytes)) break;
       if (items.length === limit) {
         next = items[items.length - 1].key;
         break;
       }
-      items.push(this.get(key)!);
+      items.push(this.#keyValue(id, this.#table.key(id)));
     }
     return { items, revision: this.#revision, next };
   }
@@ -228,27 +252,30 @@ export class ConfigStore {
   /** Applies a put. */
   put(cmd: PutCommand): StoreOutcome<PutResult> {
     const { key } = cmd;
-    const current = this.#records.get(key);
+    const id = this.#byKey.find(this.#key.set(key));
+    const current = id < 0 ? undefined : this.#table.meta(id);
     if (cmd.ifRevision !== undefined && (current?.revision ?? 0) !== cmd.ifRevision) {
       return {
-        result: { ok: false, reason: "revision_mismatch", key, current: metaOf(current) },
+        result: { ok: false, reason: "revision_mismatch", key, current: current ?? null },
         change: null,
       };
     }
     if (cmd.ifAbsent === true && current !== undefined) {
-      return {
-        result: { ok: false, reason: "exists", key, current: metaOf(current)! },
-        change: null,
-      };
+      return { result: { ok: false, reason: "exists", key, current }, change: null };
     }
     const revision = ++this.#revision;
     const value = deepFreeze(cmd.value);
     const createRevision = current?.createRevision ?? revision;
     const version = (current?.version ?? 0) + 1;
-    if (this.#captures.size > 0) this.#keepForCaptures(key, current, false);
-    this.#records.set(key, { value, revision, createRevision, version });
-    if (current === undefined) {
-      this.#keys.insert(key);
+    if (this.#captures.size > 0) this.#keepForCaptures(key, id, false);
+    const bytes = valueEncoder.encodeSharedRef(value);
+    const meta = { revision, createRevision, version };
+    if (id >= 0) {
+      this.#table.setValue(id, bytes, meta);
+    } else {
+      const created = this.#table.create(this.#key, bytes, meta);
+      this.#byKey.insert(created);
+      this.#order.insert(created, this.#key);
       this.#keySetVersion++;
     }
     const change = putEvent(revision, key, value, createRevision, version);
@@ -260,32 +287,37 @@ export class ConfigStore {
   /** Applies a delete. */
   delete(cmd: DeleteCommand): StoreOutcome<DeleteResult> {
     const { key } = cmd;
-    const current = this.#records.get(key);
-    if (current === undefined) {
+    const id = this.#byKey.find(this.#key.set(key));
+    if (id < 0) {
       return { result: { ok: false, reason: "not_found", key }, change: null };
     }
-    if (cmd.ifRevision !== undefined && current.revision !== cmd.ifRevision) {
+    const prevRevision = this.#table.revision(id);
+    if (cmd.ifRevision !== undefined && prevRevision !== cmd.ifRevision) {
       return {
-        result: { ok: false, reason: "revision_mismatch", key, current: metaOf(current) },
+        result: { ok: false, reason: "revision_mismatch", key, current: this.#table.meta(id) },
         change: null,
       };
     }
     const revision = ++this.#revision;
-    if (this.#captures.size > 0) this.#keepForCaptures(key, current, true);
-    this.#records.delete(key);
-    this.#keys.delete(key);
+    if (this.#captures.size > 0) this.#keepForCaptures(key, id, true);
+    this.#byKey.remove(id);
+    this.#order.remove(id, this.#key);
+    this.#table.remove(id);
     this.#keySetVersion++;
     const change = deleteEvent(revision, key);
     this.#history.append(change);
-    return { result: { ok: true, key, revision, prevRevision: current.revision }, change };
+    return { result: { ok: true, key, revision, prevRevision }, change };
   }
 
   /** The store as plain data. */
   toSnapshot(): ConfigSnapshot {
     const keys: KeyTuple[] = [];
-    for (const key of this.#keys) {
-      const r = this.#records.get(key)!;
-      keys.push([key, r.value, r.revision, r.createRevision, r.version]);
+    for (const id of this.#order.scan(new KeyBytes().set(""), false)) {
+      const { key, value, revision, createRevision, version } = this.#keyValue(
+        id,
+        this.#table.key(id),
+      );
+      keys.push([key, value, revision, createRevision, version]);
     }
     return [this.#revision, keys, this.#history.toSnapshot()];
   }
@@ -305,16 +337,27 @@ export class ConfigStore {
     const keys = this.#capturedKeys(state);
     return {
       revision: this.#revision,
-      size: this.#records.size,
+      size: this.size,
       history: this.#history.toSnapshot(),
       keys: () => keys,
       release,
     };
   }
 
-  #keepForCaptures(key: string, current: KeyRecord | undefined, deleting: boolean): void {
+  #keyValue(id: number, key: string): KeyValue {
+    const value = valueDecoder.decode(this.#table.value(id)) as JsonValue;
+    const { revision, createRevision, version } = this.#table.meta(id);
+    return { key, value, revision, createRevision, version };
+  }
+
+  /** Saves the record `id` (-1: none) of `key` for each capture that has not saved it yet. */
+  #keepForCaptures(key: string, id: number, deleting: boolean): void {
+    let saved: SavedRecord | undefined;
     for (const state of this.#captures) {
-      if (!state.before.has(key)) state.before.set(key, current);
+      if (!state.before.has(key)) {
+        if (id >= 0) saved ??= { value: this.#table.value(id).slice(), ...this.#table.meta(id) };
+        state.before.set(key, id >= 0 ? saved : undefined);
+      }
       if (deleting && state.before.get(key) !== undefined) state.deleted.insert(key);
     }
   }
@@ -324,48 +367,58 @@ export class ConfigStore {
    * capture, each read as it was then (keys created since are skipped). Entries may be applied
    * between two steps, so the scans restart after the last key whenever the key set changed.
    */
-  *#capturedKeys(state: CaptureState): Generator<KeyTuple> {
-    const next = (scan: Generator<string>) => {
+  *#capturedKeys(state: CaptureState): Generator<EncodedKeyTuple> {
+    const next = <T>(scan: Generator<T>) => {
       const step = scan.next();
       return step.done ? undefined : step.value;
     };
+    const table = this.#table;
     let last: string | undefined;
     let version = -1;
-    let live: Generator<string> = this.#keys.scan("", false);
-    let deleted: Generator<string> = live;
-    let l: string | undefined;
+    let live: Generator<number> = this.#order.scan(new KeyBytes().set(""), false);
+    let deleted: Generator<string> = state.deleted.scan("", false);
+    let l: number | undefined;
+    let lKey: string | undefined;
     let d: string | undefined;
     try {
       for (;;) {
         if (version !== this.#keySetVersion) {
           version = this.#keySetVersion;
-          live = this.#keys.scan(last ?? "", last !== undefined);
+          live = this.#order.scan(new KeyBytes().set(last ?? ""), last !== undefined);
           deleted = state.deleted.scan(last ?? "", last !== undefined);
           l = next(live);
+          lKey = l === undefined ? undefined : table.key(l);
           d = next(deleted);
         }
+        if (lKey === undefined && d === undefined) return;
+        const order = lKey === undefined ? 1 : d === undefined ? -1 : compareKeys(lKey, d);
         let key: string;
-        if (l === undefined && d === undefined) return;
-        const order = l === undefined ? 1 : d === undefined ? -1 : compareKeys(l, d);
+        let id = -1;
         if (order <= 0) {
-          key = l!;
+          key = lKey!;
+          id = l!;
           l = next(live);
+          lKey = l === undefined ? undefined : table.key(l);
           if (order === 0) d = next(deleted); // deleted, then created again
         } else {
           key = d!;
           d = next(deleted);
         }
         last = key;
-        const r = state.before.has(key) ? state.before.get(key) : this.#records.get(key);
-        if (r === undefined) continue; // created after the capture
-        yield [key, r.value, r.revision, r.createRevision, r.version];
+        if (state.before.has(key)) {
+          const r = state.before.get(key);
+          if (r === undefined) continue; // created after the capture
+          yield [key, r.value, r.revision, r.createRevision, r.version];
+        } else {
+          const { revision, createRevision, version } = table.meta(id);
+          yield [key, table.value(id), revision, createRevision, version];
+        }
       }
     } finally {
       this.#captures.delete(state);
       state.before.clear();
     }
   }
-
   /** Rebuilds a store from `toSnapshot()`'s data. */
   static fromSnapshot(
     historyCapacity: number,
@@ -380,8 +433,7 @@ export class ConfigStore {
 
   /**
    * Rebuilds a store from a snapshot's records one at a time: `fromSnapshot` in steps. Keys
-   * must come in key order. A change that put the value a key still holds shares that value
-   * instead of keeping a second copy of it.
+   * must come in key order.
    */
   static restoreBuilder(historyCapacity: number, revision: number): ConfigRestore {
     const store = new ConfigStore(historyCapacity);
@@ -390,13 +442,11 @@ export class ConfigStore {
     const changes: ChangeTuple[] = [];
     return {
       key([key, value, rev, createRevision, version]) {
-        store.#records.set(key, {
-          value: deepFreeze(value),
-          revision: rev,
-          createRevision,
-          version,
-        });
-        store.#keys.insert(key);
+        const bytes = value instanceof Uint8Array ? value : valueEncoder.encodeSharedRef(value);
+        const meta = { revision: rev, createRevision, version };
+        const id = store.#table.create(store.#key.set(key), bytes, meta);
+        store.#byKey.insert(id);
+        store.#order.insert(id, store.#key);
       },
       history(compactedRevision) {
         compacted = compactedRevision;
@@ -407,9 +457,7 @@ export class ConfigStore {
           return;
         }
         const [rev, key, value, createRevision, version] = tuple;
-        const record = store.#records.get(key);
-        const shared = record !== undefined && record.revision === rev ? record.value : value;
-        changes.push([rev, key, deepFreeze(shared), createRevision, version]);
+        changes.push([rev, key, deepFreeze(value), createRevision, version]);
       },
       done() {
         // The values are frozen already, so this pass over the history is cheap.

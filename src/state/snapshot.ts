@@ -14,7 +14,7 @@
  */
 
 import { decode, Decoder, Encoder } from "@msgpack/msgpack";
-import type { ConfigSnapshot, KeyTuple } from "./config_store.ts";
+import type { ConfigSnapshot, EncodedKeyTuple, KeyTuple } from "./config_store.ts";
 import type { LockTuple } from "./lock_table.ts";
 import type { DirectoryTuple } from "./member_directory.ts";
 import { MsgpackCursor } from "./msgpack_cursor.ts";
@@ -163,8 +163,11 @@ export interface SnapshotParts {
     revision: number;
     /** How many tuples `keys` yields. */
     keyCount: number;
-    /** [key, value, revision, createRevision, version] in key order. */
-    keys: Iterable<KeyTuple>;
+    /**
+     * [key, value, revision, createRevision, version] in key order; the value may come as its
+     * msgpack bytes, written as they are.
+     */
+    keys: Iterable<KeyTuple | EncodedKeyTuple>;
     /** [compactedRevision, changes], oldest change first. */
     history: [number, ChangeTuple[]];
   };
@@ -403,7 +406,8 @@ export function* encodeSnapshotSteps(parts: SnapshotParts): Generator<void, Uint
     if (typeof v === "object" && v !== null) {
       out.header("array", 5);
       item(key);
-      value(v);
+      if (v instanceof Uint8Array) out.write(v); // already msgpack (see `ConfigCapture`)
+      else value(v);
       item(rev);
       item(createRevision);
       item(version);
