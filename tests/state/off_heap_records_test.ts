@@ -173,3 +173,37 @@ Deno.test("a capture reads the store as it was while puts and deletes go on", ()
   capture.release();
   assert.deepEqual(seen, expected);
 });
+
+Deno.test("values read back as they were put, whatever their msgpack form", () => {
+  const store = new ConfigStore(10);
+  const values: JsonValue[] = [
+    0,
+    127,
+    128,
+    -1,
+    -32,
+    -33,
+    65535,
+    2 ** 40,
+    -(2 ** 40),
+    1.5,
+    -0.25,
+    null,
+    true,
+    false,
+    "",
+    "a",
+    "é😀",
+    "x".repeat(31),
+    "x".repeat(32),
+    "y".repeat(255),
+    "z".repeat(256),
+    "w".repeat(70_000),
+    [],
+    {},
+    [1, "a", null],
+    { a: { b: [true] } },
+  ];
+  values.forEach((value, i) => store.put({ op: "put", key: `k${i}`, value }));
+  values.forEach((value, i) => assert.deepEqual(store.get(`k${i}`)?.value, value, `k${i}`));
+});
