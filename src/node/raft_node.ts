@@ -144,6 +144,12 @@ const DISK_WAIT_HEARTBEAT_ELECTIONS = 10;
  */
 const MAX_BACKGROUND_WRITES = 8;
 
+/**
+ * How long the Ready loop may run before it lets the event loop turn: about the slices that
+ * snapshots are encoded and restored in (`runInSlices`), well under a heartbeat interval.
+ */
+const READY_SLICE_MS = 10;
+
 /** The slices (ms) of restoring the state from the snapshot on disk when the node starts. */
 const START_RESTORE_SLICE_MS = 40;
 
@@ -244,6 +250,8 @@ export class RaftNode {
   #ticker?: TimerHandle;
   #running = false;
   #loopDone: Promise<void> = Promise.resolve();
+  /** Ends the Ready loop's pause for the event loop (see `#letEventLoopTurn`) at once. */
+  #wakeLoop?: () => void;
   #again = false;
   #stopped = false;
   #tickProposedAt = 0;
@@ -981,8 +989,17 @@ export class RaftNode {
         for (const m of this.#inbox.splice(0)) this.#step(m);
         const ctx = this.#reads.start();
         if (ctx) this.#raw.readIndex(ctx);
+        let sliceStart = this.#clock.monotonic();
         while (this.#raw.hasReady() && !this.#stopped) {
           await this.#handleReady(this.#raw.ready());
+          // Readies that need no disk write never wait for I/O: a follower catching up on a
+          // hundred thousand committed entries (a Ready each 256 KiB of them) would otherwise
+          // hold the event loop until the last, its ticks and requests waiting behind it.
+          const behind = this.#raw.view.committed > this.#sm.appliedIndex;
+          if (behind && this.#clock.monotonic() - sliceStart > READY_SLICE_MS) {
+            await this.#letEventLoopTurn();
+            sliceStart = this.#clock.monotonic();
+          }
           this.#takeDurable();
           for (const m of this.#inbox.splice(0)) this.#step(m);
         }
@@ -992,6 +1009,14 @@ export class RaftNode {
     } finally {
       this.#running = false;
     }
+  }
+
+  /** Resolves on a later turn of the event loop, or when the node stops. */
+  #letEventLoopTurn(): Promise<void> {
+    return new Promise((resolve) => {
+      this.#wakeLoop = resolve;
+      this.#clock.setTimeout(resolve, 0);
+    });
   }
 
   #step(m: Message): void {
@@ -1388,6 +1413,7 @@ export class RaftNode {
       new OutcomeUnknownError("the node stopped before the proposal was applied; it may still be"),
     );
     await this.transport.close();
+    this.#wakeLoop?.(); // a clock that no longer fires timers must not hold the loop
     await this.#loopDone; // a Ready in progress finishes its disk write before storage closes
     this.#encoded?.resolve(undefined);
     await this.#compaction; // so does a snapshot being written

@@ -25,6 +25,13 @@ export interface RaftConfig {
   heartbeatTicks: number;
   /** The byte budget of one AppendEntries message (at least one entry is always sent). */
   maxSizePerMsg: number;
+  /**
+   * The byte budget of the committed entries one Ready hands out for apply (at least one entry
+   * always goes). A node that restarts, or catches up, may find a hundred thousand entries
+   * committed at once; applying them in one go held its event loop for 0.8 s at a million keys
+   * (etcd-io/raft's MaxCommittedSizePerReady).
+   */
+  maxCommittedSizePerReady: number;
   /** How many AppendEntries may be in flight to one follower in the replicate state. */
   maxInflightMsgs: number;
   /** The size of one InstallSnapshot chunk. */
@@ -50,6 +57,7 @@ export const DEFAULT_CONFIG: Omit<RaftConfig, "id" | "random"> = {
   electionTicks: 15,
   heartbeatTicks: 5,
   maxSizePerMsg: 1024 * 1024,
+  maxCommittedSizePerReady: 256 * 1024,
   maxInflightMsgs: 256,
   snapshotChunkBytes: 1024 * 1024,
   preVote: true,

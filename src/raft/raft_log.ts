@@ -228,10 +228,21 @@ export class RaftLog {
   }
 
   /** Committed entries that have not been handed out for apply yet. */
-  nextCommitted(): Entry[] {
+  nextCommitted(maxBytes = Infinity): Entry[] {
     const lo = Math.max(this.applying, this.offset) + 1;
-    const hi = this.committed;
+    let hi = this.committed;
     if (hi < lo) return [];
+    if (maxBytes !== Infinity) {
+      // At least one entry, then as many as fit in `maxBytes`.
+      let bytes = entrySize(this.entries[lo - this.offset - 1]);
+      let last = lo;
+      while (last < hi) {
+        bytes += entrySize(this.entries[last - this.offset]);
+        if (bytes > maxBytes) break;
+        last++;
+      }
+      hi = last;
+    }
     return this.entries.slice(lo - this.offset - 1, hi - this.offset);
   }
 

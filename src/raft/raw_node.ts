@@ -348,7 +348,7 @@ export class RawNode {
     return r.msgs.length > 0 || r.readStates.length > 0 ||
       r.log.pendingSnapshot !== undefined || r.snapshotWanted !== 0 ||
       r.log.unstableEntries().length > 0 ||
-      r.log.nextCommitted().length > 0 ||
+      r.log.committed > Math.max(r.log.applying, r.log.offset) ||
       hs.term !== this.#prevHard.term || hs.vote !== this.#prevHard.vote ||
       hs.commit !== this.#prevHard.commit ||
       ss.leader !== this.#prevSoft.leader || ss.role !== this.#prevSoft.role;
@@ -366,7 +366,7 @@ export class RawNode {
     const ss = this.#softState();
     const rd: Ready = {
       entries: r.log.unstableEntries(),
-      committedEntries: r.log.nextCommitted(),
+      committedEntries: r.log.nextCommitted(r.cfg.maxCommittedSizePerReady),
       messages: r.msgs,
       readStates: r.readStates,
     };

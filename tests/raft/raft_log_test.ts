@@ -52,3 +52,16 @@ Deno.test("raft log: compaction keeps terms at the boundary and refuses unapplie
 Deno.test("raft log: restore refuses a log with a hole", () => {
   assert.throws(() => RaftLog.restore(undefined, [e(1, 1), e(3, 1)], 0), RaftInvariantError);
 });
+
+Deno.test("raft log: committed entries are handed out within a byte budget, at least one", () => {
+  const big = (index: number): Entry => ({ ...e(index, 1), data: new Uint8Array(100) });
+  const log = RaftLog.restore(undefined, [1, 2, 3, 4, 5, 6, 7].map(big), 7);
+  // entrySize is the data plus 24: 124 bytes each.
+  assert.deepEqual(log.nextCommitted(300).map((x) => x.index), [1, 2]);
+  assert.deepEqual(log.nextCommitted(100).map((x) => x.index), [1]);
+  log.applying = 2;
+  assert.deepEqual(log.nextCommitted(372).map((x) => x.index), [3, 4, 5]);
+  assert.deepEqual(log.nextCommitted().map((x) => x.index), [3, 4, 5, 6, 7]);
+  log.applying = 7;
+  assert.deepEqual(log.nextCommitted(1), []);
+});

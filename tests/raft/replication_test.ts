@@ -127,3 +127,16 @@ Deno.test("5.3 AppendEntries are batched up to the byte limit and pipelined in a
   for (const m of apps) assert.ok(m.entries.length <= 3, `${m.entries.length} entries in one`);
   assert.equal(net.appliedText(2).length, 20);
 });
+
+Deno.test("5.3 a follower far behind applies what is committed over several Readies, in order", () => {
+  const net = new TestNetwork({ voters: 3, config: { maxCommittedSizePerReady: 300 } });
+  net.campaign(1);
+  net.isolate(3);
+  for (let i = 0; i < 30; i++) net.propose(1, `w${i}`);
+  net.settle();
+  net.heal();
+  net.tick(30);
+  const expected = Array.from({ length: 30 }, (_, i) => `w${i}`);
+  assert.deepEqual(net.appliedText(3), expected);
+  assert.deepEqual(net.appliedText(1), expected);
+});

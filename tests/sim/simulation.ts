@@ -261,6 +261,8 @@ export class Simulation {
       // clients at all: the backlog, not the elections, would decide liveness.
       maxSizePerMsg: this.prng.pick(this.nemesis.latency > 0 ? [4096, 65536] : [1, 64, 512, 4096]),
       maxInflightMsgs: 8,
+      // Small, so that catching up is applied over several Readies here too.
+      maxCommittedSizePerReady: 1024,
       snapshotChunkBytes: 1024,
       ...options.raft,
     };
