@@ -9,25 +9,8 @@ import { KeyOrderIndex } from "../../src/state/key_order_index.ts";
 import { KeyBytes, RecordTable } from "../../src/state/record_table.ts";
 import { compareKeys } from "../../src/state/sorted_keys.ts";
 import type { JsonValue } from "../../src/state/json_value.ts";
-
-/** A small deterministic generator (mulberry32). */
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const ALPHABET = ["a", "b", "/", "é", "中", "😀", "\uffff", "\u0000", "z"];
-
-function randomKey(next: () => number, maxLength = 6): string {
-  let key = "";
-  const n = 1 + Math.floor(next() * maxLength);
-  for (let i = 0; i < n; i++) key += ALPHABET[Math.floor(next() * ALPHABET.length)];
-  return key;
-}
+import { seededRandom } from "./log_driver.ts";
+import { randomKey } from "./random_keys.ts";
 
 Deno.test("size classes: 16-byte steps to 256, then at most a quarter more than asked", () => {
   assert.equal(classSize(0), 16);
@@ -43,7 +26,7 @@ Deno.test("size classes: 16-byte steps to 256, then at most a quarter more than 
 
 Deno.test("the slab hands out blocks that never overlap, and reuses freed ones", () => {
   const slab = new ByteSlab();
-  const next = random(7);
+  const next = seededRandom(7);
   const live = new Map<number, { n: number; fill: number }>();
   for (let step = 0; step < 20_000; step++) {
     if (live.size > 0 && next() < 0.45) {
@@ -75,7 +58,7 @@ Deno.test("the hash and order indexes agree with a Map and a sorted array", () =
   const byKey = new KeyHashIndex(table);
   const order = new KeyOrderIndex(table);
   const model = new Map<string, number>();
-  const next = random(11);
+  const next = seededRandom(11);
   const key = new KeyBytes();
   for (let step = 0; step < 30_000; step++) {
     const k = randomKey(next, 4);
@@ -122,7 +105,7 @@ Deno.test("the hash and order indexes agree with a Map and a sorted array", () =
 Deno.test("a store of many keys lists, reads and snapshots as a plain model does", () => {
   const store = new ConfigStore(100);
   const model = new Map<string, JsonValue>();
-  const next = random(3);
+  const next = seededRandom(3);
   for (let step = 0; step < 20_000; step++) {
     const k = randomKey(next, 3);
     if (model.has(k) && next() < 0.3) {
@@ -156,8 +139,8 @@ Deno.test("a store of many keys lists, reads and snapshots as a plain model does
 
 Deno.test("a capture reads the store as it was while puts and deletes go on", () => {
   const store = new ConfigStore(10);
-  const next = random(5);
-  for (let i = 0; i < 3_000; i++) store.put({ op: "put", key: randomKey(next), value: i });
+  const next = seededRandom(5);
+  for (let i = 0; i < 3_000; i++) store.put({ op: "put", key: randomKey(next, 6), value: i });
   const expected = store.toSnapshot()[1];
   const capture = store.capture();
   const seen: [string, JsonValue, number, number, number][] = [];
@@ -165,7 +148,7 @@ Deno.test("a capture reads the store as it was while puts and deletes go on", ()
     // The tuple is used before the store changes, as the snapshot encoder does.
     seen.push([key, decode(bytes) as JsonValue, revision, createRevision, version]);
     for (let j = 0; j < 3; j++) {
-      const k = randomKey(next);
+      const k = randomKey(next, 6);
       if (next() < 0.4) store.delete({ op: "delete", key: k });
       else store.put({ op: "put", key: k, value: { big: "y".repeat(Math.floor(next() * 400)) } });
     }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { compareKeys, SortedKeys } from "../../src/state/sorted_keys.ts";
 import { seededRandom } from "./log_driver.ts";
+import { randomKey } from "./random_keys.ts";
 
 const utf8 = new TextEncoder();
 
@@ -19,15 +20,6 @@ function compareBytes(a: string, b: string): number {
     if (x[i] !== y[i]) return x[i] - y[i];
   }
   return x.length - y.length;
-}
-
-const ALPHABET = ["a", "b", "/", "\u0000", "~", "é", "\ue000", "\uffff", "😀", "\u{10ffff}", "中"];
-
-function randomKey(random: () => number, maxLength = 4): string {
-  let key = "";
-  const length = 1 + Math.floor(random() * maxLength);
-  for (let i = 0; i < length; i++) key += ALPHABET[Math.floor(random() * ALPHABET.length)];
-  return key;
 }
 
 Deno.test("compareKeys orders like the UTF-8 bytes of the keys", () => {
