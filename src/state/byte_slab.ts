@@ -74,16 +74,10 @@ export class ByteSlab {
   /** Indexes of dropped large pages, to reuse. */
   #freePages: number[] = [];
   #bytesInUse = 0;
-  #pageBytes = 0;
 
   /** Bytes of the blocks in use, as rounded up to their class. */
   get bytesInUse(): number {
     return this.#bytesInUse;
-  }
-
-  /** Bytes of all the pages the slab holds. */
-  get bytesReserved(): number {
-    return this.#pageBytes;
   }
 
   /** A block of at least `n` bytes; its address. Zero-length blocks are valid. */
@@ -111,7 +105,6 @@ export class ByteSlab {
     this.#bytesInUse -= size;
     if (size > LARGE) {
       const index = at / PAGE_SPAN;
-      this.#pageBytes -= this.#pages[index]!.byteLength;
       this.#pages[index] = undefined;
       this.#freePages.push(index);
       return;
@@ -150,7 +143,6 @@ export class ByteSlab {
 
   #newPage(bytes: number): number {
     const page = new Uint8Array(bytes);
-    this.#pageBytes += bytes;
     const index = this.#freePages.pop();
     if (index !== undefined) {
       this.#pages[index] = page;

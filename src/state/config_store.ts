@@ -239,11 +239,6 @@ export class ConfigStore {
     return this.#history.compactedRevision;
   }
 
-  /** Bytes the records hold outside the V8 heap (slab pages and columns). */
-  get offHeapBytes(): number {
-    return this.#table.bytesReserved;
-  }
-
   /** The key's value and revisions, or `undefined` when it has none. */
   get(key: string): KeyValue | undefined {
     const id = this.#byKey.find(this.#key.set(key));
@@ -402,8 +397,9 @@ export class ConfigStore {
     const table = this.#table;
     let last: string | undefined;
     let version = -1;
-    let live: Generator<number> = this.#order.scan(new KeyBytes().set(""), false);
-    let deleted: Generator<string> = state.deleted.scan("", false);
+    // Both scans start in the first round: `version` differs from the key set's.
+    let live!: Generator<number>;
+    let deleted!: Generator<string>;
     let l: number | undefined;
     let lKey: string | undefined;
     let d: string | undefined;

@@ -73,10 +73,11 @@ export class KeyHashIndex {
 
   /** Removes a record that is in the index. */
   remove(id: number): void {
-    const t = this.#records.hash(id) >>> 24;
+    const hash = this.#records.hash(id);
+    const t = hash >>> 24;
     const slots = this.#tables[t];
     const mask = slots.length - 1;
-    let hole = this.#records.hash(id) & mask;
+    let hole = hash & mask;
     while (slots[hole] - 1 !== id) hole = (hole + 1) & mask;
     // Shift back the entries after the hole that probed past it, so every probe still finds
     // its key before an empty slot.

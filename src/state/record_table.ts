@@ -72,11 +72,6 @@ export class RecordTable {
   #freeIds: number[] = [];
   #next = 0;
 
-  /** Bytes of the slab's pages and the columns, for the memory gauges. */
-  get bytesReserved(): number {
-    return this.#slab.bytesReserved + this.#pages.length * COLUMN_PAGE * 52;
-  }
-
   /** A new record; its id. */
   create(key: KeyBytes, value: Uint8Array, meta: RecordMeta): number {
     const id = this.#freeIds.pop() ?? this.#grow();
