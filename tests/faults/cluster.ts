@@ -74,6 +74,9 @@ interface Member {
   log: Deno.FsFile;
 }
 
+/** How many times a node that found its port taken is started again before it counts as dead. */
+const PORT_TAKEN_RETRIES = 8;
+
 /**
  * A running fault cluster.
  *
@@ -208,7 +211,7 @@ export class FaultCluster {
     return member;
   }
 
-  #spawn(id: number): void {
+  #spawn(id: number, portsTries = 0): void {
     const m = this.#member(id);
     if (m.retired) throw new Error(`node ${id} is retired: it never starts again`);
     // Every node, itself included, is known by its proxy's URL; each binds its real port.
@@ -236,9 +239,43 @@ export class FaultCluster {
     m.exited = exited;
     m.paused = false;
     m.diedOnItsOwn = false;
-    child.status.then(() => {
-      if (m.child === child && !this.#killing.has(child)) m.diedOnItsOwn = true;
+    exited.then(() => {
+      if (m.child !== child || this.#killing.has(child)) return;
+      // Another test running in parallel can hold a port for a moment (its own freePort probe
+      // binds each candidate): a node that found its address taken gets a few more tries on the
+      // same ports before it counts as dead.
+      if (portsTries < PORT_TAKEN_RETRIES && /address .* is in use/.test(this.#logTail(id, 2))) {
+        setTimeout(() => {
+          if (m.child === child && !m.retired) this.#spawn(id, portsTries + 1);
+        }, 250);
+        return;
+      }
+      m.diedOnItsOwn = true;
     }, () => {});
+  }
+
+  /** The last `lines` lines of node `id`'s log ("" if it cannot be read). */
+  #logTail(id: number, lines: number): string {
+    try {
+      const text = Deno.readTextFileSync(`${this.#options.logDir}/node-${id}.log`);
+      return text.trim().split("\n").slice(-lines).join(" | ");
+    } catch {
+      return "";
+    }
+  }
+
+  /**
+   * Throws if a node exited by itself (e.g. its port stayed taken): it will never answer, so a
+   * wait for it says so at once, with the last lines of its log (the log directory may be a
+   * test's temporary one, gone by the time anyone looks).
+   */
+  #throwIfAnyDied(): void {
+    const dead = this.ids.filter((id) => this.#member(id).diedOnItsOwn);
+    if (dead.length === 0) return;
+    const tails = dead.map((id) => `node ${id}: ${this.#logTail(id, 3)}`);
+    throw new Error(
+      `node(s) ${dead.join(", ")} exited on their own; last lines: ${tails.join("; ")}`,
+    );
   }
 
   /**
@@ -452,8 +489,11 @@ export class FaultCluster {
   async waitConverged(timeoutMs: number): Promise<number> {
     const deadline = Date.now() + timeoutMs;
     let last = "";
+    let statuses: (NodeStatus | undefined)[] = [];
     while (Date.now() < deadline) {
-      const statuses = await Promise.all(this.ids.map((id) => this.status(id)));
+      this.#throwIfAnyDied();
+      const ids = this.ids;
+      statuses = await Promise.all(ids.map((id) => this.status(id)));
       const leaderIds = new Set(statuses.map((s) => s?.leaderId ?? 0));
       const leader = statuses.find((s) => s && s.leaderId === s.nodeId);
       last = JSON.stringify(statuses);
@@ -463,7 +503,14 @@ export class FaultCluster {
       }
       await delay(100);
     }
-    throw new Error(`the cluster did not converge in ${timeoutMs} ms; last statuses: ${last}`);
+    // A node that is up but never answers: its log says why (a startup that hangs, a crash loop).
+    const ids = this.ids;
+    const silent = ids.filter((_, i) => statuses[i] === undefined)
+      .map((id) => `node ${id} (${this.isUp(id) ? "up" : "down"}): ${this.#logTail(id, 5)}`);
+    throw new Error(
+      `the cluster did not converge in ${timeoutMs} ms; last statuses: ${last}` +
+        (silent.length > 0 ? `; silent nodes: ${silent.join("; ")}` : ""),
+    );
   }
 
   /**
@@ -477,25 +524,7 @@ export class FaultCluster {
   async waitForLeader(timeoutMs: number): Promise<number> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      // A node that exited by itself (e.g. its port was taken) will never agree: say so now.
-      const dead = this.ids.filter((id) => this.#member(id).diedOnItsOwn);
-      if (dead.length > 0) {
-        // The log directory may be a test's temporary one, gone by the time anyone looks: the
-        // last lines of each log go into the error.
-        const tails = dead.map((id) => {
-          const text = (() => {
-            try {
-              return Deno.readTextFileSync(`${this.#options.logDir}/node-${id}.log`);
-            } catch {
-              return "";
-            }
-          })();
-          return `node ${id}: ${text.trim().split("\n").slice(-3).join(" | ")}`;
-        });
-        throw new Error(
-          `node(s) ${dead.join(", ")} exited on their own; last lines: ${tails.join("; ")}`,
-        );
-      }
+      this.#throwIfAnyDied();
       const leader = await this.currentLeader();
       if (leader !== undefined) return leader;
       await delay(100);
