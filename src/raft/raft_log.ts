@@ -5,6 +5,7 @@
  * @module
  */
 
+import { EntryStore } from "./entry_store.ts";
 import type { Entry, Snapshot } from "./types.ts";
 
 /** Thrown when the core is asked to break an invariant; it means a bug or corrupt storage. */
@@ -19,7 +20,8 @@ export function entrySize(e: Entry): number {
 
 /**
  * The log of one node. Indexes start at 1; index `offset` is covered by the snapshot (or is 0
- * for an empty log), and `entries[i]` has index `offset + 1 + i`.
+ * for an empty log), and `store` holds the entries after it, outside V8's heap
+ * (`entry_store.ts`).
  *
  * @example
  * ```ts
@@ -34,7 +36,8 @@ export class RaftLog {
   offset = 0;
   /** The term of the entry at `offset`. */
   offsetTerm = 0;
-  entries: Entry[] = [];
+  /** The entries `offset + 1 ..= lastIndex()`; its offset moves with `offset`. */
+  readonly store = new EntryStore(0);
   /**
    * The latest snapshot, kept to send to followers that are too far behind. Its data may have
    * been released (`snapshotDataHeld` false): the driver keeps it on disk and hands it back
@@ -69,6 +72,7 @@ export class RaftLog {
       log.snapshot = snapshot;
       log.offset = snapshot.metadata.index;
       log.offsetTerm = snapshot.metadata.term;
+      log.store.reset(log.offset);
     }
     let expected = log.offset + 1;
     for (const e of entries) {
@@ -76,7 +80,7 @@ export class RaftLog {
       if (e.index !== expected) {
         throw new RaftInvariantError(`raft log: stored entries have a hole at ${expected}`);
       }
-      log.entries.push(e);
+      log.store.push(e);
       expected++;
     }
     log.stabled = log.lastIndex();
@@ -92,7 +96,7 @@ export class RaftLog {
   }
 
   lastIndex(): number {
-    return this.offset + this.entries.length;
+    return this.store.lastIndex;
   }
 
   lastTerm(): number {
@@ -103,7 +107,7 @@ export class RaftLog {
   term(index: number): number | undefined {
     if (index === this.offset) return this.offsetTerm;
     if (index < this.offset || index > this.lastIndex()) return undefined;
-    return this.entries[index - this.offset - 1].term;
+    return this.store.term(index);
   }
 
   matchTerm(index: number, term: number): boolean {
@@ -118,7 +122,7 @@ export class RaftLog {
 
   entry(index: number): Entry | undefined {
     if (index <= this.offset || index > this.lastIndex()) return undefined;
-    return this.entries[index - this.offset - 1];
+    return this.store.entry(index);
   }
 
   /** Entries in [lo, hi), at most `maxBytes` (but always at least one). */
@@ -128,10 +132,9 @@ export class RaftLog {
     const out: Entry[] = [];
     let bytes = 0;
     for (let i = lo; i < hi; i++) {
-      const e = this.entries[i - this.offset - 1];
-      bytes += entrySize(e);
+      bytes += this.store.size(i);
       if (out.length > 0 && bytes > maxBytes) break;
-      out.push(e);
+      out.push(this.store.entry(i));
     }
     return out;
   }
@@ -148,8 +151,8 @@ export class RaftLog {
     if (after > this.lastIndex() || after < this.offset) {
       throw new RaftInvariantError(`raft log: append after ${after} leaves a hole`);
     }
-    this.entries.length = after - this.offset;
-    for (const e of ents) this.entries.push(e);
+    this.store.truncateAfter(after);
+    for (const e of ents) this.store.push(e);
     if (this.stabled > after) this.stabled = after;
     if (this.inProgress > after) this.inProgress = after;
   }
@@ -219,7 +222,7 @@ export class RaftLog {
   /** Entries not yet on disk, nor on their way there. */
   unstableEntries(): Entry[] {
     const from = Math.max(this.stabled, this.inProgress, this.offset) + 1;
-    return from > this.lastIndex() ? [] : this.entries.slice(from - this.offset - 1);
+    return this.store.entries(from, this.lastIndex() + 1);
   }
 
   /** Marks entries up to `index` as on disk, unless the log changed under them meanwhile. */
@@ -234,16 +237,16 @@ export class RaftLog {
     if (hi < lo) return [];
     if (maxBytes !== Infinity) {
       // At least one entry, then as many as fit in `maxBytes`.
-      let bytes = entrySize(this.entries[lo - this.offset - 1]);
+      let bytes = this.store.size(lo);
       let last = lo;
       while (last < hi) {
-        bytes += entrySize(this.entries[last - this.offset]);
+        bytes += this.store.size(last + 1);
         if (bytes > maxBytes) break;
         last++;
       }
       hi = last;
     }
-    return this.entries.slice(lo - this.offset - 1, hi - this.offset);
+    return this.store.entries(lo, hi + 1);
   }
 
   /**
@@ -259,7 +262,7 @@ export class RaftLog {
     }
     this.offset = index;
     this.offsetTerm = term;
-    this.entries = [];
+    this.store.reset(index);
     this.snapshot = snap;
     this.snapshotDataHeld = true;
     this.pendingSnapshot = snap;
@@ -281,7 +284,7 @@ export class RaftLog {
     if (this.term(index) !== term) {
       throw new RaftInvariantError(`raft log: snapshot term ${term} differs at ${index}`);
     }
-    this.entries = this.entries.slice(index - this.offset);
+    this.store.compactTo(index);
     this.offset = index;
     this.offsetTerm = term;
     this.snapshot = snap;

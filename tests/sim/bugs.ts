@@ -138,8 +138,8 @@ function overwrite(r: Raft, ents: Entry[]): void {
   const log = r.log;
   if (ents.length === 0) return;
   const after = ents[0].index - 1;
-  log.entries.length = after - log.offset;
-  for (const e of ents) log.entries.push(e);
+  log.store.truncateAfter(after);
+  for (const e of ents) log.store.push(e);
   if (log.stabled > after) log.stabled = after;
 }
 

@@ -40,6 +40,16 @@ function fingerprint(e: Entry): string {
   return `${e.type}:${decoder.decode(e.data)}`;
 }
 
+/**
+ * The same entry: term, type and command. The log hands out a new object per read (its entries
+ * live in columns, `entry_store.ts`), so identity says nothing; every command the simulator
+ * proposes is unique, so equal content is the same proposal.
+ */
+function sameEntry(a: Entry | undefined, b: Entry | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return a.term === b.term && fingerprint(a) === fingerprint(b);
+}
+
 interface LeaderMark {
   term: number;
   index: number;
@@ -155,8 +165,8 @@ export class SafetyChecker {
       this.#checkCommitQuorum(id, r, mark.voters, conf.voters);
     }
     if (mark && mark.term === r.term && mark.index > r.offset) {
-      // Leader append-only: what it had is still there, as the very same entries.
-      if (r.lastIndex() < mark.index || r.entry(mark.index) !== mark.entry) {
+      // Leader append-only: what it had is still there, the very same entries.
+      if (r.lastIndex() < mark.index || !sameEntry(r.entry(mark.index), mark.entry)) {
         throw new SafetyViolation(
           "leader append-only",
           `leader ${id} of term ${r.term} lost or rewrote entry ${mark.index}`,
