@@ -114,6 +114,12 @@ export class EntryStore {
     return c.terms[slotOf(index)];
   }
 
+  /** The type of entry `index`, which must be held. */
+  type(index: number): EntryType {
+    const c = this.#chunk(index);
+    return TYPES[c.types[slotOf(index)]];
+  }
+
   /** The approximate encoded size of entry `index` (as `entrySize`), which must be held. */
   size(index: number): number {
     const c = this.#chunk(index);

@@ -267,7 +267,7 @@ export class Raft {
 
   #hasUnappliedConfChange(): boolean {
     for (let i = this.log.applied + 1; i <= this.log.committed; i++) {
-      if (this.log.entry(i)?.type === "conf") return true;
+      if (this.log.entryType(i) === "conf") return true;
     }
     return false;
   }

@@ -6,7 +6,7 @@
  */
 
 import { EntryStore } from "./entry_store.ts";
-import type { Entry, Snapshot } from "./types.ts";
+import type { Entry, EntryType, Snapshot } from "./types.ts";
 
 /** Thrown when the core is asked to break an invariant; it means a bug or corrupt storage. */
 export class RaftInvariantError extends Error {
@@ -120,6 +120,12 @@ export class RaftLog {
     return lastTerm > myTerm || (lastTerm === myTerm && lastIndex >= this.lastIndex());
   }
 
+  /** The type of entry `index`, or undefined when it is compacted away or beyond the end. */
+  entryType(index: number): EntryType | undefined {
+    if (index <= this.offset || index > this.lastIndex()) return undefined;
+    return this.store.type(index);
+  }
+
   entry(index: number): Entry | undefined {
     if (index <= this.offset || index > this.lastIndex()) return undefined;
     return this.store.entry(index);
@@ -221,8 +227,16 @@ export class RaftLog {
 
   /** Entries not yet on disk, nor on their way there. */
   unstableEntries(): Entry[] {
-    const from = Math.max(this.stabled, this.inProgress, this.offset) + 1;
-    return this.store.entries(from, this.lastIndex() + 1);
+    return this.store.entries(this.#firstUnstable(), this.lastIndex() + 1);
+  }
+
+  /** Whether `unstableEntries()` has any, without making them. */
+  hasUnstable(): boolean {
+    return this.#firstUnstable() <= this.lastIndex();
+  }
+
+  #firstUnstable(): number {
+    return Math.max(this.stabled, this.inProgress, this.offset) + 1;
   }
 
   /** Marks entries up to `index` as on disk, unless the log changed under them meanwhile. */

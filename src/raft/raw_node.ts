@@ -347,7 +347,7 @@ export class RawNode {
     const ss = this.#softState();
     return r.msgs.length > 0 || r.readStates.length > 0 ||
       r.log.pendingSnapshot !== undefined || r.snapshotWanted !== 0 ||
-      r.log.unstableEntries().length > 0 ||
+      r.log.hasUnstable() ||
       r.log.committed > Math.max(r.log.applying, r.log.offset) ||
       hs.term !== this.#prevHard.term || hs.vote !== this.#prevHard.vote ||
       hs.commit !== this.#prevHard.commit ||

@@ -65,3 +65,17 @@ Deno.test("raft log: committed entries are handed out within a byte budget, at l
   log.applying = 7;
   assert.deepEqual(log.nextCommitted(1), []);
 });
+
+Deno.test("raft log: hasUnstable and entryType answer as the entries they skip making", () => {
+  const log = RaftLog.restore(undefined, [e(1, 1), e(2, 1)], 2);
+  const agrees = () => assert.equal(log.hasUnstable(), log.unstableEntries().length > 0);
+  agrees();
+  log.append([e(3, 2), { ...e(4, 2), type: "conf" }]);
+  agrees();
+  assert.equal(log.entryType(3), "normal");
+  assert.equal(log.entryType(4), "conf");
+  assert.equal(log.entryType(5), undefined);
+  log.stableTo(4, 2);
+  agrees();
+  assert.equal(log.hasUnstable(), false);
+});
