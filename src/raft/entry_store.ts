@@ -192,17 +192,19 @@ export class EntryStore {
       this.#chunks.splice(0, firstChunk - this.#firstChunk);
       this.#firstChunk = firstChunk;
     }
-    // Pages are filled in index order, so every page before the first held command's is free.
+    // Pages are filled in index order, so every page before the first held command's is free;
+    // when no entry left has a command, every page but the one being filled is.
+    let firstUsed = this.#firstPage + this.#pages.length - 1;
     for (let i = index + 1; i <= this.#last; i++) {
       const c = this.#chunk(i);
       const k = slotOf(i);
       if (c.lengths[k] === 0) continue;
-      const firstUsed = c.pages[k];
-      if (firstUsed > this.#firstPage) {
-        this.#pages.splice(0, firstUsed - this.#firstPage);
-        this.#firstPage = firstUsed;
-      }
+      firstUsed = c.pages[k];
       break;
+    }
+    if (firstUsed > this.#firstPage) {
+      this.#pages.splice(0, firstUsed - this.#firstPage);
+      this.#firstPage = firstUsed;
     }
   }
 

@@ -109,3 +109,18 @@ Deno.test("entry store: refuses a hole and an index it does not hold", () => {
   assert.throws(() => store.entry(7), RangeError);
   assert.throws(() => store.truncateAfter(4), RangeError);
 });
+
+Deno.test("entry store: a compaction that leaves only empty entries keeps one page", () => {
+  const store = new EntryStore(0);
+  for (let i = 1; i <= 2_000; i++) {
+    store.push({ term: 1, index: i, type: "normal", data: new Uint8Array(100) });
+  }
+  // A new leader's no-op after them: the only entry left once the rest are compacted.
+  store.push({ term: 2, index: 2_001, type: "normal", data: new Uint8Array() });
+  assert.ok(store.pagesHeld >= 3);
+  store.compactTo(2_000);
+  assert.equal(store.pagesHeld, 1);
+  assert.deepEqual(store.entry(2_001).data, new Uint8Array());
+  store.push({ term: 2, index: 2_002, type: "normal", data: new Uint8Array([5]) });
+  assert.deepEqual(store.entry(2_002).data, new Uint8Array([5]));
+});
