@@ -27,7 +27,7 @@ import { DataDirLockedError, DataDirUnusableError } from "../storage/data_dir_lo
 import { KvStorage } from "../storage/kv_storage.ts";
 import { PeerTransport } from "../transport/peer_transport.ts";
 import { joinCluster, JoinError } from "./join.ts";
-import { startMallocTrim } from "./malloc_trim.ts";
+import { quietSinceLastAsked, startMallocTrim } from "./malloc_trim.ts";
 import { HeartbeatKeeper } from "../node/heartbeat_keeper.ts";
 import { ConfigError, dataDirOf, type NodeConfig, parseNodeConfig, usage } from "./node_config.ts";
 import {
@@ -250,6 +250,13 @@ function directoryMaps(
 /** A `malloc_trim` this long is logged (it holds malloc's locks for the whole process). */
 const SLOW_TRIM_MS = 50;
 
+/**
+ * Fewer entries applied than this since the trimmer last asked (one `--malloc-trim-ms`, 5 s by
+ * default) is quiet enough to trim: lease ticks and a trickle of writes are, a sustained load
+ * (thousands of writes a second) is not (see malloc_trim.ts).
+ */
+const TRIM_QUIET_ENTRIES = 500;
+
 async function main(): Promise<void> {
   if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
     console.log(usage());
@@ -469,11 +476,14 @@ async function main(): Promise<void> {
   }
 
   const trimmer = cfg.mallocTrimMs > 0
-    ? startMallocTrim(cfg.mallocTrimMs, (ms, released) => {
-      // Long ones hold the whole process (malloc's locks), heartbeat keeper included: say so.
-      if (ms >= SLOW_TRIM_MS) {
-        logger.log("warn", "malloc_trim was slow", { ms: Math.round(ms), released });
-      }
+    ? startMallocTrim(cfg.mallocTrimMs, {
+      when: quietSinceLastAsked(() => node.appliedIndex(), TRIM_QUIET_ENTRIES),
+      onTrimmed: (ms, released) => {
+        // Long ones hold the whole process (malloc's locks), heartbeat keeper included: say so.
+        if (ms >= SLOW_TRIM_MS) {
+          logger.log("warn", "malloc_trim was slow", { ms: Math.round(ms), released });
+        }
+      },
     })
     : undefined;
   // Two of the longest election timeouts (they are drawn from [T, 2T)): a transfer to a
