@@ -496,7 +496,8 @@ export function usage(): string {
     "                         the cost per write stays flat as the state grows",
     "  --snapshot-entries N   but not before N entries since the last snapshot (10000),",
     "  --snapshot-log-max-mb N   unless the log holds N MB (64) (docs/operations.md)",
-    "  --malloc-trim-ms N     hand free malloc memory back to the kernel every N ms (5000; 0: never)",
+    "  --malloc-trim-ms N     hand free malloc memory back to the kernel every N ms when the\n" +
+    "                         node is not under sustained writes (5000; 0: never)",
     "  --stall-heartbeat-ms N while the leader's event loop stalls (a long garbage collection), a",
     "                         worker thread sends its heartbeats, for up to N ms (2000; 0: never)",
     "  --trace-file PATH      append a timeline of each write's steps (deno task bench:trace)",
