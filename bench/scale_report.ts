@@ -84,7 +84,7 @@ const num = (n: number | null | undefined, digits = 0) =>
  */
 export const BATCH_HEADER = [
   "| keys stored | writes/s | p50 ms | p99 ms | errors | term (changes) | compactions | " +
-  "max encode / write ms | RSS MB per node | loop delay max / p99 ms | load avg |",
+  "max encode / write ms | RSS MB per node | loop delay max / p99 ms (own) | load avg |",
   "|---:|---:|---:|---:|---:|---|---:|---|---|---|---:|",
 ].join("\n");
 
@@ -100,9 +100,13 @@ export const BATCH_HEADER = [
 export function batchRow(b: ScaleBatch): string {
   const term = b.termEnd === null ? "-" : `${b.termEnd} (${b.termChanges ?? "-"})`;
   const durations = b.encodeMsMax === null ? "-" : `${b.encodeMsMax} / ${b.writeMsMax}`;
+  // "own": less the time the loops waited for a CPU (edgeraft_event_loop_own_delay_*).
+  const own = b.loopOwnDelayMaxMs === null || b.loopOwnDelayMaxMs === undefined
+    ? ""
+    : ` (${num(b.loopOwnDelayMaxMs)} / ${num(b.loopOwnDelayP99Ms ?? null)})`;
   const loop = b.loopDelayMaxMs === null
     ? "-"
-    : `${num(b.loopDelayMaxMs)} / ${num(b.loopDelayP99Ms)}`;
+    : `${num(b.loopDelayMaxMs)} / ${num(b.loopDelayP99Ms)}${own}`;
   return `| ${num(b.keysStored)} | ${num(b.writesPerSec)} | ${num(b.p50Ms, 1)} | ` +
     `${num(b.p99Ms, 1)} | ${num(b.errors)} | ${term} | ${num(b.compactions)} | ${durations} | ` +
     `${b.rssBytes.map(mb).join(" / ")} | ${loop} | ${num(b.loadAverage1m, 1)} |`;
@@ -123,6 +127,7 @@ export function targetChecks(r: SystemScaleResult, heartbeatMs: number): TargetC
   const last = r.batches.at(-1)?.writesPerSec;
   const kept = first && last !== undefined ? last / first : undefined;
   const loopMax = maxDefined(r.batches.map((b) => b.loopDelayMaxMs ?? undefined));
+  const ownMax = maxDefined(r.batches.map((b) => b.loopOwnDelayMaxMs ?? undefined));
   const graceful = r.restarts.find((x) => x.how === "SIGTERM");
   const killed = r.restarts.find((x) => x.how === "SIGKILL");
   const settled = maxDefined(r.rssSettledBytes.map((b) => b ?? undefined));
@@ -148,7 +153,8 @@ export function targetChecks(r: SystemScaleResult, heartbeatMs: number): TargetC
     },
     {
       target: `max event loop delay under load < heartbeat (${heartbeatMs} ms)`,
-      value: loopMax === undefined ? "-" : `${num(loopMax)} ms`,
+      value: loopMax === undefined ? "-" : `${num(loopMax)} ms` +
+        (ownMax === undefined ? "" : ` (less the wait for a CPU: ${num(ownMax)} ms)`),
       pass: loopMax === undefined ? undefined : loopMax < heartbeatMs,
     },
     {

@@ -52,6 +52,9 @@ export interface ScaleBatch {
   /** The event loop's delay (edgeraft), the highest any member reported during the batch. */
   loopDelayMaxMs: number | null;
   loopDelayP99Ms: number | null;
+  /** The same less the time the loops waited for a CPU (null where it cannot be read). */
+  loopOwnDelayMaxMs?: number | null;
+  loopOwnDelayP99Ms?: number | null;
   /** The machine's 1-minute load average at the batch's end: others' work shows here. */
   loadAverage1m: number | null;
 }
@@ -362,6 +365,8 @@ export async function runScale(
         rssBytes: rssOf(cluster),
         loopDelayMaxMs: loop.maxMs ?? null,
         loopDelayP99Ms: loop.p99Ms ?? null,
+        loopOwnDelayMaxMs: loop.ownMaxMs ?? null,
+        loopOwnDelayP99Ms: loop.ownP99Ms ?? null,
         loadAverage1m: loadAverage()?.[0] ?? null,
       };
       batches.push(batch);

@@ -24,6 +24,9 @@ export interface MemberReading {
   snapshots?: number;
   loopMaxMs?: number;
   loopP99Ms?: number;
+  /** The same less the loop's wait for a CPU (`edgeraft_event_loop_own_delay_*`, Linux). */
+  loopOwnMaxMs?: number;
+  loopOwnP99Ms?: number;
   /** V8's heap in use, its reservation, and memory held outside it (edgeraft). */
   heapUsedBytes?: number;
   heapTotalBytes?: number;
@@ -87,6 +90,8 @@ export async function readMember(
       snapshots: m.get("edgeraft_snapshots_taken_total"),
       loopMaxMs: ms(m.get("edgeraft_event_loop_delay_max_seconds")),
       loopP99Ms: ms(m.get("edgeraft_event_loop_delay_p99_seconds")),
+      loopOwnMaxMs: ms(m.get("edgeraft_event_loop_own_delay_max_seconds")),
+      loopOwnP99Ms: ms(m.get("edgeraft_event_loop_own_delay_p99_seconds")),
       heapUsedBytes: m.get("deno_heap_used_bytes"),
       heapTotalBytes: m.get("deno_heap_total_bytes"),
       externalBytes: m.get("deno_external_memory_bytes"),
@@ -131,6 +136,9 @@ export function maxDefined(values: (number | undefined)[]): number | undefined {
 export interface LoopWindow {
   maxMs?: number;
   p99Ms?: number;
+  /** The same without the time the loops waited for a CPU. */
+  ownMaxMs?: number;
+  ownP99Ms?: number;
   /** Member readings taken in the window. */
   samples: number;
 }
@@ -194,6 +202,8 @@ export class ScaleSampler {
       this.#window = {
         maxMs: maxDefined([this.#window.maxMs, r.loopMaxMs]),
         p99Ms: maxDefined([this.#window.p99Ms, r.loopP99Ms]),
+        ownMaxMs: maxDefined([this.#window.ownMaxMs, r.loopOwnMaxMs]),
+        ownP99Ms: maxDefined([this.#window.ownP99Ms, r.loopOwnP99Ms]),
         samples: this.#window.samples + 1,
       };
     });

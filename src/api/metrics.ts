@@ -360,6 +360,23 @@ export class ApiMetrics {
       "The latest a node tick fired, over the last 1000 ticks.",
       c.tickDelay.max() / 1000,
     );
+    // Where the thread's run-queue wait can be read (Linux): the delay the node's own work made.
+    if (c.tickOwnDelay.size > 0) {
+      out.one(
+        "edgeraft_event_loop_own_delay_p99_seconds",
+        "gauge",
+        "99th percentile of the ticks' delay less the time the loop's thread waited for a CPU, " +
+          "over the last 1000 ticks.",
+        c.tickOwnDelay.p99() / 1000,
+      );
+      out.one(
+        "edgeraft_event_loop_own_delay_max_seconds",
+        "gauge",
+        "The largest tick delay less the time the loop's thread waited for a CPU, over the last " +
+          "1000 ticks.",
+        c.tickOwnDelay.max() / 1000,
+      );
+    }
   }
 
   /** Per peer: reachable, replication lag (leader only), and the transport's streams. */

@@ -29,6 +29,7 @@ import { PeerTransport } from "../transport/peer_transport.ts";
 import { joinCluster, JoinError } from "./join.ts";
 import { quietSinceLastAsked, startMallocTrim } from "./malloc_trim.ts";
 import { HeartbeatKeeper } from "../node/heartbeat_keeper.ts";
+import { runQueueWaitReader } from "../node/run_queue_wait.ts";
 import { ConfigError, dataDirOf, type NodeConfig, parseNodeConfig, usage } from "./node_config.ts";
 import {
   foundersRecord,
@@ -408,6 +409,7 @@ async function main(): Promise<void> {
   try {
     node = await RaftNode.start({
       keeper,
+      runQueueWaitMs: runQueueWaitReader(),
       id,
       // A joined node's members come from its snapshot and log (its config has no peers).
       peers: cfg.peers,

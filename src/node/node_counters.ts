@@ -198,6 +198,11 @@ export class NodeCounters {
   lastSnapshotBytes = 0;
   /** How late the node's ticks fired (ms past their interval): the event loop's delay. */
   readonly tickDelay: DelayWindow = new DelayWindow();
+  /**
+   * The same delays less the time the loop's thread waited, runnable, for a CPU: what the
+   * node's own work cost (empty where that wait cannot be read; `run_queue_wait.ts`).
+   */
+  readonly tickOwnDelay: DelayWindow = new DelayWindow();
   /** When the latest config revisions were applied (log time): the status page's "when". */
   readonly revisionTimes: RevisionTimes = new RevisionTimes();
 }

@@ -133,6 +133,12 @@ export interface RaftNodeOptions {
     /** Heartbeat rounds it has sent (for `/metrics`). */
     sent?(): number;
   };
+  /**
+   * How long the event loop's thread has waited, runnable, for a CPU (ms, growing;
+   * `run_queue_wait.ts`): with it, each tick's delay is also counted without that wait
+   * (`counters.tickOwnDelay`). Default: none.
+   */
+  runQueueWaitMs?: () => number;
 }
 
 /** How many election timeouts a leader waiting on its own disk goes on sending heartbeats. */
@@ -282,6 +288,8 @@ export class RaftNode {
   #lastContact = 0;
   /** The monotonic time of the last tick, to measure how late the next one fires. */
   #lastTickAt = 0;
+  /** `runQueueWaitMs()` at the last tick. */
+  #lastRunQueueWait = 0;
   /** Indexes of membership entries in the log above the commit index on disk. */
   #confIndexes: number[] = [];
   /** The last term in which a lost connection to the leader was logged. */
@@ -889,9 +897,14 @@ export class RaftNode {
     // How late this tick fired: the event loop's delay as Raft's timers feel it.
     const at = this.#clock.monotonic();
     const tickMs = this.#tickMs;
+    const waited = this.#opts.runQueueWaitMs?.();
     if (this.#lastTickAt > 0) {
       const late = Math.max(0, at - this.#lastTickAt - tickMs);
       this.counters.tickDelay.record(late);
+      if (waited !== undefined) {
+        // The part of the delay this node's own work made: the rest it sat waiting for a CPU.
+        this.counters.tickOwnDelay.record(Math.max(0, late - (waited - this.#lastRunQueueWait)));
+      }
       // As long as an election timeout: the kind of stall that costs an election unless the
       // heartbeat keeper covers it. Said once per stall, so that an election can be traced.
       if (late >= this.#electionMs) {
@@ -899,10 +912,14 @@ export class RaftNode {
           ms: Math.round(late),
           role: view.role,
           electionTimeoutMs: this.#electionMs,
+          ...(waited === undefined
+            ? {}
+            : { waitedForCpuMs: Math.round(waited - this.#lastRunQueueWait) }),
         });
       }
     }
     this.#lastTickAt = at;
+    if (waited !== undefined) this.#lastRunQueueWait = waited;
     // While it installs the leader's snapshot, a follower steps no messages, heartbeats
     // included: its election timer would only measure the install, and start a campaign.
     if (this.#installing && !this.isLeader()) return;

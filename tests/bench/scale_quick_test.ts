@@ -45,6 +45,13 @@ Deno.test({
         assert.ok(b.writesPerSec > 0 && b.keys === 1000, JSON.stringify(b));
         assert.ok(b.termEnd !== null && b.termEnd >= 1, JSON.stringify(b));
         assert.ok(b.compactions !== null && b.loopDelayMaxMs !== null, JSON.stringify(b));
+        if (Deno.build.os === "linux") {
+          // The delay less the wait for a CPU: never more than the delay itself.
+          assert.ok(
+            typeof b.loopOwnDelayMaxMs === "number" && b.loopOwnDelayMaxMs <= b.loopDelayMaxMs!,
+            JSON.stringify(b),
+          );
+        }
         assert.equal(b.rssBytes.length, 3);
         for (const rss of b.rssBytes) assert.ok(rss !== null && rss > 1e6, JSON.stringify(b));
       }

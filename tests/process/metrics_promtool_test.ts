@@ -103,6 +103,12 @@ Deno.test({
           "process_resident_memory_bytes",
           "edgeraft_event_loop_delay_p99_seconds",
           "edgeraft_event_loop_delay_max_seconds",
+          ...(Deno.build.os === "linux"
+            ? [
+              "edgeraft_event_loop_own_delay_p99_seconds",
+              "edgeraft_event_loop_own_delay_max_seconds",
+            ]
+            : []),
           "edgeraft_proposal_duration_seconds_bucket",
         ]
       ) {

@@ -1,0 +1,96 @@
+/**
+ * The run-queue wait reader, and the tick delay a node counts without it: a tick held up by the
+ * node's own work counts in both windows; one the thread spent waiting for a CPU only in the
+ * first (`edgeraft_event_loop_delay_*` and `edgeraft_event_loop_own_delay_*`).
+ */
+
+import assert from "node:assert/strict";
+import { setTimeout as delay } from "node:timers/promises";
+import { memoryLogger } from "../../src/node/logger.ts";
+import { RaftNode } from "../../src/node/raft_node.ts";
+import { parseRunQueueWaitMs, runQueueWaitReader } from "../../src/node/run_queue_wait.ts";
+import { MemoryStorage } from "../../src/storage/memory_storage.ts";
+import { MemoryNetwork } from "../../src/transport/memory_transport.ts";
+
+Deno.test("run queue wait: parses schedstat's second field into ms", () => {
+  assert.equal(parseRunQueueWaitMs("2285000000 2109000000 4956\n"), 2109);
+  assert.equal(parseRunQueueWaitMs("1 0 1"), 0);
+  assert.equal(parseRunQueueWaitMs("garbage"), undefined);
+  assert.equal(parseRunQueueWaitMs(""), undefined);
+});
+
+Deno.test("run queue wait: on Linux the reader reads this thread's wait, which only grows", () => {
+  const read = runQueueWaitReader();
+  if (Deno.build.os !== "linux") {
+    assert.equal(read, undefined);
+    return;
+  }
+  assert.ok(read, "Linux has /proc/thread-self/schedstat");
+  const first = read();
+  const second = read();
+  assert.ok(first >= 0 && second >= first);
+});
+
+/** A one-voter node on real time, with `runQueueWaitMs` as given. */
+async function soloNode(runQueueWaitMs?: () => number): Promise<RaftNode> {
+  const net = new MemoryNetwork();
+  const node = await RaftNode.start({
+    id: 1,
+    peers: new Map([[1, "mem://1"]]),
+    storage: new MemoryStorage(),
+    transport: (events) => net.attach(1, events),
+    logger: memoryLogger(),
+    runQueueWaitMs,
+  });
+  const deadline = Date.now() + 10_000;
+  // Ticks under way: a delay is measured from the tick before.
+  while ((!node.isLeader() || node.counters.tickDelay.size < 3) && Date.now() < deadline) {
+    await delay(10);
+  }
+  assert.ok(node.isLeader(), "a lone voter elects itself");
+  return node;
+}
+
+/** Holds the event loop for `ms`, then lets two ticks fire. */
+async function holdLoop(node: RaftNode, ms: number): Promise<void> {
+  const until = performance.now() + ms;
+  while (performance.now() < until) { /* the node's own work, as the tick sees it */ }
+  const deadline = Date.now() + 5000;
+  while (node.counters.tickDelay.max() < ms / 2 && Date.now() < deadline) await delay(5);
+}
+
+Deno.test("tick delay: a loop held by the node's own work counts as its own delay", async () => {
+  const node = await soloNode(() => 0); // never waited for a CPU
+  try {
+    await holdLoop(node, 120);
+    assert.ok(node.counters.tickDelay.max() >= 60, "the held loop made a tick late");
+    assert.equal(node.counters.tickOwnDelay.max(), node.counters.tickDelay.max());
+  } finally {
+    await node.stop();
+  }
+});
+
+Deno.test("tick delay: the time spent waiting for a CPU is not counted as the node's own", async () => {
+  let waited = 0;
+  // Every reading says the thread waited a second more than at the last: more than any delay.
+  const node = await soloNode(() => (waited += 1000));
+  try {
+    await holdLoop(node, 120);
+    assert.ok(node.counters.tickDelay.max() >= 60, "the held loop made a tick late");
+    assert.equal(node.counters.tickOwnDelay.max(), 0);
+    assert.ok(node.counters.tickOwnDelay.size > 0, "the own delays were counted");
+  } finally {
+    await node.stop();
+  }
+});
+
+Deno.test("tick delay: without a reader only the delay is counted", async () => {
+  const node = await soloNode();
+  try {
+    await holdLoop(node, 120);
+    assert.ok(node.counters.tickDelay.size > 0);
+    assert.equal(node.counters.tickOwnDelay.size, 0);
+  } finally {
+    await node.stop();
+  }
+});
