@@ -5,12 +5,12 @@
  */
 
 import assert from "node:assert/strict";
-import { setTimeout as delay } from "node:timers/promises";
 import { memoryLogger } from "../../src/node/logger.ts";
 import { RaftNode } from "../../src/node/raft_node.ts";
 import { parseRunQueueWaitMs, runQueueWaitReader } from "../../src/node/run_queue_wait.ts";
 import { MemoryStorage } from "../../src/storage/memory_storage.ts";
 import { MemoryNetwork } from "../../src/transport/memory_transport.ts";
+import { poll } from "../process/poll.ts";
 
 Deno.test("run queue wait: parses schedstat's second field into ms", () => {
   assert.equal(parseRunQueueWaitMs("2285000000 2109000000 4956\n"), 2109);
@@ -42,21 +42,21 @@ async function soloNode(runQueueWaitMs?: () => number): Promise<RaftNode> {
     logger: memoryLogger(),
     runQueueWaitMs,
   });
-  const deadline = Date.now() + 10_000;
   // Ticks under way: a delay is measured from the tick before.
-  while ((!node.isLeader() || node.counters.tickDelay.size < 3) && Date.now() < deadline) {
-    await delay(10);
-  }
-  assert.ok(node.isLeader(), "a lone voter elects itself");
+  await poll(() => (node.isLeader() && node.counters.tickDelay.size >= 3) || undefined, {
+    what: "a lone voter leading, its ticks under way",
+  });
   return node;
 }
 
-/** Holds the event loop for `ms`, then lets two ticks fire. */
+/** Holds the event loop for `ms`, then waits until the late tick is counted. */
 async function holdLoop(node: RaftNode, ms: number): Promise<void> {
   const until = performance.now() + ms;
   while (performance.now() < until) { /* the node's own work, as the tick sees it */ }
-  const deadline = Date.now() + 5000;
-  while (node.counters.tickDelay.max() < ms / 2 && Date.now() < deadline) await delay(5);
+  await poll(() => node.counters.tickDelay.max() >= ms / 2 || undefined, {
+    what: "the late tick to be counted",
+    intervalMs: 5,
+  });
 }
 
 Deno.test("tick delay: a loop held by the node's own work counts as its own delay", async () => {
