@@ -898,13 +898,13 @@ export class RaftNode {
     const at = this.#clock.monotonic();
     const tickMs = this.#tickMs;
     const waited = this.#opts.runQueueWaitMs?.();
+    // How long, since the last tick, the loop's thread sat runnable, waiting for a CPU.
+    const cpuWait = waited === undefined ? undefined : waited - this.#lastRunQueueWait;
     if (this.#lastTickAt > 0) {
       const late = Math.max(0, at - this.#lastTickAt - tickMs);
       this.counters.tickDelay.record(late);
-      if (waited !== undefined) {
-        // The part of the delay this node's own work made: the rest it sat waiting for a CPU.
-        this.counters.tickOwnDelay.record(Math.max(0, late - (waited - this.#lastRunQueueWait)));
-      }
+      // The part of the delay this node's own work made.
+      if (cpuWait !== undefined) this.counters.tickOwnDelay.record(Math.max(0, late - cpuWait));
       // As long as an election timeout: the kind of stall that costs an election unless the
       // heartbeat keeper covers it. Said once per stall, so that an election can be traced.
       if (late >= this.#electionMs) {
@@ -912,9 +912,7 @@ export class RaftNode {
           ms: Math.round(late),
           role: view.role,
           electionTimeoutMs: this.#electionMs,
-          ...(waited === undefined
-            ? {}
-            : { waitedForCpuMs: Math.round(waited - this.#lastRunQueueWait) }),
+          ...(cpuWait === undefined ? {} : { waitedForCpuMs: Math.round(cpuWait) }),
         });
       }
     }

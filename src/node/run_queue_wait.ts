@@ -23,9 +23,11 @@ const SCHEDSTAT = "/proc/thread-self/schedstat";
  * ```ts
  * import { runQueueWaitReader } from "./run_queue_wait.ts";
  * const waited = runQueueWaitReader();
- * const before = waited?.();
- * // ... a tick later
- * const waitedMs = before === undefined ? undefined : waited!()! - before;
+ * if (waited) {
+ *   const before = waited();
+ *   // ... a tick later
+ *   console.log(`waited for a CPU: ${waited() - before} ms`);
+ * }
  * ```
  */
 export function runQueueWaitReader(): (() => number) | undefined {

@@ -1,9 +1,7 @@
 import assert from "node:assert/strict";
-import { memoryLogger } from "../../src/node/logger.ts";
-import { RaftNode } from "../../src/node/raft_node.ts";
-import { MemoryStorage } from "../../src/storage/memory_storage.ts";
-import { MemoryNetwork } from "../../src/transport/memory_transport.ts";
+import type { RaftNode } from "../../src/node/raft_node.ts";
 import { poll } from "../process/poll.ts";
+import { startSoloNode } from "./solo_node.ts";
 import {
   type AcquireEnd,
   type LockWaitHost,
@@ -370,15 +368,7 @@ Deno.test("lock waits: many waits that run out in one entry all end, with the ho
 });
 
 Deno.test("lock waits: a RaftNode's own waits are granted through the log, and end with stopped when it stops", async () => {
-  const net = new MemoryNetwork();
-  const node = await RaftNode.start({
-    id: 1,
-    peers: new Map([[1, "mem://1"]]),
-    storage: new MemoryStorage(),
-    transport: (events) => net.attach(1, events),
-    logger: memoryLogger(),
-    tickMs: 5,
-  });
+  const node = await startSoloNode({ tickMs: 5 });
   try {
     await poll(() => node.isLeader() || undefined, { what: "a leader" });
     const first = await node.lockWaits.acquire(acquire("job", "a", 0));

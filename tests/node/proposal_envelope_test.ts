@@ -7,18 +7,16 @@
 
 import assert from "node:assert/strict";
 import { encode } from "@msgpack/msgpack";
-import { memoryLogger } from "../../src/node/logger.ts";
 import {
   frameProposal,
   readProposal,
   unwrapLegacyProposal,
 } from "../../src/node/proposal_envelope.ts";
-import { RaftNode } from "../../src/node/raft_node.ts";
 import { encodeCommand, encodeSubmission } from "../../src/state/commands.ts";
 import { StateMachine } from "../../src/state/state_machine.ts";
 import { MemoryStorage } from "../../src/storage/memory_storage.ts";
-import { MemoryNetwork } from "../../src/transport/memory_transport.ts";
 import { poll } from "../process/poll.ts";
+import { startSoloNode } from "./solo_node.ts";
 
 const TIME = 1_700_000_000_000;
 
@@ -107,15 +105,7 @@ Deno.test("proposal format: an entry in the older format, from an existing log, 
     entries: [{ term: 1, index: 1, type: "normal", data: old }],
     hardState: { term: 1, vote: 1, commit: 0 },
   });
-  const net = new MemoryNetwork();
-  const node = await RaftNode.start({
-    id: 1,
-    peers: new Map([[1, "mem://1"]]),
-    storage,
-    transport: (events) => net.attach(1, events),
-    logger: memoryLogger(),
-    tickMs: 5,
-  });
+  const node = await startSoloNode({ storage, tickMs: 5 });
   try {
     // A one-node cluster leads at once; its first entry commits the old one too.
     await poll(() => node.appliedIndex() >= 2 || undefined, { what: "the old entry applied" });

@@ -5,12 +5,10 @@
  */
 
 import assert from "node:assert/strict";
-import { memoryLogger } from "../../src/node/logger.ts";
-import { RaftNode } from "../../src/node/raft_node.ts";
+import type { RaftNode } from "../../src/node/raft_node.ts";
 import { parseRunQueueWaitMs, runQueueWaitReader } from "../../src/node/run_queue_wait.ts";
-import { MemoryStorage } from "../../src/storage/memory_storage.ts";
-import { MemoryNetwork } from "../../src/transport/memory_transport.ts";
 import { poll } from "../process/poll.ts";
+import { startSoloNode } from "./solo_node.ts";
 
 Deno.test("run queue wait: parses schedstat's second field into ms", () => {
   assert.equal(parseRunQueueWaitMs("2285000000 2109000000 4956\n"), 2109);
@@ -33,15 +31,7 @@ Deno.test("run queue wait: on Linux the reader reads this thread's wait, which o
 
 /** A one-voter node on real time, with `runQueueWaitMs` as given. */
 async function soloNode(runQueueWaitMs?: () => number): Promise<RaftNode> {
-  const net = new MemoryNetwork();
-  const node = await RaftNode.start({
-    id: 1,
-    peers: new Map([[1, "mem://1"]]),
-    storage: new MemoryStorage(),
-    transport: (events) => net.attach(1, events),
-    logger: memoryLogger(),
-    runQueueWaitMs,
-  });
+  const node = await startSoloNode({ runQueueWaitMs });
   // Ticks under way: a delay is measured from the tick before.
   await poll(() => (node.isLeader() && node.counters.tickDelay.size >= 3) || undefined, {
     what: "a lone voter leading, its ticks under way",
