@@ -5,6 +5,7 @@
  */
 
 import assert from "node:assert/strict";
+import type { Logger } from "../../src/node/logger.ts";
 import type { RaftNode } from "../../src/node/raft_node.ts";
 import { parseRunQueueWaitMs, runQueueWaitReader } from "../../src/node/run_queue_wait.ts";
 import { poll } from "../process/poll.ts";
@@ -30,8 +31,11 @@ Deno.test("run queue wait: on Linux the reader reads this thread's wait, which o
 });
 
 /** A one-voter node on real time, with `runQueueWaitMs` as given. */
-async function soloNode(runQueueWaitMs?: () => number): Promise<RaftNode> {
-  const node = await startSoloNode({ runQueueWaitMs });
+async function soloNode(
+  runQueueWaitMs?: () => number,
+  logger?: Logger,
+): Promise<RaftNode> {
+  const node = await startSoloNode({ runQueueWaitMs, ...(logger ? { logger } : {}) });
   // Ticks under way: a delay is measured from the tick before.
   await poll(() => (node.isLeader() && node.counters.tickDelay.size >= 3) || undefined, {
     what: "a lone voter leading, its ticks under way",
@@ -80,6 +84,25 @@ Deno.test("tick delay: without a reader only the delay is counted", async () => 
     await holdLoop(node, 120);
     assert.ok(node.counters.tickDelay.size > 0);
     assert.equal(node.counters.tickOwnDelay.size, 0);
+  } finally {
+    await node.stop();
+  }
+});
+
+Deno.test("tick delay: a stall as long as an election timeout is logged with its wait for a CPU", async () => {
+  const stalls: Record<string, unknown>[] = [];
+  const logger: Logger = {
+    log: (_level, event, fields) => {
+      if (event === "event loop stalled") stalls.push(fields ?? {});
+    },
+  };
+  let waited = 0;
+  const node = await soloNode(() => (waited += 1000), logger); // a second more at each reading
+  try {
+    await holdLoop(node, 700); // well past the election timeout (15 ticks of 10 ms here)
+    await poll(() => stalls.length > 0 || undefined, { what: "the stall's log line" });
+    assert.equal(stalls[0].waitedForCpuMs, 1000);
+    assert.ok((stalls[0].ms as number) >= 300, JSON.stringify(stalls[0]));
   } finally {
     await node.stop();
   }
