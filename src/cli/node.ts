@@ -405,11 +405,13 @@ async function main(): Promise<void> {
   keeper?.ready.then(() =>
     logger.log("info", "heartbeat keeper started", { maxStallMs: cfg.stallHeartbeatMs })
   );
+  // Opened here, on the main thread, whose wait it reads (the ticks run here).
+  const cpuWait = runQueueWaitReader();
   let node: RaftNode;
   try {
     node = await RaftNode.start({
       keeper,
-      runQueueWaitMs: runQueueWaitReader(),
+      runQueueWaitMs: cpuWait?.read,
       id,
       // A joined node's members come from its snapshot and log (its config has no peers).
       peers: cfg.peers,
@@ -505,6 +507,7 @@ async function main(): Promise<void> {
     await server.shutdown();
     await node.stop();
     keeper?.stop();
+    cpuWait?.close();
     trace?.close();
     Deno.exit(code);
   };

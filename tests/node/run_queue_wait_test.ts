@@ -19,15 +19,25 @@ Deno.test("run queue wait: parses schedstat's second field into ms", () => {
 });
 
 Deno.test("run queue wait: on Linux the reader reads this thread's wait, which only grows", () => {
-  const read = runQueueWaitReader();
+  using reader = runQueueWaitReader();
   if (Deno.build.os !== "linux") {
-    assert.equal(read, undefined);
+    assert.equal(reader, undefined);
     return;
   }
-  assert.ok(read, "Linux has /proc/thread-self/schedstat");
-  const first = read();
-  const second = read();
+  assert.ok(reader, "Linux has /proc/thread-self/schedstat");
+  const first = reader.read();
+  const second = reader.read();
   assert.ok(first >= 0 && second >= first);
+});
+
+Deno.test("run queue wait: the reader keeps reading the same file, and reads 0 once closed", () => {
+  const reader = runQueueWaitReader();
+  if (reader === undefined) return; // not Linux
+  const readings = Array.from({ length: 1000 }, () => reader.read());
+  assert.ok(readings.every((ms, i) => i === 0 || ms >= readings[i - 1]), "never goes back");
+  reader.close();
+  assert.equal(reader.read(), 0);
+  reader.close(); // twice is harmless
 });
 
 /** A one-voter node on real time, with `runQueueWaitMs` as given. */
