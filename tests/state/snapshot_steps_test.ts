@@ -33,13 +33,18 @@ function document(seed: number, bytes: number): JsonValue {
   return { seed, rows, nested: { deep: [[[seed]]], neg: -seed, big: 2 ** 40 + seed } };
 }
 
+/** Integers at each of msgpack's size boundaries: the stepped encoder writes some itself. */
+const INTEGER_EDGES = [0, 127, 128, 255, 256, 65_535, 65_536, 2 ** 32 - 1, 2 ** 32, -1, -33, 0.5];
+
 /** Applies a random mix of puts (small and large), deletes, re-creations and lock commands. */
 function randomOps(log: LogDriver, random: () => number, count: number): void {
   for (let n = 0; n < count; n++) {
     const key = `k/${Math.floor(random() * 40)}`;
     const dice = random();
-    if (dice < 0.45) log.run({ op: "put", key, value: Math.floor(random() * 1000) });
-    else if (dice < 0.6) log.run({ op: "put", key, value: document(n, 1500 + random() * 3000) });
+    if (dice < 0.3) log.run({ op: "put", key, value: Math.floor(random() * 1000) });
+    else if (dice < 0.45) {
+      log.run({ op: "put", key, value: INTEGER_EDGES[n % INTEGER_EDGES.length] });
+    } else if (dice < 0.6) log.run({ op: "put", key, value: document(n, 1500 + random() * 3000) });
     else if (dice < 0.8) log.run({ op: "delete", key });
     else if (dice < 0.9) {
       log.run({ op: "acquire", name: `l${n % 3}`, owner: "o", ttlMs: 1000, waitMs: 500 }, {
