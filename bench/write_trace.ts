@@ -1,17 +1,20 @@
 /**
  * Where one write's latency goes: a fresh 3-node cluster with `--trace-file` on every node
- * (`src/node/write_trace.ts`), sequential puts from one client to the leader, then the
+ * (`src/node/write_trace.ts`), puts from one client (or several) to the leader, then the
  * timelines of all three nodes lined up per log entry.
  *
- * Run: `deno task bench:trace [puts]` (default 2000). It prints, for the entries the leader
- * proposed, the median and p90 time from the proposal to each step: the leader's Ready, the
- * first follower receiving the entry, the first follower having it on disk, the leader having
- * it on disk, the first acknowledgement reaching the leader, and the entry applied on the
- * leader; and the client's own round trip for comparison.
+ * Run: `deno task bench:trace [puts] [--clients N]` (default 2000 puts from 1 client; with N
+ * clients, each sends its next put as soon as the previous one was answered, as the benchmark's
+ * closed loop does). It prints, for the entries the leader proposed, the median and p90 time
+ * from the proposal to each step: the leader's Ready, the first follower receiving the entry,
+ * the first follower having it on disk, the leader having it on disk, the first
+ * acknowledgement reaching the leader, and the entry applied on the leader; and the client's
+ * own round trip for comparison.
  *
  * @module
  */
 
+import { parseArgs } from "node:util";
 import { EdgeraftCluster } from "./edgeraft_cluster.ts";
 import { edgeraftApi } from "./edgeraft_api.ts";
 import { openHttpClient } from "./http_clients.ts";
@@ -104,32 +107,40 @@ function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
-async function main(puts: number): Promise<void> {
+async function main(puts: number, clients: number): Promise<void> {
   const traceDir = await Deno.makeTempDir({ prefix: "edgeraft-trace-" });
   const cluster = await EdgeraftCluster.start({ traceDir });
   const rtts: number[] = [];
   let leader: number;
   try {
     leader = await cluster.leaderId();
-    const http = openHttpClient("raw", cluster.clientUrl(leader));
-    try {
-      const value = "x".repeat(100);
-      for (let i = 0; i < 200; i++) await edgeraftApi.put(http, `trace-k${i % 100}`, value);
-      for (let i = 0; i < puts; i++) {
-        const started = performance.now();
-        await edgeraftApi.put(http, `trace-k${i % 1000}`, value);
-        rtts.push(performance.now() - started);
+    const origin = cluster.clientUrl(leader);
+    const value = "x".repeat(100);
+    let next = 0;
+    const worker = async (w: number) => {
+      const http = openHttpClient("raw", origin);
+      try {
+        for (let i = w; i < 200; i += clients) {
+          await edgeraftApi.put(http, `trace-k${i % 100}`, value);
+        }
+        for (let i = next++; i < puts; i = next++) {
+          const started = performance.now();
+          await edgeraftApi.put(http, `trace-k${i % 1000}`, value);
+          rtts.push(performance.now() - started);
+        }
+      } finally {
+        http.close();
       }
-    } finally {
-      http.close();
-    }
+    };
+    await Promise.all(Array.from({ length: clients }, (_, w) => worker(w)));
   } finally {
     await cluster.stop(); // SIGTERM: every node writes out its trace
   }
   const steps = stepsPerEntry(readTraces(traceDir), leader);
   await Deno.remove(traceDir, { recursive: true });
   console.log(
-    `${puts} sequential puts to the leader (n${leader}), 1 client; ms after the proposal:`,
+    `${puts} puts to the leader (n${leader}), ${clients} client${clients === 1 ? "" : "s"}; ` +
+      "ms after the proposal:",
   );
   for (const [name, values] of steps) {
     const line = `  ${name.padEnd(34)} p50 ${percentile(values, 50).toFixed(3)}  p90 ${
@@ -144,4 +155,17 @@ async function main(puts: number): Promise<void> {
   );
 }
 
-if (import.meta.main) await main(Number(Deno.args[0] ?? 2000));
+if (import.meta.main) {
+  const { values, positionals } = parseArgs({
+    args: Deno.args,
+    options: { clients: { type: "string", default: "1" } },
+    allowPositionals: true,
+  });
+  const clients = Number(values.clients);
+  const puts = Number(positionals[0] ?? 2000);
+  if (!Number.isInteger(clients) || clients < 1 || !Number.isInteger(puts) || puts < 1) {
+    console.error("usage: deno task bench:trace [puts] [--clients N]");
+    Deno.exit(2);
+  }
+  await main(puts, clients);
+}
