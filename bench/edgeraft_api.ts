@@ -5,10 +5,24 @@
  */
 
 import type { HttpClient } from "./http_clients.ts";
-import { expectOk, type LockSession, type SystemApi } from "./system_api.ts";
+import { expectOk, type LockSession, type ReadConsistency, type SystemApi } from "./system_api.ts";
 
 /** Beyond `waitMs`, how long an acquire may take before the client gives up. */
 const ANSWER_MARGIN_MS = 10_000;
+
+/**
+ * The path of a config read of `key` with `consistency`.
+ *
+ * @example
+ * ```ts
+ * import { edgeraftGetPath } from "./edgeraft_api.ts";
+ * edgeraftGetPath("a/b", "stale"); // "/v1/config/a%2Fb?consistency=stale"
+ * ```
+ */
+export function edgeraftGetPath(key: string, consistency: ReadConsistency): string {
+  const query = consistency === "stale" ? "?consistency=stale" : "";
+  return `/v1/config/${encodeURIComponent(key)}${query}`;
+}
 
 class EdgeraftLockSession implements LockSession {
   #ttlMs: number;
@@ -78,12 +92,11 @@ export const edgeraftApi: SystemApi = {
   },
 
   async get(http, key, consistency) {
-    const query = consistency === "stale" ? "?consistency=stale" : "";
     expectOk(
       `get ${key}`,
       await http.request({
         method: "GET",
-        path: `/v1/config/${encodeURIComponent(key)}${query}`,
+        path: edgeraftGetPath(key, consistency),
         timeoutMs: ANSWER_MARGIN_MS,
       }),
     );

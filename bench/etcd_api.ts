@@ -12,7 +12,7 @@
  */
 
 import type { HttpClient } from "./http_clients.ts";
-import { expectOk, type LockSession, type SystemApi } from "./system_api.ts";
+import { expectOk, type LockSession, type ReadConsistency, type SystemApi } from "./system_api.ts";
 
 const ANSWER_MARGIN_MS = 10_000;
 
@@ -22,6 +22,22 @@ function base64(text: string): string {
   let binary = "";
   for (const b of bytes) binary += String.fromCharCode(b);
   return btoa(binary);
+}
+
+/**
+ * The body of etcd's `/v3/kv/range` for one key, serializable when `consistency` is stale.
+ *
+ * @example
+ * ```ts
+ * import { etcdRangeRequest } from "./etcd_api.ts";
+ * etcdRangeRequest("k", "stale"); // { key: "aw==", serializable: true }
+ * ```
+ */
+export function etcdRangeRequest(
+  key: string,
+  consistency: ReadConsistency,
+): { key: string; serializable?: true } {
+  return consistency === "stale" ? { key: base64(key), serializable: true } : { key: base64(key) };
 }
 
 async function post(
@@ -90,10 +106,7 @@ export const etcdApi: SystemApi = {
   },
 
   async get(http, key, consistency) {
-    const request = consistency === "stale"
-      ? { key: base64(key), serializable: true }
-      : { key: base64(key) };
-    const body = await post(http, `get ${key}`, "/v3/kv/range", request);
+    const body = await post(http, `get ${key}`, "/v3/kv/range", etcdRangeRequest(key, consistency));
     // An absent key is a 200 without "kvs"; the workload reads only keys it wrote.
     if (!body.includes('"kvs"')) throw new Error(`get ${key}: not found`);
   },

@@ -45,11 +45,22 @@ export interface LockSession {
  * }
  * ```
  */
+/**
+ * How a workload reads: linearizable, or stale (etcd: serializable).
+ *
+ * @example
+ * ```ts
+ * import type { ReadConsistency } from "./system_api.ts";
+ * const c: ReadConsistency = "stale";
+ * ```
+ */
+export type ReadConsistency = "linearizable" | "stale";
+
 export interface SystemApi {
   readonly system: SystemName;
   put(http: HttpClient, key: string, value: string): Promise<void>;
   /** Reads a key that must exist; `stale` is etcd's serializable read. */
-  get(http: HttpClient, key: string, consistency: "linearizable" | "stale"): Promise<void>;
+  get(http: HttpClient, key: string, consistency: ReadConsistency): Promise<void>;
   /**
    * Opens a lock session. `lockTtlMs`: how long a lock outlives a dead holder; `sessionMs`: how
    * long the session must last without keep-alives.

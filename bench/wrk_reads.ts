@@ -21,10 +21,11 @@
 import { parseArgs } from "node:util";
 import type { BenchCluster } from "./bench_cluster.ts";
 import { EdgeraftCluster } from "./edgeraft_cluster.ts";
-import { edgeraftApi } from "./edgeraft_api.ts";
+import { edgeraftApi, edgeraftGetPath } from "./edgeraft_api.ts";
 import { EtcdCluster, etcdVersion } from "./etcd_cluster.ts";
-import { etcdApi } from "./etcd_api.ts";
+import { etcdApi, etcdRangeRequest } from "./etcd_api.ts";
 import { loadKeys } from "./key_loader.ts";
+import type { ReadConsistency } from "./system_api.ts";
 import { BENCH_KEY_PREFIX, KEY_COUNT, keyName } from "./workloads.ts";
 
 /** One wrk measurement. */
@@ -36,8 +37,6 @@ interface WrkResult {
   errors: number;
 }
 
-type ReadKind = "linearizable" | "stale";
-
 /**
  * The Lua script that makes wrk send `kind` reads of random bench keys to `system`, and print
  * its summary as one JSON line at the end.
@@ -48,17 +47,12 @@ type ReadKind = "linearizable" | "stale";
  * wrkScript("edgeraft", "stale").includes("/v1/config/bench-k000000?consistency=stale"); // true
  * ```
  */
-export function wrkScript(system: "edgeraft" | "etcd", kind: ReadKind): string {
+export function wrkScript(system: "edgeraft" | "etcd", kind: ReadConsistency): string {
   const keys = Array.from({ length: KEY_COUNT }, (_, i) => keyName(BENCH_KEY_PREFIX, i));
   const requests = system === "edgeraft"
-    ? keys.map((k) =>
-      `wrk.format("GET", "/v1/config/${k}${kind === "stale" ? "?consistency=stale" : ""}")`
-    )
+    ? keys.map((k) => `wrk.format("GET", "${edgeraftGetPath(k, kind)}")`)
     : keys.map((k) => {
-      const body = JSON.stringify({
-        key: btoa(k),
-        ...(kind === "stale" ? { serializable: true } : {}),
-      });
+      const body = JSON.stringify(etcdRangeRequest(k, kind));
       return `wrk.format("POST", "/v3/kv/range", {["Content-Type"]="application/json"}, '${body}')`;
     });
   return [
