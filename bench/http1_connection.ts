@@ -80,6 +80,12 @@ export class Http1Connection {
   #readBuf = new Uint8Array(64 * 1024);
   #busy = false;
   #closed = false;
+  /** When the request in flight times out (`performance.now()`); Infinity when none is. */
+  #deadline = Infinity;
+  #watchdog?: ReturnType<typeof setTimeout>;
+  /** When `#watchdog` fires. */
+  #watchdogAt = Infinity;
+  #timedOut = false;
 
   private constructor(conn: Deno.TcpConn, host: string) {
     this.#conn = conn;
@@ -105,14 +111,7 @@ export class Http1Connection {
     if (this.#closed) throw new Error("the connection is closed");
     if (this.#busy) throw new Error("one request at a time on a connection");
     this.#busy = true;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let timedOut = false;
-    if (req.timeoutMs !== undefined) {
-      timer = setTimeout(() => {
-        timedOut = true;
-        this.close();
-      }, req.timeoutMs);
-    }
+    if (req.timeoutMs !== undefined) this.#watch(req.timeoutMs);
     try {
       await this.#writeAll(this.#encode(req));
       const res = await this.#readResponse();
@@ -120,22 +119,49 @@ export class Http1Connection {
       return { status: res.status, body: decoder.decode(res.body) };
     } catch (e) {
       this.close();
-      if (timedOut) {
+      if (this.#timedOut) {
         throw new RequestTimeoutError(
           `${req.method} ${req.path}: no answer in ${req.timeoutMs} ms`,
         );
       }
       throw e;
     } finally {
-      clearTimeout(timer);
+      this.#deadline = Infinity;
       this.#busy = false;
     }
+  }
+
+  /**
+   * Closes the connection if the request in flight is not answered within `timeoutMs`. One
+   * timer per connection, re-armed only when it fires early or too late for this deadline: a
+   * timer set and cleared per request was a few % of the generator's CPU, which the servers
+   * under test share.
+   */
+  #watch(timeoutMs: number): void {
+    const now = performance.now();
+    this.#deadline = now + timeoutMs;
+    if (this.#watchdog !== undefined && this.#watchdogAt <= this.#deadline) return;
+    clearTimeout(this.#watchdog);
+    this.#arm(now, timeoutMs);
+  }
+
+  #arm(now: number, ms: number): void {
+    this.#watchdogAt = now + ms;
+    this.#watchdog = setTimeout(() => {
+      this.#watchdog = undefined;
+      if (this.#closed || this.#deadline === Infinity) return;
+      const now = performance.now();
+      if (now < this.#deadline) return this.#arm(now, this.#deadline - now);
+      this.#timedOut = true;
+      this.close();
+    }, ms);
   }
 
   /** Closes the socket; a request in flight fails. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    clearTimeout(this.#watchdog);
     try {
       this.#conn.close();
     } catch {
