@@ -51,6 +51,11 @@ export interface BenchOptions {
   workloads: WorkloadName[];
   clients: number[];
   failoverRuns: number;
+  /**
+   * How many times every load measurement runs (the systems taking turns each time); the report
+   * shows each system's median over the rounds. Default 1.
+   */
+  rounds: number;
   memoryKeys: number;
   /** Where report.md, chart.svg and raw.json go; undefined: bench/results/<date>/. */
   outDir?: string;
@@ -76,6 +81,8 @@ export const USAGE = `usage: deno task bench [flags]   (deno run --allow-all ben
   --only edgeraft|etcd    one system only (default: both, etcd when it is on the PATH)
   --workloads LIST        of ${ALL_WORKLOADS.join(",")} (default all)
   --clients LIST          concurrent clients (default 1,16,64)
+  --rounds N              run every load measurement N times, the systems taking turns each
+                          time; the tables show each system's median (default 1)
   --failover-runs N       leader kills per system (default 5)
   --memory-keys N         keys of 100 bytes for the memory measurement (default 100000)
   --http-client KIND      the load generator's client: ${HTTP_CLIENT_KINDS.join("|")} (default raw)
@@ -138,6 +145,7 @@ export function parseBenchOptions(args: string[]): BenchOptions {
     workloads: [...ALL_WORKLOADS],
     clients: [1, 16, 64],
     failoverRuns: quick ? 2 : 5,
+    rounds: 1,
     memoryKeys: quick ? 5_000 : 100_000,
     httpClient: "raw",
     help: false,
@@ -171,6 +179,9 @@ export function parseBenchOptions(args: string[]): BenchOptions {
         break;
       case "--failover-runs":
         options.failoverRuns = positiveNumber(flag, value(), true);
+        break;
+      case "--rounds":
+        options.rounds = positiveNumber(flag, value(), true);
         break;
       case "--memory-keys":
         options.memoryKeys = positiveNumber(flag, value(), true);

@@ -97,6 +97,34 @@ function loadTable(run: BenchRun): string {
   ], rows);
 }
 
+/**
+ * With several rounds: each round's throughput ratio, next to the median that the tables and
+ * the targets use, so the reader sees how far one measurement could have swung a verdict.
+ */
+function roundsTable(run: BenchRun): string {
+  const rounds = run.options.rounds ?? 1;
+  const all = run.roundCells ?? [];
+  const rows = cellKeys(run).map(({ workload, clients }) => {
+    const perRound = Array.from({ length: rounds }, (_, i) => {
+      const inRound = { cells: all.filter((c) => c.round === i + 1) };
+      return ratio(
+        findCell(inRound, "edgeraft", workload, clients)?.load.opsPerSec,
+        findCell(inRound, "etcd", workload, clients)?.load.opsPerSec,
+      );
+    });
+    const ours = findCell(run, "edgeraft", workload, clients)?.load.opsPerSec;
+    const theirs = findCell(run, "etcd", workload, clients)?.load.opsPerSec;
+    return [
+      WORKLOAD_TITLES[workload],
+      String(clients),
+      ...perRound.map(times),
+      `**${times(ratio(ours, theirs))}**`,
+    ];
+  });
+  const roundNames = Array.from({ length: rounds }, (_, i) => `round ${i + 1}`);
+  return table(["workload", "clients", ...roundNames, "medians' ratio"], rows);
+}
+
 function cpuTable(run: BenchRun): string {
   const cost = (c: CellResult | undefined) => {
     if (!c || c.clusterCpuCores === null || c.load.opsPerSec === 0) return ["–", "–"];
@@ -222,7 +250,11 @@ export function renderReport(run: BenchRun): string {
     `- each measurement: ${o.warmupS} s warm-up, then ${o.durationS} s measured; clients ` +
     `${o.clients.join(", ")}; the systems alternate measurement by measurement (who goes first ` +
     `alternates too); load goes to each system's leader over keep-alive HTTP/1.1 (` +
-    `\`${o.httpClient}\` client), one connection per client, closed loop`,
+    `\`${o.httpClient}\` client), one connection per client, closed loop` +
+    ((o.rounds ?? 1) > 1
+      ? `; ${o.rounds} rounds of every measurement, the systems taking turns each time: the ` +
+        `tables show each system's median over the rounds (max: the largest; errors: all)`
+      : ""),
     `- durability: both acknowledge a write once a majority has fsynced it (etcd's defaults; ` +
     `edgeraft's Deno KV commits)`,
     run.systems.length > 1
@@ -245,6 +277,15 @@ export function renderReport(run: BenchRun): string {
     "",
     loadTable(run),
     "",
+    ...(run.roundCells && run.systems.length > 1
+      ? [
+        "Each round's ops/s ratio (the systems measured back to back), and the ratio of the " +
+        "medians above:",
+        "",
+        roundsTable(run),
+        "",
+      ]
+      : []),
     "## Leader failover",
     "",
     "kill -9 of the leader until the next successful lock acquire, tried at once on every " +

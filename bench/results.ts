@@ -31,6 +31,8 @@ export interface CellResult {
   clusterCpuCores: number | null;
   /** The same for the load generator (this process). */
   generatorCpuCores: number | null;
+  /** Which round (from 1) measured it, with `--rounds`; absent in a cell that combines rounds. */
+  round?: number;
 }
 
 /**
@@ -59,7 +61,10 @@ export interface BenchRun {
   /** The load generator against a trivial local server: the most it can send. */
   generatorCeiling: { clients: number; opsPerSec: number; cpuUsPerOp: number | null } | null;
   preload: { system: SystemName; keys: number; putsPerSec: number }[];
+  /** One per system, workload and client count: with several rounds, their medians (`combineRounds`). */
   cells: CellResult[];
+  /** Every measurement of every round, when there was more than one round. */
+  roundCells?: CellResult[];
   failover: { system: SystemName; samples: FailoverSample[] }[];
   memory: MemoryResult[];
   notes: string[];
@@ -119,4 +124,63 @@ export function failoverPercentile(samples: FailoverSample[], p: number): number
   const sorted = samples.map((s) => s.ms ?? Infinity).sort((a, b) => a - b);
   const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
   return sorted[rank - 1];
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+function medianOrNull(values: (number | null)[]): number | null {
+  const known = values.filter((v): v is number => v !== null);
+  return known.length === 0 ? null : median(known);
+}
+
+/**
+ * One cell per system, workload and client count out of several rounds' measurements: the
+ * median of the rounds' throughput, p50, p99, mean and CPU, the largest max, and every
+ * operation and error counted. The machine's speed drifts by tens of % over minutes; a median
+ * over rounds taken in turns is steadier than any one measurement.
+ *
+ * @example
+ * ```ts ignore
+ * import { combineRounds } from "./results.ts";
+ * run.cells = combineRounds(run.roundCells!);
+ * ```
+ */
+export function combineRounds(cells: CellResult[]): CellResult[] {
+  const groups = new Map<string, CellResult[]>();
+  for (const c of cells) {
+    const key = `${c.system} ${c.workload} ${c.clients}`;
+    const group = groups.get(key);
+    if (group) group.push(c);
+    else groups.set(key, [c]);
+  }
+  return [...groups.values()].map((group) => {
+    const loads = group.map((c) => c.load);
+    const sum = (f: (l: LoadResult) => number) => loads.reduce((n, l) => n + f(l), 0);
+    const med = (f: (l: LoadResult) => number) => median(loads.map(f));
+    return {
+      system: group[0].system,
+      workload: group[0].workload,
+      clients: group[0].clients,
+      load: {
+        workers: loads[0].workers,
+        ops: sum((l) => l.ops),
+        errors: sum((l) => l.errors),
+        elapsedMs: sum((l) => l.elapsedMs),
+        opsPerSec: med((l) => l.opsPerSec),
+        latencyMs: {
+          p50: med((l) => l.latencyMs.p50),
+          p99: med((l) => l.latencyMs.p99),
+          max: Math.max(...loads.map((l) => l.latencyMs.max)),
+          mean: med((l) => l.latencyMs.mean),
+        },
+        errorSamples: [...new Set(loads.flatMap((l) => l.errorSamples))].slice(0, 5),
+      },
+      clusterCpuCores: medianOrNull(group.map((c) => c.clusterCpuCores)),
+      generatorCpuCores: medianOrNull(group.map((c) => c.generatorCpuCores)),
+    };
+  });
 }

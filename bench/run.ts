@@ -24,7 +24,7 @@ import { totalCpuMillis } from "./proc_stats.ts";
 import { Progress } from "./progress.ts";
 import { runMain } from "./run_main.ts";
 import { renderReport, writeReport } from "./report.ts";
-import type { BenchRun, CellResult } from "./results.ts";
+import { type BenchRun, type CellResult, combineRounds } from "./results.ts";
 import type { SystemApi } from "./system_api.ts";
 import { spawnTrivialServer } from "./trivial_server.ts";
 import { BENCH_KEY_PREFIX, KEY_COUNT, LOAD_WORKLOADS, readsKeys } from "./workloads.ts";
@@ -121,37 +121,43 @@ async function loadPhase(run: BenchRun, o: BenchOptions, clusters: Map<SystemNam
       run.preload.push({ system, keys: result.keys, putsPerSec: result.putsPerSec });
     }
   }
-  const total = workloads.length * o.clients.length * systems.length;
-  let round = 0;
-  for (const workload of workloads) {
-    for (const clients of o.clients) {
-      progress.line(`${workload} ×${clients}`);
-      for (const system of turns(systems, round)) {
-        const label = `[${run.cells.length + 1}/${total}] ${workload} ×${clients} ${system}`;
-        try {
-          const cell = await measureCell(focus(clusters, system), APIS[system], {
-            workload,
-            clients,
-            durationMs: o.durationS * 1000,
-            warmupMs: o.warmupS * 1000,
-            httpClient: o.httpClient,
-            onProgress: (p) =>
-              progress.status(
-                `${label}  ${p.phase} ${(p.elapsedMs / 1000).toFixed(1)}/${
-                  (p.durationMs / 1000).toFixed(1)
-                } s  ${fmtOps(p.recentOpsPerSec)} ops/s  errors ${p.errors}`,
-              ),
-          });
-          run.cells.push(cell);
-          progress.line(cellLine(cell));
-        } catch (e) {
-          run.notes.push(`${system} ${workload} at ${clients} clients failed: ${e}`);
-          progress.line(`  ${system} failed: ${e}`);
+  const rounds = o.rounds ?? 1;
+  const total = workloads.length * o.clients.length * systems.length * rounds;
+  const measured: CellResult[] = [];
+  let turn = 0;
+  for (let r = 1; r <= rounds; r++) {
+    for (const workload of workloads) {
+      for (const clients of o.clients) {
+        progress.line(`${workload} ×${clients}${rounds > 1 ? ` (round ${r}/${rounds})` : ""}`);
+        for (const system of turns(systems, turn)) {
+          const label = `[${measured.length + 1}/${total}] ${workload} ×${clients} ${system}`;
+          try {
+            const cell = await measureCell(focus(clusters, system), APIS[system], {
+              workload,
+              clients,
+              durationMs: o.durationS * 1000,
+              warmupMs: o.warmupS * 1000,
+              httpClient: o.httpClient,
+              onProgress: (p) =>
+                progress.status(
+                  `${label}  ${p.phase} ${(p.elapsedMs / 1000).toFixed(1)}/${
+                    (p.durationMs / 1000).toFixed(1)
+                  } s  ${fmtOps(p.recentOpsPerSec)} ops/s  errors ${p.errors}`,
+                ),
+            });
+            measured.push(rounds > 1 ? { ...cell, round: r } : cell);
+            progress.line(cellLine(cell));
+          } catch (e) {
+            run.notes.push(`${system} ${workload} at ${clients} clients failed: ${e}`);
+            progress.line(`  ${system} failed: ${e}`);
+          }
         }
+        turn++;
       }
-      round++;
     }
   }
+  if (rounds > 1) run.roundCells = measured;
+  run.cells = rounds > 1 ? combineRounds(measured) : measured;
 }
 
 async function failoverPhase(

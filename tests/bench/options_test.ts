@@ -10,6 +10,7 @@ Deno.test("options: defaults run everything at 1, 16 and 64 clients for 5 s", ()
   assert.equal(o.only, undefined);
   assert.equal(o.httpClient, "raw");
   assert.equal(o.memoryKeys, 100_000);
+  assert.equal(o.rounds, 1);
 });
 
 Deno.test("options: --quick shortens everything, explicit flags still win", () => {
@@ -35,6 +36,8 @@ Deno.test("options: lists and choices", () => {
     "0",
     "--out",
     "/tmp/x",
+    "--rounds",
+    "3",
   ]);
   assert.equal(o.only, "etcd");
   assert.deepEqual(o.workloads, ["put", "lock-contended", "failover"]);
@@ -42,6 +45,7 @@ Deno.test("options: lists and choices", () => {
   assert.equal(o.httpClient, "fetch");
   assert.equal(o.warmupS, 0);
   assert.equal(o.outDir, "/tmp/x");
+  assert.equal(o.rounds, 3);
 });
 
 Deno.test("options: what is not understood is a usage error naming the flag", () => {
@@ -51,6 +55,8 @@ Deno.test("options: what is not understood is a usage error naming the flag", ()
       ["--workloads", "put,scan"],
       ["--clients", "1,0"],
       ["--clients", "1.5"],
+      ["--rounds", "0"],
+      ["--rounds", "2.5"],
       ["--duration", "-1"],
       ["--duration"],
       ["--workloads", ","],

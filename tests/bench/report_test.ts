@@ -2,7 +2,12 @@ import assert from "node:assert/strict";
 import type { SystemName } from "../../bench/bench_cluster.ts";
 import { parseBenchOptions } from "../../bench/options.ts";
 import { renderChart, renderReport, writeReport } from "../../bench/report.ts";
-import { type BenchRun, type CellResult, failoverPercentile } from "../../bench/results.ts";
+import {
+  type BenchRun,
+  type CellResult,
+  combineRounds,
+  failoverPercentile,
+} from "../../bench/results.ts";
 import { checkTargets } from "../../bench/targets.ts";
 import type { LoadWorkloadName } from "../../bench/workloads.ts";
 
@@ -144,4 +149,49 @@ Deno.test("report: an edgeraft-only run has no ratios and says why", async () =>
   assert.doesNotMatch(md, /etcd here vs the issue/);
   assert.match(md, /etcd is not on the PATH/);
   assert.match(await renderChart(run), /<svg/);
+});
+
+Deno.test("rounds: each system's median per cell, every operation and error counted, the largest max", () => {
+  const rounds = [
+    [cell("edgeraft", "put", 1, 500, 2), cell("etcd", "put", 1, 600, 1.5)],
+    [cell("edgeraft", "put", 1, 900, 1.2), cell("etcd", "put", 1, 400, 2.5)],
+    [cell("edgeraft", "put", 1, 700, 1.4), cell("etcd", "put", 1, 500, 2)],
+  ].flatMap((cells, i) => cells.map((c) => ({ ...c, round: i + 1 })));
+  rounds[2].load.errors = 2; // edgeraft, round 2
+  rounds[2].generatorCpuCores = null;
+  const combined = combineRounds(rounds);
+  assert.equal(combined.length, 2);
+  const ours = combined.find((c) => c.system === "edgeraft")!;
+  assert.equal(ours.round, undefined);
+  assert.equal(ours.load.opsPerSec, 700);
+  assert.equal(ours.load.latencyMs.p50, 1.4);
+  assert.equal(ours.load.latencyMs.max, 10); // round 1's p50 2 x 5
+  assert.equal(ours.load.ops, (500 + 900 + 700) * 5);
+  assert.equal(ours.load.errors, 2);
+  assert.equal(ours.generatorCpuCores, 0.1); // the median of the rounds that measured it
+  const theirs = combined.find((c) => c.system === "etcd")!;
+  assert.equal(theirs.load.opsPerSec, 500);
+  assert.equal(
+    // Two rounds: the middle two, averaged (600 and 400).
+    combineRounds(rounds.slice(0, 4)).find((c) => c.system === "etcd")!.load.opsPerSec,
+    500,
+  );
+});
+
+Deno.test("report: with rounds, each round's ratio beside the medians' ratio the targets use", () => {
+  const run = fakeRun();
+  run.options = parseBenchOptions(["--rounds", "2"]);
+  run.roundCells = [
+    { ...cell("edgeraft", "put", 64, 8000, 8), round: 1 },
+    { ...cell("etcd", "put", 64, 4000, 17), round: 1 },
+    { ...cell("edgeraft", "put", 64, 9000, 8), round: 2 },
+    { ...cell("etcd", "put", 64, 3000, 17), round: 2 },
+  ];
+  run.cells = combineRounds(run.roundCells);
+  const md = renderReport(run);
+  assert.match(md, /2 rounds of every measurement/);
+  assert.match(md, /\| config put \| 64 \| 2\.00x \| 3\.00x \| \*\*2\.43x\*\* \|/);
+  const put64 = checkTargets(run).find((t) => t.target === "config put, 64 clients")!;
+  assert.equal(put64.measured, "2.43x");
+  assert.equal(put64.pass, true);
 });

@@ -3,7 +3,8 @@ import { benchTempRoot } from "./bench_temp_root.ts";
 import type { BenchRun } from "../../bench/results.ts";
 
 Deno.test({
-  name: "bench --quick: a real 3-node edgeraft cluster, a report, and no process left behind",
+  name:
+    "bench --quick: a real 3-node edgeraft cluster, two rounds, a report, and no process left behind",
   async fn() {
     const root = await benchTempRoot("bench-quick-");
     const { dir } = root;
@@ -20,6 +21,8 @@ Deno.test({
         "0.5",
         "--failover-runs",
         "1",
+        "--rounds",
+        "2",
         "--out",
         `${dir}/report`,
       ]);
@@ -31,7 +34,14 @@ Deno.test({
         ["put", 2],
         ["lock-contended", 2],
       ]);
-      for (const c of run.cells) {
+      // Two rounds, each measuring both cells; the tables use their medians.
+      assert.deepEqual(run.roundCells?.map((c) => [c.workload, c.round]), [
+        ["put", 1],
+        ["lock-contended", 1],
+        ["put", 2],
+        ["lock-contended", 2],
+      ]);
+      for (const c of [...run.cells, ...run.roundCells!]) {
         assert.equal(c.load.errors, 0, c.load.errorSamples.join("; "));
         assert.ok(c.load.ops > 0);
       }
