@@ -8,7 +8,14 @@
 
 import type { SystemName } from "./bench_cluster.ts";
 import { type ChartPanel, type ChartSeries, renderChartSvg } from "./chart_svg.ts";
-import { type BenchRun, type CellResult, failoverPercentile, findCell, ratio } from "./results.ts";
+import {
+  type BenchRun,
+  type CellResult,
+  failoverPercentile,
+  findCell,
+  ratio,
+  systemsRatio,
+} from "./results.ts";
 import { checkTargets, ISSUE_ETCD_REFERENCE } from "./targets.ts";
 import { LOAD_WORKLOADS, type LoadWorkloadName } from "./workloads.ts";
 
@@ -75,8 +82,8 @@ function loadTable(run: BenchRun): string {
       String(clients),
       ...side(ours),
       ...side(theirs),
-      `**${times(ratio(ours?.opsPerSec, theirs?.opsPerSec))}**`,
-      times(ratio(ours?.latencyMs.p50, theirs?.latencyMs.p50)),
+      `**${times(systemsRatio(run, workload, clients, (l) => l.opsPerSec))}**`,
+      times(systemsRatio(run, workload, clients, (l) => l.latencyMs.p50)),
       errors,
     ];
   });
@@ -98,8 +105,8 @@ function loadTable(run: BenchRun): string {
 }
 
 /**
- * With several rounds: each round's throughput ratio, next to the median that the tables and
- * the targets use, so the reader sees how far one measurement could have swung a verdict.
+ * With several rounds: each round's throughput ratio and their median (which the tables and
+ * the targets use), so the reader sees how far one measurement could have swung a verdict.
  */
 function roundsTable(run: BenchRun): string {
   const rounds = run.options.rounds ?? 1;
@@ -112,17 +119,15 @@ function roundsTable(run: BenchRun): string {
         findCell(inRound, "etcd", workload, clients)?.load.opsPerSec,
       );
     });
-    const ours = findCell(run, "edgeraft", workload, clients)?.load.opsPerSec;
-    const theirs = findCell(run, "etcd", workload, clients)?.load.opsPerSec;
     return [
       WORKLOAD_TITLES[workload],
       String(clients),
       ...perRound.map(times),
-      `**${times(ratio(ours, theirs))}**`,
+      `**${times(systemsRatio(run, workload, clients, (l) => l.opsPerSec))}**`,
     ];
   });
   const roundNames = Array.from({ length: rounds }, (_, i) => `round ${i + 1}`);
-  return table(["workload", "clients", ...roundNames, "medians' ratio"], rows);
+  return table(["workload", "clients", ...roundNames, "median"], rows);
 }
 
 function cpuTable(run: BenchRun): string {
@@ -253,7 +258,8 @@ export function renderReport(run: BenchRun): string {
     `\`${o.httpClient}\` client), one connection per client, closed loop` +
     ((o.rounds ?? 1) > 1
       ? `; ${o.rounds} rounds of every measurement, the systems taking turns each time: the ` +
-        `tables show each system's median over the rounds (max: the largest; errors: all)`
+        `tables show each system's median over the rounds (max: the largest; errors: all) and, as ` +
+        `ratios, the median of the rounds' ratios`
       : ""),
     `- durability: both acknowledge a write once a majority has fsynced it (etcd's defaults; ` +
     `edgeraft's Deno KV commits)`,
@@ -279,8 +285,8 @@ export function renderReport(run: BenchRun): string {
     "",
     ...(run.roundCells && run.systems.length > 1
       ? [
-        "Each round's ops/s ratio (the systems measured back to back), and the ratio of the " +
-        "medians above:",
+        "Each round's ops/s ratio (the systems measured back to back) and their median, the " +
+        "ratio in the table above and in the targets:",
         "",
         roundsTable(run),
         "",

@@ -126,6 +126,37 @@ export function failoverPercentile(samples: FailoverSample[], p: number): number
   return sorted[rank - 1];
 }
 
+/**
+ * edgeraft's `metric` over etcd's for one workload and client count. With rounds it is the
+ * median of each round's ratio: the two systems were measured back to back within a round, so a
+ * round's ratio cancels most of the machine's drift, and a ratio of medians taken from different
+ * rounds would not. Undefined when a system or the metric is missing.
+ *
+ * @example
+ * ```ts ignore
+ * import { systemsRatio } from "./results.ts";
+ * systemsRatio(run, "put", 64, (l) => l.opsPerSec); // 1.57
+ * ```
+ */
+export function systemsRatio(
+  run: Pick<BenchRun, "cells" | "roundCells">,
+  workload: LoadWorkloadName,
+  clients: number,
+  metric: (load: LoadResult) => number,
+): number | undefined {
+  const of = (cells: Pick<BenchRun, "cells">) => {
+    const ours = findCell(cells, "edgeraft", workload, clients);
+    const theirs = findCell(cells, "etcd", workload, clients);
+    return ratio(ours && metric(ours.load), theirs && metric(theirs.load));
+  };
+  if (!run.roundCells) return of(run);
+  const rounds = [...new Set(run.roundCells.map((c) => c.round))];
+  const ratios = rounds
+    .map((r) => of({ cells: run.roundCells!.filter((c) => c.round === r) }))
+    .filter((x): x is number => x !== undefined);
+  return ratios.length === 0 ? undefined : median(ratios);
+}
+
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
