@@ -93,6 +93,7 @@ async function main(): Promise<number> {
       ? () =>
         EdgeraftCluster.start({
           nodeArgs: o.nodeArgs,
+          cpuProfileDir: o.profileDir,
           onLine: (id, line) => {
             log!.hear(id, line);
             if (!o.nodeOutput) return;

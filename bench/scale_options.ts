@@ -31,6 +31,8 @@ export interface ScaleOptions {
   nodeArgs: string[];
   /** A file that gets every edgeraft node's output lines, timed (with DENO_V8_FLAGS=--trace-gc, say). */
   nodeOutput?: string;
+  /** Run the edgeraft nodes under `deno run --cpu-prof`, writing their profiles here. */
+  profileDir?: string;
   help: boolean;
 }
 
@@ -54,7 +56,9 @@ export const SCALE_USAGE =
   --node-arg X          a flag for every edgeraft node, repeatable; a value that starts with
                         "--" is taken as is: --node-arg --snapshot-entries --node-arg 50000
   --node-output FILE    append every edgeraft node's output lines to FILE, each with the time
-                        and the node (run with DENO_V8_FLAGS=--trace-gc to see its collections)`;
+                        and the node (run with DENO_V8_FLAGS=--trace-gc to see its collections)
+  --profile DIR         run the edgeraft nodes under deno --cpu-prof, profiles to DIR/n<id>/
+                        (read the stalls with bench/profile_stalls.ts)`;
 
 function positiveInteger(flag: string, text: string | undefined): number {
   const n = Number(text);
@@ -125,6 +129,10 @@ export function parseScaleOptions(args: string[]): ScaleOptions {
       case "--node-output":
         o.nodeOutput = value();
         if (!o.nodeOutput) throw new UsageError("--node-output wants a file");
+        break;
+      case "--profile":
+        o.profileDir = value();
+        if (!o.profileDir) throw new UsageError("--profile wants a directory");
         break;
       case "--node-arg": {
         const arg = value();

@@ -20,6 +20,8 @@ Deno.test("bench:scale flags: defaults, repeated --node-arg, and malformed value
   assert.throws(() => parseScaleOptions(["--keys", "0"]), UsageError);
   assert.throws(() => parseScaleOptions(["--systems", "zookeeper"]), UsageError);
   assert.throws(() => parseScaleOptions(["--keys", "10", "--batch", "20"]), UsageError);
+  assert.equal(parseScaleOptions(["--profile", "/tmp/p"]).profileDir, "/tmp/p");
+  assert.throws(() => parseScaleOptions(["--profile"]), UsageError);
 });
 
 Deno.test({
